@@ -1,0 +1,6 @@
+//! Sign-in for both realms.
+
+pub mod password;
+mod sign_in;
+
+pub use sign_in::{sign_in, SignInOutcome};

@@ -1,0 +1,176 @@
+//! The `realmgate` command line.
+
+use std::io::{BufRead as _, IsTerminal as _};
+
+use anyhow::{bail, Context as _};
+use chrono::Utc;
+use clap::{Parser, Subcommand};
+
+use crate::auth::password::hash_now;
+use crate::config::{Config, HashParams};
+use crate::db::{self, accounts, Pool};
+use crate::domain::{Email, Name, NewPassword};
+use crate::startup::Application;
+
+#[derive(Parser)]
+#[command(
+    name = "realmgate",
+    version,
+    about = "A sign-in portal with user and admin realms"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Migrate the database, then serve (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Create a confirmed account.
+    CreateUser {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// Make the account an admin.
+        #[arg(long)]
+        admin: bool,
+        /// Read the password from the first line of standard input instead of a prompt.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::from_env()?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => actix_web::rt::System::new().block_on(serve(config)),
+        Command::Migrate => {
+            db::connect(&config.database_url)?;
+            println!("Database {} is up to date.", config.database_url);
+            Ok(())
+        }
+        Command::CreateUser {
+            email,
+            name,
+            admin,
+            password_stdin,
+        } => create_user(&config, &email, &name, admin, password_stdin),
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    if config.secret_key_generated {
+        log::warn!(
+            "REALMGATE_SECRET_KEY is not set: using a random key for this run, so a restart \
+             signs everyone out. Set it (64+ bytes, hex or base64) to keep sessions."
+        );
+    }
+    let bootstrap_email = config.bootstrap_admin_email.clone();
+    let hash_params = config.hash_params.clone();
+    let (app, state) = Application::build(config)?;
+    bootstrap_admin(&state.pool, &bootstrap_email, &hash_params)?;
+    let base = state.public_url.origin();
+    println!("Realmgate is serving on {base}/");
+    println!("  user sign-in:  {base}/login");
+    println!("  admin console: {base}/admin/login");
+    app.run_until_stopped().await?;
+    Ok(())
+}
+
+/// On a database without an admin, makes one with a random password, printed once to standard
+/// output (never to the log) and to be changed at first sign-in.
+fn bootstrap_admin(pool: &Pool, email: &str, params: &HashParams) -> anyhow::Result<()> {
+    let mut conn = pool.get()?;
+    if accounts::admin_exists(&mut conn)? {
+        return Ok(());
+    }
+    let email =
+        Email::parse(email).map_err(|_| anyhow::anyhow!("bootstrap admin email is invalid"))?;
+    let password = crate::crypto::random_token::<18>();
+    let hash = hash_now(params, &password)?;
+    let now = Utc::now().naive_utc();
+    accounts::insert(
+        &mut conn,
+        &accounts::NewAccount {
+            email: email.as_str(),
+            name: "Administrator",
+            password_hash: &hash,
+            is_admin: true,
+            is_active: true,
+            must_change_password: true,
+            email_confirmed_at: Some(now),
+            created_at: now,
+        },
+    )
+    .context("creating the bootstrap admin")?;
+    println!();
+    println!("No admin account existed, so one was created. Sign in at /admin/login with:");
+    println!("  email:    {email}");
+    println!("  password: {password}");
+    println!("This password is shown only now. You will be asked to change it.");
+    println!();
+    Ok(())
+}
+
+fn create_user(
+    config: &Config,
+    email: &str,
+    name: &str,
+    admin: bool,
+    password_stdin: bool,
+) -> anyhow::Result<()> {
+    let email =
+        Email::parse(email).map_err(|_| anyhow::anyhow!("--email is not a valid email address"))?;
+    let name = Name::parse(name).map_err(|m| anyhow::anyhow!("--name: {m}"))?;
+    let raw = if password_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        // Only the line ending is removed: a password is used exactly as typed.
+        line.strip_suffix('\n')
+            .map(|l| l.strip_suffix('\r').unwrap_or(l))
+            .unwrap_or(&line)
+            .to_owned()
+    } else if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ")?;
+        let second = rpassword::prompt_password("Password again: ")?;
+        if first != second {
+            bail!("the passwords do not match");
+        }
+        first
+    } else {
+        bail!("no terminal to prompt for a password: pass --password-stdin and pipe it in");
+    };
+    let password = NewPassword::parse(&raw).map_err(|m| anyhow::anyhow!("{m}"))?;
+    let hash = hash_now(&config.hash_params, password.expose())?;
+
+    let pool = db::connect(&config.database_url)?;
+    let mut conn = pool.get()?;
+    if accounts::find_by_email(&mut conn, &email)?.is_some() {
+        bail!("an account with the email {email} already exists");
+    }
+    let now = Utc::now().naive_utc();
+    let account = accounts::insert(
+        &mut conn,
+        &accounts::NewAccount {
+            email: email.as_str(),
+            name: name.as_str(),
+            password_hash: &hash,
+            is_admin: admin,
+            is_active: true,
+            must_change_password: false,
+            email_confirmed_at: Some(now),
+            created_at: now,
+        },
+    )?;
+    println!(
+        "Created {} account {} ({}).",
+        if admin { "admin" } else { "user" },
+        account.id,
+        account.email
+    );
+    Ok(())
+}

@@ -1,0 +1,104 @@
+//! Who is on the other end: the client IP (through trusted proxies only) and user agent.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use actix_web::dev::ServiceRequest;
+use actix_web::http::header::{HeaderMap, USER_AGENT};
+use actix_web::HttpRequest;
+use ipnet::IpNet;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientInfo {
+    pub ip: IpAddr,
+    pub user_agent: String,
+}
+
+const MAX_USER_AGENT: usize = 512;
+
+impl ClientInfo {
+    pub fn from_request(req: &HttpRequest, trusted: &[IpNet]) -> Self {
+        Self::from_parts(req.peer_addr().map(|a| a.ip()), req.headers(), trusted)
+    }
+
+    pub fn from_service_request(req: &ServiceRequest, trusted: &[IpNet]) -> Self {
+        Self::from_parts(req.peer_addr().map(|a| a.ip()), req.headers(), trusted)
+    }
+
+    fn from_parts(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -> Self {
+        let peer = peer.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let user_agent = headers
+            .get(USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| {
+                ua.chars()
+                    .filter(|c| !c.is_control())
+                    .take(MAX_USER_AGENT)
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self {
+            ip: client_ip(peer, headers, trusted),
+            user_agent,
+        }
+    }
+}
+
+/// SECURITY: `X-Forwarded-For` is believed only when the peer is a trusted proxy, and then
+/// only up to the right-most entry that is not itself a trusted proxy; anything further left
+/// was written by the client and can say anything.
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let mut client = peer;
+    let entries = headers
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect::<Vec<_>>();
+    for entry in entries.iter().rev() {
+        match entry.parse::<IpAddr>() {
+            Ok(ip) if is_trusted(&ip) => client = ip,
+            Ok(ip) => return ip,
+            // A garbled entry: stop at the last address we could trust.
+            Err(_) => return client,
+        }
+    }
+    client
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::http::header::{HeaderName, HeaderValue};
+
+    fn headers(xff: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            HeaderName::from_static("x-forwarded-for"),
+            HeaderValue::from_str(xff).unwrap(),
+        );
+        h
+    }
+
+    #[test]
+    fn untrusted_peer_ignores_forwarded_for() {
+        let peer: IpAddr = "203.0.113.9".parse().unwrap();
+        assert_eq!(client_ip(peer, &headers("1.2.3.4"), &[]), peer);
+    }
+
+    #[test]
+    fn trusted_proxy_gives_right_most_untrusted() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let peer: IpAddr = "10.0.0.1".parse().unwrap();
+        let h = headers("6.6.6.6, 198.51.100.7, 10.0.0.2");
+        assert_eq!(
+            client_ip(peer, &h, &trusted),
+            "198.51.100.7".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(client_ip(peer, &HeaderMap::new(), &trusted), peer);
+        assert_eq!(client_ip(peer, &headers("junk"), &trusted), peer);
+    }
+}

@@ -1,0 +1,113 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::accounts;
+use crate::domain::Email;
+
+#[derive(Queryable, Selectable, Clone)]
+#[diesel(table_name = accounts)]
+pub struct Account {
+    pub id: i32,
+    pub email: String,
+    pub name: String,
+    pub password_hash: String,
+    pub is_admin: bool,
+    pub is_active: bool,
+    pub must_change_password: bool,
+    pub email_confirmed_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub last_login_at: Option<NaiveDateTime>,
+    pub last_login_ip: Option<String>,
+}
+
+impl std::fmt::Debug for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Account")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("is_admin", &self.is_admin)
+            .field("is_active", &self.is_active)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Account {
+    /// Whether this account may sign in at all (its password still has to match).
+    pub fn can_sign_in(&self) -> bool {
+        self.is_active && self.email_confirmed_at.is_some()
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = accounts)]
+pub struct NewAccount<'a> {
+    pub email: &'a str,
+    pub name: &'a str,
+    pub password_hash: &'a str,
+    pub is_admin: bool,
+    pub is_active: bool,
+    pub must_change_password: bool,
+    pub email_confirmed_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+}
+
+pub fn find(conn: &mut SqliteConnection, id: i32) -> QueryResult<Option<Account>> {
+    accounts::table
+        .find(id)
+        .select(Account::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find_by_email(conn: &mut SqliteConnection, email: &Email) -> QueryResult<Option<Account>> {
+    accounts::table
+        .filter(accounts::email.eq(email.as_str()))
+        .select(Account::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn insert(conn: &mut SqliteConnection, new: &NewAccount<'_>) -> QueryResult<Account> {
+    conn.immediate_transaction(|conn| {
+        diesel::insert_into(accounts::table)
+            .values(new)
+            .execute(conn)?;
+        accounts::table
+            .filter(accounts::email.eq(new.email))
+            .select(Account::as_select())
+            .first(conn)
+    })
+}
+
+pub fn admin_exists(conn: &mut SqliteConnection) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        accounts::table.filter(accounts::is_admin.eq(true)),
+    ))
+    .get_result(conn)
+}
+
+pub fn count(conn: &mut SqliteConnection) -> QueryResult<i64> {
+    accounts::table.count().get_result(conn)
+}
+
+pub fn record_sign_in(
+    conn: &mut SqliteConnection,
+    id: i32,
+    now: NaiveDateTime,
+    ip: &str,
+) -> QueryResult<()> {
+    diesel::update(accounts::table.find(id))
+        .set((
+            accounts::last_login_at.eq(now),
+            accounts::last_login_ip.eq(ip),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn set_password_hash(conn: &mut SqliteConnection, id: i32, hash: &str) -> QueryResult<()> {
+    diesel::update(accounts::table.find(id))
+        .set(accounts::password_hash.eq(hash))
+        .execute(conn)
+        .map(drop)
+}

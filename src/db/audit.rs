@@ -1,0 +1,246 @@
+//! Logout activity and security incidents: typed kinds whose `as_str` is the SPEC's string.
+//! These rows are written in the same transaction as the change they describe (SPEC I5).
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::{logout_activity, security_incidents};
+use crate::client::ClientInfo;
+use crate::realm::Realm;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogoutReason {
+    UserLogout,
+    IdleTimeout,
+    AbsoluteTimeout,
+    AccountDeactivated,
+    RevokedByUser,
+    RevokedByAdmin,
+    LogoutEverywhere,
+    PasswordReset,
+    PasswordChanged,
+    ReplacedByNewLogin,
+    ServerRestart,
+    IpChanged,
+    SessionMismatch,
+    SignedInAgain,
+    ClearedByOperator,
+}
+
+impl LogoutReason {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            LogoutReason::UserLogout => "user_logout",
+            LogoutReason::IdleTimeout => "idle_timeout",
+            LogoutReason::AbsoluteTimeout => "absolute_timeout",
+            LogoutReason::AccountDeactivated => "account_deactivated",
+            LogoutReason::RevokedByUser => "revoked_by_user",
+            LogoutReason::RevokedByAdmin => "revoked_by_admin",
+            LogoutReason::LogoutEverywhere => "logout_everywhere",
+            LogoutReason::PasswordReset => "password_reset",
+            LogoutReason::PasswordChanged => "password_changed",
+            LogoutReason::ReplacedByNewLogin => "replaced_by_new_login",
+            LogoutReason::ServerRestart => "server_restart",
+            LogoutReason::IpChanged => "ip_changed",
+            LogoutReason::SessionMismatch => "session_mismatch",
+            LogoutReason::SignedInAgain => "signed_in_again",
+            LogoutReason::ClearedByOperator => "cleared_by_operator",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IncidentKind {
+    LoginFailed,
+    AccountLocked,
+    IpLocked,
+    AdminLoginDenied,
+    ConcurrentLoginBlocked,
+    CsrfRejected,
+    RevokedSessionUsed,
+    InactiveAccountAccess,
+    SessionMismatch,
+    IpChanged,
+    UserAgentChanged,
+    PasswordResetRequested,
+    PasswordResetCompleted,
+    PasswordChanged,
+    UnauthorizedAccess,
+}
+
+impl IncidentKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            IncidentKind::LoginFailed => "login_failed",
+            IncidentKind::AccountLocked => "account_locked",
+            IncidentKind::IpLocked => "ip_locked",
+            IncidentKind::AdminLoginDenied => "admin_login_denied",
+            IncidentKind::ConcurrentLoginBlocked => "concurrent_login_blocked",
+            IncidentKind::CsrfRejected => "csrf_rejected",
+            IncidentKind::RevokedSessionUsed => "revoked_session_used",
+            IncidentKind::InactiveAccountAccess => "inactive_account_access",
+            IncidentKind::SessionMismatch => "session_mismatch",
+            IncidentKind::IpChanged => "ip_changed",
+            IncidentKind::UserAgentChanged => "user_agent_changed",
+            IncidentKind::PasswordResetRequested => "password_reset_requested",
+            IncidentKind::PasswordResetCompleted => "password_reset_completed",
+            IncidentKind::PasswordChanged => "password_changed",
+            IncidentKind::UnauthorizedAccess => "unauthorized_access",
+        }
+    }
+
+    pub const fn severity(self) -> &'static str {
+        use IncidentKind::*;
+        match self {
+            LoginFailed
+            | ConcurrentLoginBlocked
+            | IpChanged
+            | PasswordResetRequested
+            | PasswordResetCompleted
+            | PasswordChanged => "info",
+            SessionMismatch => "critical",
+            AccountLocked
+            | IpLocked
+            | AdminLoginDenied
+            | CsrfRejected
+            | RevokedSessionUsed
+            | InactiveAccountAccess
+            | UserAgentChanged
+            | UnauthorizedAccess => "warning",
+        }
+    }
+}
+
+/// One abnormal event. Build it with `Incident::new(kind, client)` and the optional setters.
+pub struct Incident<'a> {
+    pub kind: IncidentKind,
+    pub realm: Option<Realm>,
+    pub account_id: Option<i32>,
+    pub email_attempted: Option<&'a str>,
+    pub details: Option<String>,
+    pub client: &'a ClientInfo,
+}
+
+impl<'a> Incident<'a> {
+    pub fn new(kind: IncidentKind, client: &'a ClientInfo) -> Self {
+        Self {
+            kind,
+            realm: None,
+            account_id: None,
+            email_attempted: None,
+            details: None,
+            client,
+        }
+    }
+
+    pub fn realm(mut self, realm: Realm) -> Self {
+        self.realm = Some(realm);
+        self
+    }
+
+    pub fn account(mut self, id: i32) -> Self {
+        self.account_id = Some(id);
+        self
+    }
+
+    /// SECURITY: only a value that looks like an address is kept, so a password typed into
+    /// the email field never lands in the incident table.
+    pub fn email_attempted(mut self, raw: &'a str) -> Self {
+        let raw = raw.trim();
+        if raw.contains('@') && raw.chars().count() <= 254 && !raw.chars().any(char::is_control) {
+            self.email_attempted = Some(raw);
+        }
+        self
+    }
+
+    pub fn details(mut self, details: impl Into<String>) -> Self {
+        self.details = Some(details.into());
+        self
+    }
+
+    pub fn record(self, conn: &mut SqliteConnection, now: NaiveDateTime) -> QueryResult<()> {
+        log::warn!(
+            target: "security",
+            "incident {} severity={} realm={} account={:?} ip={}",
+            self.kind.as_str(),
+            self.kind.severity(),
+            self.realm.map_or("-", Realm::as_str),
+            self.account_id,
+            self.client.ip,
+        );
+        diesel::insert_into(security_incidents::table)
+            .values((
+                security_incidents::kind.eq(self.kind.as_str()),
+                security_incidents::severity.eq(self.kind.severity()),
+                security_incidents::realm.eq(self.realm.map(Realm::as_str)),
+                security_incidents::account_id.eq(self.account_id),
+                security_incidents::email_attempted.eq(self.email_attempted),
+                security_incidents::ip.eq(self.client.ip.to_string()),
+                security_incidents::user_agent.eq(&self.client.user_agent),
+                security_incidents::details.eq(self.details),
+                security_incidents::created_at.eq(now),
+            ))
+            .execute(conn)
+            .map(drop)
+    }
+}
+
+pub fn record_logout(
+    conn: &mut SqliteConnection,
+    account_id: i32,
+    realm: Realm,
+    session_id: &str,
+    reason: LogoutReason,
+    client: Option<&ClientInfo>,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::insert_into(logout_activity::table)
+        .values((
+            logout_activity::account_id.eq(account_id),
+            logout_activity::realm.eq(realm.as_str()),
+            logout_activity::session_id.eq(session_id),
+            logout_activity::reason.eq(reason.as_str()),
+            logout_activity::ip.eq(client.map(|c| c.ip.to_string())),
+            logout_activity::user_agent.eq(client.map(|c| c.user_agent.as_str())),
+            logout_activity::created_at.eq(now),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spec_strings_and_severities() {
+        assert_eq!(LogoutReason::SignedInAgain.as_str(), "signed_in_again");
+        assert_eq!(
+            LogoutReason::ClearedByOperator.as_str(),
+            "cleared_by_operator"
+        );
+        assert_eq!(IncidentKind::SessionMismatch.severity(), "critical");
+        assert_eq!(IncidentKind::IpChanged.severity(), "info");
+        assert_eq!(IncidentKind::UserAgentChanged.severity(), "warning");
+        assert_eq!(
+            IncidentKind::AdminLoginDenied.as_str(),
+            "admin_login_denied"
+        );
+    }
+
+    #[test]
+    fn email_attempted_keeps_only_addresses() {
+        let client = ClientInfo {
+            ip: "127.0.0.1".parse().unwrap(),
+            user_agent: String::new(),
+        };
+        let i =
+            Incident::new(IncidentKind::LoginFailed, &client).email_attempted("hunter2-password");
+        assert_eq!(i.email_attempted, None);
+        let i = Incident::new(IncidentKind::LoginFailed, &client).email_attempted("a@b.example");
+        assert_eq!(i.email_attempted, Some("a@b.example"));
+        let long = format!("a@{}", "b".repeat(260));
+        let i = Incident::new(IncidentKind::LoginFailed, &client).email_attempted(&long);
+        assert_eq!(i.email_attempted, None);
+    }
+}

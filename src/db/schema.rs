@@ -1,0 +1,74 @@
+// @generated automatically by Diesel CLI.
+
+diesel::table! {
+    accounts (id) {
+        id -> Integer,
+        email -> Text,
+        name -> Text,
+        password_hash -> Text,
+        is_admin -> Bool,
+        is_active -> Bool,
+        must_change_password -> Bool,
+        email_confirmed_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        last_login_at -> Nullable<Timestamp>,
+        last_login_ip -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    auth_sessions (id) {
+        id -> Text,
+        secret_hash -> Text,
+        account_id -> Integer,
+        realm -> Text,
+        remember -> Bool,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        idle_expires_at -> Timestamp,
+        absolute_expires_at -> Timestamp,
+        ip -> Text,
+        user_agent -> Text,
+        revoked_at -> Nullable<Timestamp>,
+        revoke_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    logout_activity (id) {
+        id -> Integer,
+        account_id -> Nullable<Integer>,
+        realm -> Text,
+        session_id -> Nullable<Text>,
+        reason -> Text,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    security_incidents (id) {
+        id -> Integer,
+        kind -> Text,
+        severity -> Text,
+        realm -> Nullable<Text>,
+        account_id -> Nullable<Integer>,
+        email_attempted -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        details -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(auth_sessions -> accounts (account_id));
+diesel::joinable!(logout_activity -> accounts (account_id));
+diesel::joinable!(security_incidents -> accounts (account_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    accounts,
+    auth_sessions,
+    logout_activity,
+    security_incidents,
+);

@@ -1,0 +1,184 @@
+//! The session registry (`auth_sessions`): one row per sign-in. A row is live while it is not
+//! revoked and neither its idle nor its absolute expiry has passed.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::audit::{record_logout, LogoutReason};
+use super::schema::auth_sessions;
+use crate::client::ClientInfo;
+use crate::realm::Realm;
+
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = auth_sessions)]
+pub struct AuthSession {
+    pub id: String,
+    #[diesel(column_name = secret_hash)]
+    _secret_hash: String,
+    pub account_id: i32,
+    pub realm: String,
+    pub remember: bool,
+    pub created_at: NaiveDateTime,
+    pub last_seen_at: NaiveDateTime,
+    pub idle_expires_at: NaiveDateTime,
+    pub absolute_expires_at: NaiveDateTime,
+    pub ip: String,
+    pub user_agent: String,
+    pub revoked_at: Option<NaiveDateTime>,
+    pub revoke_reason: Option<String>,
+}
+
+impl AuthSession {
+    pub fn is_live(&self, now: NaiveDateTime) -> bool {
+        self.revoked_at.is_none() && self.expiry(now).is_none()
+    }
+
+    /// Which bound, if any, has passed. The absolute one wins when both have.
+    pub fn expiry(&self, now: NaiveDateTime) -> Option<LogoutReason> {
+        if now >= self.absolute_expires_at {
+            Some(LogoutReason::AbsoluteTimeout)
+        } else if now >= self.idle_expires_at {
+            Some(LogoutReason::IdleTimeout)
+        } else {
+            None
+        }
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = auth_sessions)]
+pub struct NewSession<'a> {
+    pub id: &'a str,
+    pub secret_hash: &'a str,
+    pub account_id: i32,
+    pub realm: &'a str,
+    pub remember: bool,
+    pub created_at: NaiveDateTime,
+    pub last_seen_at: NaiveDateTime,
+    pub idle_expires_at: NaiveDateTime,
+    pub absolute_expires_at: NaiveDateTime,
+    pub ip: &'a str,
+    pub user_agent: &'a str,
+}
+
+pub fn insert(conn: &mut SqliteConnection, new: &NewSession<'_>) -> QueryResult<()> {
+    diesel::insert_into(auth_sessions::table)
+        .values(new)
+        .execute(conn)
+        .map(drop)
+}
+
+/// The row whose secret hashes to `secret_hash`, in `realm` only: a user-realm secret never
+/// finds an admin-realm row.
+pub fn find_by_secret(
+    conn: &mut SqliteConnection,
+    realm: Realm,
+    secret_hash: &str,
+) -> QueryResult<Option<AuthSession>> {
+    auth_sessions::table
+        .filter(auth_sessions::secret_hash.eq(secret_hash))
+        .filter(auth_sessions::realm.eq(realm.as_str()))
+        .select(AuthSession::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Revokes the row if it is still unrevoked and writes its logout activity. Returns whether
+/// this call revoked it, so a race between two tabs records one sign-out, not two.
+pub fn revoke(
+    conn: &mut SqliteConnection,
+    session: &AuthSession,
+    reason: LogoutReason,
+    client: Option<&ClientInfo>,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let changed = diesel::update(
+        auth_sessions::table
+            .find(&session.id)
+            .filter(auth_sessions::revoked_at.is_null()),
+    )
+    .set((
+        auth_sessions::revoked_at.eq(now),
+        auth_sessions::revoke_reason.eq(reason.as_str()),
+    ))
+    .execute(conn)?;
+    if changed == 1 {
+        let realm = Realm::parse(&session.realm).unwrap_or(Realm::User);
+        record_logout(
+            conn,
+            session.account_id,
+            realm,
+            &session.id,
+            reason,
+            client,
+            now,
+        )?;
+    }
+    Ok(changed == 1)
+}
+
+/// Records activity: pushes the idle expiry forward.
+pub fn touch(
+    conn: &mut SqliteConnection,
+    id: &str,
+    now: NaiveDateTime,
+    idle_expires_at: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(auth_sessions::table.find(id))
+        .set((
+            auth_sessions::last_seen_at.eq(now),
+            auth_sessions::idle_expires_at.eq(idle_expires_at),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn set_client(conn: &mut SqliteConnection, id: &str, client: &ClientInfo) -> QueryResult<()> {
+    diesel::update(auth_sessions::table.find(id))
+        .set((
+            auth_sessions::ip.eq(client.ip.to_string()),
+            auth_sessions::user_agent.eq(&client.user_agent),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+#[diesel::dsl::auto_type]
+fn live(now: NaiveDateTime) -> _ {
+    auth_sessions::revoked_at
+        .is_null()
+        .and(auth_sessions::idle_expires_at.gt(now))
+        .and(auth_sessions::absolute_expires_at.gt(now))
+}
+
+pub fn count_live(
+    conn: &mut SqliteConnection,
+    realm: Option<Realm>,
+    account_id: Option<i32>,
+    now: NaiveDateTime,
+) -> QueryResult<i64> {
+    let mut query = auth_sessions::table.filter(live(now)).into_boxed();
+    if let Some(realm) = realm {
+        query = query.filter(auth_sessions::realm.eq(realm.as_str()));
+    }
+    if let Some(id) = account_id {
+        query = query.filter(auth_sessions::account_id.eq(id));
+    }
+    query.count().get_result(conn)
+}
+
+/// The sign-in before `current`, for "last sign-in" on the dashboard.
+pub fn previous_sign_in(
+    conn: &mut SqliteConnection,
+    account_id: i32,
+    current: &AuthSession,
+) -> QueryResult<Option<(NaiveDateTime, String)>> {
+    auth_sessions::table
+        .filter(auth_sessions::account_id.eq(account_id))
+        .filter(auth_sessions::id.ne(&current.id))
+        .filter(auth_sessions::created_at.le(current.created_at))
+        .order(auth_sessions::created_at.desc())
+        .select((auth_sessions::created_at, auth_sessions::ip))
+        .first(conn)
+        .optional()
+}

@@ -1,0 +1,20 @@
+//! Realmgate: a sign-in portal with independent `user` and `admin` realms in one browser.
+
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod cli;
+pub mod client;
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod csrf;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod flash;
+pub mod form;
+pub mod realm;
+pub mod routes;
+pub mod startup;
+pub mod templates;

@@ -1,0 +1,305 @@
+//! SPEC §4: the check every signed-in request of a realm passes, against the registry and the
+//! account row, before any handler (and so before any CSRF check) runs.
+//!
+//! It reads the session cookie and never writes it on a page view (SPEC I4); only when a
+//! session has ended does it remove that realm's keys. Last-seen times go to the database.
+
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use actix_session::SessionExt as _;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::{header, Method};
+use actix_web::middleware::Next;
+use actix_web::{
+    web, FromRequest, HttpMessage as _, HttpRequest, HttpResponse, ResponseError as _,
+};
+use actix_web_flash_messages::FlashMessage;
+use chrono::NaiveDateTime;
+
+use super::{Realm, RealmKind};
+use crate::client::ClientInfo;
+use crate::config::{IpChangePolicy, RealmTimeouts};
+use crate::crypto;
+use crate::db::accounts::{self, Account};
+use crate::db::audit::{Incident, IncidentKind, LogoutReason};
+use crate::db::sessions::{self, AuthSession};
+use crate::db::{self, Conn};
+use crate::error::AppError;
+use crate::startup::AppState;
+
+pub const SESSION_ENDED: &str = "Your session has ended.";
+pub const SESSION_EXPIRED: &str = "Your session expired.";
+
+/// The account and registry row of a request that passed the guard for realm `R`.
+pub struct SignedIn<R> {
+    pub account: Account,
+    pub session: AuthSession,
+    _realm: PhantomData<fn() -> R>,
+}
+
+impl<R> Clone for SignedIn<R> {
+    fn clone(&self) -> Self {
+        Self {
+            account: self.account.clone(),
+            session: self.session.clone(),
+            _realm: PhantomData,
+        }
+    }
+}
+
+impl<R: RealmKind> FromRequest for SignedIn<R> {
+    type Error = AppError;
+    type Future = std::future::Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        // Present only when the guard middleware of this realm's scope let the request through.
+        std::future::ready(req.extensions().get::<SignedIn<R>>().cloned().ok_or(
+            AppError::Unauthenticated {
+                realm: R::REALM,
+                message: None,
+            },
+        ))
+    }
+}
+
+enum Verdict {
+    Live(Box<(Account, AuthSession)>),
+    Ended(&'static str),
+}
+
+/// The guard as scope middleware: `web::scope(..).wrap(from_fn(guard::<UserRealm>))`.
+pub async fn guard<R: RealmKind>(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let realm = R::REALM;
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return Err(AppError::Internal(anyhow::anyhow!("AppState missing")).into());
+    };
+    let session = req.get_session();
+    let Some(secret) = session.get::<String>(realm.session_key()).ok().flatten() else {
+        return Ok(refuse(req, realm, None));
+    };
+    let claimed_account = session.get::<i32>(realm.account_key()).ok().flatten();
+    let client = ClientInfo::from_service_request(&req, &state.config.trusted_proxies);
+    let timeouts = state.config.realm(realm).clone();
+    let now = state.clock.now();
+    let secret_hash = crypto::sha256_hex(&secret);
+
+    let verdict = db::block(&state.pool, move |conn| {
+        check(
+            conn,
+            realm,
+            &secret_hash,
+            claimed_account,
+            &client,
+            &timeouts,
+            now,
+        )
+        .map_err(AppError::from)
+    })
+    .await;
+    match verdict {
+        Ok(Verdict::Live(found)) => {
+            let (account, session) = *found;
+            req.extensions_mut().insert(SignedIn::<R> {
+                account,
+                session,
+                _realm: PhantomData,
+            });
+            Ok(next.call(req).await?.map_into_boxed_body())
+        }
+        Ok(Verdict::Ended(message)) => {
+            session.remove(realm.session_key());
+            session.remove(realm.account_key());
+            Ok(refuse(req, realm, Some(message)))
+        }
+        Err(e) => Ok(req.into_response(e.error_response())),
+    }
+}
+
+/// SPEC §4 step 1: a GET goes to the sign-in page and comes back after; anything else gets a
+/// 401 page, except a sign-out, which is already done.
+fn refuse(req: ServiceRequest, realm: Realm, message: Option<&'static str>) -> ServiceResponse {
+    let is_read = matches!(*req.method(), Method::GET | Method::HEAD);
+    if is_read || (req.method() == Method::POST && req.path() == realm.logout_path()) {
+        if let Some(message) = message {
+            FlashMessage::warning(message).send();
+        }
+        let location = if is_read {
+            let target = req
+                .uri()
+                .path_and_query()
+                .map_or(realm.home_path(), |pq| pq.as_str());
+            format!(
+                "{}?next={}",
+                realm.login_path(),
+                crate::routes::encode_query_value(target)
+            )
+        } else {
+            realm.login_path().to_owned()
+        };
+        let res = HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, location))
+            .finish();
+        return req.into_response(res);
+    }
+    req.into_response(AppError::Unauthenticated { realm, message }.error_response())
+}
+
+/// How often `last_seen_at` is written: at least min(60 s, idle ÷ 4) apart, so a session in
+/// steady use never idles out and a busy one costs one write a minute.
+fn touch_interval(idle: Duration) -> Duration {
+    (idle / 4).min(Duration::from_secs(60))
+}
+
+fn check(
+    conn: &mut Conn,
+    realm: Realm,
+    secret_hash: &str,
+    claimed_account: Option<i32>,
+    client: &ClientInfo,
+    timeouts: &RealmTimeouts,
+    now: NaiveDateTime,
+) -> diesel::QueryResult<Verdict> {
+    // Step 2: unknown or revoked.
+    let Some(row) = sessions::find_by_secret(conn, realm, secret_hash)? else {
+        return Ok(Verdict::Ended(SESSION_ENDED));
+    };
+    if let Some(reason) = row
+        .revoke_reason
+        .as_deref()
+        .filter(|_| row.revoked_at.is_some())
+    {
+        let kind = match reason {
+            r if r == LogoutReason::UserLogout.as_str() => Some(IncidentKind::RevokedSessionUsed),
+            r if r == LogoutReason::AccountDeactivated.as_str() => {
+                Some(IncidentKind::InactiveAccountAccess)
+            }
+            _ => None,
+        };
+        if let Some(kind) = kind {
+            Incident::new(kind, client)
+                .realm(realm)
+                .account(row.account_id)
+                .details(format!("session {}", row.id))
+                .record(conn, now)?;
+        }
+        return Ok(Verdict::Ended(SESSION_ENDED));
+    }
+
+    let account = accounts::find(conn, row.account_id)?;
+    let ip = client.ip.to_string();
+    let touch_due = now - row.last_seen_at
+        >= chrono::Duration::from_std(touch_interval(timeouts.idle)).unwrap_or_default();
+    let all_well = row.expiry(now).is_none()
+        && account
+            .as_ref()
+            .is_some_and(|a| a.is_active && (realm != Realm::Admin || a.is_admin))
+        && claimed_account == Some(row.account_id)
+        && row.ip == ip
+        && row.user_agent == client.user_agent;
+    if all_well && !touch_due {
+        if let Some(account) = account {
+            // The common case: nothing to write, so no write lock is taken.
+            return Ok(Verdict::Live(Box::new((account, row))));
+        }
+    }
+
+    conn.immediate_transaction(|conn| {
+        let end = |conn: &mut Conn, reason: LogoutReason| -> diesel::QueryResult<()> {
+            sessions::revoke(conn, &row, reason, Some(client), now).map(drop)
+        };
+        // Step 3: idle or absolute time passed.
+        if let Some(reason) = row.expiry(now) {
+            end(conn, reason)?;
+            return Ok(Verdict::Ended(SESSION_EXPIRED));
+        }
+        // Step 4: account missing or inactive.
+        let account = match account {
+            Some(a) if a.is_active => a,
+            _ => {
+                end(conn, LogoutReason::AccountDeactivated)?;
+                let mut incident = Incident::new(IncidentKind::InactiveAccountAccess, client)
+                    .realm(realm)
+                    .details(format!("session {}", row.id));
+                if let Some(a) = account {
+                    incident = incident.account(a.id);
+                }
+                incident.record(conn, now)?;
+                return Ok(Verdict::Ended(SESSION_ENDED));
+            }
+        };
+        // Step 5: the cookie names another account than the row.
+        if claimed_account != Some(row.account_id) {
+            Incident::new(IncidentKind::SessionMismatch, client)
+                .realm(realm)
+                .account(row.account_id)
+                .details(format!("session {}", row.id))
+                .record(conn, now)?;
+            end(conn, LogoutReason::SessionMismatch)?;
+            return Ok(Verdict::Ended(SESSION_ENDED));
+        }
+        // Step 6: the client moved or changed browsers.
+        let ip_changed = row.ip != ip;
+        if ip_changed {
+            Incident::new(IncidentKind::IpChanged, client)
+                .realm(realm)
+                .account(account.id)
+                .details(format!("session {}: {} -> {}", row.id, row.ip, ip))
+                .record(conn, now)?;
+        }
+        if row.user_agent != client.user_agent {
+            Incident::new(IncidentKind::UserAgentChanged, client)
+                .realm(realm)
+                .account(account.id)
+                .details(format!("session {}", row.id))
+                .record(conn, now)?;
+        }
+        if ip_changed || row.user_agent != client.user_agent {
+            sessions::set_client(conn, &row.id, client)?;
+        }
+        if ip_changed && timeouts.ip_change == IpChangePolicy::Revoke {
+            end(conn, LogoutReason::IpChanged)?;
+            return Ok(Verdict::Ended(SESSION_ENDED));
+        }
+        // Step 7: the admin realm needs an admin. Losing the role ends the admin session.
+        if realm == Realm::Admin && !account.is_admin {
+            Incident::new(IncidentKind::UnauthorizedAccess, client)
+                .realm(realm)
+                .account(account.id)
+                .details("admin session of an account that is no longer an admin")
+                .record(conn, now)?;
+            end(conn, LogoutReason::AccountDeactivated)?;
+            return Ok(Verdict::Ended(SESSION_ENDED));
+        }
+        let mut row = row.clone();
+        if touch_due {
+            row.last_seen_at = now;
+            row.idle_expires_at = crate::clock::after(now, timeouts.idle);
+            sessions::touch(conn, &row.id, now, row.idle_expires_at)?;
+        }
+        row.ip = ip.clone();
+        row.user_agent = client.user_agent.clone();
+        Ok(Verdict::Live(Box::new((account, row))))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn touch_interval_is_at_most_a_minute_and_a_quarter_of_idle() {
+        assert_eq!(
+            touch_interval(Duration::from_secs(20 * 60)),
+            Duration::from_secs(60)
+        );
+        assert_eq!(
+            touch_interval(Duration::from_secs(8)),
+            Duration::from_secs(2)
+        );
+    }
+}

@@ -1,0 +1,133 @@
+//! The two sign-in realms. Every per-realm name (session keys, paths) lives in this table, so
+//! a handler that names its realm in its signature (`SignedIn<AdminRealm>`) cannot reach the
+//! other realm's keys by accident.
+
+mod guard;
+
+pub use guard::{guard, SignedIn};
+
+use actix_identity::config::LogoutBehaviour;
+use actix_identity::IdentityMiddleware;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Realm {
+    User,
+    Admin,
+}
+
+impl Realm {
+    pub const ALL: [Realm; 2] = [Realm::User, Realm::Admin];
+
+    /// The value stored in `auth_sessions.realm` and friends.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Realm::User => "user",
+            Realm::Admin => "admin",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == raw)
+    }
+
+    /// Session key holding the realm's session secret (the actix-identity id).
+    pub const fn session_key(self) -> &'static str {
+        match self {
+            Realm::User => "user.session",
+            Realm::Admin => "admin.session",
+        }
+    }
+
+    pub const fn account_key(self) -> &'static str {
+        match self {
+            Realm::User => "user.account",
+            Realm::Admin => "admin.account",
+        }
+    }
+
+    pub const fn csrf_key(self) -> &'static str {
+        match self {
+            Realm::User => "csrf.user",
+            Realm::Admin => "csrf.admin",
+        }
+    }
+
+    pub const fn login_path(self) -> &'static str {
+        match self {
+            Realm::User => "/login",
+            Realm::Admin => "/admin/login",
+        }
+    }
+
+    pub const fn logout_path(self) -> &'static str {
+        match self {
+            Realm::User => "/logout",
+            Realm::Admin => "/admin/logout",
+        }
+    }
+
+    pub const fn home_path(self) -> &'static str {
+        match self {
+            Realm::User => "/dashboard",
+            Realm::Admin => "/admin",
+        }
+    }
+
+    pub const fn title(self) -> &'static str {
+        match self {
+            Realm::User => "Account",
+            Realm::Admin => "Admin console",
+        }
+    }
+
+    /// One identity middleware per realm scope, with that realm's own key names.
+    ///
+    /// No visit or login deadline: idle and absolute time are enforced from the registry, and
+    /// a deadline here would rewrite the cookie on every page view (SPEC I4). The timestamp
+    /// keys are never written for the same reason; they are named only so a logout cannot
+    /// remove another realm's keys.
+    pub fn identity_middleware(self) -> IdentityMiddleware {
+        let (visit, login) = match self {
+            Realm::User => ("user.visited_at", "user.logged_in_at"),
+            Realm::Admin => ("admin.visited_at", "admin.logged_in_at"),
+        };
+        IdentityMiddleware::builder()
+            .id_key(self.session_key())
+            .last_visit_unix_timestamp_key(visit)
+            .login_unix_timestamp_key(login)
+            .logout_behaviour(LogoutBehaviour::DeleteIdentityKeys)
+            .visit_deadline(None)
+            .login_deadline(None)
+            .build()
+    }
+}
+
+/// Marker types: a handler's signature says which realm it serves.
+pub trait RealmKind: 'static {
+    const REALM: Realm;
+}
+
+pub struct UserRealm;
+pub struct AdminRealm;
+
+impl RealmKind for UserRealm {
+    const REALM: Realm = Realm::User;
+}
+
+impl RealmKind for AdminRealm {
+    const REALM: Realm = Realm::Admin;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_names_are_the_spec_names() {
+        assert_eq!(Realm::User.session_key(), "user.session");
+        assert_eq!(Realm::User.account_key(), "user.account");
+        assert_eq!(Realm::Admin.csrf_key(), "csrf.admin");
+        assert_eq!(Realm::parse("admin"), Some(Realm::Admin));
+        assert_eq!(Realm::parse("api"), None);
+    }
+}

@@ -1,0 +1,153 @@
+//! `GET/POST /login` and `/admin/login`: one implementation, the realm as a type parameter.
+
+use actix_identity::Identity;
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpMessage as _, HttpRequest, HttpResponse};
+use actix_web_flash_messages::IncomingFlashMessages;
+use serde::Deserialize;
+
+use super::{html, safe_next, see_other};
+use crate::auth::{sign_in, SignInOutcome};
+use crate::client::ClientInfo;
+use crate::csrf;
+use crate::error::{AppError, AppResult};
+use crate::form::Form;
+use crate::realm::{Realm, RealmKind};
+use crate::startup::AppState;
+use crate::templates::{self, Chrome, LoginPage};
+
+pub const INVALID_CREDENTIALS: &str = "Invalid email or password.";
+
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    #[serde(default)]
+    next: String,
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    remember_me: String,
+    #[serde(default)]
+    next: String,
+    #[serde(default)]
+    csrf_token: String,
+}
+
+impl std::fmt::Debug for LoginForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginForm")
+            .field("email", &self.email)
+            .finish_non_exhaustive()
+    }
+}
+
+fn page(
+    realm: Realm,
+    chrome: Chrome,
+    status: StatusCode,
+    email: &str,
+    next: &str,
+    csrf_token: &str,
+    error: Option<&str>,
+) -> AppResult<HttpResponse> {
+    let page = LoginPage {
+        chrome,
+        heading: match realm {
+            Realm::User => "Sign in",
+            Realm::Admin => "Sign in to the admin console",
+        },
+        action: realm.login_path(),
+        is_admin: realm == Realm::Admin,
+        show_remember_me: realm == Realm::User,
+        email,
+        next: safe_next(realm, next).unwrap_or(""),
+        csrf_token,
+        error,
+    };
+    Ok(html(status, templates::render(&page)?))
+}
+
+pub async fn form<R: RealmKind>(
+    session: Session,
+    flashes: IncomingFlashMessages,
+    query: web::Query<LoginQuery>,
+) -> AppResult<HttpResponse> {
+    let realm = R::REALM;
+    let token = csrf::token(&session, realm)?;
+    page(
+        realm,
+        Chrome::new(None, &flashes),
+        StatusCode::OK,
+        "",
+        &query.next,
+        &token,
+        None,
+    )
+}
+
+pub async fn submit<R: RealmKind>(
+    req: HttpRequest,
+    session: Session,
+    state: web::Data<AppState>,
+    Form(form): Form<LoginForm>,
+) -> AppResult<HttpResponse> {
+    let realm = R::REALM;
+    csrf::verify(&req, &session, &state, realm, &form.csrf_token).await?;
+    // Remember me is the passwords issue's; the field is accepted and ignored until then.
+    let _ = &form.remember_me;
+
+    let client = ClientInfo::from_request(&req, &state.config.trusted_proxies);
+    let earlier = session.get::<String>(realm.session_key()).ok().flatten();
+    let outcome = sign_in(
+        &state,
+        realm,
+        client,
+        form.email.clone(),
+        form.password,
+        earlier,
+    )
+    .await?;
+    match outcome {
+        SignInOutcome::Refused => {
+            let token = csrf::token(&session, realm)?;
+            let shown_email: String = form.email.chars().take(254).collect();
+            page(
+                realm,
+                Chrome::anonymous(),
+                StatusCode::UNAUTHORIZED,
+                &shown_email,
+                &form.next,
+                &token,
+                Some(INVALID_CREDENTIALS),
+            )
+        }
+        SignInOutcome::SignedIn { secret, account_id } => {
+            Identity::login(&req.extensions(), secret)
+                .map_err(|e| AppError::Internal(anyhow::anyhow!("identity login: {e}")))?;
+            session
+                .insert(realm.account_key(), account_id)
+                .map_err(|e| AppError::Internal(anyhow::anyhow!("session insert: {e}")))?;
+            csrf::replace(&session, realm)?;
+            Ok(see_other(
+                safe_next(realm, &form.next).unwrap_or(realm.home_path()),
+            ))
+        }
+    }
+}
+
+/// `GET /sign-in`: the old address, kept working for bookmarks.
+pub async fn old_address(req: HttpRequest) -> HttpResponse {
+    let location = match req.query_string() {
+        "" => "/login".to_owned(),
+        q => format!("/login?{q}"),
+    };
+    HttpResponse::PermanentRedirect()
+        .insert_header((actix_web::http::header::LOCATION, location))
+        .finish()
+}

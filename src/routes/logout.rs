@@ -1,0 +1,81 @@
+//! Sign-out (SPEC §7): revoke the row, record it, remove only this realm's keys.
+
+use actix_identity::IdentityExt as _;
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web_flash_messages::{FlashMessage, IncomingFlashMessages};
+use serde::Deserialize;
+
+use super::{html, see_other, signed_in_chrome};
+use crate::client::ClientInfo;
+use crate::csrf;
+use crate::db::{self, audit::LogoutReason, sessions};
+use crate::error::AppResult;
+use crate::form::Form;
+use crate::realm::{RealmKind, SignedIn};
+use crate::startup::AppState;
+use crate::templates::{self, LogoutPage};
+
+pub const LOGGED_OUT: &str = "You have been successfully logged out.";
+
+#[derive(Deserialize)]
+pub struct CsrfOnly {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+/// `GET /logout`: a confirmation page. A GET never signs anyone out.
+pub async fn confirm<R: RealmKind>(
+    signed: SignedIn<R>,
+    session: Session,
+    flashes: IncomingFlashMessages,
+) -> AppResult<HttpResponse> {
+    let realm = R::REALM;
+    let chrome = signed_in_chrome(&signed, &session, &flashes)?;
+    let csrf_token = csrf::token(&session, realm)?;
+    let page = LogoutPage {
+        chrome,
+        realm_title: realm.title(),
+        action: realm.logout_path(),
+        home: realm.home_path(),
+        csrf_token: &csrf_token,
+    };
+    Ok(html(StatusCode::OK, templates::render(&page)?))
+}
+
+pub async fn submit<R: RealmKind>(
+    req: HttpRequest,
+    signed: SignedIn<R>,
+    session: Session,
+    state: web::Data<AppState>,
+    Form(form): Form<CsrfOnly>,
+) -> AppResult<HttpResponse> {
+    let realm = R::REALM;
+    csrf::verify(&req, &session, &state, realm, &form.csrf_token).await?;
+
+    let client = ClientInfo::from_request(&req, &state.config.trusted_proxies);
+    let now = state.clock.now();
+    let row = signed.session;
+    // SPEC I5: the answer goes out only after the revocation and its activity row commit.
+    db::block(&state.pool, move |conn| {
+        Ok(sessions::revoke(
+            conn,
+            &row,
+            LogoutReason::UserLogout,
+            Some(&client),
+            now,
+        )?)
+    })
+    .await?;
+
+    // Only this realm's keys: the other realm lives in the same cookie.
+    if let Ok(identity) = req.get_identity() {
+        identity.logout();
+    }
+    session.remove(realm.session_key());
+    session.remove(realm.account_key());
+    csrf::remove(&session, realm);
+    FlashMessage::success(LOGGED_OUT).send();
+    Ok(see_other(realm.login_path()))
+}

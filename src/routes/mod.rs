@@ -1,0 +1,194 @@
+//! Every path of SPEC §5 that exists so far, listed once.
+
+mod admin;
+mod assets;
+mod health;
+mod login;
+mod logout;
+mod user;
+
+use actix_session::Session;
+use actix_web::http::{header, StatusCode};
+use actix_web::middleware::from_fn;
+use actix_web::{web, HttpResponse};
+use actix_web_flash_messages::IncomingFlashMessages;
+
+use crate::csrf;
+use crate::error::AppResult;
+use crate::realm::{guard, AdminRealm, Realm, RealmKind, SignedIn, UserRealm};
+use crate::templates::{self, Chrome, HeaderUser};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    // The guard wraps single routes rather than a catch-all scope, so an unknown path is a 404
+    // and a wrong method a 405 whether or not anyone is signed in.
+    fn user_only(route: actix_web::Route) -> actix_web::Route {
+        route.wrap(from_fn(guard::<UserRealm>))
+    }
+    fn admin_only(route: actix_web::Route) -> actix_web::Route {
+        route.wrap(from_fn(guard::<AdminRealm>))
+    }
+
+    cfg.service(
+        web::scope("/admin")
+            .wrap(Realm::Admin.identity_middleware())
+            .service(web::resource("").route(admin_only(web::get().to(admin::dashboard))))
+            .service(
+                web::resource("/login")
+                    .route(web::get().to(login::form::<AdminRealm>))
+                    .route(web::post().to(login::submit::<AdminRealm>)),
+            )
+            .service(
+                web::resource("/logout")
+                    .route(admin_only(web::get().to(logout::confirm::<AdminRealm>)))
+                    .route(admin_only(web::post().to(logout::submit::<AdminRealm>))),
+            ),
+    )
+    .service(web::resource("/healthz").route(web::get().to(health::healthz)))
+    .service(web::resource("/static/{file}").route(web::get().to(assets::serve)))
+    .service(
+        web::resource("/")
+            .route(web::get().to(user::root))
+            .wrap(Realm::User.identity_middleware()),
+    )
+    .service(
+        web::resource("/login")
+            .route(web::get().to(login::form::<UserRealm>))
+            .route(web::post().to(login::submit::<UserRealm>))
+            .wrap(Realm::User.identity_middleware()),
+    )
+    .service(web::resource("/sign-in").route(web::get().to(login::old_address)))
+    .service(
+        web::resource("/logout")
+            .route(user_only(web::get().to(logout::confirm::<UserRealm>)))
+            .route(user_only(web::post().to(logout::submit::<UserRealm>)))
+            .wrap(Realm::User.identity_middleware()),
+    )
+    .service(
+        web::resource("/dashboard")
+            .route(user_only(web::get().to(user::dashboard)))
+            .wrap(Realm::User.identity_middleware()),
+    );
+}
+
+/// An HTML page. Every page is `no-store` (set once, for all, in `startup::edge`).
+pub fn html(status: StatusCode, body: String) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type(templates::HTML)
+        .body(body)
+}
+
+/// 303 to a path of this site. `Location` is always relative.
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
+}
+
+/// The layout of a signed-in page of realm `R`: who is signed in, and the sign-out form.
+pub fn signed_in_chrome<R: RealmKind>(
+    signed: &SignedIn<R>,
+    session: &Session,
+    flashes: &IncomingFlashMessages,
+) -> AppResult<Chrome> {
+    let realm = R::REALM;
+    let header = HeaderUser {
+        realm_title: realm.title(),
+        name: signed.account.name.clone(),
+        email: signed.account.email.clone(),
+        logout_action: realm.logout_path(),
+        csrf_token: csrf::token(session, realm)?,
+    };
+    Ok(Chrome::new(Some(header), flashes))
+}
+
+/// Percent-encodes a query value (everything but unreserved characters).
+pub fn encode_query_value(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for b in raw.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// SPEC §6: `next` is honoured only when it is a path of the same realm; `None` otherwise.
+pub fn safe_next(realm: Realm, next: &str) -> Option<&str> {
+    let bytes = next.as_bytes();
+    let lower = next.to_ascii_lowercase();
+    let path = next.split(['?', '#']).next().unwrap_or("");
+    let ok = !next.is_empty()
+        && next.len() <= 2048
+        && bytes[0] == b'/'
+        && !matches!(bytes.get(1), Some(b'/') | Some(b'\\'))
+        && !next.contains('\\')
+        && !next.chars().any(|c| c.is_control() || c.is_whitespace())
+        && !path.split('/').any(|seg| seg == ".." || seg == ".")
+        // SECURITY: no encoded slash, backslash or dot at all, so no decoding step anywhere
+        // can turn this into `//host`, `/\host` or `..`.
+        && !lower.contains("%2f")
+        && !lower.contains("%5c")
+        && !lower.contains("%2e")
+        && match realm {
+            Realm::Admin => next == "/admin" || next.starts_with("/admin/") || next.starts_with("/admin?"),
+            Realm::User => !["/admin", "/login", "/logout"].iter().any(|p| next.starts_with(p)),
+        };
+    ok.then_some(next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_accepts_paths_of_its_realm_only() {
+        assert_eq!(safe_next(Realm::User, "/dashboard"), Some("/dashboard"));
+        assert_eq!(
+            safe_next(Realm::User, "/dashboard?tab=1"),
+            Some("/dashboard?tab=1")
+        );
+        assert_eq!(safe_next(Realm::Admin, "/admin"), Some("/admin"));
+        assert_eq!(
+            safe_next(Realm::Admin, "/admin/users?q=a"),
+            Some("/admin/users?q=a")
+        );
+        assert_eq!(safe_next(Realm::Admin, "/administrator"), None);
+        assert_eq!(safe_next(Realm::Admin, "/dashboard"), None);
+        assert_eq!(safe_next(Realm::User, "/admin"), None);
+        assert_eq!(safe_next(Realm::User, "/login?next=/x"), None);
+        assert_eq!(safe_next(Realm::User, "/logout"), None);
+    }
+
+    #[test]
+    fn next_refuses_open_redirects() {
+        for bad in [
+            "",
+            "//evil.example",
+            "/\\evil.example",
+            "/%2F%2Fevil.example",
+            "/%2f%2fevil.example",
+            "/%5Cevil.example",
+            "/\tevil.example",
+            "/\nevil.example",
+            "/ evil",
+            "https://evil.example",
+            "javascript:alert(1)",
+            "/dashboard/../admin",
+            "/%2e%2e/admin",
+            "dashboard",
+        ] {
+            assert_eq!(safe_next(Realm::User, bad), None, "{bad:?}");
+        }
+        assert_eq!(
+            safe_next(Realm::User, &format!("/{}", "a".repeat(2048))),
+            None
+        );
+    }
+
+    #[test]
+    fn query_encoding() {
+        assert_eq!(encode_query_value("/a b?c=d&e"), "/a%20b%3Fc%3Dd%26e");
+    }
+}

@@ -1,0 +1,129 @@
+//! One askama struct per page in `templates/`, and the layout data every page shares.
+
+use actix_web::http::StatusCode;
+use actix_web_flash_messages::{IncomingFlashMessages, Level};
+use askama::Template;
+
+pub const HTML: &str = "text/html; charset=utf-8";
+
+pub fn render(page: &impl Template) -> Result<String, askama::Error> {
+    page.render()
+}
+
+/// The signed-in person shown in the header, with the sign-out form's token.
+pub struct HeaderUser {
+    pub realm_title: &'static str,
+    pub name: String,
+    pub email: String,
+    pub logout_action: &'static str,
+    pub csrf_token: String,
+}
+
+pub struct Flash {
+    pub level: &'static str,
+    pub text: String,
+}
+
+/// What the layout needs: the header and the flash messages.
+pub struct Chrome {
+    pub header: Option<HeaderUser>,
+    pub flashes: Vec<Flash>,
+}
+
+impl Chrome {
+    pub fn anonymous() -> Self {
+        Self {
+            header: None,
+            flashes: Vec::new(),
+        }
+    }
+
+    pub fn new(header: Option<HeaderUser>, incoming: &IncomingFlashMessages) -> Self {
+        let flashes = incoming
+            .iter()
+            .map(|m| Flash {
+                level: match m.level() {
+                    Level::Error => "error",
+                    Level::Warning => "warning",
+                    Level::Success => "success",
+                    _ => "info",
+                },
+                text: m.content().to_owned(),
+            })
+            .collect();
+        Self { header, flashes }
+    }
+}
+
+pub fn default_message(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "The request could not be understood. Check what you sent and try again.",
+        401 => "You need to sign in to do that.",
+        403 => "You are not allowed to do that.",
+        404 => "There is no page at this address.",
+        405 => "This page does not accept that kind of request.",
+        413 => "What you sent is too large.",
+        429 => "Too many requests. Wait a little and try again.",
+        503 => "The portal is busy right now. Try again in a few seconds.",
+        _ => "Something went wrong on our side. Try again in a moment.",
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage<'a> {
+    pub chrome: Chrome,
+    pub status: u16,
+    pub title: &'a str,
+    pub message: &'a str,
+    pub link_href: Option<&'a str>,
+    pub link_text: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+pub struct LoginPage<'a> {
+    pub chrome: Chrome,
+    pub heading: &'static str,
+    pub action: &'static str,
+    pub is_admin: bool,
+    pub show_remember_me: bool,
+    pub email: &'a str,
+    pub next: &'a str,
+    pub csrf_token: &'a str,
+    pub error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "logout.html")]
+pub struct LogoutPage<'a> {
+    pub chrome: Chrome,
+    pub realm_title: &'static str,
+    pub action: &'static str,
+    pub home: &'static str,
+    pub csrf_token: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+pub struct DashboardPage<'a> {
+    pub chrome: Chrome,
+    pub name: &'a str,
+    pub email: &'a str,
+    pub previous: Option<(String, String)>,
+    pub current_at: String,
+    pub current_ip: &'a str,
+    pub live_sessions: i64,
+}
+
+#[derive(Template)]
+#[template(path = "admin_dashboard.html")]
+pub struct AdminDashboardPage<'a> {
+    pub chrome: Chrome,
+    pub name: &'a str,
+    pub email: &'a str,
+    pub since: String,
+    pub accounts: i64,
+    pub user_sessions: i64,
+    pub admin_sessions: i64,
+}
