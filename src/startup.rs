@@ -166,11 +166,9 @@ async fn edge(
         );
         req.into_response(page)
     } else {
-        let http_req = req.request().clone();
-        match next.call(req).await {
-            Ok(res) => res.map_into_boxed_body(),
-            Err(e) => ServiceResponse::new(http_req, e.error_response()),
-        }
+        // Cloning the request here would break routing (it needs the only reference), so a
+        // middleware error below passes up as it is; handlers' errors arrive as responses.
+        next.call(req).await?.map_into_boxed_body()
     };
     let h = res.headers_mut();
     let set = |h: &mut header::HeaderMap, name: &'static str, value: &'static str| {
