@@ -74,9 +74,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let (app, state) = Application::build(config)?;
     bootstrap_admin(&state.pool, &bootstrap_email, &hash_params)?;
     let base = state.public_url.origin();
-    println!("Realmgate is serving on {base}/");
-    println!("  user sign-in:  {base}/login");
-    println!("  admin console: {base}/admin/login");
+    say(&format!(
+        "Realmgate is serving on {base}/\n  user sign-in:  {base}/login\n  admin console: {base}/admin/login\n"
+    ));
     app.run_until_stopped().await?;
     Ok(())
 }
@@ -107,13 +107,20 @@ fn bootstrap_admin(pool: &Pool, email: &str, params: &HashParams) -> anyhow::Res
         },
     )
     .context("creating the bootstrap admin")?;
-    println!();
-    println!("No admin account existed, so one was created. Sign in at /admin/login with:");
-    println!("  email:    {email}");
-    println!("  password: {password}");
-    println!("This password is shown only now. You will be asked to change it.");
-    println!();
+    say(&format!(
+        "\nNo admin account existed, so one was created. Sign in at /admin/login with:\n  \
+         email:    {email}\n  password: {password}\n\
+         This password is shown only now. You will be asked to change it.\n\n"
+    ));
     Ok(())
+}
+
+/// Standard output for people. A closed stdout (`realmgate | head`) must not stop the server,
+/// which `println!` would do by panicking.
+fn say(text: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
 fn create_user(

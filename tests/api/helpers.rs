@@ -1,43 +1,126 @@
+//! `TestApp`: the production wiring (`startup::app`) over a fresh temporary SQLite database,
+//! driven through `actix_web::test` with one browser cookie jar shared by every "tab".
 #![allow(dead_code)]
+
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::net::SocketAddr;
 
 use actix_web::body::MessageBody;
+use actix_web::cookie::{Cookie, CookieJar, Key};
 use actix_web::dev::{Service, ServiceResponse};
-use actix_web::test;
+use actix_web::http::header::{self, HeaderMap};
+use actix_web::test::{self, TestRequest};
 use actix_web::web;
+use actix_web::HttpMessage as _;
+use diesel::prelude::*;
 use realmgate::clock::Clock;
 use realmgate::config::{Config, HashParams};
-use realmgate::startup::{app, AppState};
+use realmgate::startup::{app, AppState, SESSION_COOKIE};
+
+pub const HOST: &str = "127.0.0.1:8080";
+pub const PASSWORD: &str = "correct horse battery staple";
 
 pub struct Response {
     pub status: u16,
-    pub headers: actix_web::http::header::HeaderMap,
+    pub headers: HeaderMap,
     pub body: String,
+}
+
+impl Response {
+    pub fn location(&self) -> &str {
+        self.headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    pub fn set_cookies(&self) -> Vec<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect()
+    }
+
+    pub fn csrf_token(&self) -> String {
+        let marker = "name=\"csrf_token\" value=\"";
+        let start = self.body.find(marker).expect("page has a csrf_token field") + marker.len();
+        self.body[start..].split('"').next().unwrap().to_owned()
+    }
+}
+
+#[track_caller]
+pub fn assert_redirect_to(res: &Response, location: &str) {
+    assert!(
+        res.status == 303 || res.status == 302,
+        "expected a redirect to {location}, got {} {}",
+        res.status,
+        res.body
+    );
+    assert_eq!(res.location(), location);
 }
 
 pub struct TestApp<S> {
     pub svc: S,
     pub state: web::Data<AppState>,
+    pub clock: Clock,
+    /// The browser's one session cookie value, shared by all its tabs.
+    pub cookie: RefCell<Option<String>>,
+    pub peer: Cell<SocketAddr>,
+    pub user_agent: RefCell<String>,
     _dir: tempfile::TempDir,
 }
 
-pub async fn spawn() -> TestApp<impl Service<actix_http::Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error>> {
+/// `(realm, account_id, severity, email_attempted)` of a security incident.
+pub type IncidentRow = (Option<String>, Option<i32>, String, Option<String>);
+
+pub type Settings<'a> = &'a [(&'a str, &'a str)];
+
+pub async fn spawn() -> TestApp<
+    impl Service<
+        actix_http::Request,
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+    >,
+> {
+    spawn_with(&[]).await
+}
+
+pub async fn spawn_with(
+    settings: Settings<'_>,
+) -> TestApp<
+    impl Service<
+        actix_http::Request,
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+    >,
+> {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("test.db");
-    let db = db.to_str().unwrap().to_owned();
-    let map = HashMap::from([("REALMGATE_DATABASE_URL", db.as_str())]);
+    let db = dir.path().join("test.db").to_str().unwrap().to_owned();
+    let mut map: HashMap<&str, &str> = settings.iter().copied().collect();
+    map.insert("REALMGATE_DATABASE_URL", &db);
     let mut config = Config::from_map(&map).unwrap();
     config.hash_params = HashParams::danger_insecure_test_params();
     config.hash_workers = 1;
     let pool = realmgate::db::connect(&config.database_url).unwrap();
-    let state = web::Data::new(AppState::new(config, pool, Clock::default(), 8080).unwrap());
+    let clock = Clock::default();
+    let state = web::Data::new(AppState::new(config, pool, clock.clone(), 8080).unwrap());
     let svc = test::init_service(app(state.clone())).await;
-    TestApp { svc, state, _dir: dir }
-}
-
-impl TestApp<()> {
-    pub async fn spawn() -> TestApp<impl Service<actix_http::Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error>> {
-        spawn().await
+    TestApp {
+        svc,
+        state,
+        clock,
+        cookie: RefCell::new(None),
+        peer: Cell::new("127.0.0.1:40000".parse().unwrap()),
+        user_agent: RefCell::new("TestBrowser/1.0".into()),
+        _dir: dir,
     }
 }
 
@@ -46,12 +129,197 @@ where
     S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
     B: MessageBody,
 {
-    pub async fn get(&self, path: &str) -> Response {
-        let req = test::TestRequest::get().uri(path).insert_header(("host", "127.0.0.1:8080")).to_request();
+    /// Sends `req` as the browser would: host, peer, user agent and the cookie jar.
+    pub async fn send(&self, req: TestRequest) -> Response {
+        let mut req = req
+            .peer_addr(self.peer.get())
+            .insert_header((header::USER_AGENT, self.user_agent.borrow().clone()));
+        if let Some(value) = self.cookie.borrow().as_ref() {
+            req = req.insert_header((header::COOKIE, format!("{SESSION_COOKIE}={value}")));
+        }
+        self.send_raw(req).await
+    }
+
+    /// Sends `req` as it is (adds only a Host when it has none) and updates the cookie jar.
+    pub async fn send_raw(&self, req: TestRequest) -> Response {
+        let mut req = req.to_request();
+        if !req.headers().contains_key(header::HOST) {
+            req.headers_mut()
+                .insert(header::HOST, header::HeaderValue::from_static(HOST));
+        }
         let res = test::call_service(&self.svc, req).await;
         let status = res.status().as_u16();
         let headers = res.headers().clone();
         let body = String::from_utf8_lossy(&test::read_body(res).await).into_owned();
-        Response { status, headers, body }
+        let response = Response {
+            status,
+            headers,
+            body,
+        };
+        for raw in response.set_cookies() {
+            let c = Cookie::parse(raw).unwrap();
+            if c.name() == SESSION_COOKIE {
+                let removed = c.value().is_empty()
+                    || c.max_age().is_some_and(|a| a.is_zero() || a.is_negative());
+                *self.cookie.borrow_mut() = (!removed).then(|| c.value().to_owned());
+            }
+        }
+        response
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.send(TestRequest::get().uri(path)).await
+    }
+
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Response {
+        let body = serde_urlencoded::to_string(form).unwrap();
+        self.send(
+            TestRequest::post()
+                .uri(path)
+                .insert_header((header::CONTENT_TYPE, "application/x-www-form-urlencoded"))
+                .set_payload(body),
+        )
+        .await
+    }
+
+    /// The CSRF token on the page at `path` (a GET, as a person opening the form).
+    pub async fn csrf(&self, path: &str) -> String {
+        let page = self.get(path).await;
+        assert_eq!(page.status, 200, "{path}: {}", page.body);
+        page.csrf_token()
+    }
+
+    pub async fn create_account(&self, email: &str, name: &str, admin: bool) -> i32 {
+        use realmgate::db::schema::accounts;
+        let hash = realmgate::auth::password::hash_now(
+            &HashParams::danger_insecure_test_params(),
+            PASSWORD,
+        )
+        .unwrap();
+        let now = self.clock.now();
+        let mut conn = self.db();
+        diesel::insert_into(accounts::table)
+            .values((
+                accounts::email.eq(email),
+                accounts::name.eq(name),
+                accounts::password_hash.eq(hash),
+                accounts::is_admin.eq(admin),
+                accounts::email_confirmed_at.eq(Some(now)),
+                accounts::created_at.eq(now),
+            ))
+            .execute(&mut conn)
+            .unwrap();
+        accounts::table
+            .filter(accounts::email.eq(email))
+            .select(accounts::id)
+            .first(&mut conn)
+            .unwrap()
+    }
+
+    pub async fn sign_in(&self, login_path: &str, email: &str, password: &str) -> Response {
+        let token = self.csrf(login_path).await;
+        self.post(
+            login_path,
+            &[
+                ("email", email),
+                ("password", password),
+                ("csrf_token", &token),
+            ],
+        )
+        .await
+    }
+
+    /// Creates `user@example.com` and signs it in to the user realm.
+    pub async fn sign_in_user(&self) -> i32 {
+        let id = self
+            .create_account("user@example.com", "Uma User", false)
+            .await;
+        let res = self.sign_in("/login", "user@example.com", PASSWORD).await;
+        assert_redirect_to(&res, "/dashboard");
+        id
+    }
+
+    /// Creates `staff@example.com` (an admin) and signs it in to the admin realm.
+    pub async fn sign_in_admin(&self) -> i32 {
+        let id = self
+            .create_account("staff@example.com", "Sam Staff", true)
+            .await;
+        let res = self
+            .sign_in("/admin/login", "staff@example.com", PASSWORD)
+            .await;
+        assert_redirect_to(&res, "/admin");
+        id
+    }
+
+    pub async fn logout(&self, realm_logout: &str, home: &str) -> Response {
+        let token = self.get(home).await.csrf_token();
+        self.post(realm_logout, &[("csrf_token", &token)]).await
+    }
+
+    pub fn db(
+        &self,
+    ) -> diesel::r2d2::PooledConnection<diesel::r2d2::ConnectionManager<SqliteConnection>> {
+        self.state.pool.get().unwrap()
+    }
+
+    pub fn incidents(&self, kind: &str) -> Vec<IncidentRow> {
+        use realmgate::db::schema::security_incidents as si;
+        si::table
+            .filter(si::kind.eq(kind))
+            .select((si::realm, si::account_id, si::severity, si::email_attempted))
+            .load(&mut self.db())
+            .unwrap()
+    }
+
+    pub fn logouts(&self) -> Vec<(Option<i32>, String, String)> {
+        use realmgate::db::schema::logout_activity as la;
+        la::table
+            .order(la::id)
+            .select((la::account_id, la::realm, la::reason))
+            .load(&mut self.db())
+            .unwrap()
+    }
+
+    /// `(realm, revoke_reason)` of every registry row of `account`, oldest first.
+    pub fn sessions_of(&self, account: i32) -> Vec<(String, Option<String>)> {
+        use realmgate::db::schema::auth_sessions as s;
+        s::table
+            .filter(s::account_id.eq(account))
+            .order(s::created_at)
+            .select((s::realm, s::revoke_reason))
+            .load(&mut self.db())
+            .unwrap()
+    }
+
+    /// The decrypted session map (what the browser's cookie holds).
+    pub fn session_map(&self) -> HashMap<String, String> {
+        let Some(value) = self.cookie.borrow().clone() else {
+            return HashMap::new();
+        };
+        let key = Key::from(&self.state.config.secret_key);
+        let mut jar = CookieJar::new();
+        jar.add_original(
+            Cookie::parse_encoded(format!("{SESSION_COOKIE}={value}"))
+                .unwrap()
+                .into_owned(),
+        );
+        let plain = jar
+            .private(&key)
+            .get(SESSION_COOKIE)
+            .expect("cookie decrypts");
+        serde_json::from_str(plain.value()).unwrap()
+    }
+
+    /// Replaces the browser's cookie with one holding `map`, encrypted with the app's key.
+    pub fn forge_session(&self, map: &HashMap<String, String>) {
+        let key = Key::from(&self.state.config.secret_key);
+        let mut jar = CookieJar::new();
+        jar.private_mut(&key).add(Cookie::new(
+            SESSION_COOKIE,
+            serde_json::to_string(map).unwrap(),
+        ));
+        let encoded = jar.get(SESSION_COOKIE).unwrap().encoded().to_string();
+        let value = encoded.split_once('=').unwrap().1.to_owned();
+        *self.cookie.borrow_mut() = Some(value);
     }
 }

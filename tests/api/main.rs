@@ -1,4 +1,10 @@
 //! Every integration test in one binary: one link step.
 
+mod bad_input;
+mod cli;
+mod csrf;
+mod dual_realm;
+mod guard;
 mod helpers;
-mod smoke;
+mod pages;
+mod sign_in;

@@ -1,0 +1,235 @@
+//! The `realmgate` binary and the real server on a random port.
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use realmgate::config::Config;
+use realmgate::startup::Application;
+
+fn realmgate(db: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_realmgate"));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("REALMGATE_DATABASE_URL", db)
+        .env("RUST_LOG", "info");
+    cmd
+}
+
+/// One raw HTTP/1.1 request; returns the status line and the whole response.
+fn http_get(port: u16, path: &str) -> String {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    stream.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn create_user_reads_the_password_from_stdin_and_the_account_can_sign_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cli.db").to_str().unwrap().to_owned();
+    let mut child = realmgate(&db)
+        .args([
+            "create-user",
+            "--email",
+            " Ada@Example.COM ",
+            "--name",
+            "Ada",
+            "--admin",
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"  a long enough password \n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ada@example.com"));
+
+    use diesel::prelude::*;
+    use realmgate::db::schema::accounts as a;
+    let pool = realmgate::db::connect(&db).unwrap();
+    let (email, is_admin, confirmed, hash): (String, bool, Option<chrono::NaiveDateTime>, String) =
+        a::table
+            .select((
+                a::email,
+                a::is_admin,
+                a::email_confirmed_at,
+                a::password_hash,
+            ))
+            .first(&mut pool.get().unwrap())
+            .unwrap();
+    assert_eq!(email, "ada@example.com");
+    assert!(is_admin && confirmed.is_some());
+    assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+
+    // The same address again, and a short password, are refused with a reason.
+    let out = realmgate(&db)
+        .args([
+            "create-user",
+            "--email",
+            "ada@example.com",
+            "--name",
+            "Ada",
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin
+                .take()
+                .unwrap()
+                .write_all(b"a long enough password\n")?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+    let out = realmgate(&db)
+        .args([
+            "create-user",
+            "--email",
+            "bob@example.com",
+            "--name",
+            "Bob",
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin.take().unwrap().write_all(b"short\n")?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 12 characters"));
+}
+
+#[test]
+fn bad_settings_stop_the_start_naming_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("bad.db").to_str().unwrap().to_owned();
+    let out = realmgate(&db)
+        .arg("migrate")
+        .env("REALMGATE_USER_IDLE_TIMEOUT", "soon")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("REALMGATE_USER_IDLE_TIMEOUT"));
+    let out = realmgate(&db)
+        .arg("migrate")
+        .env("REALMGATE_ENV", "production")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("REALMGATE_SECRET_KEY"));
+    let out = realmgate(&db).arg("migrate").output().unwrap();
+    assert!(out.status.success());
+}
+
+#[test]
+fn serve_creates_the_bootstrap_admin_and_prints_its_password_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("serve.db").to_str().unwrap().to_owned();
+    let mut child = realmgate(&db)
+        .env("REALMGATE_BIND", "127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let started = Instant::now();
+    let mut lines = Vec::new();
+    let mut port = None;
+    for line in stdout.lines() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("Realmgate is serving on http://127.0.0.1:") {
+            port = rest.trim_end_matches('/').parse::<u16>().ok();
+            break;
+        }
+        lines.push(line);
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "serve did not start"
+        );
+    }
+    let port = port.expect("serve printed its address");
+    let response = http_get(port, "/healthz");
+    child.kill().unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    child.wait().unwrap();
+
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let password_line = lines
+        .iter()
+        .find(|l| l.trim_start().starts_with("password:"))
+        .expect("password printed");
+    let password = password_line.split_whitespace().last().unwrap();
+    assert!(lines.iter().any(|l| l.contains("admin@localhost")));
+    assert!(
+        !stderr.contains(password),
+        "the password never reaches the log"
+    );
+
+    use diesel::prelude::*;
+    use realmgate::db::schema::accounts as a;
+    let pool = realmgate::db::connect(&db).unwrap();
+    let (is_admin, must_change): (bool, bool) = a::table
+        .select((a::is_admin, a::must_change_password))
+        .first(&mut pool.get().unwrap())
+        .unwrap();
+    assert!(is_admin && must_change);
+}
+
+#[actix_web::test]
+async fn the_application_runs_on_port_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("run.db").to_str().unwrap().to_owned();
+    let map = std::collections::HashMap::from([
+        ("REALMGATE_DATABASE_URL", db.as_str()),
+        ("REALMGATE_BIND", "127.0.0.1:0"),
+    ]);
+    let mut config = Config::from_map(&map).unwrap();
+    config.hash_params = realmgate::config::HashParams::danger_insecure_test_params();
+    let (app, _state) = Application::build(config).unwrap();
+    let port = app.port();
+    assert_ne!(port, 0);
+    actix_web::rt::spawn(app.run_until_stopped());
+    let response =
+        actix_web::web::block(move || (http_get(port, "/healthz"), http_get(port, "/login")))
+            .await
+            .unwrap();
+    assert!(response.0.starts_with("HTTP/1.1 200"), "{}", response.0);
+    assert!(response.0.contains(r#"{"status":"ok","db":"ok"}"#));
+    assert!(response.1.starts_with("HTTP/1.1 200"), "{}", response.1);
+    assert!(response.1.contains("Sign in"));
+}
