@@ -151,7 +151,8 @@ fn create_user(
     } else {
         bail!("no terminal to prompt for a password: pass --password-stdin and pipe it in");
     };
-    let password = NewPassword::parse(&raw).map_err(|m| anyhow::anyhow!("{m}"))?;
+    let password = NewPassword::parse(&raw, email.as_str(), name.as_str())
+        .map_err(|m| anyhow::anyhow!("{m}"))?;
     let hash = hash_now(&config.hash_params, password.expose())?;
 
     let pool = db::connect(&config.database_url)?;

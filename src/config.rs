@@ -158,6 +158,22 @@ pub struct Config {
     pub hash_workers: usize,
     pub hash_params: HashParams,
     pub bootstrap_admin_email: String,
+    pub signup_enabled: bool,
+    pub signup_per_ip: u32,
+    pub reset_token_ttl: Duration,
+    pub remember_me: Duration,
+    pub mail: MailSetting,
+}
+
+/// Where mail goes (`REALMGATE_MAIL`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MailSetting {
+    /// One file per message in this folder (development).
+    File(std::path::PathBuf),
+    /// The log, with tokens masked.
+    Log,
+    /// An `smtp://` or `smtps://` URL, credentials included.
+    Smtp(String),
 }
 
 impl std::fmt::Debug for Config {
@@ -265,6 +281,22 @@ impl Config {
             )
         })?;
 
+        let signup_enabled = match get("REALMGATE_SIGNUP") {
+            Some(raw) => parse_bool("REALMGATE_SIGNUP", &raw)?,
+            None => true,
+        };
+        let signup_per_ip = match get("REALMGATE_SIGNUP_PER_IP") {
+            Some(raw) => raw
+                .trim()
+                .parse::<u32>()
+                .map_err(|_| err("REALMGATE_SIGNUP_PER_IP", "must be a whole number"))?,
+            None => 10,
+        };
+        let mail = match get("REALMGATE_MAIL") {
+            None => MailSetting::File("mail-outbox".into()),
+            Some(raw) => parse_mail(raw.trim())?,
+        };
+
         Ok(Self {
             environment,
             bind,
@@ -279,6 +311,11 @@ impl Config {
             hash_workers,
             hash_params: HashParams::spec(),
             bootstrap_admin_email,
+            signup_enabled,
+            signup_per_ip,
+            reset_token_ttl: duration(&get, "REALMGATE_RESET_TOKEN_TTL", "1h")?,
+            remember_me: duration(&get, "REALMGATE_REMEMBER_ME", "14d")?,
+            mail,
         })
     }
 
@@ -291,6 +328,29 @@ impl Config {
 
     pub fn is_development(&self) -> bool {
         self.environment == Environment::Development
+    }
+}
+
+fn parse_mail(raw: &str) -> Result<MailSetting, ConfigError> {
+    if raw == "log" {
+        Ok(MailSetting::Log)
+    } else if let Some(dir) = raw.strip_prefix("file:") {
+        if dir.is_empty() {
+            return Err(err(
+                "REALMGATE_MAIL",
+                "file: needs a folder, as in file:mail-outbox",
+            ));
+        }
+        Ok(MailSetting::File(dir.into()))
+    } else if raw.starts_with("smtp://") || raw.starts_with("smtps://") {
+        lettre::SmtpTransport::from_url(raw)
+            .map_err(|_| err("REALMGATE_MAIL", "is not a valid smtp:// or smtps:// URL"))?;
+        Ok(MailSetting::Smtp(raw.to_owned()))
+    } else {
+        Err(err(
+            "REALMGATE_MAIL",
+            "must be file:DIR, log, or an smtp:// or smtps:// URL",
+        ))
     }
 }
 
@@ -383,6 +443,11 @@ mod tests {
         assert!(!c.cookie_secure);
         assert!(c.secret_key_generated);
         assert_eq!(c.secret_key.len(), 64);
+        assert_eq!(c.mail, MailSetting::File("mail-outbox".into()));
+        assert_eq!(c.remember_me, Duration::from_secs(14 * 86400));
+        assert_eq!(c.reset_token_ttl, Duration::from_secs(3600));
+        assert!(c.signup_enabled);
+        assert_eq!(c.signup_per_ip, 10);
     }
 
     #[test]
@@ -416,6 +481,9 @@ mod tests {
             ("REALMGATE_ADMIN_IP_CHANGE", "maybe"),
             ("REALMGATE_PUBLIC_URL", "ftp://x"),
             ("REALMGATE_COOKIE_SECURE", "perhaps"),
+            ("REALMGATE_MAIL", "carrier-pigeon"),
+            ("REALMGATE_SIGNUP", "sometimes"),
+            ("REALMGATE_REMEMBER_ME", "forever"),
         ] {
             let m = HashMap::from([(k, v)]);
             assert_eq!(Config::from_map(&m).unwrap_err().setting, k);

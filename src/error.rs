@@ -25,6 +25,12 @@ pub enum AppError {
     NotFound,
     #[error("payload too large")]
     PayloadTooLarge,
+    /// 429 with `Retry-After`.
+    #[error("too many requests")]
+    TooMany {
+        message: String,
+        retry_after_secs: u64,
+    },
     #[error("service unavailable")]
     Unavailable,
     #[error("internal error")]
@@ -70,6 +76,7 @@ impl ResponseError for AppError {
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -81,7 +88,9 @@ impl ResponseError for AppError {
             log::error!("{self:?}");
         }
         let (message, link): (String, Option<(&str, &str)>) = match self {
-            AppError::BadRequest(m) | AppError::Forbidden(m) => (m.clone(), None),
+            AppError::BadRequest(m)
+            | AppError::Forbidden(m)
+            | AppError::TooMany { message: m, .. } => (m.clone(), None),
             AppError::Unauthenticated { realm, message } => (
                 message
                     .unwrap_or("You need to sign in to do that.")
@@ -91,9 +100,16 @@ impl ResponseError for AppError {
             _ => (templates::default_message(status).to_owned(), None),
         };
         let mut res = error_page(status, &message, link);
-        if matches!(self, AppError::Unavailable) {
+        let retry_after = match self {
+            AppError::Unavailable => Some(5),
+            AppError::TooMany {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
             res.headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
         }
         res
     }

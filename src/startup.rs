@@ -20,6 +20,8 @@ use crate::clock::Clock;
 use crate::config::{split_authority, Config, PublicUrl};
 use crate::db::{self, Pool};
 use crate::error::{error_page, AppError};
+use crate::jobs::{JobContext, Jobs};
+use crate::mail::Mailer;
 use crate::templates::default_message;
 
 pub const SESSION_COOKIE: &str = "realmgate_session";
@@ -38,6 +40,8 @@ pub struct AppState {
     pub allowed_hosts: Vec<(String, u16)>,
     /// Origins a form may be posted from.
     pub allowed_origins: Vec<String>,
+    pub mailer: Mailer,
+    pub jobs: Jobs,
     key: Key,
 }
 
@@ -64,6 +68,15 @@ impl AppState {
                 allowed_origins.push(format!("http://{host}:{port}"));
             }
         }
+        let mailer = Mailer::start(&config.mail)?;
+        let jobs = Jobs::start(JobContext {
+            pool: pool.clone(),
+            clock: clock.clone(),
+            hasher: hasher.clone(),
+            mailer: mailer.clone(),
+            public_origin: public_url.origin(),
+            reset_ttl: config.reset_token_ttl,
+        })?;
         Ok(Self {
             config: Arc::new(config),
             pool,
@@ -72,6 +85,8 @@ impl AppState {
             public_url,
             allowed_hosts,
             allowed_origins,
+            mailer,
+            jobs,
             key,
         })
     }

@@ -12,7 +12,11 @@ pub fn render(page: &impl Template) -> Result<String, askama::Error> {
 
 /// The signed-in person shown in the header, with the sign-out form's token.
 pub struct HeaderUser {
+    pub realm: &'static str,
     pub realm_title: &'static str,
+    pub login_path: &'static str,
+    pub home_path: &'static str,
+    pub nav: Vec<(&'static str, &'static str)>,
     pub name: String,
     pub email: String,
     pub logout_action: &'static str,
@@ -126,4 +130,72 @@ pub struct AdminDashboardPage<'a> {
     pub accounts: i64,
     pub user_sessions: i64,
     pub admin_sessions: i64,
+}
+
+#[derive(Template)]
+#[template(path = "notice.html")]
+pub struct NoticePage<'a> {
+    pub chrome: Chrome,
+    pub heading: &'a str,
+    pub message: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "register.html")]
+pub struct RegisterPage<'a> {
+    pub chrome: Chrome,
+    pub email: &'a str,
+    pub name: &'a str,
+    pub csrf_token: &'a str,
+    pub error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "reset_request.html")]
+pub struct ResetRequestPage<'a> {
+    pub chrome: Chrome,
+    pub email: &'a str,
+    pub csrf_token: &'a str,
+    pub error: Option<&'a str>,
+    pub sent: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "reset_confirm.html")]
+pub struct ResetConfirmPage<'a> {
+    pub chrome: Chrome,
+    pub email: &'a str,
+    pub csrf_token: &'a str,
+    pub error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "password.html")]
+pub struct PasswordPage<'a> {
+    pub chrome: Chrome,
+    pub action: &'static str,
+    pub email: &'a str,
+    pub must_change: bool,
+    pub csrf_token: &'a str,
+    pub error: Option<&'a str>,
+}
+
+pub struct SessionRow {
+    pub id: String,
+    pub realm: String,
+    pub browser: String,
+    pub created: String,
+    pub last_seen: String,
+    pub ip: String,
+    pub remembered: bool,
+    pub current: bool,
+    pub this_browser: bool,
+}
+
+#[derive(Template)]
+#[template(path = "sessions.html")]
+pub struct SessionsPage<'a> {
+    pub chrome: Chrome,
+    pub rows: Vec<SessionRow>,
+    pub csrf_token: &'a str,
 }

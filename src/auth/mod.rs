@@ -3,4 +3,4 @@
 pub mod password;
 mod sign_in;
 
-pub use sign_in::{sign_in, SignInOutcome};
+pub use sign_in::{sign_in, Browser, SignInOutcome};

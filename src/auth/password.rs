@@ -13,6 +13,8 @@ use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 
+use tokio::sync::oneshot;
+
 use crate::config::HashParams;
 use crate::error::AppError;
 
@@ -60,11 +62,11 @@ impl Hasher {
         })
     }
 
-    async fn run<T: Send + 'static>(
+    fn submit<T: Send + 'static>(
         &self,
         work: impl FnOnce(&Argon2<'static>) -> T + Send + 'static,
-    ) -> Result<T, AppError> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
+    ) -> Result<oneshot::Receiver<Option<T>>, AppError> {
+        let (tx, rx) = oneshot::channel();
         let argon2 = Arc::clone(&self.argon2);
         let job: Job = Box::new(move |fresh| {
             let _ = tx.send(fresh.then(|| work(&argon2)));
@@ -72,14 +74,20 @@ impl Hasher {
         self.queue
             .send((Instant::now(), job))
             .map_err(|_| AppError::Unavailable)?;
-        match rx.await {
-            Ok(Some(result)) => Ok(result),
-            Ok(None) => {
-                log::warn!("password hashing queue is over {MAX_QUEUE_WAIT:?} long");
-                Err(AppError::Unavailable)
-            }
-            Err(_) => Err(AppError::Unavailable),
-        }
+        Ok(rx)
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Argon2<'static>) -> T + Send + 'static,
+    ) -> Result<T, AppError> {
+        finish(self.submit(work)?.await)
+    }
+
+    /// For background threads (never an async worker): waits for a hashing thread.
+    pub fn hash_blocking(&self, password: String) -> Result<String, AppError> {
+        let rx = self.submit(move |argon2| hash_with(argon2, &password))?;
+        finish(rx.blocking_recv())?.map_err(AppError::Internal)
     }
 
     /// Checks `password` against `hash`, or against the dummy hash when there is no account.
@@ -112,6 +120,17 @@ impl Hasher {
         self.run(move |argon2| hash_with(argon2, &password))
             .await?
             .map_err(AppError::Internal)
+    }
+}
+
+fn finish<T>(received: Result<Option<T>, oneshot::error::RecvError>) -> Result<T, AppError> {
+    match received {
+        Ok(Some(result)) => Ok(result),
+        Ok(None) => {
+            log::warn!("password hashing queue is over {MAX_QUEUE_WAIT:?} long");
+            Err(AppError::Unavailable)
+        }
+        Err(_) => Err(AppError::Unavailable),
     }
 }
 

@@ -19,14 +19,27 @@ pub enum SignInOutcome {
     Refused,
 }
 
+/// What the browser brings to a sign-in besides the form.
+pub struct Browser {
+    pub client: ClientInfo,
+    /// Secrets of this realm the browser already holds (session and remember cookies).
+    pub earlier_secrets: Vec<String>,
+}
+
 pub async fn sign_in(
     state: &AppState,
     realm: Realm,
-    client: ClientInfo,
+    browser: Browser,
     email_raw: String,
     password: String,
-    earlier_secret: Option<String>,
+    remember: bool,
 ) -> AppResult<SignInOutcome> {
+    let Browser {
+        client,
+        earlier_secrets,
+    } = browser;
+    // The admin realm never persists.
+    let remember = remember && realm == Realm::User;
     let email = Email::parse(&email_raw).ok();
     let password = PasswordInput::new(password);
     let account = match email.clone() {
@@ -85,13 +98,18 @@ pub async fn sign_in(
     let secret = crypto::random_token::<32>();
     let secret_hash = crypto::sha256_hex(&secret);
     let timeouts = state.config.realm(realm).clone();
+    let (idle, absolute) = if remember {
+        (state.config.remember_me, state.config.remember_me)
+    } else {
+        (timeouts.idle, timeouts.absolute)
+    };
     let account_id = accepted.id;
     db::block(&state.pool, move |conn| {
         conn.immediate_transaction(|conn| {
             // SECURITY: no session fixation. The browser's earlier session of this realm ends
             // and the new one has a secret the browser has never held.
-            if let Some(earlier) = earlier_secret {
-                let earlier_hash = crypto::sha256_hex(&earlier);
+            for earlier in &earlier_secrets {
+                let earlier_hash = crypto::sha256_hex(earlier);
                 if let Some(row) = sessions::find_by_secret(conn, realm, &earlier_hash)? {
                     sessions::revoke(conn, &row, LogoutReason::SignedInAgain, Some(&client), now)?;
                 }
@@ -105,11 +123,11 @@ pub async fn sign_in(
                     secret_hash: &secret_hash,
                     account_id,
                     realm: realm.as_str(),
-                    remember: false,
+                    remember,
                     created_at: now,
                     last_seen_at: now,
-                    idle_expires_at: after(now, timeouts.idle),
-                    absolute_expires_at: after(now, timeouts.absolute),
+                    idle_expires_at: after(now, idle),
+                    absolute_expires_at: after(now, absolute),
                     ip: &ip,
                     user_agent: &client.user_agent,
                 },

@@ -111,3 +111,25 @@ pub fn set_password_hash(conn: &mut SqliteConnection, id: i32, hash: &str) -> Qu
         .execute(conn)
         .map(drop)
 }
+
+/// Sets a new password (already hashed) and clears the must-change flag.
+pub fn set_new_password(conn: &mut SqliteConnection, id: i32, hash: &str) -> QueryResult<()> {
+    diesel::update(accounts::table.find(id))
+        .set((
+            accounts::password_hash.eq(hash),
+            accounts::must_change_password.eq(false),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn confirm_email(conn: &mut SqliteConnection, id: i32, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(
+        accounts::table
+            .find(id)
+            .filter(accounts::email_confirmed_at.is_null()),
+    )
+    .set(accounts::email_confirmed_at.eq(now))
+    .execute(conn)
+    .map(drop)
+}

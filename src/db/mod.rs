@@ -3,8 +3,10 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod rates;
 pub mod schema;
 pub mod sessions;
+pub mod tokens;
 
 use std::time::Duration;
 

@@ -35,6 +35,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    email_tokens (id) {
+        id -> Integer,
+        token_hash -> Text,
+        account_id -> Integer,
+        purpose -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     logout_activity (id) {
         id -> Integer,
         account_id -> Nullable<Integer>,
@@ -43,6 +55,15 @@ diesel::table! {
         reason -> Text,
         ip -> Nullable<Text>,
         user_agent -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    rate_events (id) {
+        id -> Integer,
+        kind -> Text,
+        subject -> Text,
         created_at -> Timestamp,
     }
 }
@@ -63,12 +84,15 @@ diesel::table! {
 }
 
 diesel::joinable!(auth_sessions -> accounts (account_id));
+diesel::joinable!(email_tokens -> accounts (account_id));
 diesel::joinable!(logout_activity -> accounts (account_id));
 diesel::joinable!(security_incidents -> accounts (account_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     auth_sessions,
+    email_tokens,
     logout_activity,
+    rate_events,
     security_incidents,
 );

@@ -13,8 +13,7 @@ use crate::realm::Realm;
 #[diesel(table_name = auth_sessions)]
 pub struct AuthSession {
     pub id: String,
-    #[diesel(column_name = secret_hash)]
-    _secret_hash: String,
+    pub secret_hash: String,
     pub account_id: i32,
     pub realm: String,
     pub remember: bool,
@@ -165,6 +164,54 @@ pub fn count_live(
         query = query.filter(auth_sessions::account_id.eq(id));
     }
     query.count().get_result(conn)
+}
+
+pub fn find(conn: &mut SqliteConnection, id: &str) -> QueryResult<Option<AuthSession>> {
+    auth_sessions::table
+        .find(id)
+        .select(AuthSession::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The account's live sessions in every realm, newest first.
+pub fn live_for_account(
+    conn: &mut SqliteConnection,
+    account_id: i32,
+    now: NaiveDateTime,
+) -> QueryResult<Vec<AuthSession>> {
+    auth_sessions::table
+        .filter(live(now))
+        .filter(auth_sessions::account_id.eq(account_id))
+        .order(auth_sessions::created_at.desc())
+        .select(AuthSession::as_select())
+        .load(conn)
+}
+
+/// Revokes every unrevoked session of the account in every realm except those whose secret
+/// hash is in `keep` (the ones this browser holds), each with its logout activity. Returns
+/// how many it ended.
+pub fn revoke_all_for(
+    conn: &mut SqliteConnection,
+    account_id: i32,
+    keep: &[String],
+    reason: LogoutReason,
+    client: Option<&ClientInfo>,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    let rows: Vec<AuthSession> = auth_sessions::table
+        .filter(auth_sessions::account_id.eq(account_id))
+        .filter(auth_sessions::revoked_at.is_null())
+        .filter(auth_sessions::secret_hash.ne_all(keep))
+        .select(AuthSession::as_select())
+        .load(conn)?;
+    let mut ended = 0;
+    for row in &rows {
+        if revoke(conn, row, reason, client, now)? {
+            ended += 1;
+        }
+    }
+    Ok(ended)
 }
 
 /// The sign-in before `current`, for "last sign-in" on the dashboard.

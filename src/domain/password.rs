@@ -23,20 +23,48 @@ impl std::fmt::Debug for PasswordInput {
     }
 }
 
-/// A password accepted for storage: 12 to 128 characters after NFKC, used exactly as typed.
-///
-/// The strength check (zxcvbn with context words) belongs to the passwords issue; the length
-/// rule is enforced here now so every path that sets a password already goes through this type.
+/// A password accepted for storage by the one policy of SPEC §8, used for sign-up, change,
+/// reset, `create-user` and admin-created accounts: 12 to 128 characters after NFKC, used
+/// exactly as typed (no trimming, no truncation), and a zxcvbn score of at least 3 with the
+/// email, the name and `realmgate` as context words.
 pub struct NewPassword(String);
 
 impl NewPassword {
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    /// `Err` holds the sentence the form shows. zxcvbn costs milliseconds of CPU: call this
+    /// off the async workers.
+    pub fn parse(raw: &str, email: &str, name: &str) -> Result<Self, String> {
         let count = raw.nfkc().count();
         if count < 12 {
             return Err("Your password must be at least 12 characters long.".into());
         }
         if count > 128 || raw.len() > MAX_INPUT_BYTES {
             return Err("Your password must be at most 128 characters long.".into());
+        }
+        let local = email.split('@').next().unwrap_or("");
+        let mut context: Vec<&str> = vec!["realmgate", email, local];
+        context.extend(name.split_whitespace());
+        context.push(name);
+        let normalised: String = raw.nfkc().collect();
+        let entropy = zxcvbn::zxcvbn(&normalised, &context);
+        if entropy.score() < zxcvbn::Score::Three {
+            let mut message = String::from("This password is too easy to guess.");
+            if let Some(feedback) = entropy.feedback() {
+                if let Some(warning) = feedback.warning() {
+                    message.push(' ');
+                    message.push_str(&warning.to_string());
+                    if !message.ends_with('.') {
+                        message.push('.');
+                    }
+                }
+                if let Some(suggestion) = feedback.suggestions().first() {
+                    message.push(' ');
+                    message.push_str(&suggestion.to_string());
+                }
+            }
+            if !message.contains("Add") && !message.contains("add") {
+                message.push_str(" Try a longer phrase of unrelated words.");
+            }
+            return Err(message);
         }
         Ok(Self(raw.to_owned()))
     }
@@ -56,20 +84,40 @@ impl std::fmt::Debug for NewPassword {
 mod tests {
     use super::*;
 
+    const EMAIL: &str = "ada@example.com";
+    const NAME: &str = "Ada Lovelace";
+
     #[test]
     fn length_rule_counts_characters_not_bytes() {
-        assert!(NewPassword::parse("short").is_err());
-        assert!(NewPassword::parse("ééééééééééé").is_err()); // 11 characters, 22 bytes
-        assert!(NewPassword::parse("éééééééééééé").is_ok());
-        assert!(NewPassword::parse(&"x".repeat(129)).is_err());
-        // Not trimmed: the spaces count and are kept.
-        let p = NewPassword::parse("  padded pass  ").unwrap();
-        assert_eq!(p.expose(), "  padded pass  ");
+        assert!(NewPassword::parse("short", EMAIL, NAME).is_err());
+        // 11 characters, 22 bytes.
+        let err = NewPassword::parse("ééééééééééé", EMAIL, NAME).unwrap_err();
+        assert!(err.contains("at least 12"));
+        let err = NewPassword::parse(&"x".repeat(129), EMAIL, NAME).unwrap_err();
+        assert!(err.contains("at most 128"));
+    }
+
+    #[test]
+    fn strength_rule_uses_the_context_words() {
+        let err = NewPassword::parse("password1234", EMAIL, NAME).unwrap_err();
+        assert!(
+            err.starts_with("This password is too easy to guess."),
+            "{err}"
+        );
+        assert!(NewPassword::parse("realmgate12345", EMAIL, NAME).is_err());
+        assert!(NewPassword::parse("ada@example.com1", EMAIL, NAME).is_err());
+        assert!(NewPassword::parse("Realmgate2026!", EMAIL, NAME).is_err());
+        let ok = NewPassword::parse("  violet tractor marmalade  ", EMAIL, NAME).unwrap();
+        assert_eq!(
+            ok.expose(),
+            "  violet tractor marmalade  ",
+            "used exactly as typed"
+        );
     }
 
     #[test]
     fn debug_hides_the_secret() {
-        let p = NewPassword::parse("correct horse battery").unwrap();
+        let p = NewPassword::parse("violet tractor marmalade", EMAIL, NAME).unwrap();
         assert_eq!(format!("{p:?}"), "[redacted]");
     }
 }

@@ -27,6 +27,7 @@ use crate::db::audit::{Incident, IncidentKind, LogoutReason};
 use crate::db::sessions::{self, AuthSession};
 use crate::db::{self, Conn};
 use crate::error::AppError;
+use crate::remember;
 use crate::startup::AppState;
 
 pub const SESSION_ENDED: &str = "Your session has ended.";
@@ -79,34 +80,49 @@ pub async fn guard<R: RealmKind>(
         return Err(AppError::Internal(anyhow::anyhow!("AppState missing")).into());
     };
     let session = req.get_session();
-    let Some(secret) = session.get::<String>(realm.session_key()).ok().flatten() else {
-        return Ok(refuse(req, realm, None));
+    // The session cookie's secret, or else (user realm only) the remember cookie's.
+    let (secret, restoring) = match session.get::<String>(realm.session_key()).ok().flatten() {
+        Some(secret) => (secret, false),
+        None => match (realm, remember::read(req.request())) {
+            (Realm::User, Some(secret)) => (secret, true),
+            _ => return Ok(refuse(req, realm, None)),
+        },
     };
-    let claimed_account = session.get::<i32>(realm.account_key()).ok().flatten();
+    let claim = if restoring {
+        Claim::Remembered
+    } else {
+        Claim::Account(session.get::<i32>(realm.account_key()).ok().flatten())
+    };
     let client = ClientInfo::from_service_request(&req, &state.config.trusted_proxies);
-    let timeouts = state.config.realm(realm).clone();
+    let policy = Policy {
+        timeouts: state.config.realm(realm).clone(),
+        remember_me: state.config.remember_me,
+    };
     let now = state.clock.now();
     let secret_hash = crypto::sha256_hex(&secret);
 
     let verdict = db::block(&state.pool, move |conn| {
-        check(
-            conn,
-            realm,
-            &secret_hash,
-            claimed_account,
-            &client,
-            &timeouts,
-            now,
-        )
-        .map_err(AppError::from)
+        check(conn, realm, &secret_hash, claim, &client, &policy, now).map_err(AppError::from)
     })
     .await;
     match verdict {
         Ok(Verdict::Live(found)) => {
-            let (account, session) = *found;
+            let (account, row) = *found;
+            if restoring {
+                // The browser was closed; the remembered session continues in a new cookie.
+                let written = session
+                    .insert(realm.session_key(), &secret)
+                    .and_then(|()| session.insert(realm.account_key(), account.id));
+                if let Err(e) = written {
+                    return Err(AppError::Internal(anyhow::anyhow!("session insert: {e}")).into());
+                }
+            }
+            if account.must_change_password && !may_open_while_must_change(&req, realm) {
+                return Ok(must_change(req, realm));
+            }
             req.extensions_mut().insert(SignedIn::<R> {
                 account,
-                session,
+                session: row,
                 _realm: PhantomData,
             });
             Ok(next.call(req).await?.map_into_boxed_body())
@@ -114,10 +130,51 @@ pub async fn guard<R: RealmKind>(
         Ok(Verdict::Ended(message)) => {
             session.remove(realm.session_key());
             session.remove(realm.account_key());
-            Ok(refuse(req, realm, Some(message)))
+            let forget = realm == Realm::User && remember::read(req.request()).is_some();
+            let removal = remember::removal(&state.config);
+            let mut res = refuse(req, realm, Some(message));
+            if forget {
+                if let Err(e) = res.response_mut().add_cookie(&removal) {
+                    log::warn!("could not expire the remember cookie: {e}");
+                }
+            }
+            Ok(res)
         }
         Err(e) => Ok(req.into_response(e.error_response())),
     }
+}
+
+/// SPEC §4 step 8: while the account must change its password, only the realm's password
+/// page and its sign-out are open.
+fn may_open_while_must_change(req: &ServiceRequest, realm: Realm) -> bool {
+    req.path() == realm.password_path() || req.path() == realm.logout_path()
+}
+
+fn must_change(req: ServiceRequest, realm: Realm) -> ServiceResponse {
+    if matches!(*req.method(), Method::GET | Method::HEAD) {
+        let res = HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, realm.password_path()))
+            .finish();
+        return req.into_response(res);
+    }
+    req.into_response(
+        AppError::Forbidden("You need to choose a new password before you continue.".into())
+            .error_response(),
+    )
+}
+
+/// What the cookie says about the session's account.
+#[derive(Clone, Copy)]
+enum Claim {
+    /// The session cookie's `R.account` (`None` when missing or garbled).
+    Account(Option<i32>),
+    /// Restored from the remember cookie: the row alone names the account.
+    Remembered,
+}
+
+struct Policy {
+    timeouts: RealmTimeouts,
+    remember_me: Duration,
 }
 
 /// SPEC §4 step 1: a GET goes to the sign-in page and comes back after; anything else gets a
@@ -159,14 +216,25 @@ fn check(
     conn: &mut Conn,
     realm: Realm,
     secret_hash: &str,
-    claimed_account: Option<i32>,
+    claim: Claim,
     client: &ClientInfo,
-    timeouts: &RealmTimeouts,
+    policy: &Policy,
     now: NaiveDateTime,
 ) -> diesel::QueryResult<Verdict> {
-    // Step 2: unknown or revoked.
-    let Some(row) = sessions::find_by_secret(conn, realm, secret_hash)? else {
+    // Step 2: unknown or revoked. A remember cookie must name a remembered row.
+    let found = sessions::find_by_secret(conn, realm, secret_hash)?;
+    let Some(row) = found.filter(|r| r.remember || !matches!(claim, Claim::Remembered)) else {
         return Ok(Verdict::Ended(SESSION_ENDED));
+    };
+    let claimed_account = match claim {
+        Claim::Account(id) => id,
+        Claim::Remembered => Some(row.account_id),
+    };
+    let timeouts = &policy.timeouts;
+    let idle = if row.remember {
+        policy.remember_me
+    } else {
+        timeouts.idle
     };
     if let Some(reason) = row
         .revoke_reason
@@ -193,7 +261,7 @@ fn check(
     let account = accounts::find(conn, row.account_id)?;
     let ip = client.ip.to_string();
     let touch_due = now - row.last_seen_at
-        >= chrono::Duration::from_std(touch_interval(timeouts.idle)).unwrap_or_default();
+        >= chrono::Duration::from_std(touch_interval(idle)).unwrap_or_default();
     let all_well = row.expiry(now).is_none()
         && account
             .as_ref()
@@ -278,7 +346,7 @@ fn check(
         let mut row = row.clone();
         if touch_due {
             row.last_seen_at = now;
-            row.idle_expires_at = crate::clock::after(now, timeouts.idle);
+            row.idle_expires_at = crate::clock::after(now, idle);
             sessions::touch(conn, &row.id, now, row.idle_expires_at)?;
         }
         row.ip = ip.clone();

@@ -73,6 +73,15 @@ impl Realm {
         }
     }
 
+    /// The realm's change-password page: the one page an account that must change its
+    /// password may still open (SPEC §4 step 8).
+    pub const fn password_path(self) -> &'static str {
+        match self {
+            Realm::User => "/account/password",
+            Realm::Admin => "/admin/account/password",
+        }
+    }
+
     pub const fn title(self) -> &'static str {
         match self {
             Realm::User => "Account",

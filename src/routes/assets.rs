@@ -6,11 +6,18 @@ use actix_web::{web, HttpResponse};
 
 use crate::error::AppError;
 
-const FILES: &[(&str, &str, &str)] = &[(
-    "style.css",
-    "text/css; charset=utf-8",
-    include_str!("../../static/style.css"),
-)];
+const FILES: &[(&str, &str, &str)] = &[
+    (
+        "style.css",
+        "text/css; charset=utf-8",
+        include_str!("../../static/style.css"),
+    ),
+    (
+        "session.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/session.js"),
+    ),
+];
 
 pub async fn serve(file: web::Path<String>) -> Result<HttpResponse, AppError> {
     let (_, content_type, body) = FILES

@@ -8,12 +8,13 @@ use actix_web_flash_messages::IncomingFlashMessages;
 use serde::Deserialize;
 
 use super::{html, safe_next, see_other};
-use crate::auth::{sign_in, SignInOutcome};
+use crate::auth::{sign_in, Browser, SignInOutcome};
 use crate::client::ClientInfo;
 use crate::csrf;
 use crate::error::{AppError, AppResult};
 use crate::form::Form;
 use crate::realm::{Realm, RealmKind};
+use crate::remember;
 use crate::startup::AppState;
 use crate::templates::{self, Chrome, LoginPage};
 
@@ -99,18 +100,28 @@ pub async fn submit<R: RealmKind>(
 ) -> AppResult<HttpResponse> {
     let realm = R::REALM;
     csrf::verify(&req, &session, &state, realm, &form.csrf_token).await?;
-    // Remember me is the passwords issue's; the field is accepted and ignored until then.
-    let _ = &form.remember_me;
-
-    let client = ClientInfo::from_request(&req, &state.config.trusted_proxies);
-    let earlier = session.get::<String>(realm.session_key()).ok().flatten();
+    let remembered = match realm {
+        Realm::User => remember::read(&req),
+        Realm::Admin => None,
+    };
+    let browser = Browser {
+        client: ClientInfo::from_request(&req, &state.config.trusted_proxies),
+        earlier_secrets: session
+            .get::<String>(realm.session_key())
+            .ok()
+            .flatten()
+            .into_iter()
+            .chain(remembered.clone())
+            .collect(),
+    };
+    let remember_me = form.remember_me == "on";
     let outcome = sign_in(
         &state,
         realm,
-        client,
+        browser,
         form.email.clone(),
         form.password,
-        earlier,
+        remember_me,
     )
     .await?;
     match outcome {
@@ -128,15 +139,27 @@ pub async fn submit<R: RealmKind>(
             )
         }
         SignInOutcome::SignedIn { secret, account_id } => {
+            let secret_for_cookie = secret.clone();
             Identity::login(&req.extensions(), secret)
                 .map_err(|e| AppError::Internal(anyhow::anyhow!("identity login: {e}")))?;
             session
                 .insert(realm.account_key(), account_id)
                 .map_err(|e| AppError::Internal(anyhow::anyhow!("session insert: {e}")))?;
             csrf::replace(&session, realm)?;
-            Ok(see_other(
-                safe_next(realm, &form.next).unwrap_or(realm.home_path()),
-            ))
+            let mut res = see_other(safe_next(realm, &form.next).unwrap_or(realm.home_path()));
+            let remember_cookie = if remember_me && realm == Realm::User {
+                Some(remember::cookie(&secret_for_cookie, &state.config))
+            } else if remembered.is_some() {
+                // The earlier remembered session was just replaced: forget it.
+                Some(remember::removal(&state.config))
+            } else {
+                None
+            };
+            if let Some(c) = remember_cookie {
+                res.add_cookie(&c)
+                    .map_err(|e| AppError::Internal(anyhow::anyhow!("cookie: {e}")))?;
+            }
+            Ok(res)
         }
     }
 }

@@ -11,9 +11,10 @@ use super::{html, see_other, signed_in_chrome};
 use crate::client::ClientInfo;
 use crate::csrf;
 use crate::db::{self, audit::LogoutReason, sessions};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::form::Form;
-use crate::realm::{RealmKind, SignedIn};
+use crate::realm::{Realm, RealmKind, SignedIn};
+use crate::remember;
 use crate::startup::AppState;
 use crate::templates::{self, LogoutPage};
 
@@ -77,5 +78,11 @@ pub async fn submit<R: RealmKind>(
     session.remove(realm.account_key());
     csrf::remove(&session, realm);
     FlashMessage::success(LOGGED_OUT).send();
-    Ok(see_other(realm.login_path()))
+    let mut res = see_other(realm.login_path());
+    if realm == Realm::User {
+        // This device's remembered session is the row just revoked; other devices keep theirs.
+        res.add_cookie(&remember::removal(&state.config))
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("cookie: {e}")))?;
+    }
+    Ok(res)
 }

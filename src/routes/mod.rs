@@ -5,6 +5,11 @@ mod assets;
 mod health;
 mod login;
 mod logout;
+mod password;
+mod register;
+mod reset;
+mod sessions;
+mod status;
 mod user;
 
 use actix_session::Session;
@@ -41,6 +46,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::resource("/logout")
                     .route(admin_only(web::get().to(logout::confirm::<AdminRealm>)))
                     .route(admin_only(web::post().to(logout::submit::<AdminRealm>))),
+            )
+            .service(
+                web::resource("/account/password")
+                    .route(admin_only(web::get().to(password::form::<AdminRealm>)))
+                    .route(admin_only(web::post().to(password::change::<AdminRealm>))),
             ),
     )
     .service(web::resource("/healthz").route(web::get().to(health::healthz)))
@@ -67,7 +77,47 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/dashboard")
             .route(user_only(web::get().to(user::dashboard)))
             .wrap(Realm::User.identity_middleware()),
-    );
+    )
+    .service(
+        web::resource("/account/sessions")
+            .route(user_only(web::get().to(sessions::list)))
+            .wrap(Realm::User.identity_middleware()),
+    )
+    .service(
+        web::resource("/account/sessions/revoke-others")
+            .route(user_only(web::post().to(sessions::revoke_others)))
+            .wrap(Realm::User.identity_middleware()),
+    )
+    .service(
+        web::resource("/account/sessions/{id}/revoke")
+            .route(user_only(web::post().to(sessions::revoke)))
+            .wrap(Realm::User.identity_middleware()),
+    )
+    .service(
+        web::resource("/account/password")
+            .route(user_only(web::get().to(password::form::<UserRealm>)))
+            .route(user_only(web::post().to(password::change::<UserRealm>)))
+            .wrap(Realm::User.identity_middleware()),
+    )
+    .service(
+        web::resource("/register")
+            .route(web::get().to(register::form))
+            .route(web::post().to(register::submit)),
+    )
+    .service(web::resource("/register/confirm/{token}").route(web::get().to(register::confirm)))
+    .service(
+        web::resource("/password/reset")
+            .route(web::get().to(reset::request_form))
+            .route(web::post().to(reset::request)),
+    )
+    // Before `/password/reset/{token}`, which would otherwise take "confirm" for a token.
+    .service(
+        web::resource("/password/reset/confirm")
+            .route(web::get().to(reset::confirm_form))
+            .route(web::post().to(reset::confirm)),
+    )
+    .service(web::resource("/password/reset/{token}").route(web::get().to(reset::follow_link)))
+    .service(web::resource("/session/status").route(web::get().to(status::status)));
 }
 
 /// An HTML page. Every page is `no-store` (set once, for all, in `startup::edge`).
@@ -91,14 +141,40 @@ pub fn signed_in_chrome<R: RealmKind>(
     flashes: &IncomingFlashMessages,
 ) -> AppResult<Chrome> {
     let realm = R::REALM;
+    let nav = match realm {
+        Realm::User => vec![
+            ("/dashboard", "Dashboard"),
+            ("/account/sessions", "Sessions"),
+            ("/account/password", "Password"),
+        ],
+        Realm::Admin => vec![
+            ("/admin", "Console"),
+            ("/admin/account/password", "Password"),
+        ],
+    };
     let header = HeaderUser {
+        realm: realm.as_str(),
         realm_title: realm.title(),
+        login_path: realm.login_path(),
+        home_path: realm.home_path(),
+        nav,
         name: signed.account.name.clone(),
         email: signed.account.email.clone(),
         logout_action: realm.logout_path(),
         csrf_token: csrf::token(session, realm)?,
     };
     Ok(Chrome::new(Some(header), flashes))
+}
+
+/// SHA-256 of every secret this browser holds (both realms' session secrets and the remember
+/// cookie): the sessions that "this browser" keeps when others are revoked.
+pub fn held_secret_hashes(req: &actix_web::HttpRequest, session: &Session) -> Vec<String> {
+    Realm::ALL
+        .iter()
+        .filter_map(|realm| session.get::<String>(realm.session_key()).ok().flatten())
+        .chain(crate::remember::read(req))
+        .map(|secret| crate::crypto::sha256_hex(&secret))
+        .collect()
 }
 
 /// Percent-encodes a query value (everything but unreserved characters).

@@ -2,7 +2,7 @@
 
 use actix_session::Session;
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_flash_messages::IncomingFlashMessages;
 
 use super::{html, see_other, signed_in_chrome};
@@ -15,8 +15,9 @@ use crate::templates::{self, DashboardPage};
 const TIME_FORMAT: &str = "%Y-%m-%d %H:%M";
 
 /// `GET /`: where to start. Only a hint; the dashboard's guard decides.
-pub async fn root(session: Session) -> HttpResponse {
-    let signed_in = session.entries().contains_key(Realm::User.session_key());
+pub async fn root(req: HttpRequest, session: Session) -> HttpResponse {
+    let signed_in = session.entries().contains_key(Realm::User.session_key())
+        || crate::remember::read(&req).is_some();
     see_other(if signed_in { "/dashboard" } else { "/login" })
 }
 

@@ -16,6 +16,7 @@ use actix_web::HttpMessage as _;
 use diesel::prelude::*;
 use realmgate::clock::Clock;
 use realmgate::config::{Config, HashParams};
+use realmgate::remember::COOKIE as REMEMBER_COOKIE;
 use realmgate::startup::{app, AppState, SESSION_COOKIE};
 
 pub const HOST: &str = "127.0.0.1:8080";
@@ -73,6 +74,8 @@ pub struct TestApp<S> {
     pub clock: Clock,
     /// The browser's one session cookie value, shared by all its tabs.
     pub cookie: RefCell<Option<String>>,
+    /// The `realmgate_remember` cookie, when the browser has one.
+    pub remember: RefCell<Option<String>>,
     pub peer: Cell<SocketAddr>,
     pub user_agent: RefCell<String>,
     _dir: tempfile::TempDir,
@@ -104,8 +107,10 @@ pub async fn spawn_with(
 > {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("test.db").to_str().unwrap().to_owned();
+    let mail = format!("file:{}", dir.path().join("outbox").display());
     let mut map: HashMap<&str, &str> = settings.iter().copied().collect();
     map.insert("REALMGATE_DATABASE_URL", &db);
+    map.entry("REALMGATE_MAIL").or_insert(&mail);
     let mut config = Config::from_map(&map).unwrap();
     config.hash_params = HashParams::danger_insecure_test_params();
     config.hash_workers = 1;
@@ -118,6 +123,7 @@ pub async fn spawn_with(
         state,
         clock,
         cookie: RefCell::new(None),
+        remember: RefCell::new(None),
         peer: Cell::new("127.0.0.1:40000".parse().unwrap()),
         user_agent: RefCell::new("TestBrowser/1.0".into()),
         _dir: dir,
@@ -134,8 +140,15 @@ where
         let mut req = req
             .peer_addr(self.peer.get())
             .insert_header((header::USER_AGENT, self.user_agent.borrow().clone()));
+        let mut cookies = Vec::new();
         if let Some(value) = self.cookie.borrow().as_ref() {
-            req = req.insert_header((header::COOKIE, format!("{SESSION_COOKIE}={value}")));
+            cookies.push(format!("{SESSION_COOKIE}={value}"));
+        }
+        if let Some(value) = self.remember.borrow().as_ref() {
+            cookies.push(format!("{REMEMBER_COOKIE}={value}"));
+        }
+        if !cookies.is_empty() {
+            req = req.insert_header((header::COOKIE, cookies.join("; ")));
         }
         self.send_raw(req).await
     }
@@ -158,10 +171,13 @@ where
         };
         for raw in response.set_cookies() {
             let c = Cookie::parse(raw).unwrap();
+            let removed =
+                c.value().is_empty() || c.max_age().is_some_and(|a| a.is_zero() || a.is_negative());
+            let kept = (!removed).then(|| c.value().to_owned());
             if c.name() == SESSION_COOKIE {
-                let removed = c.value().is_empty()
-                    || c.max_age().is_some_and(|a| a.is_zero() || a.is_negative());
-                *self.cookie.borrow_mut() = (!removed).then(|| c.value().to_owned());
+                *self.cookie.borrow_mut() = kept;
+            } else if c.name() == REMEMBER_COOKIE {
+                *self.remember.borrow_mut() = kept;
             }
         }
         response
@@ -321,5 +337,43 @@ where
         let encoded = jar.get(SESSION_COOKIE).unwrap().encoded().to_string();
         let value = encoded.split_once('=').unwrap().1.to_owned();
         *self.cookie.borrow_mut() = Some(value);
+    }
+}
+
+impl<S> TestApp<S> {
+    pub fn outbox(&self) -> std::path::PathBuf {
+        self._dir.path().join("outbox")
+    }
+
+    /// The mails delivered so far (the mail thread works in the background).
+    pub fn mails(&self) -> Vec<String> {
+        let mut files: Vec<_> = std::fs::read_dir(self.outbox())
+            .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        files.sort();
+        files
+            .iter()
+            .filter_map(|f| std::fs::read_to_string(f).ok())
+            .collect()
+    }
+
+    /// Waits (at most 10 s) until `n` mails were delivered, and returns them.
+    pub async fn wait_for_mails(&self, n: usize) -> Vec<String> {
+        for _ in 0..200 {
+            let mails = self.mails();
+            if mails.len() >= n {
+                return mails;
+            }
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("expected {n} mails, found {}", self.mails().len());
+    }
+
+    /// The path of the first link to this portal in `mail` (e.g. `/password/reset/<token>`).
+    pub fn link_in(mail: &str) -> String {
+        let start = mail.find("http://").expect("a link");
+        let url = mail[start..].split_whitespace().next().unwrap();
+        let path_start = url["http://".len()..].find('/').unwrap() + "http://".len();
+        url[path_start..].to_owned()
     }
 }

@@ -1,0 +1,116 @@
+//! Single-use links sent by mail. Only the SHA-256 of a token is stored.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::email_tokens;
+use crate::crypto;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    Reset,
+    Confirm,
+}
+
+impl Purpose {
+    const fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Reset => "reset",
+            Purpose::Confirm => "confirm",
+        }
+    }
+}
+
+/// 32 random bytes, 43 base64url characters: what the person gets in the link.
+pub struct PlainToken(String);
+
+impl PlainToken {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for PlainToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Whether a string can be a token at all, so garbage never reaches the database.
+pub fn well_formed(raw: &str) -> bool {
+    raw.len() == 43
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Issues a token for `account`, voiding the account's earlier unused ones of that purpose.
+pub fn issue(
+    conn: &mut SqliteConnection,
+    account_id: i32,
+    purpose: Purpose,
+    now: NaiveDateTime,
+    expires_at: NaiveDateTime,
+) -> QueryResult<PlainToken> {
+    let token = crypto::random_token::<32>();
+    diesel::update(
+        email_tokens::table
+            .filter(email_tokens::account_id.eq(account_id))
+            .filter(email_tokens::purpose.eq(purpose.as_str()))
+            .filter(email_tokens::used_at.is_null()),
+    )
+    .set(email_tokens::used_at.eq(now))
+    .execute(conn)?;
+    diesel::insert_into(email_tokens::table)
+        .values((
+            email_tokens::token_hash.eq(crypto::sha256_hex(&token)),
+            email_tokens::account_id.eq(account_id),
+            email_tokens::purpose.eq(purpose.as_str()),
+            email_tokens::created_at.eq(now),
+            email_tokens::expires_at.eq(expires_at),
+        ))
+        .execute(conn)?;
+    Ok(PlainToken(token))
+}
+
+/// The account a still-valid token belongs to, without using it up.
+pub fn peek(
+    conn: &mut SqliteConnection,
+    token: &str,
+    purpose: Purpose,
+    now: NaiveDateTime,
+) -> QueryResult<Option<i32>> {
+    if !well_formed(token) {
+        return Ok(None);
+    }
+    email_tokens::table
+        .filter(email_tokens::token_hash.eq(crypto::sha256_hex(token)))
+        .filter(email_tokens::purpose.eq(purpose.as_str()))
+        .filter(email_tokens::used_at.is_null())
+        .filter(email_tokens::expires_at.gt(now))
+        .select(email_tokens::account_id)
+        .first(conn)
+        .optional()
+}
+
+/// Uses the token up with one conditional update, so two tabs racing with the same link
+/// cannot both succeed. Returns the account, or `None` when unknown, used or expired.
+pub fn consume(
+    conn: &mut SqliteConnection,
+    token: &str,
+    purpose: Purpose,
+    now: NaiveDateTime,
+) -> QueryResult<Option<i32>> {
+    let Some(account_id) = peek(conn, token, purpose, now)? else {
+        return Ok(None);
+    };
+    let used = diesel::update(
+        email_tokens::table
+            .filter(email_tokens::token_hash.eq(crypto::sha256_hex(token)))
+            .filter(email_tokens::used_at.is_null())
+            .filter(email_tokens::expires_at.gt(now)),
+    )
+    .set(email_tokens::used_at.eq(now))
+    .execute(conn)?;
+    Ok((used == 1).then_some(account_id))
+}

@@ -1,0 +1,156 @@
+//! `/account/sessions`: the account's live sessions in every realm, and revoking them.
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web_flash_messages::{FlashMessage, IncomingFlashMessages};
+use serde::Deserialize;
+
+use super::{held_secret_hashes, html, see_other, signed_in_chrome};
+use crate::client::{describe_user_agent, ClientInfo};
+use crate::csrf;
+use crate::db::audit::{Incident, IncidentKind, LogoutReason};
+use crate::db::{self, sessions};
+use crate::error::{AppError, AppResult};
+use crate::form::Form;
+use crate::realm::{Realm, SignedIn, UserRealm};
+use crate::remember;
+use crate::startup::AppState;
+use crate::templates::{self, SessionRow, SessionsPage};
+
+const TIME_FORMAT: &str = "%Y-%m-%d %H:%M";
+
+#[derive(Deserialize)]
+pub struct CsrfOnly {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+pub async fn list(
+    req: HttpRequest,
+    signed: SignedIn<UserRealm>,
+    session: Session,
+    flashes: IncomingFlashMessages,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let chrome = signed_in_chrome(&signed, &session, &flashes)?;
+    let token = csrf::token(&session, Realm::User)?;
+    let held = held_secret_hashes(&req, &session);
+    let now = state.clock.now();
+    let account_id = signed.account.id;
+    let live = db::block(&state.pool, move |conn| {
+        Ok(sessions::live_for_account(conn, account_id, now)?)
+    })
+    .await?;
+    let rows = live
+        .into_iter()
+        .map(|s| SessionRow {
+            current: s.id == signed.session.id,
+            this_browser: held.contains(&s.secret_hash),
+            browser: describe_user_agent(&s.user_agent),
+            created: s.created_at.format(TIME_FORMAT).to_string(),
+            last_seen: s.last_seen_at.format(TIME_FORMAT).to_string(),
+            remembered: s.remember,
+            id: s.id,
+            realm: s.realm,
+            ip: s.ip,
+        })
+        .collect();
+    let page = SessionsPage {
+        chrome,
+        rows,
+        csrf_token: &token,
+    };
+    Ok(html(StatusCode::OK, templates::render(&page)?))
+}
+
+/// `POST /account/sessions/{id}/revoke`. The current session is a sign-out; another account's
+/// id is a 404, recorded as `unauthorized_access`.
+pub async fn revoke(
+    req: HttpRequest,
+    id: web::Path<String>,
+    signed: SignedIn<UserRealm>,
+    session: Session,
+    state: web::Data<AppState>,
+    Form(form): Form<CsrfOnly>,
+) -> AppResult<HttpResponse> {
+    csrf::verify(&req, &session, &state, Realm::User, &form.csrf_token).await?;
+    let id = id.into_inner();
+    let client = ClientInfo::from_request(&req, &state.config.trusted_proxies);
+    let now = state.clock.now();
+    let account_id = signed.account.id;
+    let current = id == signed.session.id;
+    let reason = if current {
+        LogoutReason::UserLogout
+    } else {
+        LogoutReason::RevokedByUser
+    };
+    let outcome = db::block(&state.pool, move |conn| {
+        Ok(conn.immediate_transaction(|conn| {
+            let Some(row) = sessions::find(conn, &id)? else {
+                return Ok::<_, diesel::result::Error>(Err(()));
+            };
+            if row.account_id != account_id {
+                Incident::new(IncidentKind::UnauthorizedAccess, &client)
+                    .realm(Realm::User)
+                    .account(account_id)
+                    .details("revoke of another account's session")
+                    .record(conn, now)?;
+                return Ok(Err(()));
+            }
+            sessions::revoke(conn, &row, reason, Some(&client), now)?;
+            Ok(Ok(()))
+        })?)
+    })
+    .await?;
+    if outcome.is_err() {
+        return Err(AppError::NotFound);
+    }
+    if current {
+        session.remove(Realm::User.session_key());
+        session.remove(Realm::User.account_key());
+        csrf::remove(&session, Realm::User);
+        FlashMessage::success(super::logout::LOGGED_OUT).send();
+        let mut res = see_other(Realm::User.login_path());
+        res.add_cookie(&remember::removal(&state.config))
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("cookie: {e}")))?;
+        return Ok(res);
+    }
+    FlashMessage::success("That session has been signed out.").send();
+    Ok(see_other("/account/sessions"))
+}
+
+/// `POST /account/sessions/revoke-others`: all but the sessions this browser holds.
+pub async fn revoke_others(
+    req: HttpRequest,
+    signed: SignedIn<UserRealm>,
+    session: Session,
+    state: web::Data<AppState>,
+    Form(form): Form<CsrfOnly>,
+) -> AppResult<HttpResponse> {
+    csrf::verify(&req, &session, &state, Realm::User, &form.csrf_token).await?;
+    let keep = held_secret_hashes(&req, &session);
+    let client = ClientInfo::from_request(&req, &state.config.trusted_proxies);
+    let now = state.clock.now();
+    let account_id = signed.account.id;
+    let ended = db::block(&state.pool, move |conn| {
+        Ok(conn.immediate_transaction(|conn| {
+            sessions::revoke_all_for(
+                conn,
+                account_id,
+                &keep,
+                LogoutReason::RevokedByUser,
+                Some(&client),
+                now,
+            )
+        })?)
+    })
+    .await?;
+    FlashMessage::success(match ended {
+        0 => "There were no other sessions to sign out.".to_owned(),
+        1 => "1 other session has been signed out.".to_owned(),
+        n => format!("{n} other sessions have been signed out."),
+    })
+    .send();
+    Ok(see_other("/account/sessions"))
+}
