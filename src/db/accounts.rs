@@ -68,15 +68,14 @@ pub fn find_by_email(conn: &mut SqliteConnection, email: &Email) -> QueryResult<
 }
 
 pub fn insert(conn: &mut SqliteConnection, new: &NewAccount<'_>) -> QueryResult<Account> {
-    conn.immediate_transaction(|conn| {
-        diesel::insert_into(accounts::table)
-            .values(new)
-            .execute(conn)?;
-        accounts::table
-            .filter(accounts::email.eq(new.email))
-            .select(Account::as_select())
-            .first(conn)
-    })
+    diesel::insert_into(accounts::table)
+        .values(new)
+        .execute(conn)?;
+    // `email` is unique, so this reads back exactly the row just written.
+    accounts::table
+        .filter(accounts::email.eq(new.email))
+        .select(Account::as_select())
+        .first(conn)
 }
 
 pub fn admin_exists(conn: &mut SqliteConnection) -> QueryResult<bool> {

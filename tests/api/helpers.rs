@@ -105,6 +105,8 @@ pub async fn spawn_with(
         Error = actix_web::Error,
     >,
 > {
+    // Logs show up for failing tests only.
+    let _ = env_logger::builder().is_test(true).try_init();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("test.db").to_str().unwrap().to_owned();
     let mail = format!("file:{}", dir.path().join("outbox").display());

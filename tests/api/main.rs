@@ -7,4 +7,8 @@ mod dual_realm;
 mod guard;
 mod helpers;
 mod pages;
+mod password;
+mod reset;
+mod sessions_page;
 mod sign_in;
+mod signup;
