@@ -22,6 +22,37 @@ use realmgate::startup::{app, AppState, SESSION_COOKIE};
 pub const HOST: &str = "127.0.0.1:8080";
 pub const PASSWORD: &str = "correct horse battery staple";
 
+/// Every log line of this test binary, so tests can prove what never reaches the log.
+static LOGS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+struct CaptureLogger;
+
+impl log::Log for CaptureLogger {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= log::Level::Info
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if self.enabled(record.metadata()) {
+            let line = format!("{} {}: {}", record.level(), record.target(), record.args());
+            LOGS.lock().unwrap().push(line);
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+fn install_log_capture() {
+    if log::set_logger(&CaptureLogger).is_ok() {
+        log::set_max_level(log::LevelFilter::Info);
+    }
+}
+
+/// All log lines so far (of every test running in this binary).
+pub fn logs() -> Vec<String> {
+    LOGS.lock().unwrap().clone()
+}
+
 pub struct Response {
     pub status: u16,
     pub headers: HeaderMap,
@@ -105,8 +136,7 @@ pub async fn spawn_with(
         Error = actix_web::Error,
     >,
 > {
-    // Logs show up for failing tests only.
-    let _ = env_logger::builder().is_test(true).try_init();
+    install_log_capture();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("test.db").to_str().unwrap().to_owned();
     let mail = format!("file:{}", dir.path().join("outbox").display());

@@ -285,3 +285,65 @@ async fn the_account_gets_a_notice_after_a_reset() {
         "no link that signs anyone in"
     );
 }
+
+#[actix_web::test]
+async fn no_token_or_password_reaches_the_log() {
+    let app = spawn_with(&[("REALMGATE_MAIL", "log")]).await;
+    app.create_account("logged@example.com", "Lou Logged", false)
+        .await;
+    let secret_password = "a password that must never be logged 93817";
+    let res = app
+        .sign_in("/login", "logged@example.com", secret_password)
+        .await;
+    assert_eq!(res.status, 401);
+
+    let token = app.csrf("/password/reset").await;
+    app.post(
+        "/password/reset",
+        &[("email", "logged@example.com"), ("csrf_token", &token)],
+    )
+    .await;
+    let mut mail_line = None;
+    for _ in 0..200 {
+        mail_line = crate::helpers::logs()
+            .into_iter()
+            .find(|l| l.contains("to=logged@example.com"));
+        if mail_line.is_some() {
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mail_line = mail_line.expect("the log mailer wrote the message");
+    let link_start = mail_line.find("/password/reset/").unwrap() + "/password/reset/".len();
+    let shown: String = mail_line[link_start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+    assert!(
+        shown.starts_with('…') && shown.chars().count() == 5,
+        "masked but for 4 characters: {shown}"
+    );
+
+    let logs = crate::helpers::logs().join("\n");
+    assert!(!logs.contains(secret_password));
+    let token_like = logs
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+        .any(|w| w.len() == 43);
+    assert!(!token_like, "no 43-character token in the log");
+}
+
+#[actix_web::test]
+async fn the_access_log_masks_the_token_in_the_link() {
+    let app = spawn().await;
+    app.create_account("masked@example.com", "Mo Masked", false)
+        .await;
+    let link = reset_link(&app, "masked@example.com", 0).await;
+    let token = link.rsplit('/').next().unwrap().to_owned();
+    app.get(&link).await;
+    let logs = crate::helpers::logs().join("\n");
+    assert!(
+        logs.contains("GET /password/reset/[redacted]"),
+        "the access log line is there"
+    );
+    assert!(!logs.contains(&token));
+}
