@@ -163,6 +163,29 @@ pub struct Config {
     pub reset_token_ttl: Duration,
     pub remember_me: Duration,
     pub mail: MailSetting,
+    pub lockout: LockoutPolicy,
+    pub single_session: SingleSession,
+    pub clear_sessions_on_start: bool,
+    pub cleanup_interval: Duration,
+    pub retention: Duration,
+    pub admin_reauth: Duration,
+}
+
+/// SPEC §9 lockout settings.
+#[derive(Clone, Debug)]
+pub struct LockoutPolicy {
+    pub max_failures: u32,
+    pub ip_max_failures: u32,
+    pub window: Duration,
+    pub lockout: Duration,
+}
+
+/// `REALMGATE_SINGLE_SESSION`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SingleSession {
+    Off,
+    Block,
+    Replace,
 }
 
 /// Where mail goes (`REALMGATE_MAIL`).
@@ -297,6 +320,39 @@ impl Config {
             Some(raw) => parse_mail(raw.trim())?,
         };
 
+        let count = |setting: &'static str, default: u32| -> Result<u32, ConfigError> {
+            match get(setting) {
+                Some(raw) => raw
+                    .trim()
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| *n >= 1)
+                    .ok_or_else(|| err(setting, "must be a whole number of at least 1")),
+                None => Ok(default),
+            }
+        };
+        let lockout = LockoutPolicy {
+            max_failures: count("REALMGATE_LOGIN_MAX_FAILURES", 5)?,
+            ip_max_failures: count("REALMGATE_IP_MAX_FAILURES", 50)?,
+            window: duration(&get, "REALMGATE_LOGIN_WINDOW", "15m")?,
+            lockout: duration(&get, "REALMGATE_LOCKOUT", "15m")?,
+        };
+        let single_session = match get("REALMGATE_SINGLE_SESSION").as_deref().map(str::trim) {
+            None | Some("off") => SingleSession::Off,
+            Some("block") => SingleSession::Block,
+            Some("replace") => SingleSession::Replace,
+            Some(_) => {
+                return Err(err(
+                    "REALMGATE_SINGLE_SESSION",
+                    "must be `off`, `block` or `replace`",
+                ))
+            }
+        };
+        let clear_sessions_on_start = match get("REALMGATE_CLEAR_SESSIONS_ON_START") {
+            Some(raw) => parse_bool("REALMGATE_CLEAR_SESSIONS_ON_START", &raw)?,
+            None => false,
+        };
+
         Ok(Self {
             environment,
             bind,
@@ -316,6 +372,12 @@ impl Config {
             reset_token_ttl: duration(&get, "REALMGATE_RESET_TOKEN_TTL", "1h")?,
             remember_me: duration(&get, "REALMGATE_REMEMBER_ME", "14d")?,
             mail,
+            lockout,
+            single_session,
+            clear_sessions_on_start,
+            cleanup_interval: duration(&get, "REALMGATE_CLEANUP_INTERVAL", "5m")?,
+            retention: duration(&get, "REALMGATE_RETENTION", "365d")?,
+            admin_reauth: duration(&get, "REALMGATE_ADMIN_REAUTH", "10m")?,
         })
     }
 
@@ -484,6 +546,10 @@ mod tests {
             ("REALMGATE_MAIL", "carrier-pigeon"),
             ("REALMGATE_SIGNUP", "sometimes"),
             ("REALMGATE_REMEMBER_ME", "forever"),
+            ("REALMGATE_LOGIN_MAX_FAILURES", "0"),
+            ("REALMGATE_SINGLE_SESSION", "sometimes"),
+            ("REALMGATE_CLEAR_SESSIONS_ON_START", "maybe"),
+            ("REALMGATE_RETENTION", "long"),
         ] {
             let m = HashMap::from([(k, v)]);
             assert_eq!(Config::from_map(&m).unwrap_err().setting, k);

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod client;
 pub mod clock;
 pub mod config;
+pub mod cookies;
 pub mod crypto;
 pub mod csrf;
 pub mod db;
@@ -17,7 +18,7 @@ pub mod form;
 pub mod jobs;
 pub mod mail;
 pub mod realm;
-pub mod remember;
+
 pub mod routes;
 pub mod startup;
 pub mod templates;

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod lockout;
 pub mod rates;
 pub mod schema;
 pub mod sessions;

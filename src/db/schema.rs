@@ -47,6 +47,24 @@ diesel::table! {
 }
 
 diesel::table! {
+    known_devices (device_hash, email) {
+        device_hash -> Text,
+        email -> Text,
+        last_success_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    login_failures (kind, subject) {
+        kind -> Text,
+        subject -> Text,
+        failures -> Integer,
+        window_started_at -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     logout_activity (id) {
         id -> Integer,
         account_id -> Nullable<Integer>,
@@ -92,6 +110,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     auth_sessions,
     email_tokens,
+    known_devices,
+    login_failures,
     logout_activity,
     rate_events,
     security_incidents,

@@ -214,6 +214,30 @@ pub fn revoke_all_for(
     Ok(ended)
 }
 
+/// Revokes the account's live sessions in one realm (the single-session `replace` policy).
+pub fn revoke_live_in_realm(
+    conn: &mut SqliteConnection,
+    account_id: i32,
+    realm: Realm,
+    reason: LogoutReason,
+    client: Option<&ClientInfo>,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    let rows: Vec<AuthSession> = auth_sessions::table
+        .filter(live(now))
+        .filter(auth_sessions::account_id.eq(account_id))
+        .filter(auth_sessions::realm.eq(realm.as_str()))
+        .select(AuthSession::as_select())
+        .load(conn)?;
+    let mut ended = 0;
+    for row in &rows {
+        if revoke(conn, row, reason, client, now)? {
+            ended += 1;
+        }
+    }
+    Ok(ended)
+}
+
 /// The sign-in before `current`, for "last sign-in" on the dashboard.
 pub fn previous_sign_in(
     conn: &mut SqliteConnection,

@@ -21,13 +21,13 @@ use chrono::NaiveDateTime;
 use super::{Realm, RealmKind};
 use crate::client::ClientInfo;
 use crate::config::{IpChangePolicy, RealmTimeouts};
+use crate::cookies;
 use crate::crypto;
 use crate::db::accounts::{self, Account};
 use crate::db::audit::{Incident, IncidentKind, LogoutReason};
 use crate::db::sessions::{self, AuthSession};
 use crate::db::{self, Conn};
 use crate::error::AppError;
-use crate::remember;
 use crate::startup::AppState;
 
 pub const SESSION_ENDED: &str = "Your session has ended.";
@@ -83,7 +83,7 @@ pub async fn guard<R: RealmKind>(
     // The session cookie's secret, or else (user realm only) the remember cookie's.
     let (secret, restoring) = match session.get::<String>(realm.session_key()).ok().flatten() {
         Some(secret) => (secret, false),
-        None => match (realm, remember::read(req.request())) {
+        None => match (realm, cookies::read_remember(req.request())) {
             (Realm::User, Some(secret)) => (secret, true),
             _ => return Ok(refuse(req, realm, None)),
         },
@@ -130,8 +130,8 @@ pub async fn guard<R: RealmKind>(
         Ok(Verdict::Ended(message)) => {
             session.remove(realm.session_key());
             session.remove(realm.account_key());
-            let forget = realm == Realm::User && remember::read(req.request()).is_some();
-            let removal = remember::removal(&state.config);
+            let forget = realm == Realm::User && cookies::read_remember(req.request()).is_some();
+            let removal = cookies::remember_removal(&state.config);
             let mut res = refuse(req, realm, Some(message));
             if forget {
                 if let Err(e) = res.response_mut().add_cookie(&removal) {

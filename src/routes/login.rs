@@ -10,15 +10,16 @@ use serde::Deserialize;
 use super::{html, safe_next, see_other};
 use crate::auth::{sign_in, Browser, SignInOutcome};
 use crate::client::ClientInfo;
+use crate::cookies;
 use crate::csrf;
 use crate::error::{AppError, AppResult};
 use crate::form::Form;
 use crate::realm::{Realm, RealmKind};
-use crate::remember;
 use crate::startup::AppState;
 use crate::templates::{self, Chrome, LoginPage};
 
 pub const INVALID_CREDENTIALS: &str = "Invalid email or password.";
+pub const OPEN_ELSEWHERE: &str = "Your account is open on another device.";
 
 #[derive(Deserialize)]
 pub struct LoginQuery {
@@ -101,7 +102,7 @@ pub async fn submit<R: RealmKind>(
     let realm = R::REALM;
     csrf::verify(&req, &session, &state, realm, &form.csrf_token).await?;
     let remembered = match realm {
-        Realm::User => remember::read(&req),
+        Realm::User => cookies::read_remember(&req),
         Realm::Admin => None,
     };
     let browser = Browser {
@@ -113,6 +114,7 @@ pub async fn submit<R: RealmKind>(
             .into_iter()
             .chain(remembered.clone())
             .collect(),
+        device: cookies::read_device(&req),
     };
     let remember_me = form.remember_me == "on";
     let outcome = sign_in(
@@ -124,44 +126,64 @@ pub async fn submit<R: RealmKind>(
         remember_me,
     )
     .await?;
-    match outcome {
-        SignInOutcome::Refused => {
-            let token = csrf::token(&session, realm)?;
-            let shown_email: String = form.email.chars().take(254).collect();
-            page(
-                realm,
-                Chrome::anonymous(),
-                StatusCode::UNAUTHORIZED,
-                &shown_email,
-                &form.next,
-                &token,
-                Some(INVALID_CREDENTIALS),
-            )
+    let again = |status: StatusCode, message: &str| {
+        let token = csrf::token(&session, realm)?;
+        let shown_email: String = form.email.chars().take(254).collect();
+        page(
+            realm,
+            Chrome::anonymous(),
+            status,
+            &shown_email,
+            &form.next,
+            &token,
+            Some(message),
+        )
+    };
+    let (secret, account_id, device) = match outcome {
+        SignInOutcome::Refused => return again(StatusCode::UNAUTHORIZED, INVALID_CREDENTIALS),
+        SignInOutcome::Blocked => return again(StatusCode::CONFLICT, OPEN_ELSEWHERE),
+        SignInOutcome::Locked { retry_after_secs } => {
+            let minutes = retry_after_secs.div_ceil(60);
+            let message = format!(
+                "Too many failed attempts. Try again in {minutes} minute{}.",
+                if minutes == 1 { "" } else { "s" }
+            );
+            let mut res = again(StatusCode::TOO_MANY_REQUESTS, &message)?;
+            res.headers_mut().insert(
+                actix_web::http::header::RETRY_AFTER,
+                actix_web::http::header::HeaderValue::from(retry_after_secs),
+            );
+            return Ok(res);
         }
-        SignInOutcome::SignedIn { secret, account_id } => {
-            let secret_for_cookie = secret.clone();
-            Identity::login(&req.extensions(), secret)
-                .map_err(|e| AppError::Internal(anyhow::anyhow!("identity login: {e}")))?;
-            session
-                .insert(realm.account_key(), account_id)
-                .map_err(|e| AppError::Internal(anyhow::anyhow!("session insert: {e}")))?;
-            csrf::replace(&session, realm)?;
-            let mut res = see_other(safe_next(realm, &form.next).unwrap_or(realm.home_path()));
-            let remember_cookie = if remember_me && realm == Realm::User {
-                Some(remember::cookie(&secret_for_cookie, &state.config))
-            } else if remembered.is_some() {
-                // The earlier remembered session was just replaced: forget it.
-                Some(remember::removal(&state.config))
-            } else {
-                None
-            };
-            if let Some(c) = remember_cookie {
-                res.add_cookie(&c)
-                    .map_err(|e| AppError::Internal(anyhow::anyhow!("cookie: {e}")))?;
-            }
-            Ok(res)
-        }
+        SignInOutcome::SignedIn {
+            secret,
+            account_id,
+            device,
+        } => (secret, account_id, device),
+    };
+    let remember_cookie = if remember_me && realm == Realm::User {
+        Some(cookies::remember(&secret, &state.config))
+    } else if remembered.is_some() {
+        // The earlier remembered session was just replaced: forget it.
+        Some(cookies::remember_removal(&state.config))
+    } else {
+        None
+    };
+    Identity::login(&req.extensions(), secret)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("identity login: {e}")))?;
+    session
+        .insert(realm.account_key(), account_id)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("session insert: {e}")))?;
+    csrf::replace(&session, realm)?;
+    let mut res = see_other(safe_next(realm, &form.next).unwrap_or(realm.home_path()));
+    for c in remember_cookie
+        .into_iter()
+        .chain(Some(cookies::device(&device, &state.config)))
+    {
+        res.add_cookie(&c)
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("cookie: {e}")))?;
     }
+    Ok(res)
 }
 
 /// `GET /sign-in`: the old address, kept working for bookmarks.

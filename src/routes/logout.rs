@@ -9,12 +9,12 @@ use serde::Deserialize;
 
 use super::{html, see_other, signed_in_chrome};
 use crate::client::ClientInfo;
+use crate::cookies;
 use crate::csrf;
 use crate::db::{self, audit::LogoutReason, sessions};
 use crate::error::{AppError, AppResult};
 use crate::form::Form;
 use crate::realm::{Realm, RealmKind, SignedIn};
-use crate::remember;
 use crate::startup::AppState;
 use crate::templates::{self, LogoutPage};
 
@@ -81,7 +81,7 @@ pub async fn submit<R: RealmKind>(
     let mut res = see_other(realm.login_path());
     if realm == Realm::User {
         // This device's remembered session is the row just revoked; other devices keep theirs.
-        res.add_cookie(&remember::removal(&state.config))
+        res.add_cookie(&cookies::remember_removal(&state.config))
             .map_err(|e| AppError::Internal(anyhow::anyhow!("cookie: {e}")))?;
     }
     Ok(res)

@@ -172,7 +172,7 @@ pub fn held_secret_hashes(req: &actix_web::HttpRequest, session: &Session) -> Ve
     Realm::ALL
         .iter()
         .filter_map(|realm| session.get::<String>(realm.session_key()).ok().flatten())
-        .chain(crate::remember::read(req))
+        .chain(crate::cookies::read_remember(req))
         .map(|secret| crate::crypto::sha256_hex(&secret))
         .collect()
 }

@@ -13,7 +13,7 @@ use crate::client::ClientInfo;
 use crate::csrf;
 use crate::db::audit::{Incident, IncidentKind, LogoutReason};
 use crate::db::tokens::{self, Purpose};
-use crate::db::{self, accounts, sessions};
+use crate::db::{self, accounts, lockout, sessions};
 use crate::domain::Email;
 use crate::error::{AppError, AppResult};
 use crate::form::Form;
@@ -213,6 +213,7 @@ pub async fn confirm(
     let client = ClientInfo::from_request(&req, &state.config.trusted_proxies);
     let now = state.clock.now();
     let account_id = account.id;
+    let account_email = account.email.clone();
     let audit_client = client.clone();
     let done = db::block(&state.pool, move |conn| {
         Ok(conn.immediate_transaction(|conn| {
@@ -221,6 +222,8 @@ pub async fn confirm(
                 return Ok::<_, diesel::result::Error>(false);
             }
             accounts::set_new_password(conn, account_id, &hash)?;
+            // A completed reset proves the owner: the email's lock goes too.
+            lockout::unlock_email(conn, &account_email)?;
             sessions::revoke_all_for(
                 conn,
                 account_id,

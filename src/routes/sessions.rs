@@ -8,13 +8,13 @@ use serde::Deserialize;
 
 use super::{held_secret_hashes, html, see_other, signed_in_chrome};
 use crate::client::{describe_user_agent, ClientInfo};
+use crate::cookies;
 use crate::csrf;
 use crate::db::audit::{Incident, IncidentKind, LogoutReason};
 use crate::db::{self, sessions};
 use crate::error::{AppError, AppResult};
 use crate::form::Form;
 use crate::realm::{Realm, SignedIn, UserRealm};
-use crate::remember;
 use crate::startup::AppState;
 use crate::templates::{self, SessionRow, SessionsPage};
 
@@ -112,7 +112,7 @@ pub async fn revoke(
         csrf::remove(&session, Realm::User);
         FlashMessage::success(super::logout::LOGGED_OUT).send();
         let mut res = see_other(Realm::User.login_path());
-        res.add_cookie(&remember::removal(&state.config))
+        res.add_cookie(&cookies::remember_removal(&state.config))
             .map_err(|e| AppError::Internal(anyhow::anyhow!("cookie: {e}")))?;
         return Ok(res);
     }

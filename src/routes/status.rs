@@ -5,11 +5,11 @@ use actix_session::Session;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
+use crate::cookies;
 use crate::crypto;
 use crate::db::{self, accounts, sessions};
 use crate::error::AppResult;
 use crate::realm::Realm;
-use crate::remember;
 use crate::startup::AppState;
 
 #[derive(Serialize, Default)]
@@ -37,7 +37,7 @@ pub async fn status(
             .flatten()
             .or_else(|| {
                 (realm == Realm::User)
-                    .then(|| remember::read(&req))
+                    .then(|| cookies::read_remember(&req))
                     .flatten()
             })
             .map(|s| crypto::sha256_hex(&s))

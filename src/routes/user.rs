@@ -17,7 +17,7 @@ const TIME_FORMAT: &str = "%Y-%m-%d %H:%M";
 /// `GET /`: where to start. Only a hint; the dashboard's guard decides.
 pub async fn root(req: HttpRequest, session: Session) -> HttpResponse {
     let signed_in = session.entries().contains_key(Realm::User.session_key())
-        || crate::remember::read(&req).is_some();
+        || crate::cookies::read_remember(&req).is_some();
     see_other(if signed_in { "/dashboard" } else { "/login" })
 }
 

@@ -16,7 +16,7 @@ use actix_web::HttpMessage as _;
 use diesel::prelude::*;
 use realmgate::clock::Clock;
 use realmgate::config::{Config, HashParams};
-use realmgate::remember::COOKIE as REMEMBER_COOKIE;
+use realmgate::cookies::{DEVICE as DEVICE_COOKIE, REMEMBER as REMEMBER_COOKIE};
 use realmgate::startup::{app, AppState, SESSION_COOKIE};
 
 pub const HOST: &str = "127.0.0.1:8080";
@@ -107,6 +107,8 @@ pub struct TestApp<S> {
     pub cookie: RefCell<Option<String>>,
     /// The `realmgate_remember` cookie, when the browser has one.
     pub remember: RefCell<Option<String>>,
+    /// The `realmgate_device` cookie.
+    pub device: RefCell<Option<String>>,
     pub peer: Cell<SocketAddr>,
     pub user_agent: RefCell<String>,
     _dir: tempfile::TempDir,
@@ -156,6 +158,7 @@ pub async fn spawn_with(
         clock,
         cookie: RefCell::new(None),
         remember: RefCell::new(None),
+        device: RefCell::new(None),
         peer: Cell::new("127.0.0.1:40000".parse().unwrap()),
         user_agent: RefCell::new("TestBrowser/1.0".into()),
         _dir: dir,
@@ -178,6 +181,9 @@ where
         }
         if let Some(value) = self.remember.borrow().as_ref() {
             cookies.push(format!("{REMEMBER_COOKIE}={value}"));
+        }
+        if let Some(value) = self.device.borrow().as_ref() {
+            cookies.push(format!("{DEVICE_COOKIE}={value}"));
         }
         if !cookies.is_empty() {
             req = req.insert_header((header::COOKIE, cookies.join("; ")));
@@ -210,6 +216,8 @@ where
                 *self.cookie.borrow_mut() = kept;
             } else if c.name() == REMEMBER_COOKIE {
                 *self.remember.borrow_mut() = kept;
+            } else if c.name() == DEVICE_COOKIE {
+                *self.device.borrow_mut() = kept;
             }
         }
         response

@@ -6,6 +6,7 @@ mod csrf;
 mod dual_realm;
 mod guard;
 mod helpers;
+mod lockout;
 mod pages;
 mod password;
 mod reset;
