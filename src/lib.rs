@@ -10,6 +10,7 @@ pub mod config;
 pub mod cookies;
 pub mod crypto;
 pub mod csrf;
+pub mod csv;
 pub mod db;
 pub mod domain;
 pub mod error;

@@ -130,6 +130,88 @@ pub struct AdminDashboardPage<'a> {
     pub accounts: i64,
     pub user_sessions: i64,
     pub admin_sessions: i64,
+    pub incidents_info: i64,
+    pub incidents_warning: i64,
+    pub incidents_critical: i64,
+    pub sign_outs: i64,
+    /// Built from numbers and fixed labels only (`routes::admin::chart`), so `|safe` is sound.
+    pub chart_svg: String,
+}
+
+pub struct UserListRow {
+    pub id: i32,
+    pub email: String,
+    pub name: String,
+    pub is_admin: bool,
+    pub is_active: bool,
+    pub confirmed: bool,
+    pub locked: bool,
+    pub is_self: bool,
+    pub created: String,
+    pub last_login: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_users.html")]
+pub struct AdminUsersPage<'a> {
+    pub chrome: Chrome,
+    pub q: &'a str,
+    pub rows: Vec<UserListRow>,
+    pub pager: crate::routes::admin::Pager,
+    pub csrf_token: &'a str,
+}
+
+pub struct AdminSessionRow {
+    pub id: String,
+    pub realm: String,
+    pub account_id: i32,
+    pub email: String,
+    pub browser: String,
+    pub created: String,
+    pub last_seen: String,
+    pub ip: String,
+    pub remembered: bool,
+    pub current: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin_sessions.html")]
+pub struct AdminSessionsPage<'a> {
+    pub chrome: Chrome,
+    pub realm: &'a str,
+    pub account: &'a str,
+    pub rows: Vec<AdminSessionRow>,
+    pub pager: crate::routes::admin::Pager,
+    pub csrf_token: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "admin_incidents.html")]
+pub struct AdminIncidentsPage<'a> {
+    pub chrome: Chrome,
+    pub kind: &'a str,
+    pub severity: &'a str,
+    pub realm: &'a str,
+    pub account: &'a str,
+    pub from: &'a str,
+    pub to: &'a str,
+    pub rows: Vec<crate::db::reports::IncidentRow>,
+    pub pager: crate::routes::admin::Pager,
+    pub csv_href: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_logouts.html")]
+pub struct AdminLogoutsPage<'a> {
+    pub chrome: Chrome,
+    pub reason: &'a str,
+    pub realm: &'a str,
+    pub account: &'a str,
+    pub from: &'a str,
+    pub to: &'a str,
+    pub rows: Vec<crate::db::reports::LogoutRow>,
+    pub pager: crate::routes::admin::Pager,
+    pub csv_href: String,
 }
 
 #[derive(Template)]

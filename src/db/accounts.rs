@@ -132,3 +132,10 @@ pub fn confirm_email(conn: &mut SqliteConnection, id: i32, now: NaiveDateTime) -
     .execute(conn)
     .map(drop)
 }
+
+pub fn set_active(conn: &mut SqliteConnection, id: i32, active: bool) -> QueryResult<()> {
+    diesel::update(accounts::table.find(id))
+        .set(accounts::is_active.eq(active))
+        .execute(conn)
+        .map(drop)
+}

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod audit;
 pub mod lockout;
 pub mod rates;
+pub mod reports;
 pub mod schema;
 pub mod sessions;
 pub mod tokens;

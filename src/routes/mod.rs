@@ -1,12 +1,12 @@
 //! Every path of SPEC §5 that exists so far, listed once.
 
-mod admin;
+pub mod admin;
 mod assets;
 mod health;
 mod login;
 mod logout;
 mod password;
-mod register;
+pub(crate) mod register;
 mod reset;
 mod sessions;
 mod status;
@@ -51,7 +51,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::resource("/account/password")
                     .route(admin_only(web::get().to(password::form::<AdminRealm>)))
                     .route(admin_only(web::post().to(password::change::<AdminRealm>))),
-            ),
+            )
+            .service(
+                web::resource("/users")
+                    .route(admin_only(web::get().to(admin::users)))
+                    .route(admin_only(web::post().to(admin::create_user))),
+            )
+            .service(
+                web::resource("/users/{id}/{action}")
+                    .route(admin_only(web::post().to(admin::user_action))),
+            )
+            .service(web::resource("/sessions").route(admin_only(web::get().to(admin::sessions))))
+            .service(
+                web::resource("/sessions/{id}/revoke")
+                    .route(admin_only(web::post().to(admin::revoke_session))),
+            )
+            .service(web::resource("/incidents").route(admin_only(web::get().to(admin::incidents))))
+            .service(web::resource("/logouts").route(admin_only(web::get().to(admin::logouts)))),
     )
     .service(web::resource("/healthz").route(web::get().to(health::healthz)))
     .service(web::resource("/static/{file}").route(web::get().to(assets::serve)))
@@ -149,6 +165,10 @@ pub fn signed_in_chrome<R: RealmKind>(
         ],
         Realm::Admin => vec![
             ("/admin", "Console"),
+            ("/admin/users", "Accounts"),
+            ("/admin/sessions", "Sessions"),
+            ("/admin/incidents", "Incidents"),
+            ("/admin/logouts", "Sign-outs"),
             ("/admin/account/password", "Password"),
         ],
     };

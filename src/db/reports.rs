@@ -1,0 +1,358 @@
+//! Read-only queries for the admin console: filtered, paginated lists and daily counts.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+
+use super::schema::{accounts, auth_sessions, logout_activity, security_incidents};
+
+pub const PAGE_SIZE: i64 = 25;
+/// A CSV export holds at most this many rows.
+pub const EXPORT_LIMIT: i64 = 100_000;
+
+/// `page` (1-based) of at most `PAGE_SIZE`, or the export window.
+#[derive(Clone, Copy, Debug)]
+pub enum Window {
+    Page(i64),
+    Export,
+}
+
+impl Window {
+    fn limit_offset(self) -> (i64, i64) {
+        match self {
+            Window::Page(p) => (PAGE_SIZE + 1, (p.max(1) - 1) * PAGE_SIZE),
+            Window::Export => (EXPORT_LIMIT, 0),
+        }
+    }
+}
+
+/// Rows of one page, and whether another page follows.
+pub struct Paged<T> {
+    pub rows: Vec<T>,
+    pub has_next: bool,
+}
+
+fn paged<T>(mut rows: Vec<T>, window: Window) -> Paged<T> {
+    let has_next = matches!(window, Window::Page(_)) && rows.len() as i64 > PAGE_SIZE;
+    if has_next {
+        rows.truncate(PAGE_SIZE as usize);
+    }
+    Paged { rows, has_next }
+}
+
+#[derive(Queryable, Debug)]
+pub struct AccountRow {
+    pub id: i32,
+    pub email: String,
+    pub name: String,
+    pub is_admin: bool,
+    pub is_active: bool,
+    pub confirmed: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub last_login_at: Option<NaiveDateTime>,
+}
+
+pub fn accounts(
+    conn: &mut SqliteConnection,
+    q: &str,
+    window: Window,
+) -> QueryResult<Paged<AccountRow>> {
+    let (limit, offset) = window.limit_offset();
+    let mut query = accounts::table.into_boxed();
+    let q = q.trim();
+    if !q.is_empty() {
+        let pattern = format!("%{}%", escape_like(&q.to_lowercase()));
+        query = query.filter(
+            accounts::email
+                .like(pattern.clone())
+                .escape('\\')
+                .or(accounts::name.like(pattern).escape('\\')),
+        );
+    }
+    let rows = query
+        .order(accounts::id)
+        .limit(limit)
+        .offset(offset)
+        .select((
+            accounts::id,
+            accounts::email,
+            accounts::name,
+            accounts::is_admin,
+            accounts::is_active,
+            accounts::email_confirmed_at,
+            accounts::created_at,
+            accounts::last_login_at,
+        ))
+        .load(conn)?;
+    Ok(paged(rows, window))
+}
+
+fn escape_like(raw: &str) -> String {
+    raw.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// An `account` filter: an id, or an email (normalised). `Some(None)` means "matches none".
+pub fn resolve_account(conn: &mut SqliteConnection, raw: &str) -> QueryResult<Option<Option<i32>>> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    if let Ok(id) = raw.parse::<i32>() {
+        return Ok(Some(Some(id)));
+    }
+    let Ok(email) = crate::domain::Email::parse(raw) else {
+        return Ok(Some(None));
+    };
+    Ok(Some(
+        super::accounts::find_by_email(conn, &email)?.map(|a| a.id),
+    ))
+}
+
+#[derive(Queryable, Debug)]
+pub struct SessionRow {
+    pub id: String,
+    pub realm: String,
+    pub account_id: i32,
+    pub email: String,
+    pub created_at: NaiveDateTime,
+    pub last_seen_at: NaiveDateTime,
+    pub ip: String,
+    pub user_agent: String,
+    pub remember: bool,
+}
+
+pub fn live_sessions(
+    conn: &mut SqliteConnection,
+    realm: Option<&str>,
+    account: Option<Option<i32>>,
+    now: NaiveDateTime,
+    window: Window,
+) -> QueryResult<Paged<SessionRow>> {
+    let (limit, offset) = window.limit_offset();
+    let mut query = auth_sessions::table
+        .inner_join(accounts::table)
+        .filter(auth_sessions::revoked_at.is_null())
+        .filter(auth_sessions::idle_expires_at.gt(now))
+        .filter(auth_sessions::absolute_expires_at.gt(now))
+        .into_boxed();
+    if let Some(realm) = realm {
+        query = query.filter(auth_sessions::realm.eq(realm.to_owned()));
+    }
+    match account {
+        None => {}
+        Some(Some(id)) => query = query.filter(auth_sessions::account_id.eq(id)),
+        Some(None) => return Ok(paged(Vec::new(), window)),
+    }
+    let rows = query
+        .order(auth_sessions::last_seen_at.desc())
+        .limit(limit)
+        .offset(offset)
+        .select((
+            auth_sessions::id,
+            auth_sessions::realm,
+            auth_sessions::account_id,
+            accounts::email,
+            auth_sessions::created_at,
+            auth_sessions::last_seen_at,
+            auth_sessions::ip,
+            auth_sessions::user_agent,
+            auth_sessions::remember,
+        ))
+        .load(conn)?;
+    Ok(paged(rows, window))
+}
+
+/// Filters shared by the incident and logout lists.
+#[derive(Default, Debug)]
+pub struct Filters {
+    /// Incident kind, or logout reason.
+    pub kind: Option<String>,
+    pub severity: Option<String>,
+    pub realm: Option<String>,
+    pub account: Option<Option<i32>>,
+    pub from: Option<NaiveDate>,
+    /// Inclusive.
+    pub to: Option<NaiveDate>,
+}
+
+fn day_start(d: NaiveDate) -> NaiveDateTime {
+    d.and_hms_opt(0, 0, 0).unwrap_or_default()
+}
+
+#[derive(Queryable, Debug)]
+pub struct IncidentRow {
+    pub id: i32,
+    pub created_at: NaiveDateTime,
+    pub kind: String,
+    pub severity: String,
+    pub realm: Option<String>,
+    pub account_id: Option<i32>,
+    pub email_attempted: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub details: Option<String>,
+}
+
+pub fn incidents(
+    conn: &mut SqliteConnection,
+    f: &Filters,
+    window: Window,
+) -> QueryResult<Paged<IncidentRow>> {
+    use security_incidents as si;
+    let (limit, offset) = window.limit_offset();
+    let mut query = si::table.into_boxed();
+    if let Some(kind) = &f.kind {
+        query = query.filter(si::kind.eq(kind.clone()));
+    }
+    if let Some(severity) = &f.severity {
+        query = query.filter(si::severity.eq(severity.clone()));
+    }
+    if let Some(realm) = &f.realm {
+        query = query.filter(si::realm.eq(realm.clone()));
+    }
+    match f.account {
+        None => {}
+        Some(Some(id)) => query = query.filter(si::account_id.eq(id)),
+        Some(None) => return Ok(paged(Vec::new(), window)),
+    }
+    if let Some(from) = f.from {
+        query = query.filter(si::created_at.ge(day_start(from)));
+    }
+    if let Some(to) = f.to.and_then(|d| d.succ_opt()) {
+        query = query.filter(si::created_at.lt(day_start(to)));
+    }
+    let rows = query
+        .order((si::created_at.desc(), si::id.desc()))
+        .limit(limit)
+        .offset(offset)
+        .select((
+            si::id,
+            si::created_at,
+            si::kind,
+            si::severity,
+            si::realm,
+            si::account_id,
+            si::email_attempted,
+            si::ip,
+            si::user_agent,
+            si::details,
+        ))
+        .load(conn)?;
+    Ok(paged(rows, window))
+}
+
+#[derive(Queryable, Debug)]
+pub struct LogoutRow {
+    pub id: i32,
+    pub created_at: NaiveDateTime,
+    pub reason: String,
+    pub realm: String,
+    pub account_id: Option<i32>,
+    pub session_id: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+pub fn logouts(
+    conn: &mut SqliteConnection,
+    f: &Filters,
+    window: Window,
+) -> QueryResult<Paged<LogoutRow>> {
+    use logout_activity as la;
+    let (limit, offset) = window.limit_offset();
+    let mut query = la::table.into_boxed();
+    if let Some(reason) = &f.kind {
+        query = query.filter(la::reason.eq(reason.clone()));
+    }
+    if let Some(realm) = &f.realm {
+        query = query.filter(la::realm.eq(realm.clone()));
+    }
+    match f.account {
+        None => {}
+        Some(Some(id)) => query = query.filter(la::account_id.eq(id)),
+        Some(None) => return Ok(paged(Vec::new(), window)),
+    }
+    if let Some(from) = f.from {
+        query = query.filter(la::created_at.ge(day_start(from)));
+    }
+    if let Some(to) = f.to.and_then(|d| d.succ_opt()) {
+        query = query.filter(la::created_at.lt(day_start(to)));
+    }
+    let rows = query
+        .order((la::created_at.desc(), la::id.desc()))
+        .limit(limit)
+        .offset(offset)
+        .select((
+            la::id,
+            la::created_at,
+            la::reason,
+            la::realm,
+            la::account_id,
+            la::session_id,
+            la::ip,
+            la::user_agent,
+        ))
+        .load(conn)?;
+    Ok(paged(rows, window))
+}
+
+/// Figures of the console's front page.
+pub struct Overview {
+    pub accounts: i64,
+    pub user_sessions: i64,
+    pub admin_sessions: i64,
+    pub incidents_info: i64,
+    pub incidents_warning: i64,
+    pub incidents_critical: i64,
+    pub sign_outs: i64,
+    /// Per day, oldest first: (day, sign-ins, sign-outs, incidents).
+    pub days: Vec<(NaiveDate, i64, i64, i64)>,
+}
+
+pub fn overview(conn: &mut SqliteConnection, now: NaiveDateTime) -> QueryResult<Overview> {
+    use crate::realm::Realm;
+    let day_ago = now - chrono::Duration::hours(24);
+    let severity = |conn: &mut SqliteConnection, s: &str| {
+        security_incidents::table
+            .filter(security_incidents::created_at.gt(day_ago))
+            .filter(security_incidents::severity.eq(s.to_owned()))
+            .count()
+            .get_result::<i64>(conn)
+    };
+    let mut days = Vec::with_capacity(7);
+    let today = now.date();
+    for back in (0..7).rev() {
+        let day = today - chrono::Duration::days(back);
+        let (start, end) = (day_start(day), day_start(day + chrono::Duration::days(1)));
+        let sign_ins = auth_sessions::table
+            .filter(auth_sessions::created_at.ge(start))
+            .filter(auth_sessions::created_at.lt(end))
+            .count()
+            .get_result(conn)?;
+        let sign_outs = logout_activity::table
+            .filter(logout_activity::created_at.ge(start))
+            .filter(logout_activity::created_at.lt(end))
+            .count()
+            .get_result(conn)?;
+        let incidents = security_incidents::table
+            .filter(security_incidents::created_at.ge(start))
+            .filter(security_incidents::created_at.lt(end))
+            .count()
+            .get_result(conn)?;
+        days.push((day, sign_ins, sign_outs, incidents));
+    }
+    Ok(Overview {
+        accounts: super::accounts::count(conn)?,
+        user_sessions: super::sessions::count_live(conn, Some(Realm::User), None, now)?,
+        admin_sessions: super::sessions::count_live(conn, Some(Realm::Admin), None, now)?,
+        incidents_info: severity(conn, "info")?,
+        incidents_warning: severity(conn, "warning")?,
+        incidents_critical: severity(conn, "critical")?,
+        sign_outs: logout_activity::table
+            .filter(logout_activity::created_at.gt(day_ago))
+            .count()
+            .get_result(conn)?,
+        days,
+    })
+}

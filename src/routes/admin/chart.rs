@@ -1,0 +1,98 @@
+//! The dashboard's 7-day chart, drawn server-side as inline SVG (no script, CSP-clean). It
+//! holds numbers and fixed labels only, never text from a request.
+
+use chrono::NaiveDate;
+
+const W: i64 = 640;
+const H: i64 = 260;
+const LEFT: i64 = 44;
+const RIGHT: i64 = 12;
+const TOP: i64 = 36;
+const BOTTOM: i64 = 36;
+const SERIES: [(&str, &str); 3] = [
+    ("Sign-ins", "#2454d6"),
+    ("Sign-outs", "#8a94a3"),
+    ("Incidents", "#d2691e"),
+];
+
+pub fn svg(days: &[(NaiveDate, i64, i64, i64)]) -> String {
+    let max = days
+        .iter()
+        .flat_map(|d| [d.1, d.2, d.3])
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    // A round top for the axis: 1, 2, 5, 10, 20, 50, ...
+    let mut top = 1;
+    while top < max {
+        top = match top.to_string().chars().next() {
+            Some('1') => top * 2,
+            Some('2') => top / 2 * 5,
+            _ => top * 2,
+        };
+    }
+    let plot_w = W - LEFT - RIGHT;
+    let plot_h = H - TOP - BOTTOM;
+    let y = |v: i64| TOP + plot_h - v * plot_h / top;
+    let mut out = format!(
+        r#"<svg class="chart" viewBox="0 0 {W} {H}" role="img" aria-labelledby="chart-title" xmlns="http://www.w3.org/2000/svg"><title id="chart-title">Sign-ins, sign-outs and incidents per day, last 7 days</title>"#
+    );
+    // Legend.
+    for (i, (label, color)) in SERIES.iter().enumerate() {
+        let x = LEFT + i as i64 * 120;
+        out.push_str(&format!(
+            r##"<rect x="{x}" y="8" width="12" height="12" fill="{color}"/><text x="{}" y="19" font-size="12" fill="#1b1f24">{label}</text>"##,
+            x + 18
+        ));
+    }
+    // Axis and grid: 0, half, top.
+    for v in [0, top / 2, top] {
+        let yy = y(v);
+        out.push_str(&format!(
+            r##"<line x1="{LEFT}" y1="{yy}" x2="{}" y2="{yy}" stroke="#dde1e6"/><text x="{}" y="{}" font-size="11" text-anchor="end" fill="#5b6470">{v}</text>"##,
+            W - RIGHT,
+            LEFT - 6,
+            yy + 4
+        ));
+    }
+    let slot = plot_w / days.len().max(1) as i64;
+    let bar = (slot - 16) / 3;
+    for (i, (day, a, b, c)) in days.iter().enumerate() {
+        let x0 = LEFT + i as i64 * slot + 8;
+        for (j, (value, (label, color))) in [a, b, c].iter().zip(SERIES).enumerate() {
+            let x = x0 + j as i64 * bar;
+            let yy = y(**value);
+            out.push_str(&format!(
+                r#"<rect x="{x}" y="{yy}" width="{}" height="{}" fill="{color}"><title>{label}: {value}</title></rect>"#,
+                bar - 2,
+                TOP + plot_h - yy
+            ));
+        }
+        out.push_str(&format!(
+            r##"<text x="{}" y="{}" font-size="11" text-anchor="middle" fill="#5b6470">{}</text>"##,
+            x0 + (slot - 16) / 2,
+            H - BOTTOM + 16,
+            day.format("%b %d")
+        ));
+    }
+    out.push_str("</svg>");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn draws_a_bar_per_series_per_day_with_axes_and_legend() {
+        let d = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+        let days: Vec<_> = (0..7)
+            .map(|i| (d + chrono::Duration::days(i), i, 1, 0))
+            .collect();
+        let s = svg(&days);
+        assert_eq!(s.matches("<rect").count(), 3 + 21, "legend + bars");
+        assert!(s.contains("Sign-ins") && s.contains("Incidents"));
+        assert!(s.contains("Nov 30"));
+        assert!(s.contains(">10</text>"), "axis top rounded up from 6");
+    }
+}
