@@ -56,17 +56,18 @@ pub async fn dashboard(
 
 /// SPEC §5: an action on another account needs an admin sign-in within
 /// `REALMGATE_ADMIN_REAUTH`; otherwise the admin confirms their password and comes back.
-fn recent_sign_in(
+/// `Some(redirect)` when the admin must sign in again first.
+fn reauth_needed(
     signed: &SignedIn<AdminRealm>,
     state: &AppState,
     list_page: &str,
-) -> Result<(), HttpResponse> {
+) -> Option<HttpResponse> {
     let fresh_until = crate::clock::after(signed.session.created_at, state.config.admin_reauth);
     if state.clock.now() <= fresh_until {
-        return Ok(());
+        return None;
     }
     FlashMessage::warning("Please confirm your password.").send();
-    Err(see_other(&format!(
+    Some(see_other(&format!(
         "/admin/login?next={}",
         encode_query_value(list_page)
     )))

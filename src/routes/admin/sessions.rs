@@ -6,7 +6,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_flash_messages::{FlashMessage, IncomingFlashMessages};
 use serde::Deserialize;
 
-use super::{empty_to_none, page_number, recent_sign_in, Pager};
+use super::{empty_to_none, page_number, reauth_needed, Pager};
 use crate::client::{describe_user_agent, ClientInfo};
 use crate::csrf;
 use crate::db::audit::LogoutReason;
@@ -109,7 +109,7 @@ pub async fn revoke(
     Form(form): Form<CsrfOnly>,
 ) -> AppResult<HttpResponse> {
     csrf::verify(&req, &session, &state, Realm::Admin, &form.csrf_token).await?;
-    if let Err(redirect) = recent_sign_in(&signed, &state, LIST) {
+    if let Some(redirect) = reauth_needed(&signed, &state, LIST) {
         return Ok(redirect);
     }
     let id = id.into_inner();

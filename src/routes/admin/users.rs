@@ -6,7 +6,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_flash_messages::{FlashMessage, IncomingFlashMessages};
 use serde::Deserialize;
 
-use super::{page_number, recent_sign_in, Pager};
+use super::{page_number, reauth_needed, Pager};
 use crate::client::ClientInfo;
 use crate::csrf;
 use crate::db::audit::LogoutReason;
@@ -109,7 +109,7 @@ pub async fn create(
     Form(form): Form<CreateForm>,
 ) -> AppResult<HttpResponse> {
     csrf::verify(&req, &session, &state, Realm::Admin, &form.csrf_token).await?;
-    if let Err(redirect) = recent_sign_in(&signed, &state, LIST) {
+    if let Some(redirect) = reauth_needed(&signed, &state, LIST) {
         return Ok(redirect);
     }
     let refuse = |message: &str| {
@@ -225,7 +225,7 @@ pub async fn act(
         _ => return Err(AppError::NotFound),
     };
     csrf::verify(&req, &session, &state, Realm::Admin, &form.csrf_token).await?;
-    if let Err(redirect) = recent_sign_in(&signed, &state, LIST) {
+    if let Some(redirect) = reauth_needed(&signed, &state, LIST) {
         return Ok(redirect);
     }
     if action == "deactivate" && id == signed.account.id {
