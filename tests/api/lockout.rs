@@ -294,7 +294,8 @@ async fn no_password_text_in_any_incident_column_or_log_line() {
         app.sign_in("/admin/login", "user@example.com", secret)
             .await;
     }
-    let rows: Vec<(String, Option<String>, Option<String>, Option<String>)> = {
+    type Texts = (String, Option<String>, Option<String>, Option<String>);
+    let rows: Vec<Texts> = {
         use realmgate::db::schema::security_incidents as si;
         si::table
             .select((si::kind, si::email_attempted, si::details, si::user_agent))
