@@ -212,7 +212,49 @@ fn touch_interval(idle: Duration) -> Duration {
     (idle / 4).min(Duration::from_secs(60))
 }
 
+/// The guard's checks against the registry. A request that needs no write (the common case)
+/// is answered from one read; anything else is decided again inside a write transaction from
+/// fresh rows, so a sign-out or deactivation committed in between is never missed.
 fn check(
+    conn: &mut Conn,
+    realm: Realm,
+    secret_hash: &str,
+    claim: Claim,
+    client: &ClientInfo,
+    policy: &Policy,
+    now: NaiveDateTime,
+) -> diesel::QueryResult<Verdict> {
+    if let Some(row) = sessions::find_by_secret(conn, realm, secret_hash)? {
+        let claimed = match claim {
+            Claim::Account(id) => id,
+            Claim::Remembered => Some(row.account_id),
+        };
+        let idle = if row.remember {
+            policy.remember_me
+        } else {
+            policy.timeouts.idle
+        };
+        let touch_due = now - row.last_seen_at
+            >= chrono::Duration::from_std(touch_interval(idle)).unwrap_or_default();
+        let row_fine = row.revoked_at.is_none()
+            && row.expiry(now).is_none()
+            && (row.remember || !matches!(claim, Claim::Remembered))
+            && claimed == Some(row.account_id)
+            && row.ip == client.ip.to_string()
+            && row.user_agent == client.user_agent;
+        if row_fine && !touch_due {
+            let account = accounts::find(conn, row.account_id)?;
+            if let Some(account) =
+                account.filter(|a| a.is_active && (realm != Realm::Admin || a.is_admin))
+            {
+                return Ok(Verdict::Live(Box::new((account, row))));
+            }
+        }
+    }
+    conn.immediate_transaction(|conn| decide(conn, realm, secret_hash, claim, client, policy, now))
+}
+
+fn decide(
     conn: &mut Conn,
     realm: Realm,
     secret_hash: &str,
@@ -262,21 +304,7 @@ fn check(
     let ip = client.ip.to_string();
     let touch_due = now - row.last_seen_at
         >= chrono::Duration::from_std(touch_interval(idle)).unwrap_or_default();
-    let all_well = row.expiry(now).is_none()
-        && account
-            .as_ref()
-            .is_some_and(|a| a.is_active && (realm != Realm::Admin || a.is_admin))
-        && claimed_account == Some(row.account_id)
-        && row.ip == ip
-        && row.user_agent == client.user_agent;
-    if all_well && !touch_due {
-        if let Some(account) = account {
-            // The common case: nothing to write, so no write lock is taken.
-            return Ok(Verdict::Live(Box::new((account, row))));
-        }
-    }
-
-    conn.immediate_transaction(|conn| {
+    {
         let end = |conn: &mut Conn, reason: LogoutReason| -> diesel::QueryResult<()> {
             sessions::revoke(conn, &row, reason, Some(client), now).map(drop)
         };
@@ -352,7 +380,7 @@ fn check(
         row.ip = ip.clone();
         row.user_agent = client.user_agent.clone();
         Ok(Verdict::Live(Box::new((account, row))))
-    })
+    }
 }
 
 #[cfg(test)]

@@ -128,12 +128,20 @@ pub async fn submit<R: RealmKind>(
     .await?;
     let again = |status: StatusCode, message: &str| {
         let token = csrf::token(&session, realm)?;
-        let shown_email: String = form.email.chars().take(254).collect();
+        // SECURITY: a password typed into the email field is not shown back.
+        let looks_like_email = form.email.contains('@')
+            && form.email.len() <= 254
+            && !form.email.chars().any(char::is_control);
+        let shown_email = if looks_like_email {
+            form.email.as_str()
+        } else {
+            ""
+        };
         page(
             realm,
             Chrome::anonymous(),
             status,
-            &shown_email,
+            shown_email,
             &form.next,
             &token,
             Some(message),

@@ -143,10 +143,19 @@ pub fn html(status: StatusCode, body: String) -> HttpResponse {
         .body(body)
 }
 
-/// 303 to a path of this site. `Location` is always relative.
+/// 303 to a path of this site. `Location` is always relative, and non-ASCII bytes (from a
+/// `next` such as `/dashboard?q=é`) are percent-encoded so the header stays valid.
 pub fn see_other(location: &str) -> HttpResponse {
+    let mut encoded = String::with_capacity(location.len());
+    for b in location.bytes() {
+        if b.is_ascii() {
+            encoded.push(b as char);
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
     HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location))
+        .insert_header((header::LOCATION, encoded))
         .finish()
 }
 

@@ -140,3 +140,51 @@ async fn long_passwords_are_refused_like_wrong_ones() {
     assert_eq!(res.status, 401);
     assert!(res.body.contains("Invalid email or password."));
 }
+
+#[actix_web::test]
+async fn a_streamed_body_over_16_kib_without_a_length_is_413() {
+    use actix_web::dev::Service as _;
+    use actix_web::HttpMessage as _;
+    let app = spawn().await;
+    let token = app.csrf("/login").await;
+    let mut body = format!("csrf_token={token}&email=").into_bytes();
+    body.extend(std::iter::repeat_n(b'a', 17 * 1024));
+    let mut req = TestRequest::post()
+        .uri("/login")
+        .insert_header(("host", crate::helpers::HOST))
+        .insert_header(("content-type", "application/x-www-form-urlencoded"))
+        .set_payload(body)
+        .to_request();
+    req.headers_mut().remove("content-length");
+    let res = app.svc.call(req).await.unwrap();
+    assert_eq!(res.status().as_u16(), 413);
+}
+
+#[actix_web::test]
+async fn a_non_ascii_next_is_percent_encoded_in_location() {
+    let app = spawn().await;
+    app.create_account("user@example.com", "Uma User", false)
+        .await;
+    let token = app.csrf("/login").await;
+    let res = app
+        .post(
+            "/login",
+            &[
+                ("email", "user@example.com"),
+                ("password", crate::helpers::PASSWORD),
+                ("next", "/dashboard?q=é"),
+                ("csrf_token", &token),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 303);
+    assert_eq!(res.location(), "/dashboard?q=%C3%A9");
+}
+
+#[actix_web::test]
+async fn a_password_typed_into_the_email_field_is_not_shown_back() {
+    let app = spawn().await;
+    let res = app.sign_in("/login", "my-secret-passphrase", "x").await;
+    assert_eq!(res.status, 401);
+    assert!(!res.body.contains("my-secret-passphrase"));
+}

@@ -154,3 +154,40 @@ async fn a_user_session_grants_nothing_under_admin() {
     );
     assert_redirect_to(&app.get("/admin").await, "/admin/login?next=/admin");
 }
+
+#[actix_web::test]
+async fn a_user_form_opened_before_the_admin_signs_in_and_out_still_submits() {
+    let app = spawn().await;
+    app.sign_in_user().await;
+    let user_token = app.get("/logout").await.csrf_token();
+    app.sign_in_admin().await;
+    assert_redirect_to(&app.logout("/admin/logout", "/admin").await, "/admin/login");
+    let res = app.post("/logout", &[("csrf_token", &user_token)]).await;
+    assert_redirect_to(&res, "/login");
+    assert!(app.incidents("csrf_rejected").is_empty());
+}
+
+#[actix_web::test]
+async fn the_sign_out_message_waits_for_the_sign_in_page() {
+    let app = spawn().await;
+    app.sign_in_user().await;
+    app.sign_in_admin().await;
+    app.logout("/logout", "/dashboard").await;
+    // Another tab loads a stylesheet and posts a stale form before the redirect lands.
+    let res = app.get("/static/style.css").await;
+    assert!(
+        res.set_cookies().is_empty(),
+        "a stylesheet never writes the cookie"
+    );
+    let res = app.post("/admin/logout", &[("csrf_token", "stale")]).await;
+    assert_eq!(res.status, 403);
+    assert!(
+        res.set_cookies().is_empty(),
+        "a refused form leaves the session as it was"
+    );
+    assert!(app
+        .get("/login")
+        .await
+        .body
+        .contains("You have been successfully logged out."));
+}

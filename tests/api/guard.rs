@@ -224,3 +224,135 @@ async fn a_garbled_cookie_counts_as_signed_out() {
     assert_eq!(app.get("/login").await.status, 200);
     assert_redirect_to(&app.get("/dashboard").await, "/login?next=/dashboard");
 }
+
+#[actix_web::test]
+async fn a_user_realm_secret_under_the_admin_keys_is_refused() {
+    let app = spawn().await;
+    // An admin account signed in to the user realm only.
+    let admin = app
+        .create_account("staff@example.com", "Sam Staff", true)
+        .await;
+    assert_redirect_to(
+        &app.sign_in("/login", "staff@example.com", crate::helpers::PASSWORD)
+            .await,
+        "/dashboard",
+    );
+    let mut map = app.session_map();
+    map.insert("admin.session".into(), map["user.session"].clone());
+    map.insert("admin.account".into(), admin.to_string());
+    app.forge_session(&map);
+    assert_redirect_to(&app.get("/admin").await, "/admin/login?next=/admin");
+    assert_eq!(
+        app.get("/dashboard").await.status,
+        200,
+        "the user realm is unharmed"
+    );
+}
+
+#[actix_web::test]
+async fn a_secret_the_registry_never_issued_is_refused() {
+    let app = spawn().await;
+    let user = app.sign_in_user().await;
+    let mut map = app.session_map();
+    map.insert(
+        "user.session".into(),
+        serde_json::to_string(&realmgate::crypto::random_token::<32>()).unwrap(),
+    );
+    map.insert("user.account".into(), user.to_string());
+    app.forge_session(&map);
+    assert_redirect_to(&app.get("/dashboard").await, "/login?next=/dashboard");
+    assert!(
+        !app.session_map().contains_key("user.session"),
+        "the realm's keys are removed"
+    );
+}
+
+#[actix_web::test]
+async fn an_expired_session_loses_its_keys_but_not_the_other_realms() {
+    let app = spawn_with(&[("REALMGATE_USER_IDLE_TIMEOUT", "3s")]).await;
+    app.sign_in_user().await;
+    app.sign_in_admin().await;
+    app.clock.danger_advance(Duration::from_secs(4));
+    app.get("/dashboard").await;
+    let keys = app.session_map();
+    assert!(!keys.contains_key("user.session") && !keys.contains_key("user.account"));
+    assert!(keys.contains_key("admin.session") && keys.contains_key("csrf.admin"));
+}
+
+#[actix_web::test]
+async fn last_seen_is_written_at_most_once_per_interval() {
+    use realmgate::db::schema::auth_sessions as s;
+    let app = spawn().await;
+    app.sign_in_user().await;
+    let first: chrono::NaiveDateTime = s::table
+        .select(s::last_seen_at)
+        .first(&mut app.db())
+        .unwrap();
+    app.clock.danger_advance(Duration::from_secs(30));
+    app.get("/dashboard").await;
+    let unchanged: chrono::NaiveDateTime = s::table
+        .select(s::last_seen_at)
+        .first(&mut app.db())
+        .unwrap();
+    assert_eq!(first, unchanged, "not written within min(60 s, idle / 4)");
+    app.clock.danger_advance(Duration::from_secs(31));
+    app.get("/dashboard").await;
+    let touched: chrono::NaiveDateTime = s::table
+        .select(s::last_seen_at)
+        .first(&mut app.db())
+        .unwrap();
+    assert!(touched > first);
+}
+
+#[actix_web::test]
+async fn replaying_a_session_of_a_deactivated_account_is_recorded() {
+    let app = spawn().await;
+    let user = app.sign_in_user().await;
+    let victim_cookie = app.cookie.borrow().clone();
+    *app.cookie.borrow_mut() = None;
+    app.sign_in_admin().await;
+    let token = app.get("/admin/users").await.csrf_token();
+    let res = app
+        .post(
+            &format!("/admin/users/{user}/deactivate"),
+            &[("csrf_token", &token)],
+        )
+        .await;
+    assert_redirect_to(&res, "/admin/users");
+    assert_eq!(
+        app.sessions_of(user),
+        vec![("user".into(), Some("account_deactivated".into()))]
+    );
+    *app.cookie.borrow_mut() = victim_cookie;
+    assert_redirect_to(&app.get("/dashboard").await, "/login?next=/dashboard");
+    assert_eq!(app.incidents("inactive_account_access").len(), 1);
+}
+
+#[actix_web::test]
+async fn the_database_runs_with_wal_foreign_keys_and_a_busy_timeout() {
+    use diesel::sql_types::{BigInt, Text};
+    #[derive(QueryableByName)]
+    struct Mode {
+        #[diesel(sql_type = Text)]
+        journal_mode: String,
+    }
+    #[derive(QueryableByName)]
+    struct Number {
+        #[diesel(sql_type = BigInt)]
+        value: i64,
+    }
+    let app = spawn().await;
+    let mut conn = app.db();
+    let mode: Mode = diesel::sql_query("PRAGMA journal_mode")
+        .get_result(&mut conn)
+        .unwrap();
+    assert_eq!(mode.journal_mode, "wal");
+    let fk: Number = diesel::sql_query("SELECT foreign_keys AS value FROM pragma_foreign_keys")
+        .get_result(&mut conn)
+        .unwrap();
+    assert_eq!(fk.value, 1);
+    let busy: Number = diesel::sql_query("SELECT timeout AS value FROM pragma_busy_timeout")
+        .get_result(&mut conn)
+        .unwrap();
+    assert!(busy.value >= 1000);
+}
