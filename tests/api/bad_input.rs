@@ -144,7 +144,6 @@ async fn long_passwords_are_refused_like_wrong_ones() {
 #[actix_web::test]
 async fn a_streamed_body_over_16_kib_without_a_length_is_413() {
     use actix_web::dev::Service as _;
-    use actix_web::HttpMessage as _;
     let app = spawn().await;
     let token = app.csrf("/login").await;
     let mut body = format!("csrf_token={token}&email=").into_bytes();
