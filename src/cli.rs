@@ -8,8 +8,11 @@ use clap::{Parser, Subcommand};
 
 use crate::auth::password::hash_now;
 use crate::config::{Config, HashParams};
-use crate::db::{self, accounts, Pool};
+use crate::db::audit::LogoutReason;
+use crate::db::{self, accounts, sessions, Pool};
 use crate::domain::{Email, Name, NewPassword};
+use crate::maintenance;
+use crate::realm::Realm;
 use crate::startup::Application;
 
 #[derive(Parser)]
@@ -29,6 +32,13 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Count, clear or clean up sessions.
+    Sessions {
+        #[command(subcommand)]
+        action: SessionsCommand,
+    },
+    /// Report every configuration problem, one per line; exit non-zero on any error.
+    Check,
     /// Create a confirmed account.
     CreateUser {
         #[arg(long)]
@@ -44,9 +54,53 @@ enum Command {
     },
 }
 
-pub fn run(cli: Cli) -> anyhow::Result<()> {
+#[derive(Subcommand)]
+enum SessionsCommand {
+    /// Live sessions per realm (`user N` and `admin N`; with --realm, just `N`).
+    Count {
+        #[arg(long, value_parser = parse_realm)]
+        realm: Option<Realm>,
+    },
+    /// Sign out every live session (of one realm with --realm), reason `cleared_by_operator`.
+    Clear {
+        #[arg(long, value_parser = parse_realm)]
+        realm: Option<Realm>,
+    },
+    /// Run the periodic cleanup once, now.
+    Cleanup,
+}
+
+fn parse_realm(raw: &str) -> Result<Realm, String> {
+    Realm::parse(raw).ok_or_else(|| "the realm is `user` or `admin`".to_owned())
+}
+
+/// What `check` found.
+pub enum Outcome {
+    Ok,
+    Problems,
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Check = command {
+        let problems = crate::check::run(|name| std::env::var(name).ok());
+        for p in &problems {
+            println!("{p}");
+        }
+        let errors = problems.iter().filter(|p| p.is_error()).count();
+        if problems.is_empty() {
+            println!("ok: no problems found");
+        }
+        return Ok(if errors > 0 {
+            Outcome::Problems
+        } else {
+            Outcome::Ok
+        });
+    }
     let config = Config::from_env()?;
-    match cli.command.unwrap_or(Command::Serve) {
+    match command {
+        Command::Check => unreachable!("handled above"),
+        Command::Sessions { action } => sessions(&config, action),
         Command::Serve => actix_web::rt::System::new().block_on(serve(config)),
         Command::Migrate => {
             db::connect(&config.database_url)?;
@@ -60,6 +114,44 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             password_stdin,
         } => create_user(&config, &email, &name, admin, password_stdin),
     }
+    .map(|()| Outcome::Ok)
+}
+
+fn sessions(config: &Config, action: SessionsCommand) -> anyhow::Result<()> {
+    let pool = db::connect(&config.database_url)?;
+    let mut conn = pool.get()?;
+    let now = Utc::now().naive_utc();
+    match action {
+        SessionsCommand::Count { realm: Some(realm) } => {
+            println!(
+                "{}",
+                sessions::count_live(&mut conn, Some(realm), None, now)?
+            );
+        }
+        SessionsCommand::Count { realm: None } => {
+            for realm in Realm::ALL {
+                let n = sessions::count_live(&mut conn, Some(realm), None, now)?;
+                println!("{} {n}", realm.as_str());
+            }
+        }
+        SessionsCommand::Clear { realm } => {
+            let n = maintenance::clear_sessions(
+                &mut conn,
+                realm,
+                LogoutReason::ClearedByOperator,
+                now,
+            )?;
+            println!("Cleared {n} session(s).");
+        }
+        SessionsCommand::Cleanup => {
+            let r = maintenance::cleanup(&mut conn, config, now)?;
+            println!(
+                "Ended {} expired session(s); deleted {} token(s), {} counter(s), {} row(s) past retention.",
+                r.sessions_ended, r.tokens_deleted, r.counters_deleted, r.old_rows_deleted
+            );
+        }
+    }
+    Ok(())
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
@@ -71,8 +163,26 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let bootstrap_email = config.bootstrap_admin_email.clone();
     let hash_params = config.hash_params.clone();
+    let clear_on_start = config.clear_sessions_on_start;
     let (app, state) = Application::build(config)?;
     bootstrap_admin(&state.pool, &bootstrap_email, &hash_params)?;
+    if clear_on_start {
+        let mut conn = state.pool.get()?;
+        let n = maintenance::clear_sessions(
+            &mut conn,
+            None,
+            LogoutReason::ServerRestart,
+            state.clock.now(),
+        )?;
+        say(&format!(
+            "[SECURITY] Server restart detected: cleared {n} session(s)\n"
+        ));
+    }
+    maintenance::spawn_cleanup_loop(
+        state.pool.clone(),
+        state.config.clone(),
+        state.clock.clone(),
+    );
     let base = state.public_url.origin();
     say(&format!(
         "Realmgate is serving on {base}/\n  user sign-in:  {base}/login\n  admin console: {base}/admin/login\n"

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod check;
 pub mod cli;
 pub mod client;
 pub mod clock;
@@ -18,6 +19,7 @@ pub mod flash;
 pub mod form;
 pub mod jobs;
 pub mod mail;
+pub mod maintenance;
 pub mod realm;
 
 pub mod routes;

@@ -14,7 +14,8 @@ fn main() -> ExitCode {
     }
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     match realmgate::cli::run(realmgate::cli::Cli::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(realmgate::cli::Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(realmgate::cli::Outcome::Problems) => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("realmgate: {e:#}");
             ExitCode::FAILURE
