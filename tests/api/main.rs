@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod cli;
+mod console;
 mod csrf;
 mod dual_realm;
 mod guard;

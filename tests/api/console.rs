@@ -1,0 +1,506 @@
+//! The admin console (SPEC §5 admin routes): actions, re-authentication, lists and CSV.
+
+use std::time::Duration;
+
+use diesel::prelude::*;
+use realmgate::db::schema::accounts as a;
+
+use crate::helpers::{assert_redirect_to, spawn, PASSWORD};
+
+#[actix_web::test]
+async fn deactivation_takes_effect_on_the_victims_next_request_and_the_admin_stays() {
+    let app = spawn().await;
+    // The victim is signed in to the user realm of the very browser the admin uses.
+    let user = app.sign_in_user().await;
+    let admin = app.sign_in_admin().await;
+    let token = app.get("/admin/users").await.csrf_token();
+    let res = app
+        .post(
+            &format!("/admin/users/{user}/deactivate"),
+            &[("csrf_token", &token)],
+        )
+        .await;
+    assert_redirect_to(&res, "/admin/users");
+    let page = app.get("/admin/users").await;
+    assert!(page
+        .body
+        .contains("is deactivated and signed out everywhere."));
+    assert!(page.body.contains(&format!(r#"data-account-id="{user}""#)));
+
+    assert_redirect_to(&app.get("/dashboard").await, "/login?next=/dashboard");
+    assert_eq!(
+        app.get("/admin").await.status,
+        200,
+        "the acting admin stays signed in"
+    );
+    assert_eq!(app.sessions_of(admin), vec![("admin".into(), None)]);
+    let active: bool = a::table
+        .find(user)
+        .select(a::is_active)
+        .first(&mut app.db())
+        .unwrap();
+    assert!(!active);
+    assert_eq!(
+        app.sign_in("/login", "user@example.com", PASSWORD)
+            .await
+            .status,
+        401
+    );
+
+    // Activate again.
+    let token = app.get("/admin/users").await.csrf_token();
+    assert_redirect_to(
+        &app.post(
+            &format!("/admin/users/{user}/activate"),
+            &[("csrf_token", &token)],
+        )
+        .await,
+        "/admin/users",
+    );
+    assert_redirect_to(
+        &app.sign_in("/login", "user@example.com", PASSWORD).await,
+        "/dashboard",
+    );
+}
+
+#[actix_web::test]
+async fn sign_out_everywhere_ends_every_realm_of_that_account_only() {
+    let app = spawn().await;
+    let user = app.sign_in_user().await;
+    let admin = app.sign_in_admin().await;
+    let token = app.get("/admin/users").await.csrf_token();
+    let res = app
+        .post(
+            &format!("/admin/users/{user}/logout-everywhere"),
+            &[("csrf_token", &token)],
+        )
+        .await;
+    assert_redirect_to(&res, "/admin/users");
+    assert_eq!(
+        app.sessions_of(user),
+        vec![("user".into(), Some("logout_everywhere".into()))]
+    );
+    assert_redirect_to(&app.get("/dashboard").await, "/login?next=/dashboard");
+    assert_eq!(app.get("/admin").await.status, 200);
+    assert_eq!(app.sessions_of(admin), vec![("admin".into(), None)]);
+}
+
+#[actix_web::test]
+async fn an_admin_cannot_deactivate_themself() {
+    let app = spawn().await;
+    let admin = app.sign_in_admin().await;
+    let token = app.get("/admin/users").await.csrf_token();
+    let res = app
+        .post(
+            &format!("/admin/users/{admin}/deactivate"),
+            &[("csrf_token", &token)],
+        )
+        .await;
+    assert_redirect_to(&res, "/admin/users");
+    assert!(app
+        .get("/admin/users")
+        .await
+        .body
+        .contains("You cannot deactivate your own account."));
+    assert_eq!(app.get("/admin").await.status, 200);
+}
+
+#[actix_web::test]
+async fn actions_need_csrf_a_known_id_and_a_recent_sign_in() {
+    let app = spawn().await;
+    let user = app
+        .create_account("user@example.com", "Uma User", false)
+        .await;
+    app.sign_in_admin().await;
+    let token = app.get("/admin/users").await.csrf_token();
+    for action in [
+        "deactivate",
+        "activate",
+        "unlock",
+        "logout-everywhere",
+        "send-reset",
+    ] {
+        let path = format!("/admin/users/{user}/{action}");
+        assert_eq!(
+            app.post(&path, &[("csrf_token", "forged")]).await.status,
+            403,
+            "{action}"
+        );
+        assert_eq!(app.post(&path, &[]).await.status, 403, "{action}");
+        let res = app
+            .post(
+                &format!("/admin/users/99999/{action}"),
+                &[("csrf_token", &token)],
+            )
+            .await;
+        assert_eq!(res.status, 404, "{action} on an unknown id");
+    }
+    assert_eq!(
+        app.post(
+            &format!("/admin/users/{user}/explode"),
+            &[("csrf_token", &token)]
+        )
+        .await
+        .status,
+        404
+    );
+    assert_eq!(
+        app.post(
+            "/admin/users/not-a-number/unlock",
+            &[("csrf_token", &token)]
+        )
+        .await
+        .status,
+        400
+    );
+    assert_eq!(
+        app.post("/admin/sessions/nope/revoke", &[("csrf_token", &token)])
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        app.post("/admin/sessions/nope/revoke", &[("csrf_token", "x")])
+            .await
+            .status,
+        403
+    );
+
+    // Eleven minutes after sign-in, actions ask for the password again.
+    app.clock.danger_advance(Duration::from_secs(11 * 60));
+    let token = app.get("/admin/users").await.csrf_token();
+    for action in ["deactivate", "send-reset"] {
+        let res = app
+            .post(
+                &format!("/admin/users/{user}/{action}"),
+                &[("csrf_token", &token)],
+            )
+            .await;
+        assert_redirect_to(&res, "/admin/login?next=/admin/users");
+    }
+    let res = app
+        .post(
+            "/admin/users",
+            &[
+                ("email", "x@example.com"),
+                ("name", "X"),
+                ("csrf_token", &token),
+            ],
+        )
+        .await;
+    assert_redirect_to(&res, "/admin/login?next=/admin/users");
+    let res = app
+        .post("/admin/sessions/nope/revoke", &[("csrf_token", &token)])
+        .await;
+    assert_redirect_to(&res, "/admin/login?next=/admin/sessions");
+    assert!(app
+        .get("/admin/login?next=/admin/users")
+        .await
+        .body
+        .contains("Please confirm your password."));
+    let active: bool = a::table
+        .find(user)
+        .select(a::is_active)
+        .first(&mut app.db())
+        .unwrap();
+    assert!(active, "nothing happened without re-authentication");
+
+    // Confirming the password brings the admin back to the list, and actions work again.
+    let token = app.csrf("/admin/login?next=/admin/users").await;
+    let res = app
+        .post(
+            "/admin/login",
+            &[
+                ("email", "staff@example.com"),
+                ("password", PASSWORD),
+                ("next", "/admin/users"),
+                ("csrf_token", &token),
+            ],
+        )
+        .await;
+    assert_redirect_to(&res, "/admin/users");
+    let token = app.get("/admin/users").await.csrf_token();
+    assert_redirect_to(
+        &app.post(
+            &format!("/admin/users/{user}/deactivate"),
+            &[("csrf_token", &token)],
+        )
+        .await,
+        "/admin/users",
+    );
+}
+
+#[actix_web::test]
+async fn creating_accounts_with_and_without_a_password() {
+    let app = spawn().await;
+    app.sign_in_admin().await;
+    let token = app.get("/admin/users").await.csrf_token();
+    let strong = "violet tractor marmalade";
+    let res = app
+        .post(
+            "/admin/users",
+            &[
+                ("email", "Pat@Example.com"),
+                ("name", "Pat"),
+                ("password", strong),
+                ("csrf_token", &token),
+            ],
+        )
+        .await;
+    assert_redirect_to(&res, "/admin/users");
+    let (must, confirmed, admin): (bool, Option<chrono::NaiveDateTime>, bool) = a::table
+        .filter(a::email.eq("pat@example.com"))
+        .select((a::must_change_password, a::email_confirmed_at, a::is_admin))
+        .first(&mut app.db())
+        .unwrap();
+    assert!(must && confirmed.is_some() && !admin);
+
+    let res = app
+        .post(
+            "/admin/users",
+            &[
+                ("email", "quinn@example.com"),
+                ("name", "Quinn"),
+                ("is_admin", "on"),
+                ("csrf_token", &token),
+            ],
+        )
+        .await;
+    assert_redirect_to(&res, "/admin/users");
+    let mails = app.wait_for_mails(1).await;
+    assert!(mails[0].contains("To: quinn@example.com"));
+    assert!(mails[0].contains("/password/reset/"));
+    let admin: bool = a::table
+        .filter(a::email.eq("quinn@example.com"))
+        .select(a::is_admin)
+        .first(&mut app.db())
+        .unwrap();
+    assert!(admin);
+
+    // A duplicate and a weak password are refused with a message.
+    let res = app
+        .post(
+            "/admin/users",
+            &[
+                ("email", "pat@example.com"),
+                ("name", "Pat"),
+                ("csrf_token", &token),
+            ],
+        )
+        .await;
+    assert_redirect_to(&res, "/admin/users");
+    assert!(app
+        .get("/admin/users")
+        .await
+        .body
+        .contains("already exists"));
+    app.post(
+        "/admin/users",
+        &[
+            ("email", "r@example.com"),
+            ("name", "R"),
+            ("password", "password1234"),
+            ("csrf_token", &token),
+        ],
+    )
+    .await;
+    assert!(app
+        .get("/admin/users")
+        .await
+        .body
+        .contains("too easy to guess"));
+}
+
+#[actix_web::test]
+async fn send_reset_mails_a_link() {
+    let app = spawn().await;
+    let user = app
+        .create_account("user@example.com", "Uma User", false)
+        .await;
+    app.sign_in_admin().await;
+    let token = app.get("/admin/users").await.csrf_token();
+    assert_redirect_to(
+        &app.post(
+            &format!("/admin/users/{user}/send-reset"),
+            &[("csrf_token", &token)],
+        )
+        .await,
+        "/admin/users",
+    );
+    let mails = app.wait_for_mails(1).await;
+    assert!(mails[0].contains("To: user@example.com") && mails[0].contains("/password/reset/"));
+}
+
+#[actix_web::test]
+async fn the_user_list_searches_and_pages() {
+    let app = spawn().await;
+    app.sign_in_admin().await;
+    for i in 0..30 {
+        app.create_account(
+            &format!("person{i:02}@example.com"),
+            &format!("Person {i:02}"),
+            false,
+        )
+        .await;
+    }
+    let page1 = app.get("/admin/users").await;
+    assert_eq!(page1.body.matches("data-account-id=").count(), 25);
+    assert!(page1.body.contains(r#"href="/admin/users?page=2""#));
+    let page2 = app.get("/admin/users?page=2").await;
+    assert_eq!(page2.body.matches("data-account-id=").count(), 6);
+    let found = app.get("/admin/users?q=person1").await;
+    assert_eq!(found.body.matches("data-account-id=").count(), 10);
+    assert!(found.body.contains(r#"data-email="person15@example.com""#));
+    let none = app.get("/admin/users?q=%25").await;
+    assert_eq!(
+        none.body.matches("data-account-id=").count(),
+        0,
+        "LIKE wildcards are literal"
+    );
+    assert_eq!(app.get("/admin/users?page=0").await.status, 400);
+    assert_eq!(app.get("/admin/users?page=abc").await.status, 400);
+}
+
+#[actix_web::test]
+async fn the_sessions_list_filters_and_revokes() {
+    let app = spawn().await;
+    let user = app.sign_in_user().await;
+    app.sign_in_admin().await;
+    let all = app.get("/admin/sessions").await;
+    assert_eq!(all.body.matches("data-session-id=").count(), 2);
+    let users = app.get("/admin/sessions?realm=user").await;
+    assert_eq!(users.body.matches("data-session-id=").count(), 1);
+    let by_email = app.get("/admin/sessions?account=user%40example.com").await;
+    assert_eq!(by_email.body.matches("data-session-id=").count(), 1);
+    let by_id = app.get(&format!("/admin/sessions?account={user}")).await;
+    assert_eq!(by_id.body.matches("data-session-id=").count(), 1);
+    assert_eq!(app.get("/admin/sessions?realm=api").await.status, 400);
+
+    use realmgate::db::schema::auth_sessions as s;
+    let id: String = s::table
+        .filter(s::realm.eq("user"))
+        .select(s::id)
+        .first(&mut app.db())
+        .unwrap();
+    let res = app
+        .post(
+            &format!("/admin/sessions/{id}/revoke"),
+            &[("csrf_token", &users.csrf_token())],
+        )
+        .await;
+    assert_redirect_to(&res, "/admin/sessions");
+    assert_eq!(
+        app.sessions_of(user),
+        vec![("user".into(), Some("revoked_by_admin".into()))]
+    );
+    assert_redirect_to(&app.get("/dashboard").await, "/login?next=/dashboard");
+    assert_eq!(app.get("/admin").await.status, 200);
+}
+
+#[actix_web::test]
+async fn incidents_filter_page_and_export_csv_safely() {
+    let app = spawn().await;
+    app.create_account("user@example.com", "Uma User", false)
+        .await;
+    app.sign_in("/login", "=HYPERLINK(\"http://evil\")@x.example", "x")
+        .await;
+    app.sign_in("/login", "user@example.com", "wrong").await;
+    app.sign_in_admin().await;
+
+    let page = app.get("/admin/incidents?kind=login_failed").await;
+    assert_eq!(page.status, 200);
+    assert_eq!(page.body.matches("data-incident-id=").count(), 2);
+    let by_account = app.get("/admin/incidents?account=user%40example.com").await;
+    assert_eq!(by_account.body.matches("data-incident-id=").count(), 1);
+    let today = chrono::Utc::now().date_naive();
+    let tomorrow = today.succ_opt().unwrap();
+    let dated = app.get(&format!("/admin/incidents?from={tomorrow}")).await;
+    assert_eq!(dated.body.matches("data-incident-id=").count(), 0);
+    let dated = app
+        .get(&format!(
+            "/admin/incidents?from={today}&to={today}&severity=info"
+        ))
+        .await;
+    assert_eq!(dated.body.matches("data-incident-id=").count(), 2);
+    assert_eq!(app.get("/admin/incidents?from=yesterday").await.status, 400);
+
+    let csv = app
+        .get("/admin/incidents?kind=login_failed&format=csv")
+        .await;
+    assert_eq!(csv.status, 200);
+    assert!(csv.header("content-type").starts_with("text/csv"));
+    assert!(csv.header("content-disposition").starts_with("attachment"));
+    assert!(csv.body.starts_with("\"id\",\"created_at\",\"kind\""));
+    assert!(
+        csv.body
+            .contains("\"'=HYPERLINK(\"\"http://evil\"\")@x.example\""),
+        "{}",
+        csv.body
+    );
+    for line in csv.body.lines() {
+        assert!(
+            line.starts_with('"') && line.ends_with('"'),
+            "every cell quoted: {line}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn logouts_filter_and_export() {
+    let app = spawn().await;
+    let user = app.sign_in_user().await;
+    app.logout("/logout", "/dashboard").await;
+    app.sign_in_admin().await;
+    let page = app
+        .get("/admin/logouts?reason=user_logout&realm=user")
+        .await;
+    assert_eq!(page.body.matches("data-logout-id=").count(), 1);
+    let none = app.get("/admin/logouts?reason=idle_timeout").await;
+    assert_eq!(none.body.matches("data-logout-id=").count(), 0);
+    let csv = app
+        .get(&format!("/admin/logouts?account={user}&format=csv"))
+        .await;
+    assert!(csv.header("content-disposition").contains("logouts.csv"));
+    assert_eq!(csv.body.lines().count(), 2);
+    assert!(csv.body.contains("\"user_logout\",\"user\""));
+}
+
+#[actix_web::test]
+async fn the_dashboard_shows_the_last_day_and_a_chart() {
+    let app = spawn().await;
+    app.sign_in_user().await;
+    app.logout("/logout", "/dashboard").await;
+    app.sign_in("/login", "user@example.com", "wrong").await;
+    app.sign_in_admin().await;
+    let page = app.get("/admin").await;
+    assert!(
+        page.body.contains(r#"data-stat="sign-outs-24h">1<"#),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains(r#"data-stat="incidents-info">1<"#));
+    assert!(page.body.contains("<svg class=\"chart\""));
+    assert!(page.body.contains("Sign-ins") && page.body.contains("Incidents"));
+}
+
+#[actix_web::test]
+async fn a_user_session_reaches_nothing_in_the_console() {
+    let app = spawn().await;
+    app.sign_in_user().await;
+    for path in [
+        "/admin/users",
+        "/admin/sessions",
+        "/admin/incidents",
+        "/admin/logouts",
+        "/admin/incidents?format=csv",
+    ] {
+        let res = app.get(path).await;
+        assert_eq!(res.status, 303, "{path}");
+        assert!(res.location().starts_with("/admin/login?next="));
+    }
+    let token = app.get("/dashboard").await.csrf_token();
+    let res = app
+        .post("/admin/users/1/deactivate", &[("csrf_token", &token)])
+        .await;
+    assert_eq!(res.status, 401);
+}
