@@ -233,3 +233,188 @@ async fn the_application_runs_on_port_zero() {
     assert!(response.1.starts_with("HTTP/1.1 200"), "{}", response.1);
     assert!(response.1.contains("Sign in"));
 }
+
+/// Runs `realmgate ARGS` against `db` with extra settings; returns (success, stdout, stderr).
+fn run(db: &str, args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
+    let mut cmd = realmgate(db);
+    cmd.args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Puts one live session of each realm into `db`, as sign-ins would.
+fn seed_sessions(db: &str) {
+    use diesel::prelude::*;
+    use realmgate::db::schema::{accounts as a, auth_sessions as s};
+    let pool = realmgate::db::connect(db).unwrap();
+    let mut conn = pool.get().unwrap();
+    let now = chrono::Utc::now().naive_utc();
+    diesel::insert_into(a::table)
+        .values((
+            a::email.eq("s@example.com"),
+            a::name.eq("S"),
+            a::password_hash.eq("x"),
+            a::is_admin.eq(true),
+            a::created_at.eq(now),
+        ))
+        .execute(&mut conn)
+        .unwrap();
+    for (i, realm) in ["user", "admin"].iter().enumerate() {
+        diesel::insert_into(s::table)
+            .values((
+                s::id.eq(format!("id{i}")),
+                s::secret_hash.eq(format!("hash{i}")),
+                s::account_id.eq(1),
+                s::realm.eq(*realm),
+                s::created_at.eq(now),
+                s::last_seen_at.eq(now),
+                s::idle_expires_at.eq(now + chrono::Duration::hours(1)),
+                s::absolute_expires_at.eq(now + chrono::Duration::hours(2)),
+                s::ip.eq("127.0.0.1"),
+                s::user_agent.eq("t"),
+            ))
+            .execute(&mut conn)
+            .unwrap();
+    }
+}
+
+#[test]
+fn sessions_count_clear_and_cleanup() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db").to_str().unwrap().to_owned();
+    seed_sessions(&db);
+    let (ok, out, _) = run(&db, &["sessions", "count"], &[]);
+    assert!(ok);
+    assert_eq!(out, "user 1\nadmin 1\n");
+    let (ok, out, _) = run(&db, &["sessions", "count", "--realm", "admin"], &[]);
+    assert!(ok && out == "1\n", "{out}");
+    let (ok, _, err) = run(&db, &["sessions", "count", "--realm", "api"], &[]);
+    assert!(!ok && err.contains("user"), "{err}");
+
+    let (ok, out, _) = run(&db, &["sessions", "clear", "--realm", "user"], &[]);
+    assert!(ok && out.contains("Cleared 1 session(s)."), "{out}");
+    let (_, out, _) = run(&db, &["sessions", "count"], &[]);
+    assert_eq!(out, "user 0\nadmin 1\n");
+    let (ok, out, _) = run(&db, &["sessions", "cleanup"], &[]);
+    assert!(ok && out.contains("Ended 0 expired session(s)"), "{out}");
+
+    use diesel::prelude::*;
+    use realmgate::db::schema::logout_activity as la;
+    let pool = realmgate::db::connect(&db).unwrap();
+    let reasons: Vec<String> = la::table
+        .select(la::reason)
+        .load(&mut pool.get().unwrap())
+        .unwrap();
+    assert_eq!(reasons, vec!["cleared_by_operator"]);
+}
+
+#[test]
+fn serve_clears_sessions_at_start_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("r.db").to_str().unwrap().to_owned();
+    seed_sessions(&db);
+    let mut child = realmgate(&db)
+        .env("REALMGATE_BIND", "127.0.0.1:0")
+        .env("REALMGATE_CLEAR_SESSIONS_ON_START", "true")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut seen = None;
+    for line in stdout.lines().take(20) {
+        let line = line.unwrap();
+        if line.starts_with("[SECURITY]") {
+            seen = Some(line);
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        seen.as_deref(),
+        Some("[SECURITY] Server restart detected: cleared 2 session(s)")
+    );
+    let (_, out, _) = run(&db, &["sessions", "count"], &[]);
+    assert_eq!(out, "user 0\nadmin 0\n");
+}
+
+#[test]
+fn check_reports_each_problem_and_fails_on_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("k.db").to_str().unwrap().to_owned();
+    let (ok, out, _) = run(
+        &db,
+        &["check"],
+        &[("REALMGATE_SECRET_KEY", &"ab".repeat(64))],
+    );
+    assert!(ok, "{out}");
+    let (ok, out, _) = run(
+        &db,
+        &["check"],
+        &[
+            ("REALMGATE_ENV", "production"),
+            ("REALMGATE_MAIL", "log"),
+            ("REALMGATE_USER_IDLE_TIMEOUT", "48h"),
+        ],
+    );
+    assert!(!ok);
+    for expected in [
+        "error: REALMGATE_SECRET_KEY",
+        "error: REALMGATE_PUBLIC_URL",
+        "error: REALMGATE_MAIL",
+        "warning: REALMGATE_USER_IDLE_TIMEOUT",
+    ] {
+        assert!(
+            out.lines().any(|l| l.starts_with(expected)),
+            "{expected} missing in:\n{out}"
+        );
+    }
+    assert!(
+        out.lines()
+            .all(|l| l.starts_with("error:") || l.starts_with("warning:")),
+        "{out}"
+    );
+
+    // The bootstrap admin still on its first password is an error in production.
+    {
+        use diesel::prelude::*;
+        use realmgate::db::schema::accounts as a;
+        let pool = realmgate::db::connect(&db).unwrap();
+        diesel::insert_into(a::table)
+            .values((
+                a::email.eq("admin@localhost"),
+                a::name.eq("Administrator"),
+                a::password_hash.eq("x"),
+                a::is_admin.eq(true),
+                a::must_change_password.eq(true),
+                a::created_at.eq(chrono::Utc::now().naive_utc()),
+            ))
+            .execute(&mut pool.get().unwrap())
+            .unwrap();
+    }
+    let key = "ab".repeat(64);
+    let (ok, out, _) = run(
+        &db,
+        &["check"],
+        &[
+            ("REALMGATE_ENV", "production"),
+            ("REALMGATE_SECRET_KEY", &key),
+            ("REALMGATE_PUBLIC_URL", "https://portal.example"),
+            ("REALMGATE_MAIL", "smtp://mail.example:25"),
+        ],
+    );
+    assert!(!ok);
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(
+        out.starts_with("error: the bootstrap admin admin@localhost"),
+        "{out}"
+    );
+}

@@ -4,6 +4,7 @@ mod bad_input;
 mod cli;
 mod console;
 mod csrf;
+mod defences;
 mod dual_realm;
 mod guard;
 mod helpers;

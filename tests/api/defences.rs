@@ -1,0 +1,131 @@
+//! SPEC §9 defences besides lockout: single session, restart sign-out, cleanup.
+
+use std::time::Duration;
+
+use realmgate::db::audit::LogoutReason;
+use realmgate::maintenance;
+
+use crate::helpers::{assert_redirect_to, spawn, spawn_with, PASSWORD};
+
+#[actix_web::test]
+async fn single_session_block_refuses_a_second_device() {
+    let app = spawn_with(&[("REALMGATE_SINGLE_SESSION", "block")]).await;
+    let user = app.sign_in_user().await;
+    // The same browser signing in again is not "another device".
+    assert_redirect_to(
+        &app.sign_in("/login", "user@example.com", PASSWORD).await,
+        "/dashboard",
+    );
+    let first = app.cookie.borrow().clone();
+    *app.cookie.borrow_mut() = None;
+    let res = app.sign_in("/login", "user@example.com", PASSWORD).await;
+    assert_eq!(res.status, 409);
+    assert!(res.body.contains("Your account is open on another device."));
+    assert_eq!(app.incidents("concurrent_login_blocked").len(), 1);
+    // The other realm is a separate question.
+    app.sign_in_admin().await;
+    *app.cookie.borrow_mut() = first;
+    assert_eq!(app.get("/dashboard").await.status, 200);
+    assert_eq!(
+        app.sessions_of(user)
+            .iter()
+            .filter(|s| s.1.is_none())
+            .count(),
+        1
+    );
+}
+
+#[actix_web::test]
+async fn single_session_replace_ends_the_other_device() {
+    let app = spawn_with(&[("REALMGATE_SINGLE_SESSION", "replace")]).await;
+    let user = app.sign_in_user().await;
+    let first = app.cookie.borrow().clone();
+    *app.cookie.borrow_mut() = None;
+    assert_redirect_to(
+        &app.sign_in("/login", "user@example.com", PASSWORD).await,
+        "/dashboard",
+    );
+    assert_eq!(
+        app.sessions_of(user),
+        vec![
+            ("user".into(), Some("replaced_by_new_login".into())),
+            ("user".into(), None)
+        ]
+    );
+    *app.cookie.borrow_mut() = first;
+    assert_redirect_to(&app.get("/dashboard").await, "/login?next=/dashboard");
+}
+
+#[actix_web::test]
+async fn restart_with_clearing_signs_everyone_out_and_without_keeps_them() {
+    let app = spawn().await;
+    let user = app.sign_in_user().await;
+    let admin = app.sign_in_admin().await;
+    // Without clearing (the default), the same key keeps sessions alive: nothing runs.
+    assert_eq!(app.get("/dashboard").await.status, 200);
+    // With REALMGATE_CLEAR_SESSIONS_ON_START=true, `serve` runs this at start.
+    let ended = maintenance::clear_sessions(
+        &mut app.db(),
+        None,
+        LogoutReason::ServerRestart,
+        app.clock.now(),
+    )
+    .unwrap();
+    assert_eq!(ended, 2);
+    assert_eq!(
+        app.sessions_of(user),
+        vec![("user".into(), Some("server_restart".into()))]
+    );
+    assert_eq!(
+        app.sessions_of(admin),
+        vec![("admin".into(), Some("server_restart".into()))]
+    );
+    assert_eq!(
+        app.logouts()
+            .iter()
+            .filter(|l| l.2 == "server_restart")
+            .count(),
+        2
+    );
+    assert_redirect_to(&app.get("/dashboard").await, "/login?next=/dashboard");
+}
+
+#[actix_web::test]
+async fn cleanup_ends_a_dead_session_with_its_logout_activity() {
+    let app = spawn_with(&[("REALMGATE_USER_IDLE_TIMEOUT", "5s")]).await;
+    let user = app.sign_in_user().await;
+    app.sign_in_admin().await;
+    app.clock.danger_advance(Duration::from_secs(6));
+    let report = maintenance::cleanup(&mut app.db(), &app.state.config, app.clock.now()).unwrap();
+    assert_eq!(report.sessions_ended, 1);
+    assert_eq!(
+        app.sessions_of(user),
+        vec![("user".into(), Some("idle_timeout".into()))]
+    );
+    assert_eq!(
+        app.logouts(),
+        vec![(Some(user), "user".into(), "idle_timeout".into())]
+    );
+    assert_eq!(
+        app.get("/admin").await.status,
+        200,
+        "the live admin session is untouched"
+    );
+    // A second pass finds nothing more.
+    let again = maintenance::cleanup(&mut app.db(), &app.state.config, app.clock.now()).unwrap();
+    assert_eq!(again.sessions_ended, 0);
+}
+
+#[actix_web::test]
+async fn cleanup_deletes_rows_past_the_retention() {
+    let app = spawn_with(&[("REALMGATE_RETENTION", "1d")]).await;
+    app.sign_in("/login", "nobody@example.com", "x").await;
+    let user = app.sign_in_user().await;
+    app.logout("/logout", "/dashboard").await;
+    app.clock.danger_advance(Duration::from_secs(2 * 86400));
+    let report = maintenance::cleanup(&mut app.db(), &app.state.config, app.clock.now()).unwrap();
+    assert!(report.old_rows_deleted >= 3, "{report:?}");
+    assert!(app.incidents("login_failed").is_empty());
+    assert!(app.logouts().is_empty());
+    assert!(app.sessions_of(user).is_empty());
+}
