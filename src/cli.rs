@@ -39,6 +39,8 @@ enum Command {
     },
     /// Report every configuration problem, one per line; exit non-zero on any error.
     Check,
+    /// Development only: create (or reset) a demo user and a demo admin, passwords printed.
+    Demo,
     /// Create a confirmed account.
     CreateUser {
         #[arg(long)]
@@ -101,6 +103,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match command {
         Command::Check => unreachable!("handled above"),
         Command::Sessions { action } => sessions(&config, action),
+        Command::Demo => demo(&config),
         Command::Serve => actix_web::rt::System::new().block_on(serve(config)),
         Command::Migrate => {
             db::connect(&config.database_url)?;
@@ -115,6 +118,66 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         } => create_user(&config, &email, &name, admin, password_stdin),
     }
     .map(|()| Outcome::Ok)
+}
+
+pub const DEMO_USER: &str = "demo@example.com";
+pub const DEMO_ADMIN: &str = "demo-admin@example.com";
+
+/// Accounts to start the dual-logout test plan with at once. Running it again resets them:
+/// new passwords, active, confirmed, unlocked, nothing to change first.
+fn demo(config: &Config) -> anyhow::Result<()> {
+    if config.environment == crate::config::Environment::Production {
+        bail!(
+            "`demo` creates accounts with passwords printed on the console, so it is refused \
+             when REALMGATE_ENV=production"
+        );
+    }
+    let pool = db::connect(&config.database_url)?;
+    let mut conn = pool.get()?;
+    let now = Utc::now().naive_utc();
+    let base = match &config.public_url {
+        Some(url) => url.origin(),
+        None => format!("http://{}", config.bind),
+    };
+    let mut lines = vec!["Demo accounts are ready (development only):".to_owned()];
+    for (email, name, is_admin, login) in [
+        (DEMO_USER, "Demo User", false, "/login"),
+        (DEMO_ADMIN, "Demo Admin", true, "/admin/login"),
+    ] {
+        let password = crate::crypto::random_token::<12>();
+        let hash = hash_now(&config.hash_params, &password)?;
+        let email = Email::parse(email).map_err(|_| anyhow::anyhow!("demo email"))?;
+        conn.immediate_transaction(|conn| -> anyhow::Result<()> {
+            match accounts::find_by_email(conn, &email)? {
+                Some(existing) => {
+                    accounts::reset_for_demo(conn, existing.id, name, &hash, is_admin, now)?;
+                }
+                None => {
+                    accounts::insert(
+                        conn,
+                        &accounts::NewAccount {
+                            email: email.as_str(),
+                            name,
+                            password_hash: &hash,
+                            is_admin,
+                            is_active: true,
+                            must_change_password: false,
+                            email_confirmed_at: Some(now),
+                            created_at: now,
+                        },
+                    )?;
+                }
+            }
+            crate::db::lockout::unlock_email(conn, email.as_str())?;
+            Ok(())
+        })?;
+        let role = if is_admin { "admin" } else { "user " };
+        lines.push(format!(
+            "  {role}  {email}  password: {password}  sign in at {base}{login}"
+        ));
+    }
+    say(&(lines.join("\n") + "\n"));
+    Ok(())
 }
 
 fn sessions(config: &Config, action: SessionsCommand) -> anyhow::Result<()> {

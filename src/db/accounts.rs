@@ -139,3 +139,25 @@ pub fn set_active(conn: &mut SqliteConnection, id: i32, active: bool) -> QueryRe
         .execute(conn)
         .map(drop)
 }
+
+/// `realmgate demo`: the demo account as new again (except its id and history).
+pub fn reset_for_demo(
+    conn: &mut SqliteConnection,
+    id: i32,
+    name: &str,
+    hash: &str,
+    is_admin: bool,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(accounts::table.find(id))
+        .set((
+            accounts::name.eq(name),
+            accounts::password_hash.eq(hash),
+            accounts::is_admin.eq(is_admin),
+            accounts::is_active.eq(true),
+            accounts::must_change_password.eq(false),
+            accounts::email_confirmed_at.eq(Some(now)),
+        ))
+        .execute(conn)
+        .map(drop)
+}

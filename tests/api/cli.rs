@@ -418,3 +418,46 @@ fn check_reports_each_problem_and_fails_on_errors() {
         "{out}"
     );
 }
+
+#[test]
+fn demo_creates_and_resets_the_demo_accounts_and_is_refused_in_production() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("d.db").to_str().unwrap().to_owned();
+    let (ok, first, _) = run(&db, &["demo"], &[]);
+    assert!(ok, "{first}");
+    assert!(first.contains("demo@example.com") && first.contains("demo-admin@example.com"));
+    let (ok, second, _) = run(&db, &["demo"], &[]);
+    assert!(ok);
+    assert_ne!(first, second, "new passwords each time");
+
+    use diesel::prelude::*;
+    use realmgate::db::schema::accounts as a;
+    let pool = realmgate::db::connect(&db).unwrap();
+    let rows: Vec<(String, bool, bool)> = a::table
+        .order(a::email)
+        .select((a::email, a::is_admin, a::is_active))
+        .load(&mut pool.get().unwrap())
+        .unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            ("demo-admin@example.com".into(), true, true),
+            ("demo@example.com".into(), false, true)
+        ]
+    );
+
+    let key = "ab".repeat(64);
+    let (ok, out, err) = run(
+        &db,
+        &["demo"],
+        &[
+            ("REALMGATE_ENV", "production"),
+            ("REALMGATE_SECRET_KEY", &key),
+        ],
+    );
+    assert!(!ok && out.is_empty());
+    assert!(
+        err.contains("refused when REALMGATE_ENV=production"),
+        "{err}"
+    );
+}

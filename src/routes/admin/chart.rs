@@ -22,15 +22,18 @@ pub fn svg(days: &[(NaiveDate, i64, i64, i64)]) -> String {
         .max()
         .unwrap_or(0)
         .max(1);
-    // A round top for the axis: 1, 2, 5, 10, 20, 50, ...
-    let mut top = 1;
-    while top < max {
-        top = match top.to_string().chars().next() {
-            Some('1') => top * 2,
-            Some('2') => top / 2 * 5,
-            _ => top * 2,
-        };
-    }
+    // A round, even top for the axis (2, 4, 6, 8, 10, 20, 40, ...), so its half is whole too.
+    let mut step = 1;
+    let top = loop {
+        if let Some(t) = [2, 4, 6, 8, 10]
+            .iter()
+            .map(|m| m * step)
+            .find(|t| *t >= max)
+        {
+            break t;
+        }
+        step *= 10;
+    };
     let plot_w = W - LEFT - RIGHT;
     let plot_h = H - TOP - BOTTOM;
     let y = |v: i64| TOP + plot_h - v * plot_h / top;
@@ -93,6 +96,13 @@ mod tests {
         assert_eq!(s.matches("<rect").count(), 3 + 21, "legend + bars");
         assert!(s.contains("Sign-ins") && s.contains("Incidents"));
         assert!(s.contains("Nov 30"));
-        assert!(s.contains(">10</text>"), "axis top rounded up from 6");
+        assert!(
+            s.contains(">6</text>") && s.contains(">3</text>"),
+            "axis top 6, half 3"
+        );
+        let big: Vec<_> = (0..7)
+            .map(|i| (d + chrono::Duration::days(i), 37, 0, 0))
+            .collect();
+        assert!(svg(&big).contains(">40</text>"));
     }
 }

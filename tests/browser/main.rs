@@ -1,0 +1,503 @@
+//! The dual-logout test plan (docs/dual-logout-test-plan.md), run in headless Chromium with two
+//! real tabs of one browser against the real server. Each test is named after its plan number.
+
+mod support;
+
+use std::time::Duration;
+
+use fantoccini::Locator;
+use support::{Browser, Portal, ADMIN, USER};
+
+/// A browser and a fresh portal, or a skipped test when no browser is installed.
+macro_rules! setup {
+    ($settings:expr) => {{
+        let Some(b) = Browser::start().await else {
+            return;
+        };
+        (Portal::start($settings), b)
+    }};
+}
+
+const LOGGED_OUT: &str = "You have been successfully logged out.";
+
+async fn user_in(b: &Browser, p: &Portal) {
+    b.sign_in(p, "/login", USER, &p.user_password).await;
+    assert_eq!(b.path().await, "/dashboard");
+    assert!(b.text().await.contains("Signed in as Demo User"));
+}
+
+async fn admin_in(b: &Browser, p: &Portal) {
+    b.sign_in(p, "/admin/login", ADMIN, &p.admin_password).await;
+    assert_eq!(b.path().await, "/admin");
+    assert!(b.text().await.contains("Signed in as Demo Admin"));
+}
+
+/// Reloads `path` and says whether the page is still the signed-in one.
+async fn still_signed_in(b: &Browser, p: &Portal, path: &str) -> bool {
+    b.go(&p.url(path)).await;
+    b.path().await == path
+}
+
+// 1. Single-realm basics
+
+#[actix_web::test]
+async fn t1_1_user_sign_in_and_out() {
+    let (p, b) = setup!(&[]);
+    user_in(&b, &p).await;
+    assert!(b.text().await.contains(USER));
+    b.sign_out().await;
+    assert_eq!(b.path().await, "/login");
+    assert!(b.text().await.contains(LOGGED_OUT));
+    b.go(&p.url("/dashboard")).await;
+    assert_eq!(b.path().await, "/login?next=/dashboard");
+    b.finish().await;
+}
+
+#[actix_web::test]
+async fn t1_2_admin_sign_in_and_out() {
+    let (p, b) = setup!(&[]);
+    admin_in(&b, &p).await;
+    assert!(b.text().await.contains("Admin console"));
+    b.sign_out().await;
+    assert_eq!(b.path().await, "/admin/login");
+    assert!(b.text().await.contains(LOGGED_OUT));
+    assert!(!still_signed_in(&b, &p, "/admin").await);
+    b.finish().await;
+}
+
+#[actix_web::test]
+async fn t1_3_wrong_password_is_generic() {
+    let (p, b) = setup!(&[]);
+    b.sign_in(&p, "/login", USER, "not the password").await;
+    assert!(b.text().await.contains("Invalid email or password."));
+    b.sign_in(&p, "/login", "nobody@example.com", "not the password")
+        .await;
+    assert!(b.text().await.contains("Invalid email or password."));
+    b.sign_in(&p, "/admin/login", USER, &p.user_password).await;
+    assert!(
+        b.text().await.contains("Invalid email or password."),
+        "a user is not staff"
+    );
+    b.finish().await;
+}
+
+// 2. Dual-session sign-out
+
+#[actix_web::test]
+async fn t2_1_user_sign_out_keeps_admin() {
+    let (p, b) = setup!(&[]);
+    let user_tab = b.client.window().await.unwrap();
+    user_in(&b, &p).await;
+    let admin_tab = b.new_tab().await;
+    admin_in(&b, &p).await;
+    b.switch(&user_tab).await;
+    b.sign_out().await;
+    assert!(b.text().await.contains(LOGGED_OUT));
+    b.switch(&admin_tab).await;
+    assert!(still_signed_in(&b, &p, "/admin").await);
+    assert!(b.text().await.contains("Signed in as Demo Admin"));
+    b.switch(&user_tab).await;
+    assert!(!still_signed_in(&b, &p, "/dashboard").await);
+    b.finish().await;
+}
+
+#[actix_web::test]
+async fn t2_2_admin_sign_out_keeps_user() {
+    let (p, b) = setup!(&[]);
+    let user_tab = b.client.window().await.unwrap();
+    user_in(&b, &p).await;
+    let admin_tab = b.new_tab().await;
+    admin_in(&b, &p).await;
+    b.sign_out().await;
+    assert_eq!(b.path().await, "/admin/login");
+    assert!(b.text().await.contains(LOGGED_OUT));
+    b.switch(&user_tab).await;
+    assert!(still_signed_in(&b, &p, "/dashboard").await);
+    assert!(b.text().await.contains("Signed in as Demo User"));
+    b.switch(&admin_tab).await;
+    assert!(!still_signed_in(&b, &p, "/admin").await);
+    b.finish().await;
+}
+
+#[actix_web::test]
+async fn t2_3_sequential_sign_out() {
+    let (p, b) = setup!(&[]);
+    let user_tab = b.client.window().await.unwrap();
+    user_in(&b, &p).await;
+    let admin_tab = b.new_tab().await;
+    admin_in(&b, &p).await;
+    b.switch(&user_tab).await;
+    b.sign_out().await;
+    b.switch(&admin_tab).await;
+    assert!(still_signed_in(&b, &p, "/admin").await);
+    b.sign_out().await;
+    assert!(b.text().await.contains(LOGGED_OUT));
+    assert!(!still_signed_in(&b, &p, "/admin").await);
+    b.switch(&user_tab).await;
+    assert!(!still_signed_in(&b, &p, "/dashboard").await);
+    b.finish().await;
+}
+
+#[actix_web::test]
+async fn t2_4_reverse_sequential_sign_out() {
+    let (p, b) = setup!(&[]);
+    let user_tab = b.client.window().await.unwrap();
+    user_in(&b, &p).await;
+    let admin_tab = b.new_tab().await;
+    admin_in(&b, &p).await;
+    b.sign_out().await;
+    b.switch(&user_tab).await;
+    assert!(still_signed_in(&b, &p, "/dashboard").await);
+    b.sign_out().await;
+    assert!(b.text().await.contains(LOGGED_OUT));
+    assert!(!still_signed_in(&b, &p, "/dashboard").await);
+    b.switch(&admin_tab).await;
+    assert!(!still_signed_in(&b, &p, "/admin").await);
+    b.finish().await;
+}
+
+#[actix_web::test]
+async fn t2_5_sign_in_keeps_other_realm() {
+    let (p, b) = setup!(&[]);
+    let admin_tab = b.client.window().await.unwrap();
+    admin_in(&b, &p).await;
+    b.new_tab().await;
+    user_in(&b, &p).await;
+    b.switch(&admin_tab).await;
+    assert!(still_signed_in(&b, &p, "/admin").await);
+    b.finish().await;
+}
+
+#[actix_web::test]
+async fn t2_6_open_admin_form_still_submits() {
+    let (p, b) = setup!(&[]);
+    let admin_tab = b.client.window().await.unwrap();
+    admin_in(&b, &p).await; // the admin page, with its sign-out form, stays open
+    let user_tab = b.new_tab().await;
+    user_in(&b, &p).await;
+    b.sign_out().await;
+    b.switch(&admin_tab).await;
+    b.sign_out().await; // the form rendered before the user tab signed in and out
+    assert_eq!(b.path().await, "/admin/login");
+    assert!(b.text().await.contains(LOGGED_OUT));
+    b.switch(&user_tab).await;
+    b.finish().await;
+}
+
+// 3. Passwords with both sessions
+
+const NEW_PASSWORD: &str = "violet tractor marmalade";
+
+async fn change_password(b: &Browser, p: &Portal, path: &str, current: &str) {
+    b.go(&p.url(path)).await;
+    b.fill("#current_password", current).await;
+    b.fill("#new_password", NEW_PASSWORD).await;
+    b.fill("#new_password_confirm", NEW_PASSWORD).await;
+    b.click("form.stack button[type=submit]").await;
+    assert!(b.text().await.contains("Your password has been changed."));
+}
+
+#[actix_web::test]
+async fn t3_1_user_password_change_keeps_admin() {
+    let (p, b) = setup!(&[]);
+    let user_tab = b.client.window().await.unwrap();
+    user_in(&b, &p).await;
+    let admin_tab = b.new_tab().await;
+    admin_in(&b, &p).await;
+    b.switch(&user_tab).await;
+    change_password(&b, &p, "/account/password", &p.user_password).await;
+    assert!(
+        still_signed_in(&b, &p, "/dashboard").await,
+        "this browser stays signed in"
+    );
+    b.switch(&admin_tab).await;
+    assert!(still_signed_in(&b, &p, "/admin").await);
+    b.finish().await;
+}
+
+#[actix_web::test]
+async fn t3_2_admin_password_change_keeps_user() {
+    let (p, b) = setup!(&[]);
+    let user_tab = b.client.window().await.unwrap();
+    user_in(&b, &p).await;
+    b.new_tab().await;
+    admin_in(&b, &p).await;
+    change_password(&b, &p, "/admin/account/password", &p.admin_password).await;
+    assert_eq!(b.path().await, "/admin");
+    b.switch(&user_tab).await;
+    assert!(still_signed_in(&b, &p, "/dashboard").await);
+    b.finish().await;
+}
+
+#[actix_web::test]
+async fn t3_3_reset_while_both_signed_in() {
+    let (p, b) = setup!(&[]);
+    let user_tab = b.client.window().await.unwrap();
+    user_in(&b, &p).await;
+    let admin_tab = b.new_tab().await;
+    admin_in(&b, &p).await;
+    // A third tab: the user forgot the password and resets it.
+    b.new_tab().await;
+    b.go(&p.url("/password/reset")).await;
+    b.fill("#email", USER).await;
+    b.click("form.stack button[type=submit]").await;
+    assert!(b
+        .text()
+        .await
+        .contains("If an account exists for that address, a reset link has been sent."));
+    let mail = p.mail(1);
+    let link = mail
+        .split_whitespace()
+        .find(|w| w.contains("/password/reset/"))
+        .unwrap()
+        .to_owned();
+    b.go(&link).await;
+    assert_eq!(
+        b.path().await,
+        "/password/reset/confirm",
+        "the token left the address bar"
+    );
+    b.fill("#new_password", NEW_PASSWORD).await;
+    b.fill("#new_password_confirm", NEW_PASSWORD).await;
+    b.click("form.stack button[type=submit]").await;
+    assert_eq!(b.path().await, "/login");
+    assert!(b
+        .text()
+        .await
+        .contains("Your password has been reset. Please sign in."));
+    // The admin, another account, is still signed in; the reset account's session ended.
+    b.switch(&admin_tab).await;
+    assert!(still_signed_in(&b, &p, "/admin").await);
+    b.switch(&user_tab).await;
+    assert!(!still_signed_in(&b, &p, "/dashboard").await);
+    b.sign_in(&p, "/login", USER, NEW_PASSWORD).await;
+    assert_eq!(b.path().await, "/dashboard");
+    b.finish().await;
+}
+
+// 4. Expiry, revocation and deactivation with both sessions
+
+#[actix_web::test]
+async fn t4_1_idle_expiry_keeps_other_realm() {
+    let (p, b) = setup!(&[("REALMGATE_USER_IDLE_TIMEOUT", "3s")]);
+    let user_tab = b.client.window().await.unwrap();
+    user_in(&b, &p).await;
+    let admin_tab = b.new_tab().await;
+    admin_in(&b, &p).await;
+    actix_web::rt::time::sleep(Duration::from_secs(4)).await;
+    b.switch(&user_tab).await;
+    assert!(!still_signed_in(&b, &p, "/dashboard").await);
+    assert!(b.text().await.contains("Your session expired."));
+    b.switch(&admin_tab).await;
+    assert!(still_signed_in(&b, &p, "/admin").await);
+    b.finish().await;
+}
+
+#[actix_web::test]
+async fn t4_2_revoke_from_sessions_page() {
+    let (p, b) = setup!(&[]);
+    let user_tab = b.client.window().await.unwrap();
+    user_in(&b, &p).await;
+    let admin_tab = b.new_tab().await;
+    admin_in(&b, &p).await;
+    b.switch(&user_tab).await;
+    b.go(&p.url("/account/sessions")).await;
+    assert!(b.text().await.contains("This session"));
+    b.click("tr.current form button").await;
+    assert_eq!(b.path().await, "/login");
+    assert!(b.text().await.contains(LOGGED_OUT));
+    b.switch(&admin_tab).await;
+    assert!(still_signed_in(&b, &p, "/admin").await);
+    b.finish().await;
+}
+
+async fn admin_acts_on_user(b: &Browser, p: &Portal, action: &str) {
+    b.go(&p.url("/admin/users")).await;
+    let css = format!("tr[data-email='{USER}'] form[action$='/{action}'] button");
+    b.click(&css).await;
+    assert_eq!(b.path().await, "/admin/users");
+}
+
+#[actix_web::test]
+async fn t4_3_deactivation_in_other_tab() {
+    let (p, b) = setup!(&[]);
+    let user_tab = b.client.window().await.unwrap();
+    user_in(&b, &p).await;
+    let admin_tab = b.new_tab().await;
+    admin_in(&b, &p).await;
+    admin_acts_on_user(&b, &p, "deactivate").await;
+    assert!(b
+        .text()
+        .await
+        .contains("is deactivated and signed out everywhere."));
+    b.switch(&user_tab).await;
+    assert!(!still_signed_in(&b, &p, "/dashboard").await);
+    b.sign_in(&p, "/login", USER, &p.user_password).await;
+    assert!(b.text().await.contains("Invalid email or password."));
+    b.switch(&admin_tab).await;
+    assert!(
+        still_signed_in(&b, &p, "/admin").await,
+        "the acting admin stays"
+    );
+    b.finish().await;
+}
+
+#[actix_web::test]
+async fn t4_4_sign_out_everywhere() {
+    let (p, b) = setup!(&[]);
+    let user_tab = b.client.window().await.unwrap();
+    user_in(&b, &p).await;
+    let admin_tab = b.new_tab().await;
+    admin_in(&b, &p).await;
+    admin_acts_on_user(&b, &p, "logout-everywhere").await;
+    assert!(b.text().await.contains("is signed out everywhere."));
+    b.switch(&user_tab).await;
+    assert!(!still_signed_in(&b, &p, "/dashboard").await);
+    user_in(&b, &p).await; // the account itself still works
+    b.switch(&admin_tab).await;
+    assert!(still_signed_in(&b, &p, "/admin").await);
+    b.finish().await;
+}
+
+// 5. Security
+
+async fn session_cookie(b: &Browser) -> Option<fantoccini::cookies::Cookie<'static>> {
+    b.client
+        .get_all_cookies()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.name() == "realmgate_session")
+}
+
+#[actix_web::test]
+async fn t5_1_session_fixation() {
+    let (p, b) = setup!(&[]);
+    user_in(&b, &p).await;
+    // The cookie as it is now, holding a session secret: what an attacker might have planted
+    // or copied.
+    let planted = session_cookie(&b).await.expect("signed in");
+    user_in(&b, &p).await; // signing in again must give a new secret
+    b.client.delete_cookie("realmgate_session").await.unwrap();
+    b.client.add_cookie(planted).await.unwrap();
+    assert!(
+        !still_signed_in(&b, &p, "/dashboard").await,
+        "the earlier secret is refused"
+    );
+    b.finish().await;
+}
+
+#[actix_web::test]
+async fn t5_2_csrf_across_realms() {
+    let (p, b) = setup!(&[]);
+    let user_tab = b.client.window().await.unwrap();
+    user_in(&b, &p).await;
+    let user_token = b
+        .client
+        .find(Locator::Css(".who input[name=csrf_token]"))
+        .await
+        .unwrap()
+        .attr("value")
+        .await
+        .unwrap()
+        .unwrap();
+    b.new_tab().await;
+    admin_in(&b, &p).await;
+    // Swap the admin sign-out form's token for the user realm's, then submit it.
+    b.client
+        .execute(
+            "document.querySelector('.who input[name=csrf_token]').value = arguments[0];",
+            vec![serde_json::Value::String(user_token)],
+        )
+        .await
+        .unwrap();
+    b.sign_out().await;
+    assert!(b
+        .text()
+        .await
+        .contains("This form has expired or did not come from this site."));
+    assert!(still_signed_in(&b, &p, "/admin").await);
+    b.switch(&user_tab).await;
+    assert!(still_signed_in(&b, &p, "/dashboard").await);
+    b.finish().await;
+}
+
+#[actix_web::test]
+async fn t5_3_back_after_sign_out() {
+    let (p, b) = setup!(&[]);
+    user_in(&b, &p).await;
+    b.go(&p.url("/account/sessions")).await;
+    b.sign_out().await;
+    assert_eq!(b.path().await, "/login");
+    b.client.back().await.unwrap();
+    let text = b.text().await;
+    assert!(
+        !text.contains("Demo User") && !text.contains(USER),
+        "{text}"
+    );
+    b.finish().await;
+}
+
+#[actix_web::test]
+async fn t5_4_cookie_flags() {
+    let (p, b) = setup!(&[]);
+    user_in(&b, &p).await;
+    let c = session_cookie(&b).await.unwrap();
+    assert_eq!(c.http_only(), Some(true));
+    assert_eq!(format!("{:?}", c.same_site()), "Some(Lax)");
+    assert_eq!(c.path(), Some("/"));
+    assert!(
+        c.expires().is_none(),
+        "it ends with the browser: {:?}",
+        c.expires()
+    );
+    b.finish().await;
+}
+
+#[actix_web::test]
+async fn t5_5_open_redirect() {
+    let (p, b) = setup!(&[]);
+    for next in [
+        "//evil.example",
+        "https://evil.example",
+        "/%2F%2Fevil.example",
+        "/admin",
+    ] {
+        let encoded: String = next.bytes().map(|c| format!("%{c:02X}")).collect();
+        b.go(&p.url(&format!("/login?next={encoded}"))).await;
+        b.fill("#email", USER).await;
+        b.fill("#password", &p.user_password).await;
+        b.click("form.stack button[type=submit]").await;
+        let url = b.client.current_url().await.unwrap();
+        assert_eq!(url.host_str(), Some("127.0.0.1"), "{next}");
+        assert_eq!(url.path(), "/dashboard", "{next}");
+    }
+    b.finish().await;
+}
+
+// Screenshots of the main pages, for people to look at (target/screenshots/).
+
+#[actix_web::test]
+async fn screenshots_of_the_main_pages() {
+    let (p, b) = setup!(&[]);
+    b.go(&p.url("/login")).await;
+    b.screenshot("sign-in").await;
+    user_in(&b, &p).await;
+    b.screenshot("dashboard").await;
+    b.go(&p.url("/account/sessions")).await;
+    b.screenshot("sessions").await;
+    b.new_tab().await;
+    admin_in(&b, &p).await;
+    // Something for the console to show.
+    b.sign_in(&p, "/login", "nobody@example.com", "wrong").await;
+    admin_in(&b, &p).await;
+    b.screenshot("admin-dashboard").await;
+    b.go(&p.url("/admin/users")).await;
+    b.screenshot("admin-users").await;
+    b.go(&p.url("/admin/incidents")).await;
+    b.screenshot("admin-incidents").await;
+    b.client.set_window_size(390, 844).await.unwrap();
+    b.go(&p.url("/admin")).await;
+    b.screenshot("admin-dashboard-phone").await;
+    b.finish().await;
+}
