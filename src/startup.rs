@@ -269,6 +269,9 @@ impl Application {
         let server = HttpServer::new(move || app(for_server.clone()))
             .listen(listener)?
             .shutdown_timeout(10)
+            // Blocking work is database work, and the pool has 8 connections: more threads
+            // than that only wait for one, each with its own stack and allocator arena.
+            .worker_max_blocking_threads(crate::db::POOL_SIZE as usize)
             .run();
         Ok((Self { server, port }, state))
     }

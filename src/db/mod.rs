@@ -22,6 +22,9 @@ use crate::error::AppError;
 pub type Pool = R2d2Pool<ConnectionManager<SqliteConnection>>;
 pub type Conn = SqliteConnection;
 
+/// Pooled SQLite connections (WAL: many readers, one writer at a time).
+pub const POOL_SIZE: u32 = 8;
+
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
 #[derive(Debug)]
@@ -45,7 +48,7 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Pragmas {
 pub fn connect(database_url: &str) -> anyhow::Result<Pool> {
     let manager = ConnectionManager::<SqliteConnection>::new(database_url);
     let pool = R2d2Pool::builder()
-        .max_size(8)
+        .max_size(POOL_SIZE)
         .connection_timeout(Duration::from_secs(5))
         .connection_customizer(Box::new(Pragmas))
         .build(manager)

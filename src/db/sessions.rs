@@ -156,14 +156,25 @@ pub fn count_live(
     account_id: Option<i32>,
     now: NaiveDateTime,
 ) -> QueryResult<i64> {
-    let mut query = auth_sessions::table.filter(live(now)).into_boxed();
-    if let Some(realm) = realm {
-        query = query.filter(auth_sessions::realm.eq(realm.as_str()));
+    // Each shape is its own static query: Diesel caches the prepared statement of a static
+    // query per connection, and not that of a boxed one (this runs on every dashboard view).
+    let base = auth_sessions::table.filter(live(now));
+    match (realm, account_id) {
+        (None, None) => base.count().get_result(conn),
+        (Some(r), None) => base
+            .filter(auth_sessions::realm.eq(r.as_str()))
+            .count()
+            .get_result(conn),
+        (None, Some(id)) => base
+            .filter(auth_sessions::account_id.eq(id))
+            .count()
+            .get_result(conn),
+        (Some(r), Some(id)) => base
+            .filter(auth_sessions::realm.eq(r.as_str()))
+            .filter(auth_sessions::account_id.eq(id))
+            .count()
+            .get_result(conn),
     }
-    if let Some(id) = account_id {
-        query = query.filter(auth_sessions::account_id.eq(id));
-    }
-    query.count().get_result(conn)
 }
 
 pub fn find(conn: &mut SqliteConnection, id: &str) -> QueryResult<Option<AuthSession>> {

@@ -1,0 +1,508 @@
+//! `cargo bench --bench load [-- --accounts N --connections C --seconds S --storm S]`
+//!
+//! One repeatable load run against the release `realmgate` binary on a random loopback port
+//! with a temporary database: seeding, sign-in of every account, page views with a
+//! cross-account check, the static-file ceiling, a sign-in storm, and the server's peak memory.
+//! Prints one table and writes the same figures to `target/load.json`. Every loop is bounded
+//! by count or time; all traffic goes to 127.0.0.1.
+
+use std::cell::RefCell;
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use actix_web::web::Bytes;
+use hdrhistogram::Histogram;
+use http_body_util::{BodyExt as _, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+type Http = Client<HttpConnector, Full<Bytes>>;
+
+struct Options {
+    accounts: usize,
+    connections: usize,
+    seconds: u64,
+    storm_connections: usize,
+}
+
+fn options() -> Options {
+    let mut o = Options {
+        accounts: 1000,
+        connections: 64,
+        seconds: 10,
+        storm_connections: 32,
+    };
+    let args: Vec<String> = std::env::args().collect();
+    let mut i = 1;
+    while i < args.len() {
+        let value = || args.get(i + 1).and_then(|v| v.parse::<u64>().ok());
+        match args[i].as_str() {
+            "--accounts" => o.accounts = value().expect("--accounts N") as usize,
+            "--connections" => o.connections = value().expect("--connections N") as usize,
+            "--seconds" => o.seconds = value().expect("--seconds N"),
+            "--storm" => o.storm_connections = value().expect("--storm N") as usize,
+            _ => {
+                i += 1;
+                continue; // cargo passes --bench; ignore what is not ours
+            }
+        }
+        i += 2;
+    }
+    o
+}
+
+struct Server {
+    child: Child,
+    base: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn realmgate(dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_realmgate"));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("REALMGATE_DATABASE_URL", dir.join("load.db"))
+        .env("REALMGATE_MAIL", "log")
+        .env("RUST_LOG", "warn")
+        .current_dir(dir);
+    cmd
+}
+
+/// Seeds `n` accounts (and a few admins) straight into the database: one real Argon2id hash
+/// of the SPEC's parameters, shared, so seeding 10,000 accounts takes seconds.
+fn seed(dir: &std::path::Path, n: usize, admins: usize) {
+    use diesel::prelude::*;
+    use realmgate::db::schema::accounts as a;
+    let pool = realmgate::db::connect(dir.join("load.db").to_str().unwrap()).unwrap();
+    let hash =
+        realmgate::auth::password::hash_now(&realmgate::config::HashParams::spec(), PASSWORD)
+            .unwrap();
+    let now = chrono::Utc::now().naive_utc();
+    let mut conn = pool.get().unwrap();
+    conn.immediate_transaction(|conn| {
+        for i in 0..n + admins {
+            let (email, admin) = if i < n {
+                (format!("user{i}@load.example"), false)
+            } else {
+                (format!("admin{}@load.example", i - n), true)
+            };
+            diesel::insert_into(a::table)
+                .values((
+                    a::email.eq(&email),
+                    a::name.eq(format!("Load {i}")),
+                    a::password_hash.eq(&hash),
+                    a::is_admin.eq(admin),
+                    a::email_confirmed_at.eq(Some(now)),
+                    a::created_at.eq(now),
+                ))
+                .execute(conn)?;
+        }
+        Ok::<_, diesel::result::Error>(())
+    })
+    .unwrap();
+}
+
+const PASSWORD: &str = "load test password violet marmalade";
+
+fn start(dir: tempfile::TempDir) -> Server {
+    let mut child = realmgate(dir.path())
+        .env("REALMGATE_BIND", "127.0.0.1:0")
+        .env("REALMGATE_SECRET_KEY", "ab".repeat(64))
+        // Every attempt is counted against the IP before its password is checked, so 64
+        // sign-ins in flight at once from this one address would trip the default IP lock
+        // of 50 (docs/security.md says so). The load comes from one IP by construction.
+        .env("REALMGATE_IP_MAX_FAILURES", "1000000")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let base = loop {
+        let line = lines.next().expect("serve printed its address").unwrap();
+        if let Some(rest) = line.strip_prefix("Realmgate is serving on ") {
+            break rest.trim_end_matches('/').to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    Server {
+        child,
+        base,
+        _dir: dir,
+    }
+}
+
+/// One browser: its session cookie.
+#[derive(Clone, Default)]
+struct Jar(Rc<RefCell<Option<String>>>);
+
+impl Jar {
+    fn take_from(&self, headers: &hyper::HeaderMap) {
+        for v in headers.get_all(hyper::header::SET_COOKIE) {
+            let Ok(v) = v.to_str() else { continue };
+            if let Some(rest) = v.strip_prefix("realmgate_session=") {
+                *self.0.borrow_mut() = Some(rest.split(';').next().unwrap_or("").to_owned());
+            }
+        }
+    }
+}
+
+async fn request(
+    http: &Http,
+    jar: &Jar,
+    method: hyper::Method,
+    url: &str,
+    form: Option<String>,
+) -> Result<(u16, String), String> {
+    let mut req = hyper::Request::builder().method(method).uri(url);
+    if let Some(c) = jar.0.borrow().as_ref() {
+        req = req.header(hyper::header::COOKIE, format!("realmgate_session={c}"));
+    }
+    let body = match form {
+        Some(f) => {
+            req = req.header(
+                hyper::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            );
+            Full::new(Bytes::from(f))
+        }
+        None => Full::new(Bytes::new()),
+    };
+    let res = http
+        .request(req.body(body).map_err(|e| e.to_string())?)
+        .await
+        .map_err(|e| e.to_string())?;
+    jar.take_from(res.headers());
+    let status = res.status().as_u16();
+    let body = res
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    Ok((status, String::from_utf8_lossy(&body).into_owned()))
+}
+
+fn csrf_in(page: &str) -> String {
+    let marker = "name=\"csrf_token\" value=\"";
+    page.find(marker)
+        .map(|i| {
+            page[i + marker.len()..]
+                .split('"')
+                .next()
+                .unwrap_or("")
+                .to_owned()
+        })
+        .unwrap_or_default()
+}
+
+async fn sign_in(
+    http: &Http,
+    base: &str,
+    jar: &Jar,
+    login: &str,
+    email: &str,
+) -> Result<(), String> {
+    let (_, page) = request(
+        http,
+        jar,
+        hyper::Method::GET,
+        &format!("{base}{login}"),
+        None,
+    )
+    .await?;
+    let form = format!(
+        "email={}&password={}&csrf_token={}",
+        email.replace('@', "%40"),
+        PASSWORD.replace(' ', "+"),
+        csrf_in(&page)
+    );
+    let (status, _) = request(
+        http,
+        jar,
+        hyper::Method::POST,
+        &format!("{base}{login}"),
+        Some(form),
+    )
+    .await?;
+    if status == 303 {
+        Ok(())
+    } else {
+        Err(format!("sign-in answered {status}"))
+    }
+}
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000, 3).unwrap()
+}
+
+#[derive(Default)]
+struct Run {
+    count: u64,
+    errors: u64,
+    wrong_account: u64,
+}
+
+/// `connections` loops for `seconds`, each GETting a page of a random signed-in account (or the
+/// static file) and checking that the page shows that account's own email.
+async fn views(
+    http: &Http,
+    base: &str,
+    jars: &[(Jar, String)],
+    admins: &[(Jar, String)],
+    connections: usize,
+    seconds: u64,
+    static_only: bool,
+) -> (Run, Histogram<u64>, f64) {
+    let hist = Rc::new(RefCell::new(histogram()));
+    let run = Rc::new(RefCell::new(Run::default()));
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..connections {
+        let (http, hist, run) = (http.clone(), hist.clone(), run.clone());
+        let base = base.to_owned();
+        let jars = jars.to_vec();
+        let admins = admins.to_vec();
+        tasks.push(async move {
+            let mut n: u64 = c as u64 * 7919;
+            while Instant::now() < deadline {
+                n = n
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let (jar, email, path) = if static_only {
+                    (&jars[0].0, "", "/static/style.css")
+                } else if !admins.is_empty() && n % 100 == 0 {
+                    let (j, e) = &admins[(n >> 33) as usize % admins.len()];
+                    (j, e.as_str(), "/admin")
+                } else {
+                    let (j, e) = &jars[(n >> 33) as usize % jars.len()];
+                    (j, e.as_str(), "/dashboard")
+                };
+                let t = Instant::now();
+                let outcome = request(
+                    &http,
+                    jar,
+                    hyper::Method::GET,
+                    &format!("{base}{path}"),
+                    None,
+                )
+                .await;
+                let micros = t.elapsed().as_micros() as u64;
+                let mut r = run.borrow_mut();
+                r.count += 1;
+                match outcome {
+                    Ok((200, body)) => {
+                        let _ = hist.borrow_mut().record(micros.max(1));
+                        if !static_only && !body.contains(email) {
+                            r.wrong_account += 1;
+                        }
+                    }
+                    _ => r.errors += 1,
+                }
+            }
+        });
+    }
+    futures_util::future::join_all(tasks).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let run = Rc::try_unwrap(run).ok().unwrap().into_inner();
+    let hist = Rc::try_unwrap(hist).ok().unwrap().into_inner();
+    (run, hist, elapsed)
+}
+
+fn peak_memory_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(|v| v.parse().unwrap_or(0)))
+        })
+        .unwrap_or(0)
+}
+
+fn ms(h: &Histogram<u64>, q: f64) -> f64 {
+    h.value_at_quantile(q) as f64 / 1000.0
+}
+
+fn main() {
+    let o = options();
+    let admins = 4;
+    let dir = tempfile::tempdir().unwrap();
+    let out = realmgate(dir.path()).arg("migrate").output().unwrap();
+    assert!(out.status.success());
+    let t = Instant::now();
+    seed(dir.path(), o.accounts, admins);
+    let seed_secs = t.elapsed().as_secs_f64();
+    let server = start(dir);
+    let base = server.base.clone();
+    let pid = server.child.id();
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let report = rt.block_on(async move {
+        let http: Http = Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(256)
+            .build_http();
+
+        // Sign-in of every account, through GET + POST /login, `connections` at a time.
+        let jars: Vec<(Jar, String)> = (0..o.accounts)
+            .map(|i| (Jar::default(), format!("user{i}@load.example")))
+            .collect();
+        let admin_jars: Vec<(Jar, String)> = (0..admins)
+            .map(|i| (Jar::default(), format!("admin{i}@load.example")))
+            .collect();
+        let mut sign_in_hist = histogram();
+        let started = Instant::now();
+        let mut failures = 0;
+        for chunk in jars.chunks(o.connections.max(1)) {
+            let results = futures_util::future::join_all(chunk.iter().map(|(jar, email)| {
+                let http = http.clone();
+                let base = base.clone();
+                async move {
+                    let t = Instant::now();
+                    let r = sign_in(&http, &base, jar, "/login", email).await;
+                    (r, t.elapsed().as_micros() as u64)
+                }
+            }))
+            .await;
+            for (r, micros) in results {
+                match r {
+                    Ok(()) => {
+                        let _ = sign_in_hist.record(micros.max(1));
+                    }
+                    Err(_) => failures += 1,
+                }
+            }
+        }
+        let sign_in_secs = started.elapsed().as_secs_f64();
+        for (jar, email) in &admin_jars {
+            sign_in(&http, &base, jar, "/admin/login", email).await.expect("admin sign-in");
+        }
+        let memory_after_sign_in = peak_memory_kib(pid);
+
+        let (calm, calm_hist, calm_secs) =
+            views(&http, &base, &jars, &admin_jars, o.connections, o.seconds, false).await;
+        let (stat, stat_hist, stat_secs) =
+            views(&http, &base, &jars, &[], o.connections, o.seconds, true).await;
+
+        // The storm: page views go on while `storm_connections` sign in continuously.
+        let storm_deadline = Instant::now() + Duration::from_secs(o.seconds);
+        let storm_count = Rc::new(RefCell::new(0u64));
+        let storm = futures_util::future::join_all((0..o.storm_connections).map(|c| {
+            let (http, base, count) = (http.clone(), base.clone(), storm_count.clone());
+            let accounts = o.accounts;
+            async move {
+                let mut i = c;
+                while Instant::now() < storm_deadline {
+                    let jar = Jar::default();
+                    if sign_in(&http, &base, &jar, "/login", &format!("user{}@load.example", i % accounts)).await.is_ok() {
+                        *count.borrow_mut() += 1;
+                    }
+                    i += o.storm_connections;
+                }
+            }
+        }));
+        let storm_views = views(&http, &base, &jars, &admin_jars, o.connections, o.seconds, false);
+        let (_, (during, during_hist, during_secs)) = futures_util::future::join(storm, storm_views).await;
+        let storm_sign_ins = *storm_count.borrow();
+
+        serde_json::json!({
+            "machine": { "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0), "note": "load client and server share the machine" },
+            "options": { "accounts": o.accounts, "connections": o.connections, "seconds": o.seconds, "storm_connections": o.storm_connections },
+            "seed_seconds": seed_secs,
+            "sign_in": { "count": o.accounts - failures, "failures": failures, "per_second": (o.accounts - failures) as f64 / sign_in_secs, "p50_ms": ms(&sign_in_hist, 0.5), "p99_ms": ms(&sign_in_hist, 0.99) },
+            "page_views": { "per_second": calm.count as f64 / calm_secs, "p50_ms": ms(&calm_hist, 0.5), "p99_ms": ms(&calm_hist, 0.99), "p999_ms": ms(&calm_hist, 0.999), "errors": calm.errors, "wrong_account_pages": calm.wrong_account },
+            "static": { "per_second": stat.count as f64 / stat_secs, "p50_ms": ms(&stat_hist, 0.5), "p99_ms": ms(&stat_hist, 0.99), "errors": stat.errors },
+            "storm": { "page_views_per_second": during.count as f64 / during_secs, "page_view_p99_ms": ms(&during_hist, 0.99), "sign_ins_per_second": storm_sign_ins as f64 / o.seconds as f64, "errors": during.errors, "wrong_account_pages": during.wrong_account },
+            "peak_memory_mib": { "after_sign_in": memory_after_sign_in as f64 / 1024.0, "end": peak_memory_kib(pid) as f64 / 1024.0 },
+        })
+    });
+
+    let r = &report;
+    let f = |path: &[&str]| {
+        let mut v = r;
+        for p in path {
+            v = &v[*p];
+        }
+        v.as_f64().unwrap_or(0.0)
+    };
+    let ratio = f(&["page_views", "per_second"]) / f(&["static", "per_second"]).max(1.0);
+    let storm_ratio = f(&["storm", "page_view_p99_ms"]) / f(&["page_views", "p99_ms"]).max(0.001);
+    println!();
+    println!(
+        "Realmgate load run: {} accounts, {} connections, {} s per phase, {} storm connections",
+        o.accounts, o.connections, o.seconds, o.storm_connections
+    );
+    println!("{:<44} {:>12}", "figure", "value");
+    for (label, value) in [
+        ("seeding accounts (s)", f(&["seed_seconds"])),
+        ("sign-ins per second", f(&["sign_in", "per_second"])),
+        ("sign-in p50 (ms)", f(&["sign_in", "p50_ms"])),
+        ("sign-in p99 (ms)", f(&["sign_in", "p99_ms"])),
+        ("sign-in failures", f(&["sign_in", "failures"])),
+        (
+            "page views per second (/dashboard, /admin)",
+            f(&["page_views", "per_second"]),
+        ),
+        ("page view p50 (ms)", f(&["page_views", "p50_ms"])),
+        ("page view p99 (ms)", f(&["page_views", "p99_ms"])),
+        ("page view p99.9 (ms)", f(&["page_views", "p999_ms"])),
+        ("page view errors", f(&["page_views", "errors"])),
+        (
+            "pages showing another account",
+            f(&["page_views", "wrong_account_pages"]),
+        ),
+        (
+            "static file per second (ceiling)",
+            f(&["static", "per_second"]),
+        ),
+        ("static p99 (ms)", f(&["static", "p99_ms"])),
+        ("page views / static", ratio),
+        (
+            "storm: page views per second",
+            f(&["storm", "page_views_per_second"]),
+        ),
+        (
+            "storm: page view p99 (ms)",
+            f(&["storm", "page_view_p99_ms"]),
+        ),
+        ("storm: p99 / calm p99", storm_ratio),
+        (
+            "storm: sign-ins per second",
+            f(&["storm", "sign_ins_per_second"]),
+        ),
+        ("storm: errors", f(&["storm", "errors"])),
+        (
+            "storm: pages showing another account",
+            f(&["storm", "wrong_account_pages"]),
+        ),
+        (
+            "peak memory, all sessions live (MiB)",
+            f(&["peak_memory_mib", "after_sign_in"]),
+        ),
+        (
+            "peak memory, end of run (MiB)",
+            f(&["peak_memory_mib", "end"]),
+        ),
+    ] {
+        println!("{label:<44} {value:>12.2}");
+    }
+    let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
+    let _ = std::fs::create_dir_all(&target);
+    let path = target.join("load.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&report).unwrap()).unwrap();
+    println!("figures written to {}", path.display());
+    drop(server);
+}

@@ -1,0 +1,1 @@
+DROP INDEX auth_sessions_by_account_created;
