@@ -18,6 +18,13 @@ pub const MAX_FORM_BYTES: usize = 16 * 1024;
 
 pub struct Form<T>(pub T);
 
+/// The body of a form whose only field is its CSRF token (sign-out, revoke, admin actions).
+#[derive(serde::Deserialize)]
+pub struct CsrfOnly {
+    #[serde(default)]
+    pub csrf_token: String,
+}
+
 impl<T: DeserializeOwned + 'static> FromRequest for Form<T> {
     type Error = AppError;
     type Future = LocalBoxFuture<'static, Result<Self, AppError>>;

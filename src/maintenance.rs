@@ -41,9 +41,7 @@ pub fn clear_sessions(
                 .limit(BATCH)
                 .select(AuthSession::as_select())
                 .load(conn)?;
-            for row in &rows {
-                sessions::revoke(conn, row, reason, None, now)?;
-            }
+            sessions::revoke_each(conn, &rows, reason, None, now)?;
             Ok::<_, diesel::result::Error>(rows.len())
         })?;
         total += ended;

@@ -216,13 +216,7 @@ pub fn revoke_all_for(
         .filter(auth_sessions::secret_hash.ne_all(keep))
         .select(AuthSession::as_select())
         .load(conn)?;
-    let mut ended = 0;
-    for row in &rows {
-        if revoke(conn, row, reason, client, now)? {
-            ended += 1;
-        }
-    }
-    Ok(ended)
+    revoke_each(conn, &rows, reason, client, now)
 }
 
 /// Revokes the account's live sessions in one realm (the single-session `replace` policy).
@@ -240,8 +234,19 @@ pub fn revoke_live_in_realm(
         .filter(auth_sessions::realm.eq(realm.as_str()))
         .select(AuthSession::as_select())
         .load(conn)?;
+    revoke_each(conn, &rows, reason, client, now)
+}
+
+/// Revokes each row (with its logout activity); returns how many this call ended.
+pub fn revoke_each(
+    conn: &mut SqliteConnection,
+    rows: &[AuthSession],
+    reason: LogoutReason,
+    client: Option<&ClientInfo>,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
     let mut ended = 0;
-    for row in &rows {
+    for row in rows {
         if revoke(conn, row, reason, client, now)? {
             ended += 1;
         }

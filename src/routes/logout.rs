@@ -5,7 +5,6 @@ use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_flash_messages::{FlashMessage, IncomingFlashMessages};
-use serde::Deserialize;
 
 use super::{html, see_other, signed_in_chrome};
 use crate::client::ClientInfo;
@@ -13,18 +12,12 @@ use crate::cookies;
 use crate::csrf;
 use crate::db::{self, audit::LogoutReason, sessions};
 use crate::error::{AppError, AppResult};
-use crate::form::Form;
+use crate::form::{CsrfOnly, Form};
 use crate::realm::{Realm, RealmKind, SignedIn};
 use crate::startup::AppState;
 use crate::templates::{self, LogoutPage};
 
 pub const LOGGED_OUT: &str = "You have been successfully logged out.";
-
-#[derive(Deserialize)]
-pub struct CsrfOnly {
-    #[serde(default)]
-    csrf_token: String,
-}
 
 /// `GET /logout`: a confirmation page. A GET never signs anyone out.
 pub async fn confirm<R: RealmKind>(

@@ -4,7 +4,6 @@ use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_flash_messages::{FlashMessage, IncomingFlashMessages};
-use serde::Deserialize;
 
 use super::{held_secret_hashes, html, see_other, signed_in_chrome};
 use crate::client::{describe_user_agent, ClientInfo};
@@ -13,18 +12,12 @@ use crate::csrf;
 use crate::db::audit::{Incident, IncidentKind, LogoutReason};
 use crate::db::{self, sessions};
 use crate::error::{AppError, AppResult};
-use crate::form::Form;
+use crate::form::{CsrfOnly, Form};
 use crate::realm::{Realm, SignedIn, UserRealm};
 use crate::startup::AppState;
 use crate::templates::{self, SessionRow, SessionsPage};
 
 const TIME_FORMAT: &str = "%Y-%m-%d %H:%M";
-
-#[derive(Deserialize)]
-pub struct CsrfOnly {
-    #[serde(default)]
-    csrf_token: String,
-}
 
 pub async fn list(
     req: HttpRequest,

@@ -13,7 +13,7 @@ use crate::db::audit::LogoutReason;
 use crate::db::reports::{self, Window};
 use crate::db::{self, sessions};
 use crate::error::{AppError, AppResult};
-use crate::form::Form;
+use crate::form::{CsrfOnly, Form};
 use crate::realm::{AdminRealm, Realm, SignedIn};
 use crate::routes::{html, see_other, signed_in_chrome};
 use crate::startup::AppState;
@@ -92,12 +92,6 @@ pub async fn list(
         csrf_token: &token,
     };
     Ok(html(StatusCode::OK, templates::render(&page)?))
-}
-
-#[derive(Deserialize)]
-pub struct CsrfOnly {
-    #[serde(default)]
-    csrf_token: String,
 }
 
 pub async fn revoke(

@@ -15,7 +15,7 @@ use crate::db::tokens::{self, Purpose};
 use crate::db::{self, accounts, lockout, sessions};
 use crate::domain::{Email, Name};
 use crate::error::{AppError, AppResult};
-use crate::form::Form;
+use crate::form::{CsrfOnly, Form};
 use crate::mail::Mail;
 use crate::realm::{AdminRealm, Realm, SignedIn};
 use crate::routes::register::checked_password;
@@ -202,12 +202,6 @@ fn reset_mail(state: &AppState, to: &str, token: &str, welcome: bool) -> Mail {
         body: format!("{intro}\n{link}\n\nThe link works once."),
         secret: Some(token.to_owned()),
     }
-}
-
-#[derive(Deserialize)]
-pub struct CsrfOnly {
-    #[serde(default)]
-    csrf_token: String,
 }
 
 /// `POST /admin/users/{id}/{action}`.
