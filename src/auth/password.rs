@@ -10,8 +10,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use std::cell::RefCell;
+
+use argon2::password_hash::{self, Output, ParamsString, PasswordHash, Salt, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 
 use tokio::sync::oneshot;
 
@@ -107,7 +109,7 @@ impl Hasher {
                     needs_rehash: false,
                 };
             };
-            let matches = argon2.verify_password(password.as_bytes(), &parsed).is_ok() && real;
+            let matches = verify_stored(password.as_bytes(), &parsed) && real;
             Verified {
                 matches,
                 needs_rehash: matches && is_outdated(argon2, &parsed),
@@ -147,10 +149,89 @@ pub fn hash_now(params: &HashParams, password: &str) -> anyhow::Result<String> {
 
 fn hash_with(argon2: &Argon2<'_>, password: &str) -> anyhow::Result<String> {
     let salt = SaltString::generate(&mut OsRng);
-    argon2
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| anyhow::anyhow!("argon2: {e}"))
+    compute(
+        argon2,
+        Algorithm::Argon2id,
+        password.as_bytes(),
+        salt.as_salt(),
+    )
+    .map(|h| h.to_string())
+    .map_err(|e| anyhow::anyhow!("argon2: {e}"))
+}
+
+thread_local! {
+    /// This thread's Argon2 memory (19 MiB with the SPEC's parameters), reused by every
+    /// hash the thread computes: allocating it per hash made the allocator keep many such
+    /// blocks and zero each new one.
+    static BLOCKS: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// What `PasswordHasher::hash_password` does, but in this thread's reused memory.
+fn compute<'a>(
+    argon2: &Argon2<'_>,
+    algorithm: Algorithm,
+    password: &[u8],
+    salt: Salt<'a>,
+) -> password_hash::Result<PasswordHash<'a>> {
+    let mut salt_bytes = [0u8; 64];
+    let salt_bytes = salt.decode_b64(&mut salt_bytes)?;
+    let output_len = argon2
+        .params()
+        .output_len()
+        .unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+    let output =
+        BLOCKS.with(|cell| {
+            let mut blocks = cell.borrow_mut();
+            let need = argon2.params().block_count();
+            if blocks.len() != need {
+                blocks.clear();
+                blocks.resize(need, Block::default());
+            }
+            Output::init_with(output_len, |out| {
+                Ok(argon2.hash_password_into_with_memory(
+                    password,
+                    salt_bytes,
+                    out,
+                    &mut blocks[..],
+                )?)
+            })
+        })?;
+    Ok(PasswordHash {
+        algorithm: algorithm.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(argon2.params())?,
+        salt: Some(salt),
+        hash: Some(output),
+    })
+}
+
+/// Checks `password` against a stored PHC string, with the parameters the string names.
+fn verify_stored(password: &[u8], parsed: &PasswordHash<'_>) -> bool {
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(parsed.algorithm) else {
+        return false;
+    };
+    let version = parsed
+        .version
+        .and_then(|v| Version::try_from(v).ok())
+        .unwrap_or(Version::V0x13);
+    let Ok(params) = Params::try_from(parsed) else {
+        return false;
+    };
+    let params = match Params::new(
+        params.m_cost(),
+        params.t_cost(),
+        params.p_cost(),
+        Some(expected.len()),
+    ) {
+        Ok(p) => p,
+        Err(_) => return false,
+    };
+    let argon2 = Argon2::new(algorithm, version, params);
+    // `Output`'s equality is constant-time.
+    compute(&argon2, algorithm, password, salt).is_ok_and(|h| h.hash == Some(expected))
 }
 
 fn is_outdated(argon2: &Argon2<'_>, parsed: &PasswordHash<'_>) -> bool {
@@ -189,6 +270,25 @@ mod tests {
             .await
             .unwrap();
         assert!(!unknown.matches, "the dummy hash never signs anyone in");
+
+        // Our hashes are standard PHC strings the crate's own verifier accepts, and back.
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        let parsed = PasswordHash::new(&hash).unwrap();
+        assert!(Argon2::default()
+            .verify_password(b"correct horse battery", &parsed)
+            .is_ok());
+        let theirs = Argon2::default()
+            .hash_password(b"correct horse battery", &SaltString::generate(&mut OsRng))
+            .unwrap()
+            .to_string();
+        let v = hasher
+            .verify(Some(theirs), "correct horse battery".into())
+            .await
+            .unwrap();
+        assert!(
+            v.matches && v.needs_rehash,
+            "default params differ from the test ones"
+        );
 
         let stronger = HashParams { t_cost: 2, ..weak };
         let other = Hasher::new(&stronger, 1).unwrap();
