@@ -1,1 +1,2 @@
+DROP INDEX auth_sessions_created;
 DROP INDEX auth_sessions_by_account_created;

@@ -132,6 +132,26 @@ pub fn touch(
         .map(drop)
 }
 
+/// `touch`, only while the row is unrevoked; whether it was.
+pub fn touch_if_live(
+    conn: &mut SqliteConnection,
+    id: &str,
+    now: NaiveDateTime,
+    idle_expires_at: NaiveDateTime,
+) -> QueryResult<bool> {
+    diesel::update(
+        auth_sessions::table
+            .find(id)
+            .filter(auth_sessions::revoked_at.is_null()),
+    )
+    .set((
+        auth_sessions::last_seen_at.eq(now),
+        auth_sessions::idle_expires_at.eq(idle_expires_at),
+    ))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
 pub fn set_client(conn: &mut SqliteConnection, id: &str, client: &ClientInfo) -> QueryResult<()> {
     diesel::update(auth_sessions::table.find(id))
         .set((

@@ -242,12 +242,24 @@ fn check(
             && claimed == Some(row.account_id)
             && row.ip == client.ip.to_string()
             && row.user_agent == client.user_agent;
-        if row_fine && !touch_due {
-            let account = accounts::find(conn, row.account_id)?;
-            if let Some(account) =
-                account.filter(|a| a.is_active && (realm != Realm::Admin || a.is_admin))
-            {
-                return Ok(Verdict::Live(Box::new((account, row))));
+        if row_fine {
+            let account = accounts::find(conn, row.account_id)?
+                .filter(|a| a.is_active && (realm != Realm::Admin || a.is_admin));
+            if let Some(account) = account {
+                if !touch_due {
+                    return Ok(Verdict::Live(Box::new((account, row))));
+                }
+                // Only last-seen is due: one conditional update, no transaction to open. If the
+                // row was revoked meanwhile, nothing changes and the full check below decides.
+                let idle_expires_at = crate::clock::after(now, idle);
+                if sessions::touch_if_live(conn, &row.id, now, idle_expires_at)? {
+                    let row = AuthSession {
+                        last_seen_at: now,
+                        idle_expires_at,
+                        ..row
+                    };
+                    return Ok(Verdict::Live(Box::new((account, row))));
+                }
             }
         }
     }
