@@ -90,9 +90,6 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             println!("{p}");
         }
         let errors = problems.iter().filter(|p| p.is_error()).count();
-        if problems.is_empty() {
-            println!("ok: no problems found");
-        }
         return Ok(if errors > 0 {
             Outcome::Problems
         } else {

@@ -123,8 +123,10 @@ pub fn clear(conn: &mut SqliteConnection, subject: &Subject) -> QueryResult<()> 
 }
 
 /// Unlocks an email: its own counter and every known device's counter for it (admin unlock,
-/// completed reset).
+/// completed reset). The devices known for it are forgotten too, so whoever held the old
+/// password cannot keep a separate budget of guesses per device they ever used.
 pub fn unlock_email(conn: &mut SqliteConnection, email: &str) -> QueryResult<()> {
+    forget_devices(conn, email, None)?;
     clear(conn, &Subject::Email(email.to_owned()))?;
     diesel::delete(
         login_failures::table
@@ -143,6 +145,21 @@ fn escape_like(raw: &str) -> String {
     raw.replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_")
+}
+
+/// Forgets the browsers known for `email`, except `keep` (a device hash).
+pub fn forget_devices(
+    conn: &mut SqliteConnection,
+    email: &str,
+    keep: Option<&str>,
+) -> QueryResult<()> {
+    diesel::delete(
+        known_devices::table
+            .filter(known_devices::email.eq(email))
+            .filter(known_devices::device_hash.ne(keep.unwrap_or(""))),
+    )
+    .execute(conn)
+    .map(drop)
 }
 
 pub fn device_subject(device_hash: &str, email: &str) -> Subject {

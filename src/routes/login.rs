@@ -152,10 +152,8 @@ pub async fn submit<R: RealmKind>(
         SignInOutcome::Blocked => return again(StatusCode::CONFLICT, OPEN_ELSEWHERE),
         SignInOutcome::Locked { retry_after_secs } => {
             let minutes = retry_after_secs.div_ceil(60);
-            let message = format!(
-                "Too many failed attempts. Try again in {minutes} minute{}.",
-                if minutes == 1 { "" } else { "s" }
-            );
+            // The SPEC's exact words, "N minutes", even when N is 1.
+            let message = format!("Too many failed attempts. Try again in {minutes} minutes.");
             let mut res = again(StatusCode::TOO_MANY_REQUESTS, &message)?;
             res.headers_mut().insert(
                 actix_web::http::header::RETRY_AFTER,

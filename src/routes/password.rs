@@ -112,12 +112,16 @@ pub async fn change<R: RealmKind>(
 
     let client = ClientInfo::from_request(&req, &state.config.trusted_proxies);
     let keep = held_secret_hashes(&req, &session);
+    let this_device = crate::cookies::read_device(&req).map(|d| crate::crypto::sha256_hex(&d));
+    let account_email = signed.account.email.clone();
     let now = state.clock.now();
     let account_id = signed.account.id;
     let audit_client = client.clone();
     db::block(&state.pool, move |conn| {
         Ok(conn.immediate_transaction(|conn| {
             accounts::set_new_password(conn, account_id, &hash)?;
+            // Browsers that knew the old password lose their separate lockout budget.
+            crate::db::lockout::forget_devices(conn, &account_email, this_device.as_deref())?;
             sessions::revoke_all_for(
                 conn,
                 account_id,

@@ -224,6 +224,8 @@ pub async fn confirm(
             accounts::set_new_password(conn, account_id, &hash)?;
             // A completed reset proves the owner: the email's lock goes too.
             lockout::unlock_email(conn, &account_email)?;
+            // The link reached the mailbox: that confirms the address too.
+            accounts::confirm_email(conn, account_id, now)?;
             sessions::revoke_all_for(
                 conn,
                 account_id,

@@ -151,7 +151,13 @@ async fn actions_need_csrf_a_known_id_and_a_recent_sign_in() {
         )
         .await
         .status,
-        400
+        404
+    );
+    assert_eq!(
+        app.post("/admin/users/99999999999/unlock", &[("csrf_token", &token)])
+            .await
+            .status,
+        404
     );
     assert_eq!(
         app.post("/admin/sessions/nope/revoke", &[("csrf_token", &token)])
@@ -503,4 +509,33 @@ async fn a_user_session_reaches_nothing_in_the_console() {
         .post("/admin/users/1/deactivate", &[("csrf_token", &token)])
         .await;
     assert_eq!(res.status, 401);
+}
+
+#[actix_web::test]
+async fn a_deactivated_account_gets_no_reset_link() {
+    let app = spawn().await;
+    let user = app
+        .create_account("user@example.com", "Uma User", false)
+        .await;
+    app.sign_in_admin().await;
+    let token = app.get("/admin/users").await.csrf_token();
+    app.post(
+        &format!("/admin/users/{user}/deactivate"),
+        &[("csrf_token", &token)],
+    )
+    .await;
+    let res = app
+        .post(
+            &format!("/admin/users/{user}/send-reset"),
+            &[("csrf_token", &token)],
+        )
+        .await;
+    assert_redirect_to(&res, "/admin/users");
+    assert!(app
+        .get("/admin/users")
+        .await
+        .body
+        .contains("activate it before sending a reset link"));
+    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+    assert!(app.mails().is_empty());
 }

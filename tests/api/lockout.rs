@@ -308,3 +308,40 @@ async fn no_password_text_in_any_incident_column_or_log_line() {
     }
     assert!(!crate::helpers::logs().join("\n").contains(secret));
 }
+
+#[actix_web::test]
+async fn a_reset_forgets_the_browsers_known_for_the_email() {
+    use diesel::prelude::*;
+    use realmgate::db::schema::known_devices as k;
+    let app = spawn().await;
+    app.create_account("user@example.com", "Uma User", false)
+        .await;
+    assert_redirect_to(
+        &app.sign_in("/login", "user@example.com", PASSWORD).await,
+        "/dashboard",
+    );
+    let known: i64 = k::table.count().get_result(&mut app.db()).unwrap();
+    assert_eq!(known, 1);
+    let t = app.csrf("/password/reset").await;
+    app.post(
+        "/password/reset",
+        &[("email", "user@example.com"), ("csrf_token", &t)],
+    )
+    .await;
+    let mails = app.wait_for_mails(1).await;
+    let link = crate::helpers::TestApp::<()>::link_in(&mails[0]);
+    app.get(&link).await;
+    let t = app.csrf("/password/reset/confirm").await;
+    let new = "violet tractor marmalade";
+    app.post(
+        "/password/reset/confirm",
+        &[
+            ("new_password", new),
+            ("new_password_confirm", new),
+            ("csrf_token", &t),
+        ],
+    )
+    .await;
+    let known: i64 = k::table.count().get_result(&mut app.db()).unwrap();
+    assert_eq!(known, 0, "a reset forgets the devices known for the email");
+}

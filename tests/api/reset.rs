@@ -347,3 +347,22 @@ async fn the_access_log_masks_the_token_in_the_link() {
     );
     assert!(!logs.contains(&token));
 }
+
+#[actix_web::test]
+async fn a_reset_confirms_an_unconfirmed_address() {
+    use realmgate::db::schema::accounts as a;
+    let app = spawn().await;
+    let id = app
+        .create_account("user@example.com", "Uma User", false)
+        .await;
+    diesel::update(a::table.find(id))
+        .set(a::email_confirmed_at.eq(None::<chrono::NaiveDateTime>))
+        .execute(&mut app.db())
+        .unwrap();
+    let link = reset_link(&app, "user@example.com", 0).await;
+    assert_redirect_to(&complete(&app, &link, NEW).await, "/login");
+    assert_redirect_to(
+        &app.sign_in("/login", "user@example.com", NEW).await,
+        "/dashboard",
+    );
+}

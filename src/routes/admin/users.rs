@@ -207,13 +207,15 @@ fn reset_mail(state: &AppState, to: &str, token: &str, welcome: bool) -> Mail {
 /// `POST /admin/users/{id}/{action}`.
 pub async fn act(
     req: HttpRequest,
-    path: web::Path<(i32, String)>,
+    path: web::Path<(String, String)>,
     signed: SignedIn<AdminRealm>,
     session: Session,
     state: web::Data<AppState>,
     Form(form): Form<CsrfOnly>,
 ) -> AppResult<HttpResponse> {
     let (id, action) = path.into_inner();
+    // An id that is not a number is as unknown as one that is not in the table.
+    let id: i32 = id.parse().map_err(|_| AppError::NotFound)?;
     let action = match action.as_str() {
         "deactivate" | "activate" | "unlock" | "logout-everywhere" | "send-reset" => action,
         _ => return Err(AppError::NotFound),
@@ -260,6 +262,9 @@ pub async fn act(
                         now,
                     )?;
                 }
+                // A deactivated account gets no reset link: the link would work and the
+                // sign-in after it would not.
+                _ if !account.is_active => {}
                 _ => {
                     token = Some(tokens::issue(
                         conn,
@@ -270,13 +275,20 @@ pub async fn act(
                     )?);
                 }
             }
-            Ok(Some((account.email, token)))
+            Ok(Some((account.email, token, account.is_active)))
         })?)
     })
     .await?;
-    let Some((email, token)) = done else {
+    let Some((email, token, active)) = done else {
         return Err(AppError::NotFound);
     };
+    if action == "send-reset" && !active {
+        FlashMessage::error(format!(
+            "{email} is deactivated: activate it before sending a reset link."
+        ))
+        .send();
+        return Ok(see_other(LIST));
+    }
     if let Some(token) = token {
         state
             .mailer
