@@ -3,7 +3,9 @@
 use std::fmt;
 
 use crate::config::{Config, Environment, MailSetting};
-use crate::db::{self, accounts};
+use diesel::Connection as _;
+
+use crate::db::accounts;
 use crate::domain::Email;
 
 #[derive(Debug, PartialEq, Eq)]
@@ -120,18 +122,32 @@ pub fn run(get: impl Fn(&str) -> Option<String>) -> Vec<Problem> {
     }
 
     // The database: reachable, and (in production) no bootstrap admin still unchanged.
-    match db::connect(&config.database_url) {
+    // Opened as it is: `check` must not create a mistyped database or migrate a live one.
+    let path = config.database_url.trim_start_matches("sqlite://");
+    let exists = path == ":memory:" || std::path::Path::new(path).is_file();
+    let opened = if exists {
+        diesel::SqliteConnection::establish(&config.database_url)
+            .map_err(|e| e.to_string())
+            .and_then(|mut conn| {
+                use diesel::connection::SimpleConnection as _;
+                conn.batch_execute("SELECT 1").map_err(|e| e.to_string())?;
+                Ok(conn)
+            })
+    } else {
+        Err(format!(
+            "{path} does not exist (run `realmgate migrate` to create it)"
+        ))
+    };
+    match opened {
         Err(e) => problems.push(Problem::Error(format!(
-            "REALMGATE_DATABASE_URL: cannot open the database: {e:#}"
+            "REALMGATE_DATABASE_URL: cannot open the database: {e}"
         ))),
-        Ok(pool) => {
-            let unchanged = pool.get().ok().and_then(|mut conn| {
-                let email = Email::parse(&config.bootstrap_admin_email).ok()?;
-                accounts::find_by_email(&mut conn, &email)
-                    .ok()
-                    .flatten()
-                    .map(|a| a.is_admin && a.must_change_password)
-            });
+        Ok(mut conn) => {
+            // A database not yet migrated has no accounts table: then there is no admin either.
+            let unchanged = Email::parse(&config.bootstrap_admin_email)
+                .ok()
+                .and_then(|email| accounts::find_by_email(&mut conn, &email).ok().flatten())
+                .map(|a| a.is_admin && a.must_change_password);
             if production && unchanged == Some(true) {
                 problems.push(Problem::Error(format!(
                     "the bootstrap admin {} still has its first password; sign in and change it",
@@ -155,6 +171,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
+        crate::db::connect(&db).unwrap();
         map.entry("REALMGATE_DATABASE_URL".into()).or_insert(db);
         run(|k| map.get(k).cloned())
             .iter()
@@ -204,6 +221,17 @@ mod tests {
             "{out:?}"
         );
         assert!(out.iter().all(|l| !l.starts_with("error:")), "{out:?}");
+    }
+
+    #[test]
+    fn a_missing_database_is_an_error_and_is_not_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("typo.db");
+        let out = run(|k| (k == "REALMGATE_DATABASE_URL").then(|| path.display().to_string()));
+        assert!(out
+            .iter()
+            .any(|p| p.to_string().starts_with("error: REALMGATE_DATABASE_URL")));
+        assert!(!path.exists(), "check created the database");
     }
 
     #[test]

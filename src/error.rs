@@ -19,6 +19,13 @@ pub enum AppError {
         realm: Realm,
         message: Option<&'static str>,
     },
+    /// A 400 whose page offers a way on (a link and its text).
+    #[error("bad request: {message}")]
+    BadRequestWithLink {
+        message: &'static str,
+        href: &'static str,
+        text: &'static str,
+    },
     #[error("forbidden: {0}")]
     Forbidden(String),
     #[error("not found")]
@@ -71,7 +78,9 @@ impl From<askama::Error> for AppError {
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
-            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::BadRequest(_) | AppError::BadRequestWithLink { .. } => {
+                StatusCode::BAD_REQUEST
+            }
             AppError::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
@@ -91,6 +100,11 @@ impl ResponseError for AppError {
             AppError::BadRequest(m)
             | AppError::Forbidden(m)
             | AppError::TooMany { message: m, .. } => (m.clone(), None),
+            AppError::BadRequestWithLink {
+                message,
+                href,
+                text,
+            } => ((*message).to_owned(), Some((*href, *text))),
             AppError::Unauthenticated { realm, message } => (
                 message
                     .unwrap_or("You need to sign in to do that.")

@@ -12,8 +12,9 @@ use super::{held_secret_hashes, html, see_other, signed_in_chrome};
 use crate::client::ClientInfo;
 use crate::csrf;
 use crate::db::audit::{Incident, IncidentKind, LogoutReason};
+use crate::db::lockout::{self, Subject};
 use crate::db::{self, accounts, sessions};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::form::Form;
 use crate::mail::Mail;
 use crate::realm::{RealmKind, SignedIn};
@@ -82,6 +83,25 @@ pub async fn change<R: RealmKind>(
         )
     };
 
+    // SECURITY: wrong current passwords count against the email's lockout, so a stolen
+    // session cannot guess its way to the password at Argon2 speed.
+    let email_subject = Subject::Email(signed.account.email.clone());
+    let now = state.clock.now();
+    let subject = email_subject.clone();
+    let locked = db::block(&state.pool, move |conn| {
+        Ok(lockout::locked_until(conn, &subject, now)?)
+    })
+    .await?;
+    if let Some(until) = locked {
+        let secs = u64::try_from((until - now).num_seconds().max(1)).unwrap_or(1);
+        return Err(AppError::TooMany {
+            message: format!(
+                "Too many failed attempts. Try again in {} minutes.",
+                secs.div_ceil(60)
+            ),
+            retry_after_secs: secs,
+        });
+    }
     let verified = state
         .hasher
         .verify(
@@ -90,6 +110,11 @@ pub async fn change<R: RealmKind>(
         )
         .await?;
     if !verified.matches {
+        let policy = state.config.lockout.clone();
+        db::block(&state.pool, move |conn| {
+            Ok(lockout::count_failure(conn, &email_subject, &policy, now)?)
+        })
+        .await?;
         return refuse("Your current password is not correct.");
     }
     if form.new_password != form.new_password_confirm {

@@ -46,10 +46,11 @@ pub struct ConfirmForm {
 }
 
 fn invalid_link() -> AppError {
-    AppError::BadRequest(
-        "This reset link is not valid, was already used, or has expired. Request a new link at /password/reset."
-            .into(),
-    )
+    AppError::BadRequestWithLink {
+        message: "This reset link is not valid, was already used, or has expired.",
+        href: "/password/reset",
+        text: "Request a new link",
+    }
 }
 
 fn request_page(

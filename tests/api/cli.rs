@@ -350,6 +350,7 @@ fn serve_clears_sessions_at_start_when_asked() {
 fn check_reports_each_problem_and_fails_on_errors() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("k.db").to_str().unwrap().to_owned();
+    assert!(run(&db, &["migrate"], &[]).0);
     let (ok, out, _) = run(
         &db,
         &["check"],

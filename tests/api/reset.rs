@@ -144,7 +144,12 @@ async fn a_reset_link_works_once() {
     assert_redirect_to(&complete(&app, &link, NEW).await, "/login");
     let res = app.get(&link).await;
     assert_eq!(res.status, 400);
-    assert!(res.body.contains("/password/reset"), "offers a new link");
+    assert!(
+        res.body
+            .contains(r#"<a class="button" href="/password/reset">Request a new link</a>"#),
+        "offers a new link: {}",
+        res.body
+    );
     // The confirm page without a token in the session is a 400 too.
     assert_eq!(app.get("/password/reset/confirm").await.status, 400);
 }
