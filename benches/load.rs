@@ -363,6 +363,7 @@ fn main() {
         let admin_jars: Vec<(Jar, String)> = (0..admins)
             .map(|i| (Jar::default(), format!("admin{i}@load.example")))
             .collect();
+        eprintln!("load: signing in {} accounts (server pid {pid})", o.accounts);
         let mut sign_in_hist = histogram();
         let started = Instant::now();
         let mut failures = 0;
@@ -391,12 +392,15 @@ fn main() {
             sign_in(&http, &base, jar, "/admin/login", email).await.expect("admin sign-in");
         }
         let memory_after_sign_in = peak_memory_kib(pid);
+        eprintln!("load: page views ({} s)", o.seconds);
 
         let (calm, calm_hist, calm_secs) =
             views(&http, &base, &jars, &admin_jars, o.connections, o.seconds, false).await;
+        eprintln!("load: static file ({} s)", o.seconds);
         let (stat, stat_hist, stat_secs) =
             views(&http, &base, &jars, &[], o.connections, o.seconds, true).await;
 
+        eprintln!("load: sign-in storm ({} s)", o.seconds);
         // The storm: page views go on while `storm_connections` sign in continuously.
         let storm_deadline = Instant::now() + Duration::from_secs(o.seconds);
         let storm_count = Rc::new(RefCell::new(0u64));

@@ -55,7 +55,7 @@ pub fn find(conn: &mut SqliteConnection, id: i32) -> QueryResult<Option<Account>
     accounts::table
         .find(id)
         .select(Account::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -63,7 +63,7 @@ pub fn find_by_email(conn: &mut SqliteConnection, email: &Email) -> QueryResult<
     accounts::table
         .filter(accounts::email.eq(email.as_str()))
         .select(Account::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -75,7 +75,7 @@ pub fn insert(conn: &mut SqliteConnection, new: &NewAccount<'_>) -> QueryResult<
     accounts::table
         .filter(accounts::email.eq(new.email))
         .select(Account::as_select())
-        .first(conn)
+        .get_result(conn)
 }
 
 pub fn admin_exists(conn: &mut SqliteConnection) -> QueryResult<bool> {

@@ -55,7 +55,7 @@ fn find(conn: &mut SqliteConnection, subject: &Subject) -> QueryResult<Option<Ro
             login_failures::window_started_at,
             login_failures::locked_until,
         ))
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 

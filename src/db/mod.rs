@@ -1,5 +1,11 @@
 //! SQLite through an r2d2 pool: one place sets the PRAGMAs, runs migrations and moves queries
 //! off the async workers.
+//!
+//! Single-row reads use `get_result` (a cursor that stops at the first row), never Diesel's
+//! `first()`: `first()` sends `LIMIT ?` with a bound 1, and SQLite (since 3.47) plans around a
+//! bound LIMIT and so re-prepares the statement every time it is bound, which defeats Diesel's
+//! statement cache. Profiled under load that re-parsing was half of the server's CPU time in
+//! page views (docs/performance.md).
 
 pub mod accounts;
 pub mod audit;
@@ -81,4 +87,86 @@ where
     })
     .await
     .map_err(|e| AppError::Internal(anyhow::anyhow!("blocking task failed: {e}")))?
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use diesel::connection::InstrumentationEvent;
+    use diesel::Connection as _;
+
+    use super::*;
+    use crate::realm::Realm;
+
+    /// The queries every page view runs must not bind a LIMIT (see the module comment): with
+    /// one, SQLite re-parses them on every execution.
+    #[test]
+    fn page_view_queries_bind_no_limit() {
+        let mut conn = SqliteConnection::establish(":memory:").unwrap();
+        conn.run_pending_migrations(MIGRATIONS).unwrap();
+        let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+        let sink = seen.clone();
+        conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+            if let InstrumentationEvent::StartQuery { query, .. } = event {
+                sink.lock().unwrap().push(query.to_string());
+            }
+        });
+        let now = chrono::Utc::now().naive_utc();
+        let account = accounts::insert(
+            &mut conn,
+            &accounts::NewAccount {
+                email: "a@example.com",
+                name: "A",
+                password_hash: "x",
+                is_admin: false,
+                is_active: true,
+                must_change_password: false,
+                email_confirmed_at: Some(now),
+                created_at: now,
+            },
+        )
+        .unwrap();
+        for (id, at) in [("older", now - chrono::Duration::hours(2)), ("newer", now)] {
+            sessions::insert(
+                &mut conn,
+                &sessions::NewSession {
+                    id,
+                    secret_hash: id,
+                    account_id: account.id,
+                    realm: "user",
+                    remember: false,
+                    created_at: at,
+                    last_seen_at: at,
+                    idle_expires_at: now + chrono::Duration::hours(1),
+                    absolute_expires_at: now + chrono::Duration::hours(1),
+                    ip: "127.0.0.1",
+                    user_agent: "test",
+                },
+            )
+            .unwrap();
+        }
+        seen.lock().unwrap().clear();
+
+        let row = sessions::find_by_secret(&mut conn, Realm::User, "newer")
+            .unwrap()
+            .unwrap();
+        assert!(accounts::find(&mut conn, account.id).unwrap().is_some());
+        let previous = sessions::previous_sign_in(&mut conn, account.id, &row).unwrap();
+        assert_eq!(
+            previous.map(|(at, _)| at),
+            Some(now - chrono::Duration::hours(2))
+        );
+        assert_eq!(
+            sessions::count_live(&mut conn, None, Some(account.id), now).unwrap(),
+            2
+        );
+        assert!(sessions::touch_if_live(&mut conn, &row.id, now, now).unwrap());
+
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 5, "{seen:?}");
+        for sql in seen.iter() {
+            assert!(!sql.contains("LIMIT"), "{sql}");
+        }
+    }
 }

@@ -78,7 +78,7 @@ pub fn find_by_secret(
         .filter(auth_sessions::secret_hash.eq(secret_hash))
         .filter(auth_sessions::realm.eq(realm.as_str()))
         .select(AuthSession::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -201,7 +201,7 @@ pub fn find(conn: &mut SqliteConnection, id: &str) -> QueryResult<Option<AuthSes
     auth_sessions::table
         .find(id)
         .select(AuthSession::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -286,6 +286,6 @@ pub fn previous_sign_in(
         .filter(auth_sessions::created_at.le(current.created_at))
         .order(auth_sessions::created_at.desc())
         .select((auth_sessions::created_at, auth_sessions::ip))
-        .first(conn)
+        .get_result(conn)
         .optional()
 }

@@ -89,7 +89,7 @@ pub fn peek(
         .filter(email_tokens::used_at.is_null())
         .filter(email_tokens::expires_at.gt(now))
         .select(email_tokens::account_id)
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
