@@ -4,8 +4,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::accounts::Account;
 use super::audit::{record_logout, LogoutReason};
-use super::schema::auth_sessions;
+use super::schema::{accounts, auth_sessions};
 use crate::client::ClientInfo;
 use crate::realm::Realm;
 
@@ -78,6 +79,21 @@ pub fn find_by_secret(
         .filter(auth_sessions::secret_hash.eq(secret_hash))
         .filter(auth_sessions::realm.eq(realm.as_str()))
         .select(AuthSession::as_select())
+        .get_result(conn)
+        .optional()
+}
+
+/// As `find_by_secret`, with the row's account, in one statement: the guard's common case.
+pub fn find_by_secret_with_account(
+    conn: &mut SqliteConnection,
+    realm: Realm,
+    secret_hash: &str,
+) -> QueryResult<Option<(AuthSession, Account)>> {
+    auth_sessions::table
+        .inner_join(accounts::table)
+        .filter(auth_sessions::secret_hash.eq(secret_hash))
+        .filter(auth_sessions::realm.eq(realm.as_str()))
+        .select((AuthSession::as_select(), Account::as_select()))
         .get_result(conn)
         .optional()
 }

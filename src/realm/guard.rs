@@ -224,7 +224,7 @@ fn check(
     policy: &Policy,
     now: NaiveDateTime,
 ) -> diesel::QueryResult<Verdict> {
-    if let Some(row) = sessions::find_by_secret(conn, realm, secret_hash)? {
+    if let Some((row, account)) = sessions::find_by_secret_with_account(conn, realm, secret_hash)? {
         let claimed = match claim {
             Claim::Account(id) => id,
             Claim::Remembered => Some(row.account_id),
@@ -243,9 +243,7 @@ fn check(
             && row.ip == client.ip.to_string()
             && row.user_agent == client.user_agent;
         if row_fine {
-            let account = accounts::find(conn, row.account_id)?
-                .filter(|a| a.is_active && (realm != Realm::Admin || a.is_admin));
-            if let Some(account) = account {
+            if account.is_active && (realm != Realm::Admin || account.is_admin) {
                 if !touch_due {
                     return Ok(Verdict::Live(Box::new((account, row))));
                 }
