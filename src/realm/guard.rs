@@ -236,28 +236,28 @@ fn check(
         };
         let touch_due = now - row.last_seen_at
             >= chrono::Duration::from_std(touch_interval(idle)).unwrap_or_default();
-        let row_fine = row.revoked_at.is_none()
+        let fine = row.revoked_at.is_none()
             && row.expiry(now).is_none()
             && (row.remember || !matches!(claim, Claim::Remembered))
             && claimed == Some(row.account_id)
             && row.ip == client.ip.to_string()
-            && row.user_agent == client.user_agent;
-        if row_fine {
-            if account.is_active && (realm != Realm::Admin || account.is_admin) {
-                if !touch_due {
-                    return Ok(Verdict::Live(Box::new((account, row))));
-                }
-                // Only last-seen is due: one conditional update, no transaction to open. If the
-                // row was revoked meanwhile, nothing changes and the full check below decides.
-                let idle_expires_at = crate::clock::after(now, idle);
-                if sessions::touch_if_live(conn, &row.id, now, idle_expires_at)? {
-                    let row = AuthSession {
-                        last_seen_at: now,
-                        idle_expires_at,
-                        ..row
-                    };
-                    return Ok(Verdict::Live(Box::new((account, row))));
-                }
+            && row.user_agent == client.user_agent
+            && account.is_active
+            && (realm != Realm::Admin || account.is_admin);
+        if fine {
+            if !touch_due {
+                return Ok(Verdict::Live(Box::new((account, row))));
+            }
+            // Only last-seen is due: one conditional update, no transaction to open. If the
+            // row was revoked meanwhile, nothing changes and the full check below decides.
+            let idle_expires_at = crate::clock::after(now, idle);
+            if sessions::touch_if_live(conn, &row.id, now, idle_expires_at)? {
+                let row = AuthSession {
+                    last_seen_at: now,
+                    idle_expires_at,
+                    ..row
+                };
+                return Ok(Verdict::Live(Box::new((account, row))));
             }
         }
     }
