@@ -169,17 +169,21 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 fn write_file(dir: &Path, mail: &Mail) -> anyhow::Result<()> {
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ");
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let path = dir.join(format!("{stamp}-{n}.txt"));
+    let name = format!("{stamp}-{n}.txt");
+    // Written under a dot-name and renamed, so whoever watches the folder never reads half a
+    // message.
+    let partial = dir.join(format!(".{name}"));
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .open(&path)?;
+        .open(&partial)?;
     write!(
         file,
         "From: {FROM}\nTo: {}\nSubject: {}\n\n{}\n",
         mail.to, mail.subject, mail.body
     )?;
+    fs::rename(&partial, dir.join(name))?;
     Ok(())
 }
 

@@ -388,7 +388,16 @@ impl<S> TestApp<S> {
     /// The mails delivered so far (the mail thread works in the background).
     pub fn mails(&self) -> Vec<String> {
         let mut files: Vec<_> = std::fs::read_dir(self.outbox())
-            .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .map(|e| e.path())
+                    // A message being written is a dot-file until it is complete.
+                    .filter(|p| {
+                        !p.file_name()
+                            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                    })
+                    .collect()
+            })
             .unwrap_or_default();
         files.sort();
         files

@@ -101,7 +101,16 @@ impl Portal {
     pub fn mail(&self, n: usize) -> String {
         for _ in 0..100 {
             let mut files: Vec<_> = std::fs::read_dir(self.outbox())
-                .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+                .map(|d| {
+                    d.filter_map(Result::ok)
+                        .map(|e| e.path())
+                        // A message being written is a dot-file until it is complete.
+                        .filter(|p| {
+                            !p.file_name()
+                                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                        })
+                        .collect()
+                })
                 .unwrap_or_default();
             files.sort();
             if let Some(f) = files.get(n - 1) {
