@@ -298,6 +298,7 @@ pub fn logouts(
 }
 
 /// Figures of the console's front page.
+#[derive(Clone)]
 pub struct Overview {
     pub accounts: i64,
     pub user_sessions: i64,

@@ -65,13 +65,39 @@ impl<R: RealmKind> FromRequest for SignedIn<R> {
     }
 }
 
-enum Verdict {
-    Live(Box<(Account, AuthSession)>),
+/// What a page reads besides the guard's row and account. The guard runs `load` on its own
+/// connection in the same trip to the blocking pool, once the request has passed, and leaves
+/// the result in the request for the handler (`web::ReqData<P>`): one hand-off to the blocking
+/// pool per page view instead of two, which the load run measured (docs/performance.md).
+pub trait PageData: Clone + Send + 'static {
+    fn load(
+        conn: &mut Conn,
+        account: &Account,
+        session: &AuthSession,
+        now: NaiveDateTime,
+    ) -> diesel::QueryResult<Self>;
+}
+
+/// Pages that read nothing more.
+impl PageData for () {
+    fn load(
+        _: &mut Conn,
+        _: &Account,
+        _: &AuthSession,
+        _: NaiveDateTime,
+    ) -> diesel::QueryResult<Self> {
+        Ok(())
+    }
+}
+
+enum Verdict<P> {
+    Live(Box<(Account, AuthSession, P)>),
     Ended(&'static str),
 }
 
-/// The guard as scope middleware: `web::scope(..).wrap(from_fn(guard::<UserRealm>))`.
-pub async fn guard<R: RealmKind>(
+/// The guard as route middleware: `route.wrap(from_fn(guard::<UserRealm, ()>))`, with the
+/// page's own reads as `P`.
+pub async fn guard<R: RealmKind, P: PageData>(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
@@ -102,12 +128,20 @@ pub async fn guard<R: RealmKind>(
     let secret_hash = crypto::sha256_hex(&secret);
 
     let verdict = db::block(&state.pool, move |conn| {
-        check(conn, realm, &secret_hash, claim, &client, &policy, now).map_err(AppError::from)
+        let verdict = match check(conn, realm, &secret_hash, claim, &client, &policy, now)? {
+            Verdict::Live(found) => {
+                let (account, row, ()) = *found;
+                let data = P::load(conn, &account, &row, now)?;
+                Verdict::Live(Box::new((account, row, data)))
+            }
+            Verdict::Ended(message) => Verdict::Ended(message),
+        };
+        Ok(verdict)
     })
     .await;
     match verdict {
         Ok(Verdict::Live(found)) => {
-            let (account, row) = *found;
+            let (account, row, data) = *found;
             if restoring {
                 // The browser was closed; the remembered session continues in a new cookie.
                 let written = session
@@ -120,11 +154,14 @@ pub async fn guard<R: RealmKind>(
             if account.must_change_password && !may_open_while_must_change(&req, realm) {
                 return Ok(must_change(req, realm));
             }
-            req.extensions_mut().insert(SignedIn::<R> {
+            let mut extensions = req.extensions_mut();
+            extensions.insert(SignedIn::<R> {
                 account,
                 session: row,
                 _realm: PhantomData,
             });
+            extensions.insert(data);
+            drop(extensions);
             Ok(next.call(req).await?.map_into_boxed_body())
         }
         Ok(Verdict::Ended(message)) => {
@@ -223,7 +260,7 @@ fn check(
     client: &ClientInfo,
     policy: &Policy,
     now: NaiveDateTime,
-) -> diesel::QueryResult<Verdict> {
+) -> diesel::QueryResult<Verdict<()>> {
     if let Some((row, account)) = sessions::find_by_secret_with_account(conn, realm, secret_hash)? {
         let claimed = match claim {
             Claim::Account(id) => id,
@@ -246,7 +283,7 @@ fn check(
             && (realm != Realm::Admin || account.is_admin);
         if fine {
             if !touch_due {
-                return Ok(Verdict::Live(Box::new((account, row))));
+                return Ok(Verdict::Live(Box::new((account, row, ()))));
             }
             // Only last-seen is due: one conditional update, no transaction to open. If the
             // row was revoked meanwhile, nothing changes and the full check below decides.
@@ -257,7 +294,7 @@ fn check(
                     idle_expires_at,
                     ..row
                 };
-                return Ok(Verdict::Live(Box::new((account, row))));
+                return Ok(Verdict::Live(Box::new((account, row, ()))));
             }
         }
     }
@@ -272,7 +309,7 @@ fn decide(
     client: &ClientInfo,
     policy: &Policy,
     now: NaiveDateTime,
-) -> diesel::QueryResult<Verdict> {
+) -> diesel::QueryResult<Verdict<()>> {
     // Step 2: unknown or revoked. A remember cookie must name a remembered row.
     let found = sessions::find_by_secret(conn, realm, secret_hash)?;
     let Some(row) = found.filter(|r| r.remember || !matches!(claim, Claim::Remembered)) else {
@@ -389,7 +426,7 @@ fn decide(
         }
         row.ip = ip.clone();
         row.user_agent = client.user_agent.clone();
-        Ok(Verdict::Live(Box::new((account, row))))
+        Ok(Verdict::Live(Box::new((account, row, ()))))
     }
 }
 

@@ -27,16 +27,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     // The guard wraps single routes rather than a catch-all scope, so an unknown path is a 404
     // and a wrong method a 405 whether or not anyone is signed in.
     fn user_only(route: actix_web::Route) -> actix_web::Route {
-        route.wrap(from_fn(guard::<UserRealm>))
+        route.wrap(from_fn(guard::<UserRealm, ()>))
     }
     fn admin_only(route: actix_web::Route) -> actix_web::Route {
-        route.wrap(from_fn(guard::<AdminRealm>))
+        route.wrap(from_fn(guard::<AdminRealm, ()>))
     }
 
     cfg.service(
         web::scope("/admin")
             .wrap(Realm::Admin.identity_middleware())
-            .service(web::resource("").route(admin_only(web::get().to(admin::dashboard))))
+            .service(
+                web::resource("").route(
+                    web::get()
+                        .to(admin::dashboard)
+                        .wrap(from_fn(guard::<AdminRealm, crate::db::reports::Overview>)),
+                ),
+            )
             .service(
                 web::resource("/login")
                     .route(web::get().to(login::form::<AdminRealm>))
@@ -91,7 +97,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::resource("/dashboard")
-            .route(user_only(web::get().to(user::dashboard)))
+            .route(
+                web::get()
+                    .to(user::dashboard)
+                    .wrap(from_fn(guard::<UserRealm, user::DashboardData>)),
+            )
             .wrap(Realm::User.identity_middleware()),
     )
     .service(

@@ -4,12 +4,14 @@ use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_flash_messages::IncomingFlashMessages;
+use chrono::NaiveDateTime;
 
 use super::{html, see_other, signed_in_chrome};
-use crate::db::{self, sessions};
+use crate::db::accounts::Account;
+use crate::db::sessions::{self, AuthSession};
+use crate::db::Conn;
 use crate::error::AppResult;
-use crate::realm::{Realm, SignedIn, UserRealm};
-use crate::startup::AppState;
+use crate::realm::{PageData, Realm, SignedIn, UserRealm};
 use crate::templates::{self, DashboardPage};
 
 const TIME_FORMAT: &str = "%Y-%m-%d %H:%M";
@@ -21,31 +23,45 @@ pub async fn root(req: HttpRequest, session: Session) -> HttpResponse {
     see_other(if signed_in { "/dashboard" } else { "/login" })
 }
 
+/// The dashboard's reads, done by the guard on its connection (`guard::PageData`).
+#[derive(Clone)]
+pub struct DashboardData {
+    previous: Option<(NaiveDateTime, String)>,
+    live_sessions: i64,
+}
+
+impl PageData for DashboardData {
+    fn load(
+        conn: &mut Conn,
+        account: &Account,
+        session: &AuthSession,
+        now: NaiveDateTime,
+    ) -> diesel::QueryResult<Self> {
+        Ok(Self {
+            previous: sessions::previous_sign_in(conn, account.id, session)?,
+            live_sessions: sessions::count_live(conn, None, Some(account.id), now)?,
+        })
+    }
+}
+
 pub async fn dashboard(
     signed: SignedIn<UserRealm>,
+    data: web::ReqData<DashboardData>,
     session: Session,
     flashes: IncomingFlashMessages,
-    state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
     let chrome = signed_in_chrome(&signed, &session, &flashes)?;
-    let now = state.clock.now();
-    let account_id = signed.account.id;
-    let current = signed.session.clone();
-    let (previous, live_sessions) = db::block(&state.pool, move |conn| {
-        Ok((
-            sessions::previous_sign_in(conn, account_id, &current)?,
-            sessions::count_live(conn, None, Some(account_id), now)?,
-        ))
-    })
-    .await?;
+    let data = data.into_inner();
     let page = DashboardPage {
         chrome,
         name: &signed.account.name,
         email: &signed.account.email,
-        previous: previous.map(|(at, ip)| (at.format(TIME_FORMAT).to_string(), ip)),
+        previous: data
+            .previous
+            .map(|(at, ip)| (at.format(TIME_FORMAT).to_string(), ip)),
         current_at: signed.session.created_at.format(TIME_FORMAT).to_string(),
         current_ip: &signed.session.ip,
-        live_sessions,
+        live_sessions: data.live_sessions,
     };
     Ok(html(StatusCode::OK, templates::render(&page)?))
 }

@@ -14,25 +14,39 @@ use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use actix_web_flash_messages::{FlashMessage, IncomingFlashMessages};
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveDateTime};
 
 use super::{encode_query_value, html, see_other, signed_in_chrome};
-use crate::db::{self, reports};
+use crate::db::accounts::Account;
+use crate::db::reports;
+use crate::db::sessions::AuthSession;
+use crate::db::Conn;
 use crate::error::{AppError, AppResult};
-use crate::realm::{AdminRealm, SignedIn};
+use crate::realm::{AdminRealm, PageData, SignedIn};
 use crate::startup::AppState;
 use crate::templates::{self, AdminDashboardPage};
 
+/// The front page's figures, read by the guard on its connection (`guard::PageData`) on every
+/// request: nothing is cached.
+impl PageData for reports::Overview {
+    fn load(
+        conn: &mut Conn,
+        _: &Account,
+        _: &AuthSession,
+        now: NaiveDateTime,
+    ) -> diesel::QueryResult<Self> {
+        reports::overview(conn, now)
+    }
+}
+
 pub async fn dashboard(
     signed: SignedIn<AdminRealm>,
+    overview: web::ReqData<reports::Overview>,
     session: Session,
     flashes: IncomingFlashMessages,
-    state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
     let chrome = signed_in_chrome(&signed, &session, &flashes)?;
-    let now = state.clock.now();
-    // Figures are computed per request: nothing per account is cached anywhere.
-    let o = db::block(&state.pool, move |conn| Ok(reports::overview(conn, now)?)).await?;
+    let o = overview.into_inner();
     let page = AdminDashboardPage {
         chrome,
         name: &signed.account.name,
