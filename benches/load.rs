@@ -262,14 +262,16 @@ async fn views(
     connections: usize,
     seconds: u64,
     static_only: bool,
-) -> (Run, Histogram<u64>, f64) {
+) -> (Run, Histogram<u64>, Histogram<u64>, f64) {
     let hist = Rc::new(RefCell::new(histogram()));
+    let admin_hist = Rc::new(RefCell::new(histogram()));
     let run = Rc::new(RefCell::new(Run::default()));
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..connections {
-        let (http, hist, run) = (http.clone(), hist.clone(), run.clone());
+        let (http, hist, admin_hist, run) =
+            (http.clone(), hist.clone(), admin_hist.clone(), run.clone());
         let base = base.to_owned();
         let jars = jars.to_vec();
         let admins = admins.to_vec();
@@ -303,6 +305,9 @@ async fn views(
                 match outcome {
                     Ok((200, body)) => {
                         let _ = hist.borrow_mut().record(micros.max(1));
+                        if path == "/admin" {
+                            let _ = admin_hist.borrow_mut().record(micros.max(1));
+                        }
                         if !static_only && !body.contains(email) {
                             r.wrong_account += 1;
                         }
@@ -316,7 +321,8 @@ async fn views(
     let elapsed = started.elapsed().as_secs_f64();
     let run = Rc::try_unwrap(run).ok().unwrap().into_inner();
     let hist = Rc::try_unwrap(hist).ok().unwrap().into_inner();
-    (run, hist, elapsed)
+    let admin_hist = Rc::try_unwrap(admin_hist).ok().unwrap().into_inner();
+    (run, hist, admin_hist, elapsed)
 }
 
 fn peak_memory_kib(pid: u32) -> u64 {
@@ -394,10 +400,10 @@ fn main() {
         let memory_after_sign_in = peak_memory_kib(pid);
         eprintln!("load: page views ({} s)", o.seconds);
 
-        let (calm, calm_hist, calm_secs) =
+        let (calm, calm_hist, calm_admin_hist, calm_secs) =
             views(&http, &base, &jars, &admin_jars, o.connections, o.seconds, false).await;
         eprintln!("load: static file ({} s)", o.seconds);
-        let (stat, stat_hist, stat_secs) =
+        let (stat, stat_hist, _, stat_secs) =
             views(&http, &base, &jars, &[], o.connections, o.seconds, true).await;
 
         eprintln!("load: sign-in storm ({} s)", o.seconds);
@@ -419,7 +425,7 @@ fn main() {
             }
         }));
         let storm_views = views(&http, &base, &jars, &admin_jars, o.connections, o.seconds, false);
-        let (_, (during, during_hist, during_secs)) = futures_util::future::join(storm, storm_views).await;
+        let (_, (during, during_hist, _, during_secs)) = futures_util::future::join(storm, storm_views).await;
         let storm_sign_ins = *storm_count.borrow();
 
         serde_json::json!({
@@ -427,7 +433,7 @@ fn main() {
             "options": { "accounts": o.accounts, "connections": o.connections, "seconds": o.seconds, "storm_connections": o.storm_connections },
             "seed_seconds": seed_secs,
             "sign_in": { "count": o.accounts - failures, "failures": failures, "per_second": (o.accounts - failures) as f64 / sign_in_secs, "p50_ms": ms(&sign_in_hist, 0.5), "p99_ms": ms(&sign_in_hist, 0.99) },
-            "page_views": { "per_second": calm.count as f64 / calm_secs, "p50_ms": ms(&calm_hist, 0.5), "p99_ms": ms(&calm_hist, 0.99), "p999_ms": ms(&calm_hist, 0.999), "errors": calm.errors, "wrong_account_pages": calm.wrong_account },
+            "page_views": { "per_second": calm.count as f64 / calm_secs, "p50_ms": ms(&calm_hist, 0.5), "p99_ms": ms(&calm_hist, 0.99), "p999_ms": ms(&calm_hist, 0.999), "admin_count": calm_admin_hist.len(), "admin_p50_ms": ms(&calm_admin_hist, 0.5), "admin_p99_ms": ms(&calm_admin_hist, 0.99), "errors": calm.errors, "wrong_account_pages": calm.wrong_account },
             "static": { "per_second": stat.count as f64 / stat_secs, "p50_ms": ms(&stat_hist, 0.5), "p99_ms": ms(&stat_hist, 0.99), "errors": stat.errors },
             "storm": { "page_views_per_second": during.count as f64 / during_secs, "page_view_p99_ms": ms(&during_hist, 0.99), "sign_ins_per_second": storm_sign_ins as f64 / o.seconds as f64, "errors": during.errors, "wrong_account_pages": during.wrong_account },
             "peak_memory_mib": { "after_sign_in": memory_after_sign_in as f64 / 1024.0, "end": peak_memory_kib(pid) as f64 / 1024.0 },
@@ -463,6 +469,9 @@ fn main() {
         ("page view p50 (ms)", f(&["page_views", "p50_ms"])),
         ("page view p99 (ms)", f(&["page_views", "p99_ms"])),
         ("page view p99.9 (ms)", f(&["page_views", "p999_ms"])),
+        ("  of which /admin views", f(&["page_views", "admin_count"])),
+        ("  /admin view p50 (ms)", f(&["page_views", "admin_p50_ms"])),
+        ("  /admin view p99 (ms)", f(&["page_views", "admin_p99_ms"])),
         ("page view errors", f(&["page_views", "errors"])),
         (
             "pages showing another account",
