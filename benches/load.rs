@@ -325,6 +325,23 @@ async fn views(
     (run, hist, admin_hist, elapsed)
 }
 
+/// CPU time the server has used so far (user + system), in microseconds.
+fn cpu_micros(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the parenthesised name start at field 3; utime and stime are 14 and 15.
+    let fields: Vec<&str> = stat
+        .rsplit_once(") ")
+        .map_or("", |(_, rest)| rest)
+        .split(' ')
+        .collect();
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i).and_then(|v| v.parse::<u64>().ok()))
+        .sum();
+    // The kernel reports USER_HZ ticks, 100 a second on Linux.
+    ticks * 10_000
+}
+
 fn peak_memory_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
@@ -425,11 +442,15 @@ fn main() {
         let memory_after_sign_in = peak_memory_kib(pid);
         eprintln!("load: page views ({} s)", o.seconds);
 
+        let cpu = cpu_micros(pid);
         let (calm, calm_hist, calm_admin_hist, calm_secs) =
             views(&http, &base, &jars, &admin_jars, o.connections, o.seconds, false).await;
+        let calm_cpu = (cpu_micros(pid) - cpu) as f64 / calm.count.max(1) as f64;
         eprintln!("load: static file ({} s)", o.seconds);
+        let cpu = cpu_micros(pid);
         let (stat, stat_hist, _, stat_secs) =
             views(&http, &base, &jars, &[], o.connections, o.seconds, true).await;
+        let stat_cpu = (cpu_micros(pid) - cpu) as f64 / stat.count.max(1) as f64;
 
         eprintln!("load: sign-in storm ({} s)", o.seconds);
         // The storm: page views go on while `storm_connections` sign in continuously.
@@ -458,8 +479,8 @@ fn main() {
             "options": { "accounts": o.accounts, "connections": o.connections, "seconds": o.seconds, "storm_connections": o.storm_connections },
             "seed_seconds": seed_secs,
             "sign_in": { "count": o.accounts - failures, "failures": failures, "per_second": (o.accounts - failures) as f64 / sign_in_secs, "p50_ms": ms(&sign_in_hist, 0.5), "p99_ms": ms(&sign_in_hist, 0.99) },
-            "page_views": { "per_second": calm.count as f64 / calm_secs, "p50_ms": ms(&calm_hist, 0.5), "p99_ms": ms(&calm_hist, 0.99), "p999_ms": ms(&calm_hist, 0.999), "admin_count": calm_admin_hist.len(), "admin_p50_ms": ms(&calm_admin_hist, 0.5), "admin_p99_ms": ms(&calm_admin_hist, 0.99), "errors": calm.errors, "wrong_account_pages": calm.wrong_account },
-            "static": { "per_second": stat.count as f64 / stat_secs, "p50_ms": ms(&stat_hist, 0.5), "p99_ms": ms(&stat_hist, 0.99), "errors": stat.errors },
+            "page_views": { "per_second": calm.count as f64 / calm_secs, "p50_ms": ms(&calm_hist, 0.5), "p99_ms": ms(&calm_hist, 0.99), "p999_ms": ms(&calm_hist, 0.999), "server_cpu_us": calm_cpu, "admin_count": calm_admin_hist.len(), "admin_p50_ms": ms(&calm_admin_hist, 0.5), "admin_p99_ms": ms(&calm_admin_hist, 0.99), "errors": calm.errors, "wrong_account_pages": calm.wrong_account },
+            "static": { "per_second": stat.count as f64 / stat_secs, "server_cpu_us": stat_cpu, "p50_ms": ms(&stat_hist, 0.5), "p99_ms": ms(&stat_hist, 0.99), "errors": stat.errors },
             "storm": { "page_views_per_second": during.count as f64 / during_secs, "page_view_p99_ms": ms(&during_hist, 0.99), "sign_ins_per_second": storm_sign_ins as f64 / o.seconds as f64, "errors": during.errors, "wrong_account_pages": during.wrong_account },
             "peak_memory_mib": { "after_sign_in": memory_after_sign_in as f64 / 1024.0, "end": peak_memory_kib(pid) as f64 / 1024.0 },
         })
@@ -510,6 +531,10 @@ fn main() {
         ("  of which /admin views", f(&["page_views", "admin_count"])),
         ("  /admin view p50 (ms)", f(&["page_views", "admin_p50_ms"])),
         ("  /admin view p99 (ms)", f(&["page_views", "admin_p99_ms"])),
+        (
+            "server CPU per page view (µs)",
+            f(&["page_views", "server_cpu_us"]),
+        ),
         ("page view errors", f(&["page_views", "errors"])),
         (
             "pages showing another account",
@@ -520,6 +545,10 @@ fn main() {
             f(&["static", "per_second"]),
         ),
         ("static p99 (ms)", f(&["static", "p99_ms"])),
+        (
+            "server CPU per static file (µs)",
+            f(&["static", "server_cpu_us"]),
+        ),
         ("page views / static", ratio),
         (
             "storm: page views per second",

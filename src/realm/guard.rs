@@ -154,14 +154,15 @@ pub async fn guard<R: RealmKind, P: PageData>(
             if account.must_change_password && !may_open_while_must_change(&req, realm) {
                 return Ok(must_change(req, realm));
             }
-            let mut extensions = req.extensions_mut();
-            extensions.insert(SignedIn::<R> {
-                account,
-                session: row,
-                _realm: PhantomData,
-            });
-            extensions.insert(data);
-            drop(extensions);
+            {
+                let mut extensions = req.extensions_mut();
+                extensions.insert(SignedIn::<R> {
+                    account,
+                    session: row,
+                    _realm: PhantomData,
+                });
+                extensions.insert(data);
+            }
             Ok(next.call(req).await?.map_into_boxed_body())
         }
         Ok(Verdict::Ended(message)) => {
