@@ -104,14 +104,13 @@ mod tests {
 
     use diesel::connection::InstrumentationEvent;
     use diesel::Connection as _;
+    use diesel::RunQueryDsl as _;
 
     use super::*;
     use crate::realm::Realm;
 
-    /// The queries every page view runs must not bind a LIMIT (see the module comment): with
-    /// one, SQLite re-parses them on every execution.
-    #[test]
-    fn page_view_queries_bind_no_limit() {
+    /// A migrated in-memory database whose statements are recorded as they start.
+    fn recording() -> (SqliteConnection, Arc<Mutex<Vec<String>>>) {
         let mut conn = SqliteConnection::establish(":memory:").unwrap();
         conn.run_pending_migrations(MIGRATIONS).unwrap();
         let seen = Arc::new(Mutex::new(Vec::<String>::new()));
@@ -121,6 +120,40 @@ mod tests {
                 sink.lock().unwrap().push(query.to_string());
             }
         });
+        (conn, seen)
+    }
+
+    /// The console's live-session count per realm reads the index alone, not every live row
+    /// (migration `live_count_covering_index`).
+    #[test]
+    fn live_count_per_realm_reads_only_the_index() {
+        #[derive(diesel::QueryableByName)]
+        struct Plan {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            detail: String,
+        }
+        let (mut conn, seen) = recording();
+        let now = chrono::Utc::now().naive_utc();
+        sessions::count_live(&mut conn, Some(Realm::User), None, now).unwrap();
+        let sql = seen.lock().unwrap().last().cloned().unwrap();
+        let sql = sql.split(" -- binds:").next().unwrap();
+        let plan: Vec<Plan> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
+            .load(&mut conn)
+            .unwrap();
+        assert!(
+            plan.iter().any(|p| p
+                .detail
+                .contains("COVERING INDEX auth_sessions_live_by_realm")),
+            "{:?}",
+            plan.iter().map(|p| &p.detail).collect::<Vec<_>>()
+        );
+    }
+
+    /// The queries every page view runs must not bind a LIMIT (see the module comment): with
+    /// one, SQLite re-parses them on every execution.
+    #[test]
+    fn page_view_queries_bind_no_limit() {
+        let (mut conn, seen) = recording();
         let now = chrono::Utc::now().naive_utc();
         let account = accounts::insert(
             &mut conn,
