@@ -387,23 +387,7 @@ impl<S> TestApp<S> {
 
     /// The mails delivered so far (the mail thread works in the background).
     pub fn mails(&self) -> Vec<String> {
-        let mut files: Vec<_> = std::fs::read_dir(self.outbox())
-            .map(|d| {
-                d.filter_map(Result::ok)
-                    .map(|e| e.path())
-                    // A message being written is a dot-file until it is complete.
-                    .filter(|p| {
-                        !p.file_name()
-                            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        files.sort();
-        files
-            .iter()
-            .filter_map(|f| std::fs::read_to_string(f).ok())
-            .collect()
+        crate::outbox::messages(&self.outbox())
     }
 
     /// Waits (at most 10 s) until `n` mails were delivered, and returns them.

@@ -9,6 +9,8 @@ mod dual_realm;
 mod guard;
 mod helpers;
 mod lockout;
+#[path = "../common/outbox.rs"]
+mod outbox;
 mod pages;
 mod password;
 mod reset;

@@ -1,6 +1,8 @@
 //! The dual-logout test plan (docs/dual-logout-test-plan.md), run in headless Chromium with two
 //! real tabs of one browser against the real server. Each test is named after its plan number.
 
+#[path = "../common/outbox.rs"]
+mod outbox;
 mod support;
 
 use std::time::Duration;

@@ -100,21 +100,8 @@ impl Portal {
     /// Waits for the `n`th mail (1-based) and returns it.
     pub fn mail(&self, n: usize) -> String {
         for _ in 0..100 {
-            let mut files: Vec<_> = std::fs::read_dir(self.outbox())
-                .map(|d| {
-                    d.filter_map(Result::ok)
-                        .map(|e| e.path())
-                        // A message being written is a dot-file until it is complete.
-                        .filter(|p| {
-                            !p.file_name()
-                                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            files.sort();
-            if let Some(f) = files.get(n - 1) {
-                return std::fs::read_to_string(f).unwrap();
+            if let Some(mail) = crate::outbox::messages(&self.outbox()).get(n - 1) {
+                return mail.clone();
             }
             std::thread::sleep(Duration::from_millis(100));
         }
