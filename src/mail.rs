@@ -178,13 +178,17 @@ fn write_file(dir: &Path, mail: &Mail) -> anyhow::Result<()> {
         .create_new(true)
         .mode(0o600)
         .open(&partial)?;
-    write!(
+    let written = write!(
         file,
         "From: {FROM}\nTo: {}\nSubject: {}\n\n{}\n",
         mail.to, mail.subject, mail.body
-    )?;
-    fs::rename(&partial, dir.join(name))?;
-    Ok(())
+    )
+    .and_then(|()| fs::rename(&partial, dir.join(name)));
+    if written.is_err() {
+        // A half-written message (it may hold part of a link) is not left behind.
+        let _ = fs::remove_file(&partial);
+    }
+    Ok(written?)
 }
 
 #[cfg(test)]

@@ -190,9 +190,12 @@ mod tests {
         }
         seen.lock().unwrap().clear();
 
-        let row = sessions::find_by_secret(&mut conn, Realm::User, "newer")
+        let (row, _) = sessions::find_by_secret_with_account(&mut conn, Realm::User, "newer")
             .unwrap()
             .unwrap();
+        assert!(sessions::find_by_secret(&mut conn, Realm::User, "newer")
+            .unwrap()
+            .is_some());
         assert!(accounts::find(&mut conn, account.id).unwrap().is_some());
         let previous = sessions::previous_sign_in(&mut conn, account.id, &row).unwrap();
         assert_eq!(
@@ -206,7 +209,7 @@ mod tests {
         assert!(sessions::touch_if_live(&mut conn, &row.id, now, now).unwrap());
 
         let seen = seen.lock().unwrap();
-        assert_eq!(seen.len(), 5, "{seen:?}");
+        assert_eq!(seen.len(), 6, "{seen:?}");
         for sql in seen.iter() {
             assert!(!sql.contains("LIMIT"), "{sql}");
         }
