@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::cookies;
 use crate::crypto;
-use crate::db::{self, accounts, sessions};
+use crate::db::{self, sessions};
 use crate::error::AppResult;
 use crate::realm::Realm;
 use crate::startup::AppState;
@@ -30,17 +30,17 @@ pub async fn status(
     session: Session,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    let secret = |realm: Realm| {
-        session
-            .get::<String>(realm.session_key())
-            .ok()
+    // The secret's hash, and the account the session cookie names (`None` for a remember
+    // cookie, whose row alone names the account, as in the guard).
+    let secret = |realm: Realm| match session.get::<String>(realm.session_key()).ok().flatten() {
+        Some(secret) => Some((
+            crypto::sha256_hex(&secret),
+            Some(session.get::<i32>(realm.account_key()).ok().flatten()),
+        )),
+        None => (realm == Realm::User)
+            .then(|| cookies::read_remember(&req))
             .flatten()
-            .or_else(|| {
-                (realm == Realm::User)
-                    .then(|| cookies::read_remember(&req))
-                    .flatten()
-            })
-            .map(|s| crypto::sha256_hex(&s))
+            .map(|secret| (crypto::sha256_hex(&secret), None)),
     };
     let secrets = [
         (Realm::User, secret(Realm::User)),
@@ -50,12 +50,20 @@ pub async fn status(
     let [user, admin] = db::block(&state.pool, move |conn| {
         let mut out: [RealmStatus; 2] = Default::default();
         for (slot, (realm, hash)) in out.iter_mut().zip(secrets) {
-            let Some(hash) = hash else { continue };
-            let Some(row) = sessions::find_by_secret(conn, realm, &hash)? else {
+            let Some((hash, claimed)) = hash else {
                 continue;
             };
-            let active = accounts::find(conn, row.account_id)?.is_some_and(|a| a.is_active);
-            if row.is_live(now) && active {
+            let Some((row, account)) = sessions::find_by_secret_with_account(conn, realm, &hash)?
+            else {
+                continue;
+            };
+            // What the guard would let through (SPEC §4 steps 2-5 and 7), without its writes.
+            let fine = match claimed {
+                Some(claimed) => claimed == Some(row.account_id),
+                None => row.remember,
+            } && account.is_active
+                && (realm != Realm::Admin || account.is_admin);
+            if row.is_live(now) && fine {
                 *slot = RealmStatus {
                     signed_in: true,
                     idle_expires_in: (row.idle_expires_at.min(row.absolute_expires_at) - now)

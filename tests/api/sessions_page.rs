@@ -279,3 +279,31 @@ async fn every_signed_in_page_loads_the_expiry_notice_script() {
     assert!(js.body.contains("/session/status"));
     assert!(js.body.contains("Your session will expire in"));
 }
+
+#[actix_web::test]
+async fn session_status_says_signed_out_where_the_guard_would_refuse() {
+    use diesel::prelude::*;
+    use realmgate::db::schema::accounts as a;
+    let app = spawn().await;
+    app.sign_in_user().await;
+    let admin = app.sign_in_admin().await;
+    let status = || async {
+        serde_json::from_str::<serde_json::Value>(&app.get("/session/status").await.body).unwrap()
+    };
+    let json = status().await;
+    assert_eq!(json["user"]["signed_in"], true);
+    assert_eq!(json["admin"]["signed_in"], true);
+
+    // An admin session of an account that is no longer an admin.
+    diesel::update(a::table.find(admin))
+        .set(a::is_admin.eq(false))
+        .execute(&mut app.db())
+        .unwrap();
+    assert_eq!(status().await["admin"]["signed_in"], false);
+
+    // A cookie whose user-realm account is not the session row's.
+    let mut map = app.session_map();
+    map.insert("user.account".into(), "999".into());
+    app.forge_session(&map);
+    assert_eq!(status().await["user"]["signed_in"], false);
+}
