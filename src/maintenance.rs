@@ -112,7 +112,8 @@ pub fn cleanup(conn: &mut Conn, config: &Config, now: NaiveDateTime) -> QueryRes
             .load(conn)?;
         diesel::delete(rate_events::table.filter(rate_events::id.eq_any(&ids))).execute(conn)
     })?;
-    // Past the retention: incidents, logout activity, revoked sessions.
+    // Past the retention: incidents, logout activity, revoked sessions, and browsers that
+    // have not signed in since.
     let retention = chrono::Duration::from_std(config.retention).unwrap_or(chrono::Duration::MAX);
     if let Some(cutoff) = now.checked_sub_signed(retention) {
         report.old_rows_deleted += batched(conn, |conn| {
@@ -141,6 +142,9 @@ pub fn cleanup(conn: &mut Conn, config: &Config, now: NaiveDateTime) -> QueryRes
                 .load(conn)?;
             diesel::delete(auth_sessions::table.filter(auth_sessions::id.eq_any(&ids)))
                 .execute(conn)
+        })?;
+        report.old_rows_deleted += batched(conn, |conn| {
+            lockout::forget_devices_unused_since(conn, cutoff, BATCH)
         })?;
     }
     Ok(report)

@@ -162,6 +162,24 @@ pub fn forget_devices(
     .map(drop)
 }
 
+/// Forgets at most `limit` browsers whose last successful sign-in is before `cutoff`
+/// (retention); returns how many.
+pub fn forget_devices_unused_since(
+    conn: &mut SqliteConnection,
+    cutoff: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<usize> {
+    let keys: Vec<(String, String)> = known_devices::table
+        .filter(known_devices::last_success_at.lt(cutoff))
+        .select((known_devices::device_hash, known_devices::email))
+        .limit(limit)
+        .load(conn)?;
+    for (device_hash, email) in &keys {
+        diesel::delete(known_devices::table.find((device_hash, email))).execute(conn)?;
+    }
+    Ok(keys.len())
+}
+
 pub fn device_subject(device_hash: &str, email: &str) -> Subject {
     Subject::Device(format!("{device_hash}:{email}"))
 }
