@@ -22,9 +22,9 @@ impl RateKind {
     }
 }
 
-/// Records one event and says whether it is within `limit` for the past hour (this one
-/// included). Call inside a write transaction so parallel requests count correctly.
-pub fn hit(
+/// Whether one more event would be within `limit` for the past hour. Records nothing: for
+/// refusing early, before expensive work; `hit` decides.
+pub fn within(
     conn: &mut SqliteConnection,
     kind: RateKind,
     subject: &str,
@@ -38,7 +38,19 @@ pub fn hit(
         .filter(rate_events::created_at.gt(since))
         .count()
         .get_result(conn)?;
-    if recent >= i64::from(limit) {
+    Ok(recent < i64::from(limit))
+}
+
+/// Records one event and says whether it is within `limit` for the past hour (this one
+/// included). Call inside a write transaction so parallel requests count correctly.
+pub fn hit(
+    conn: &mut SqliteConnection,
+    kind: RateKind,
+    subject: &str,
+    limit: u32,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    if !within(conn, kind, subject, limit, now)? {
         return Ok(false);
     }
     diesel::insert_into(rate_events::table)

@@ -104,15 +104,34 @@ pub async fn submit(
     if form.password != form.password_confirm {
         return refuse("The two passwords do not match.");
     }
-    let password = match checked_password(&form.password, email.as_str(), name.as_str()).await? {
-        Ok(p) => p,
-        Err(message) => return refuse(&message),
-    };
-
     let client = ClientInfo::from_request(&req, &state.config.trusted_proxies);
     let ip = client.ip.to_string();
     let limit = state.config.signup_per_ip;
     let now = state.clock.now();
+    let too_many = || AppError::TooMany {
+        message: "Too many sign-ups from your network. Try again in an hour.".into(),
+        retry_after_secs: 3600,
+    };
+    // Refused before the strength check, which costs milliseconds of CPU: a network over its
+    // limit cannot make the portal run zxcvbn for it. Only an accepted sign-up counts.
+    let subject = ip.clone();
+    let open = db::block(&state.pool, move |conn| {
+        Ok(rates::within(
+            conn,
+            RateKind::SignupPerIp,
+            &subject,
+            limit,
+            now,
+        )?)
+    })
+    .await?;
+    if !open {
+        return Err(too_many());
+    }
+    let password = match checked_password(&form.password, email.as_str(), name.as_str()).await? {
+        Ok(p) => p,
+        Err(message) => return refuse(&message),
+    };
     let allowed = db::block(&state.pool, move |conn| {
         Ok(conn.immediate_transaction(|conn| {
             rates::hit(conn, RateKind::SignupPerIp, &ip, limit, now)
@@ -120,10 +139,7 @@ pub async fn submit(
     })
     .await?;
     if !allowed {
-        return Err(AppError::TooMany {
-            message: "Too many sign-ups from your network. Try again in an hour.".into(),
-            retry_after_secs: 3600,
-        });
+        return Err(too_many());
     }
     // SECURITY: the same answer, at once, for a new and an existing address; the difference
     // (a link or a notice) goes only to the mailbox.

@@ -152,6 +152,21 @@ async fn sign_up_is_limited_per_ip() {
             assert!(!res.header("retry-after").is_empty());
         }
     }
+    // Over the limit, even a weak password is refused with 429 before its strength is
+    // checked: the network cannot make the portal run zxcvbn for it.
+    let res = app
+        .post(
+            "/register",
+            &[
+                ("email", "weak@example.com"),
+                ("name", "Nia"),
+                ("password", "password1234"),
+                ("password_confirm", "password1234"),
+                ("csrf_token", &token),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 429);
 }
 
 #[actix_web::test]
