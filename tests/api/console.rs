@@ -14,12 +14,7 @@ async fn deactivation_takes_effect_on_the_victims_next_request_and_the_admin_sta
     let user = app.sign_in_user().await;
     let admin = app.sign_in_admin().await;
     let token = app.get("/admin/users").await.csrf_token();
-    let res = app
-        .post(
-            &format!("/admin/users/{user}/deactivate"),
-            &[("csrf_token", &token)],
-        )
-        .await;
+    let res = app.admin_act(user, "deactivate", &token).await;
     assert_redirect_to(&res, "/admin/users");
     let page = app.get("/admin/users").await;
     assert!(page
@@ -50,11 +45,7 @@ async fn deactivation_takes_effect_on_the_victims_next_request_and_the_admin_sta
     // Activate again.
     let token = app.get("/admin/users").await.csrf_token();
     assert_redirect_to(
-        &app.post(
-            &format!("/admin/users/{user}/activate"),
-            &[("csrf_token", &token)],
-        )
-        .await,
+        &app.admin_act(user, "activate", &token).await,
         "/admin/users",
     );
     assert_redirect_to(
@@ -69,12 +60,7 @@ async fn sign_out_everywhere_ends_every_realm_of_that_account_only() {
     let user = app.sign_in_user().await;
     let admin = app.sign_in_admin().await;
     let token = app.get("/admin/users").await.csrf_token();
-    let res = app
-        .post(
-            &format!("/admin/users/{user}/logout-everywhere"),
-            &[("csrf_token", &token)],
-        )
-        .await;
+    let res = app.admin_act(user, "logout-everywhere", &token).await;
     assert_redirect_to(&res, "/admin/users");
     assert_eq!(
         app.sessions_of(user),
@@ -90,12 +76,7 @@ async fn an_admin_cannot_deactivate_themself() {
     let app = spawn().await;
     let admin = app.sign_in_admin().await;
     let token = app.get("/admin/users").await.csrf_token();
-    let res = app
-        .post(
-            &format!("/admin/users/{admin}/deactivate"),
-            &[("csrf_token", &token)],
-        )
-        .await;
+    let res = app.admin_act(admin, "deactivate", &token).await;
     assert_redirect_to(&res, "/admin/users");
     assert!(app
         .get("/admin/users")
@@ -135,15 +116,7 @@ async fn actions_need_csrf_a_known_id_and_a_recent_sign_in() {
             .await;
         assert_eq!(res.status, 404, "{action} on an unknown id");
     }
-    assert_eq!(
-        app.post(
-            &format!("/admin/users/{user}/explode"),
-            &[("csrf_token", &token)]
-        )
-        .await
-        .status,
-        404
-    );
+    assert_eq!(app.admin_act(user, "explode", &token).await.status, 404);
     assert_eq!(
         app.post(
             "/admin/users/not-a-number/unlock",
@@ -227,11 +200,7 @@ async fn actions_need_csrf_a_known_id_and_a_recent_sign_in() {
     assert_redirect_to(&res, "/admin/users");
     let token = app.get("/admin/users").await.csrf_token();
     assert_redirect_to(
-        &app.post(
-            &format!("/admin/users/{user}/deactivate"),
-            &[("csrf_token", &token)],
-        )
-        .await,
+        &app.admin_act(user, "deactivate", &token).await,
         "/admin/users",
     );
 }
@@ -326,11 +295,7 @@ async fn send_reset_mails_a_link() {
     app.sign_in_admin().await;
     let token = app.get("/admin/users").await.csrf_token();
     assert_redirect_to(
-        &app.post(
-            &format!("/admin/users/{user}/send-reset"),
-            &[("csrf_token", &token)],
-        )
-        .await,
+        &app.admin_act(user, "send-reset", &token).await,
         "/admin/users",
     );
     let mails = app.wait_for_mails(1).await;
@@ -519,17 +484,8 @@ async fn a_deactivated_account_gets_no_reset_link() {
         .await;
     app.sign_in_admin().await;
     let token = app.get("/admin/users").await.csrf_token();
-    app.post(
-        &format!("/admin/users/{user}/deactivate"),
-        &[("csrf_token", &token)],
-    )
-    .await;
-    let res = app
-        .post(
-            &format!("/admin/users/{user}/send-reset"),
-            &[("csrf_token", &token)],
-        )
-        .await;
+    app.admin_act(user, "deactivate", &token).await;
+    let res = app.admin_act(user, "send-reset", &token).await;
     assert_redirect_to(&res, "/admin/users");
     assert!(app
         .get("/admin/users")

@@ -312,12 +312,7 @@ async fn replaying_a_session_of_a_deactivated_account_is_recorded() {
     *app.cookie.borrow_mut() = None;
     app.sign_in_admin().await;
     let token = app.get("/admin/users").await.csrf_token();
-    let res = app
-        .post(
-            &format!("/admin/users/{user}/deactivate"),
-            &[("csrf_token", &token)],
-        )
-        .await;
+    let res = app.admin_act(user, "deactivate", &token).await;
     assert_redirect_to(&res, "/admin/users");
     assert_eq!(
         app.sessions_of(user),

@@ -238,6 +238,15 @@ where
         .await
     }
 
+    /// `POST /admin/users/{account}/{action}` with the admin realm's CSRF token.
+    pub async fn admin_act(&self, account: i32, action: &str, token: &str) -> Response {
+        self.post(
+            &format!("/admin/users/{account}/{action}"),
+            &[("csrf_token", token)],
+        )
+        .await
+    }
+
     /// The CSRF token on the page at `path` (a GET, as a person opening the form).
     pub async fn csrf(&self, path: &str) -> String {
         let page = self.get(path).await;

@@ -161,12 +161,7 @@ async fn an_admin_can_unlock_and_a_reset_unlocks() {
     );
     app.sign_in_admin().await;
     let token = app.get("/admin/users").await.csrf_token();
-    let res = app
-        .post(
-            &format!("/admin/users/{user}/unlock"),
-            &[("csrf_token", &token)],
-        )
-        .await;
+    let res = app.admin_act(user, "unlock", &token).await;
     assert_redirect_to(&res, "/admin/users");
     assert_redirect_to(
         &app.sign_in("/login", "user@example.com", new).await,
