@@ -48,6 +48,8 @@ impl ClientInfo {
 /// was written by the client and can say anything.
 pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    // An IPv4 client reached over a dual-stack socket is the IPv4 address it is.
+    let peer = peer.to_canonical();
     if !is_trusted(&peer) {
         return peer;
     }
@@ -60,13 +62,26 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr
         .collect::<Vec<_>>();
     for entry in entries.iter().rev() {
         match entry.parse::<IpAddr>() {
-            Ok(ip) if is_trusted(&ip) => client = ip,
-            Ok(ip) => return ip,
+            Ok(ip) if is_trusted(&ip.to_canonical()) => client = ip.to_canonical(),
+            Ok(ip) => return ip.to_canonical(),
             // A garbled entry: stop at the last address we could trust.
             Err(_) => return client,
         }
     }
     client
+}
+
+/// The key of every per-IP limit (lockout, sign-up and reset rates, incident floods): an IPv4
+/// address itself, an IPv6 address by its /64, since one subscriber line or host is given a
+/// whole /64 and could otherwise step through 2^64 addresses to escape a limit.
+pub fn rate_key(ip: IpAddr) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            format!("{}/64", std::net::Ipv6Addr::from(prefix))
+        }
+    }
 }
 
 /// "Firefox on Linux": the browser in words, for the sessions page.
@@ -122,6 +137,16 @@ mod tests {
             HeaderValue::from_str(xff).unwrap(),
         );
         h
+    }
+
+    #[test]
+    fn rate_keys_group_ipv6_by_64() {
+        let key = |s: &str| rate_key(s.parse().unwrap());
+        assert_eq!(key("203.0.113.9"), "203.0.113.9");
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2:ffff:ffff:ffff:ffff"), "2001:db8:1:2::/64");
+        assert_ne!(key("2001:db8:1:3::1"), key("2001:db8:1:2::1"));
+        assert_eq!(key("::ffff:198.51.100.7"), "198.51.100.7");
     }
 
     #[test]

@@ -169,6 +169,10 @@ pub struct Config {
     pub cleanup_interval: Duration,
     pub retention: Duration,
     pub admin_reauth: Duration,
+    /// Flood-limited incidents per client IP key, kind and clock minute (SPEC §9).
+    pub incidents_per_ip: u32,
+    /// How long after its headers a request body may take to arrive (SPEC §6).
+    pub body_timeout: Duration,
 }
 
 /// SPEC §9 lockout settings.
@@ -378,6 +382,8 @@ impl Config {
             cleanup_interval: duration(&get, "REALMGATE_CLEANUP_INTERVAL", "5m")?,
             retention: duration(&get, "REALMGATE_RETENTION", "365d")?,
             admin_reauth: duration(&get, "REALMGATE_ADMIN_REAUTH", "10m")?,
+            incidents_per_ip: count("REALMGATE_INCIDENTS_PER_IP", 60)?,
+            body_timeout: duration(&get, "REALMGATE_BODY_TIMEOUT", "10s")?,
         })
     }
 

@@ -15,6 +15,19 @@ use crate::config::Config;
 
 pub const REMEMBER: &str = "realmgate_remember";
 pub const DEVICE: &str = "realmgate_device";
+pub const SECURE_REMEMBER: &str = "__Host-realmgate_remember";
+pub const SECURE_DEVICE: &str = "__Host-realmgate_device";
+
+/// SECURITY: when Secure, every cookie is named with `__Host-` (SPEC §3), which browsers set
+/// only from this exact host, over HTTPS, with `Path=/` and no `Domain`; so a sibling host
+/// cannot plant one. The plain name is then never read.
+fn name(config: &Config, plain: &'static str, host: &'static str) -> &'static str {
+    if config.cookie_secure {
+        host
+    } else {
+        plain
+    }
+}
 
 const DEVICE_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(400 * 86400);
 
@@ -35,7 +48,8 @@ fn persistent(
 }
 
 pub fn remember(secret: &str, config: &Config) -> Cookie<'static> {
-    persistent(REMEMBER, secret, config.remember_me, config)
+    let name = name(config, REMEMBER, SECURE_REMEMBER);
+    persistent(name, secret, config.remember_me, config)
 }
 
 /// A cookie that makes the browser forget the remember cookie.
@@ -46,17 +60,22 @@ pub fn remember_removal(config: &Config) -> Cookie<'static> {
 }
 
 pub fn device(id: &str, config: &Config) -> Cookie<'static> {
-    persistent(DEVICE, id, DEVICE_MAX_AGE, config)
+    persistent(
+        name(config, DEVICE, SECURE_DEVICE),
+        id,
+        DEVICE_MAX_AGE,
+        config,
+    )
 }
 
 /// The remembered secret (32 random bytes, base64url), if the browser sent one.
-pub fn read_remember(req: &HttpRequest) -> Option<String> {
-    read(req, REMEMBER, 43)
+pub fn read_remember(req: &HttpRequest, config: &Config) -> Option<String> {
+    read(req, name(config, REMEMBER, SECURE_REMEMBER), 43)
 }
 
 /// The device id (16 random bytes, base64url), if the browser sent one.
-pub fn read_device(req: &HttpRequest) -> Option<String> {
-    read(req, DEVICE, 22)
+pub fn read_device(req: &HttpRequest, config: &Config) -> Option<String> {
+    read(req, name(config, DEVICE, SECURE_DEVICE), 22)
 }
 
 /// A cookie value only when it could be one of ours at all, so garbage never reaches a query.

@@ -90,11 +90,12 @@ pub async fn verify(
     let client = ClientInfo::from_request(req, &state.config.trusted_proxies);
     let details = format!("{refusal:?} on {} {}", req.method(), req.path());
     let now = state.clock.now();
+    let floods = state.config.incidents_per_ip;
     db::block(&state.pool, move |conn| {
         Incident::new(IncidentKind::CsrfRejected, &client)
             .realm(realm)
             .details(details)
-            .record(conn, now)
+            .record(conn, now, floods)
             .map_err(AppError::from)
     })
     .await?;

@@ -32,6 +32,10 @@ pub enum AppError {
     NotFound,
     #[error("payload too large")]
     PayloadTooLarge,
+    /// The body did not arrive within `REALMGATE_BODY_TIMEOUT` (SPEC §6): 408, and the
+    /// connection is closed, since the rest of the body may still be on its way.
+    #[error("request body timed out")]
+    RequestTimeout,
     /// 429 with `Retry-After`.
     #[error("too many requests")]
     TooMany {
@@ -85,6 +89,7 @@ impl ResponseError for AppError {
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             AppError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -121,6 +126,10 @@ impl ResponseError for AppError {
             } => Some(*retry_after_secs),
             _ => None,
         };
+        if matches!(self, AppError::RequestTimeout) {
+            res.head_mut()
+                .set_connection_type(actix_web::http::ConnectionType::Close);
+        }
         if let Some(secs) = retry_after {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));

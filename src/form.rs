@@ -54,8 +54,14 @@ impl<T: DeserializeOwned + 'static> FromRequest for Form<T> {
             }
             let mut body = BytesMut::new();
             while let Some(chunk) = payload.next().await {
-                let chunk =
-                    chunk.map_err(|_| AppError::BadRequest("The form was cut off.".into()))?;
+                let chunk = chunk.map_err(|e| match e {
+                    actix_web::error::PayloadError::Io(io)
+                        if io.kind() == std::io::ErrorKind::TimedOut =>
+                    {
+                        AppError::RequestTimeout
+                    }
+                    _ => AppError::BadRequest("The form was cut off.".into()),
+                })?;
                 if body.len() + chunk.len() > MAX_FORM_BYTES {
                     return Err(AppError::PayloadTooLarge);
                 }

@@ -17,7 +17,10 @@ use crate::mail::{Mail, Mailer};
 /// How long a sign-up confirmation link works.
 pub const CONFIRM_TTL: Duration = Duration::from_secs(24 * 3600);
 const RESET_MAILS_PER_ACCOUNT: u32 = 3;
-const RESET_REQUESTS_PER_IP: u32 = 20;
+pub const RESET_REQUESTS_PER_IP: u32 = 20;
+/// Jobs waiting at most. A flood of cheap requests must not grow memory without bound; past
+/// this a job is dropped (logged), and the person's answer is the same as ever.
+const QUEUE: usize = 1024;
 
 pub enum Job {
     SignUp {
@@ -38,16 +41,17 @@ pub struct JobContext {
     pub mailer: Mailer,
     pub public_origin: String,
     pub reset_ttl: Duration,
+    pub incidents_per_ip: u32,
 }
 
 #[derive(Clone)]
 pub struct Jobs {
-    queue: mpsc::Sender<Job>,
+    queue: mpsc::SyncSender<Job>,
 }
 
 impl Jobs {
     pub fn start(ctx: JobContext) -> std::io::Result<Self> {
-        let (queue, rx) = mpsc::channel::<Job>();
+        let (queue, rx) = mpsc::sync_channel::<Job>(QUEUE);
         std::thread::Builder::new()
             .name("jobs".into())
             .spawn(move || {
@@ -61,8 +65,14 @@ impl Jobs {
     }
 
     pub fn submit(&self, job: Job) {
-        if self.queue.send(job).is_err() {
-            log::error!("the job thread has stopped; a job was dropped");
+        match self.queue.try_send(job) {
+            Ok(()) => {}
+            Err(mpsc::TrySendError::Full(_)) => {
+                log::warn!(target: "security", "the job queue is full; a job was dropped");
+            }
+            Err(mpsc::TrySendError::Disconnected(_)) => {
+                log::error!("the job thread has stopped; a job was dropped");
+            }
         }
     }
 }
@@ -70,13 +80,22 @@ impl Jobs {
 fn run(ctx: &JobContext, job: Job) -> anyhow::Result<()> {
     let mut conn = ctx.pool.get()?;
     let now = ctx.clock.now();
+    let floods = ctx.incidents_per_ip;
     match job {
         Job::SignUp {
             email,
             name,
             password,
         } => {
-            if accounts::find_by_email(&mut conn, &email)?.is_some() {
+            let exists = accounts::find_by_email(&mut conn, &email)?.is_some();
+            drop(conn);
+            // SECURITY: the same Argon2 work whether or not the address has an account, so
+            // how long the job queue takes tells nothing about which addresses exist (SPEC §8).
+            let hash = ctx
+                .hasher
+                .hash_blocking(password.expose().to_owned())
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            if exists {
                 ctx.mailer.send(Mail {
                     to: email.to_string(),
                     subject: "Someone tried to sign up with your address".into(),
@@ -91,11 +110,6 @@ fn run(ctx: &JobContext, job: Job) -> anyhow::Result<()> {
                 });
                 return Ok(());
             }
-            drop(conn);
-            let hash = ctx
-                .hasher
-                .hash_blocking(password.expose().to_owned())
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
             let mut conn = ctx.pool.get()?;
             let token = conn.immediate_transaction(|conn| {
                 let account = accounts::insert(
@@ -120,19 +134,21 @@ fn run(ctx: &JobContext, job: Job) -> anyhow::Result<()> {
                 )
             })?;
             let link = format!("{}/register/confirm/{}", ctx.public_origin, token.expose());
+            // SECURITY: nothing the requester typed but the address itself: whoever signs up
+            // with someone else's address must not be able to put words in that mailbox.
             ctx.mailer.send(Mail {
                 to: email.to_string(),
                 subject: "Confirm your Realmgate account".into(),
                 body: format!(
-                    "Welcome, {}.\n\nConfirm your address to finish signing up:\n{link}\n\n\
-                     The link works for 24 hours. If you did not sign up, ignore this message.",
-                    name.as_str()
+                    "Someone (perhaps you) signed up for a Realmgate account with this \
+                     address.\n\nConfirm your address to finish signing up:\n{link}\n\n\
+                     The link works for 24 hours. If you did not sign up, ignore this message."
                 ),
                 secret: Some(token.expose().to_owned()),
             });
         }
         Job::ResetRequest { email, client } => {
-            let ip = client.ip.to_string();
+            let ip = crate::client::rate_key(client.ip);
             let issued = conn.immediate_transaction(|conn| {
                 if !rates::hit(conn, RateKind::ResetRequestPerIp, &ip, RESET_REQUESTS_PER_IP, now)? {
                     log::warn!(target: "security", "reset requests from {ip} over the hourly limit");
@@ -152,7 +168,7 @@ fn run(ctx: &JobContext, job: Job) -> anyhow::Result<()> {
                 Incident::new(IncidentKind::PasswordResetRequested, &client)
                     .realm(crate::realm::Realm::User)
                     .account(account.id)
-                    .record(conn, now)?;
+                    .record(conn, now, floods)?;
                 Ok(Some((account.email, token)))
             })?;
             if let Some((to, token)) = issued {

@@ -20,6 +20,7 @@ pub mod form;
 pub mod jobs;
 pub mod mail;
 pub mod maintenance;
+pub mod paths;
 pub mod realm;
 
 pub mod routes;

@@ -104,6 +104,10 @@ pub fn cleanup(conn: &mut Conn, config: &Config, now: NaiveDateTime) -> QueryRes
         lockout::delete_stale(conn, &config.lockout, now, BATCH)
     })?;
     let hour_ago = now - chrono::Duration::hours(1);
+    // Flood counters matter only for their own minute; an hour's worth is kept to read.
+    report.counters_deleted += batched(conn, |conn| {
+        crate::db::audit::delete_incident_counts_before(conn, hour_ago, BATCH)
+    })?;
     report.counters_deleted += batched(conn, |conn| {
         let ids: Vec<i32> = rate_events::table
             .filter(rate_events::created_at.lt(hour_ago))

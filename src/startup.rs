@@ -10,7 +10,7 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::http::StatusCode;
+use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::{from_fn, ErrorHandlerResponse, ErrorHandlers, Logger, Next};
 use actix_web::{web, App, HttpResponse, HttpServer};
 
@@ -76,6 +76,7 @@ impl AppState {
             mailer: mailer.clone(),
             public_origin: public_url.origin(),
             reset_ttl: config.reset_token_ttl,
+            incidents_per_ip: config.incidents_per_ip,
         })?;
         Ok(Self {
             config: Arc::new(config),
@@ -162,18 +163,85 @@ pub fn app(
         .wrap(ErrorHandlers::new().default_handler(html_error_page))
         .wrap(from_fn(edge))
         .wrap(access_log)
+        .wrap(from_fn(normalise_path))
 }
 
-/// Every response passes here: the `Host` check and the headers of SPEC §11.
+/// Outermost: the path every later rule reads, the access log's included, is the normalised
+/// one (`crate::paths`), and routing matches exactly that string (nothing decoded further).
+async fn normalise_path(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let normal = match crate::paths::normalise(req.path()) {
+        std::borrow::Cow::Owned(p) => Some(p),
+        std::borrow::Cow::Borrowed(_) => None,
+    };
+    if let Some(path) = normal {
+        let uri = req.uri();
+        let with_query = match uri.query() {
+            Some(q) => format!("{path}?{q}"),
+            None => path,
+        };
+        let mut parts = uri.clone().into_parts();
+        let rebuilt = with_query.parse().ok().and_then(|pq| {
+            parts.path_and_query = Some(pq);
+            actix_web::http::Uri::from_parts(parts).ok()
+        });
+        // The normalised form only ever decodes escapes into plain characters, so it parses
+        // whenever the original did; if not, the original stays and routing finds nothing.
+        if let Some(uri) = rebuilt {
+            ROUTING_QUOTER.with(|q| req.match_info_mut().get_mut().update_with_quoter(&uri, q));
+            req.head_mut().uri = uri;
+        }
+    } else {
+        ROUTING_QUOTER.with(|q| {
+            let uri = req.uri().clone();
+            req.match_info_mut().get_mut().update_with_quoter(&uri, q);
+        });
+    }
+    next.call(req).await
+}
+
+thread_local! {
+    /// Decodes nothing: the router sees the normalised path as it is, so routing and every
+    /// rule that reads `req.path()` agree on one string.
+    static ROUTING_QUOTER: actix_router::Quoter = actix_router::Quoter::new(b"", &ASCII);
+}
+
+const ASCII: [u8; 128] = {
+    let mut all = [0u8; 128];
+    let mut i = 0;
+    while i < 128 {
+        all[i] = i as u8;
+        i += 1;
+    }
+    all
+};
+
+/// Every response passes here: the `Host` check, `HEAD`, the body deadline, and the headers
+/// of SPEC §11.
 async fn edge(
-    req: ServiceRequest,
+    mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return Err(AppError::Internal(anyhow::anyhow!("AppState missing")).into());
     };
+    let secure = state.config.cookie_secure;
+    // SPEC §6: HEAD is answered as the GET would be. actix's HTTP/1 codec remembered the
+    // method when it parsed the request and sends no body for it, with the GET's length.
+    if req.method() == Method::HEAD {
+        req.head_mut().method = Method::GET;
+    }
+    // SPEC §6: the body must arrive within REALMGATE_BODY_TIMEOUT of the end of the headers,
+    // which is now. Reading it later fails with a timed-out error that the form reader turns
+    // into a 408, so a patient client cannot hold a worker's request open.
+    let payload = actix_web::HttpMessage::take_payload(&mut req);
+    req.set_payload(actix_web::dev::Payload::Stream {
+        payload: Box::pin(Deadline::new(payload, state.config.body_timeout)),
+    });
     let is_static = req.path().starts_with("/static/");
-    let mut res = if req.path() != "/healthz" && !state.host_allowed(&req) {
+    let res = if req.path() != "/healthz" && !state.host_allowed(&req) {
         let page = error_page(
             StatusCode::BAD_REQUEST,
             "This portal does not answer to that host name.",
@@ -181,11 +249,35 @@ async fn edge(
         );
         req.into_response(page)
     } else {
-        // Cloning the request here would break routing (it needs the only reference), so a
-        // middleware error below passes up as it is; handlers' errors arrive as responses.
-        next.call(req).await?.map_into_boxed_body()
+        // Cloning the request here would break routing (it needs the only reference), so an
+        // error raised by a middleware below arrives without its request: it is answered
+        // with the portal's page and these headers all the same.
+        match next.call(req).await {
+            Ok(res) => res.map_into_boxed_body(),
+            Err(e) => {
+                let status = e.as_response_error().status_code();
+                if status.is_server_error() {
+                    log::error!("middleware error: {e}");
+                }
+                let mut page = error_page(status, default_message(status), None);
+                security_headers(page.headers_mut(), secure, false);
+                return Err(actix_web::error::InternalError::from_response(
+                    "middleware error",
+                    page,
+                )
+                .into());
+            }
+        }
     };
-    let h = res.headers_mut();
+    // Only a static file itself may be cached; its 404 page is a page like any other.
+    let cacheable = is_static && res.status().is_success();
+    let mut res = res;
+    security_headers(res.headers_mut(), secure, cacheable);
+    Ok(res)
+}
+
+/// SPEC §11, on every response.
+fn security_headers(h: &mut header::HeaderMap, secure: bool, cacheable: bool) {
     let set = |h: &mut header::HeaderMap, name: &'static str, value: &'static str| {
         h.insert(
             header::HeaderName::from_static(name),
@@ -197,21 +289,55 @@ async fn edge(
     set(h, "referrer-policy", "same-origin");
     set(h, "cross-origin-opener-policy", "same-origin");
     set(h, "content-security-policy", CSP);
-    if state.config.cookie_secure {
+    if secure {
         set(
             h,
             "strict-transport-security",
             "max-age=31536000; includeSubDomains",
         );
     }
-    if !is_static {
+    if !cacheable {
         // Every page may be private, so none is stored: Back after sign-out shows nothing.
         set(h, "cache-control", "no-store");
         set(h, "pragma", "no-cache");
         set(h, "expires", "0");
     }
     h.remove(header::SERVER);
-    Ok(res)
+}
+
+/// A request body that must have arrived by a deadline (SPEC §6, `REALMGATE_BODY_TIMEOUT`).
+struct Deadline {
+    inner: actix_web::dev::Payload,
+    timer: std::pin::Pin<Box<actix_web::rt::time::Sleep>>,
+}
+
+impl Deadline {
+    fn new(inner: actix_web::dev::Payload, limit: std::time::Duration) -> Self {
+        Self {
+            inner,
+            timer: Box::pin(actix_web::rt::time::sleep(limit)),
+        }
+    }
+}
+
+impl futures_util::Stream for Deadline {
+    type Item = Result<web::Bytes, actix_web::error::PayloadError>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use std::task::Poll;
+        if let Poll::Ready(item) = std::pin::Pin::new(&mut self.inner).poll_next(cx) {
+            return Poll::Ready(item);
+        }
+        match std::future::Future::poll(self.timer.as_mut(), cx) {
+            Poll::Ready(()) => Poll::Ready(Some(Err(actix_web::error::PayloadError::Io(
+                std::io::Error::new(std::io::ErrorKind::TimedOut, "request body timed out"),
+            )))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
 }
 
 /// Errors actix raises itself (405, bad extractor input) come without our page; give them one.

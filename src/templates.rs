@@ -66,6 +66,7 @@ pub fn default_message(status: StatusCode) -> &'static str {
         403 => "You are not allowed to do that.",
         404 => "There is no page at this address.",
         405 => "This page does not accept that kind of request.",
+        408 => "What you sent took too long to arrive. Try again.",
         413 => "What you sent is too large.",
         429 => "Too many requests. Wait a little and try again.",
         503 => "The portal is busy right now. Try again in a few seconds.",

@@ -31,6 +31,8 @@ pub struct Hasher {
     argon2: Arc<Argon2<'static>>,
     /// SECURITY: unknown emails are verified against this, so they cost the same time.
     dummy_hash: Arc<str>,
+    /// Argon2 computations run so far: how much hashing work requests caused.
+    runs: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// The hashing threads' nice value. When sign-ins and page views compete for the cores, the
@@ -86,6 +88,7 @@ impl Hasher {
             queue,
             argon2,
             dummy_hash,
+            runs: Arc::default(),
         })
     }
 
@@ -95,8 +98,12 @@ impl Hasher {
     ) -> Result<oneshot::Receiver<Option<T>>, AppError> {
         let (tx, rx) = oneshot::channel();
         let argon2 = Arc::clone(&self.argon2);
+        let runs = Arc::clone(&self.runs);
         let job: Job = Box::new(move |fresh| {
-            let _ = tx.send(fresh.then(|| work(&argon2)));
+            let _ = tx.send(fresh.then(|| {
+                runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                work(&argon2)
+            }));
         });
         self.queue
             .send((Instant::now(), job))
@@ -109,6 +116,11 @@ impl Hasher {
         work: impl FnOnce(&Argon2<'static>) -> T + Send + 'static,
     ) -> Result<T, AppError> {
         finish(self.submit(work)?.await)
+    }
+
+    /// How many Argon2 computations the hashing threads have run.
+    pub fn runs(&self) -> u64 {
+        self.runs.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// For background threads (never an async worker): waits for a hashing thread.

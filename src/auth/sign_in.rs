@@ -68,6 +68,7 @@ pub async fn sign_in(
     let email = Email::parse(&email_raw).ok();
     let password = PasswordInput::new(password);
     let policy = state.config.lockout.clone();
+    let floods = state.config.incidents_per_ip;
     let now = state.clock.now();
 
     // SECURITY: the lock is checked and this attempt counted as a failure in one write
@@ -77,7 +78,7 @@ pub async fn sign_in(
         let email_raw = email_raw.clone();
         db::block(&state.pool, move |conn| {
             Ok(conn.immediate_transaction(|conn| {
-                let ip = Subject::Ip(client.ip.to_string());
+                let ip = Subject::Ip(crate::client::rate_key(client.ip));
                 let subject = match &email {
                     None => None,
                     Some(email) => Some(match &device {
@@ -115,13 +116,13 @@ pub async fn sign_in(
                         if let Some(a) = &account {
                             incident = incident.account(a.id);
                         }
-                        incident.record(conn, now)?;
+                        incident.record(conn, now, floods)?;
                     }
                 }
                 if lockout::count_failure(conn, &ip, &policy, now)? {
                     Incident::new(IncidentKind::IpLocked, &client)
                         .realm(realm)
-                        .record(conn, now)?;
+                        .record(conn, now, floods)?;
                 }
                 Ok(Gate::Open { account, subject })
             })?)
@@ -159,7 +160,7 @@ pub async fn sign_in(
                 if let Some(id) = account_id {
                     incident = incident.account(id);
                 }
-                Ok(incident.record(conn, now)?)
+                Ok(incident.record(conn, now, floods)?)
             })
             .await?;
             return Ok(SignInOutcome::Refused);
@@ -173,7 +174,7 @@ pub async fn sign_in(
                 .realm(realm)
                 .account(id)
                 .email_attempted(&email_raw)
-                .record(conn, now)?)
+                .record(conn, now, floods)?)
         })
         .await?;
         return Ok(SignInOutcome::Refused);
@@ -200,6 +201,7 @@ pub async fn sign_in(
         remember,
         idle_expires_at: after(now, idle),
         absolute_expires_at: after(now, absolute),
+        floods,
     };
     let account_id = new.account.id;
     let opened = db::block(&state.pool, move |conn| {
@@ -235,6 +237,8 @@ struct PendingSession {
     remember: bool,
     idle_expires_at: NaiveDateTime,
     absolute_expires_at: NaiveDateTime,
+    /// `REALMGATE_INCIDENTS_PER_IP`, for the incidents the write half may record.
+    floods: u32,
 }
 
 /// The write half of a sign-in, in one transaction. `false` when the single-session policy
@@ -248,13 +252,14 @@ fn open_session(
     client: &ClientInfo,
     now: NaiveDateTime,
 ) -> diesel::QueryResult<bool> {
+    let floods = new.floods;
     let (account, realm) = (&new.account, new.realm);
     // The password was right: the failure counted before the check is given back.
     lockout::clear(conn, &Subject::Email(account.email.clone()))?;
     if let Some(s) = subject {
         lockout::clear(conn, s)?;
     }
-    lockout::give_back(conn, &Subject::Ip(client.ip.to_string()))?;
+    lockout::give_back(conn, &Subject::Ip(crate::client::rate_key(client.ip)))?;
     lockout::remember_device(conn, &new.device_hash, &account.email, now)?;
 
     // SECURITY: no session fixation. The browser's earlier session of this realm ends and the
@@ -271,7 +276,7 @@ fn open_session(
                 Incident::new(IncidentKind::ConcurrentLoginBlocked, client)
                     .realm(realm)
                     .account(account.id)
-                    .record(conn, now)?;
+                    .record(conn, now, floods)?;
                 return Ok(false);
             }
         }

@@ -1,11 +1,11 @@
 //! Logout activity and security incidents: typed kinds whose `as_str` is the SPEC's string.
 //! These rows are written in the same transaction as the change they describe (SPEC I5).
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDateTime, Timelike as _};
 use diesel::prelude::*;
 
-use super::schema::{logout_activity, security_incidents};
-use crate::client::ClientInfo;
+use super::schema::{incident_counts, logout_activity, security_incidents};
+use crate::client::{rate_key, ClientInfo};
 use crate::realm::Realm;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,6 +25,7 @@ pub enum LogoutReason {
     SessionMismatch,
     SignedInAgain,
     ClearedByOperator,
+    PasswordGuessing,
 }
 
 impl LogoutReason {
@@ -45,6 +46,7 @@ impl LogoutReason {
             LogoutReason::SessionMismatch => "session_mismatch",
             LogoutReason::SignedInAgain => "signed_in_again",
             LogoutReason::ClearedByOperator => "cleared_by_operator",
+            LogoutReason::PasswordGuessing => "password_guessing",
         }
     }
 }
@@ -66,6 +68,8 @@ pub enum IncidentKind {
     PasswordResetCompleted,
     PasswordChanged,
     UnauthorizedAccess,
+    PasswordGuessing,
+    IncidentFlood,
 }
 
 impl IncidentKind {
@@ -86,6 +90,8 @@ impl IncidentKind {
             IncidentKind::PasswordResetCompleted => "password_reset_completed",
             IncidentKind::PasswordChanged => "password_changed",
             IncidentKind::UnauthorizedAccess => "unauthorized_access",
+            IncidentKind::PasswordGuessing => "password_guessing",
+            IncidentKind::IncidentFlood => "incident_flood",
         }
     }
 
@@ -106,7 +112,37 @@ impl IncidentKind {
             | RevokedSessionUsed
             | InactiveAccountAccess
             | UserAgentChanged
-            | UnauthorizedAccess => "warning",
+            | UnauthorizedAccess
+            | PasswordGuessing
+            | IncidentFlood => "warning",
+        }
+    }
+
+    /// Kinds a client can cause again and again at the cost of a cheap request, most of them
+    /// without being signed in: limited per client IP and minute (SPEC §9 "Floods"), so a
+    /// flood writes one `incident_flood` row instead of a row per request. Kinds that end a
+    /// session or follow an Argon2 check or a committed change cannot be repeated cheaply and
+    /// are always written.
+    pub const fn flood_limited(self) -> bool {
+        use IncidentKind::*;
+        match self {
+            LoginFailed
+            | AccountLocked
+            | IpLocked
+            | AdminLoginDenied
+            | ConcurrentLoginBlocked
+            | CsrfRejected
+            | RevokedSessionUsed
+            | InactiveAccountAccess
+            | IpChanged
+            | UserAgentChanged
+            | PasswordResetRequested
+            | UnauthorizedAccess => true,
+            SessionMismatch
+            | PasswordResetCompleted
+            | PasswordChanged
+            | PasswordGuessing
+            | IncidentFlood => false,
         }
     }
 }
@@ -158,7 +194,79 @@ impl<'a> Incident<'a> {
         self
     }
 
-    pub fn record(self, conn: &mut SqliteConnection, now: NaiveDateTime) -> QueryResult<()> {
+    /// Writes the incident, or, for a kind that is `flood_limited` and past
+    /// `incidents_per_ip` this clock minute for the client's IP key, counts it in that
+    /// minute's one `incident_flood` row instead. A savepoint when the caller is in a
+    /// transaction; otherwise a transaction whose first statement writes, so it takes the
+    /// write lock at once and parallel requests count exactly.
+    pub fn record(
+        self,
+        conn: &mut SqliteConnection,
+        now: NaiveDateTime,
+        incidents_per_ip: u32,
+    ) -> QueryResult<()> {
+        if !self.kind.flood_limited() {
+            return self.write(conn, now).map(drop);
+        }
+        conn.transaction(|conn| {
+            let key = rate_key(self.client.ip);
+            let minute = now
+                - chrono::Duration::seconds(i64::from(now.second()))
+                - chrono::Duration::nanoseconds(i64::from(now.nanosecond()));
+            let this = (
+                incident_counts::ip_key.eq(&key),
+                incident_counts::kind.eq(self.kind.as_str()),
+                incident_counts::minute.eq(minute),
+            );
+            diesel::insert_into(incident_counts::table)
+                .values((this, incident_counts::count.eq(1)))
+                .on_conflict((
+                    incident_counts::ip_key,
+                    incident_counts::kind,
+                    incident_counts::minute,
+                ))
+                .do_update()
+                .set(incident_counts::count.eq(incident_counts::count + 1))
+                .execute(conn)?;
+            let (count, flood_id): (i32, Option<i32>) = incident_counts::table
+                .find((&key, self.kind.as_str(), minute))
+                .select((incident_counts::count, incident_counts::flood_incident_id))
+                .get_result(conn)?;
+            let limit = i32::try_from(incidents_per_ip).unwrap_or(i32::MAX);
+            if count <= limit {
+                return self.write(conn, now).map(drop);
+            }
+            let details = format!(
+                "kind={} suppressed={} ip_key={key}",
+                self.kind.as_str(),
+                count - limit
+            );
+            match flood_id {
+                Some(id) => diesel::update(security_incidents::table.find(id))
+                    .set(security_incidents::details.eq(details))
+                    .execute(conn)
+                    .map(drop),
+                None => {
+                    let id = Incident {
+                        kind: IncidentKind::IncidentFlood,
+                        realm: self.realm,
+                        account_id: None,
+                        email_attempted: None,
+                        details: Some(details),
+                        client: self.client,
+                    }
+                    .write(conn, now)?;
+                    diesel::update(incident_counts::table.find((&key, self.kind.as_str(), minute)))
+                        .set(incident_counts::flood_incident_id.eq(id))
+                        .execute(conn)
+                        .map(drop)
+                }
+            }
+        })
+    }
+
+    /// Inserts the row; returns its id.
+    fn write(self, conn: &mut SqliteConnection, now: NaiveDateTime) -> QueryResult<i32> {
         log::warn!(
             target: "security",
             "incident {} severity={} realm={} account={:?} ip={}",
@@ -180,9 +288,30 @@ impl<'a> Incident<'a> {
                 security_incidents::details.eq(self.details),
                 security_incidents::created_at.eq(now),
             ))
-            .execute(conn)
-            .map(drop)
+            .returning(security_incidents::id)
+            .get_result(conn)
     }
+}
+
+/// Deletes at most `limit` flood counters of minutes before `before` (cleanup); how many.
+pub fn delete_incident_counts_before(
+    conn: &mut SqliteConnection,
+    before: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<usize> {
+    let keys: Vec<(String, String, NaiveDateTime)> = incident_counts::table
+        .filter(incident_counts::minute.lt(before))
+        .select((
+            incident_counts::ip_key,
+            incident_counts::kind,
+            incident_counts::minute,
+        ))
+        .limit(limit)
+        .load(conn)?;
+    for (ip_key, kind, minute) in &keys {
+        diesel::delete(incident_counts::table.find((ip_key, kind, minute))).execute(conn)?;
+    }
+    Ok(keys.len())
 }
 
 pub fn record_logout(

@@ -10,6 +10,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod lockout;
+pub mod password_checks;
 pub mod rates;
 pub mod reports;
 pub mod schema;

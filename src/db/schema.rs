@@ -116,3 +116,24 @@ diesel::allow_tables_to_appear_in_same_query!(
     rate_events,
     security_incidents,
 );
+
+diesel::table! {
+    password_checks (session_id) {
+        session_id -> Text,
+        account_id -> Integer,
+        checks -> Integer,
+        window_started_at -> Timestamp,
+        wrong -> Integer,
+        in_flight_since -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    incident_counts (ip_key, kind, minute) {
+        ip_key -> Text,
+        kind -> Text,
+        minute -> Timestamp,
+        count -> Integer,
+        flood_incident_id -> Nullable<Integer>,
+    }
+}

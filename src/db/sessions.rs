@@ -132,6 +132,25 @@ pub fn revoke(
     Ok(changed == 1)
 }
 
+/// Gives the account's live row whose secret hashes to `old_hash` a new secret; whether there
+/// was one. The row, its id and its bounds stay: only a copy of the old secret stops working.
+pub fn rotate_secret(
+    conn: &mut SqliteConnection,
+    account_id: i32,
+    old_hash: &str,
+    new_hash: &str,
+) -> QueryResult<bool> {
+    diesel::update(
+        auth_sessions::table
+            .filter(auth_sessions::secret_hash.eq(old_hash))
+            .filter(auth_sessions::account_id.eq(account_id))
+            .filter(auth_sessions::revoked_at.is_null()),
+    )
+    .set(auth_sessions::secret_hash.eq(new_hash))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
 /// Records activity: pushes the idle expiry forward.
 pub fn touch(
     conn: &mut SqliteConnection,

@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::email_tokens;
+use super::schema::{accounts, email_tokens};
 use crate::crypto;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,6 +44,25 @@ pub fn well_formed(raw: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// Voids every unused token of the account for `purpose`: a credential event (deactivation,
+/// password change, completed reset, sign-out everywhere) ends pending reset links (SPEC §8).
+pub fn void_all(
+    conn: &mut SqliteConnection,
+    account_id: i32,
+    purpose: Purpose,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(
+        email_tokens::table
+            .filter(email_tokens::account_id.eq(account_id))
+            .filter(email_tokens::purpose.eq(purpose.as_str()))
+            .filter(email_tokens::used_at.is_null()),
+    )
+    .set(email_tokens::used_at.eq(now))
+    .execute(conn)
+    .map(drop)
+}
+
 /// Issues a token for `account`, voiding the account's earlier unused ones of that purpose.
 pub fn issue(
     conn: &mut SqliteConnection,
@@ -53,14 +72,7 @@ pub fn issue(
     expires_at: NaiveDateTime,
 ) -> QueryResult<PlainToken> {
     let token = crypto::random_token::<32>();
-    diesel::update(
-        email_tokens::table
-            .filter(email_tokens::account_id.eq(account_id))
-            .filter(email_tokens::purpose.eq(purpose.as_str()))
-            .filter(email_tokens::used_at.is_null()),
-    )
-    .set(email_tokens::used_at.eq(now))
-    .execute(conn)?;
+    void_all(conn, account_id, purpose, now)?;
     diesel::insert_into(email_tokens::table)
         .values((
             email_tokens::token_hash.eq(crypto::sha256_hex(&token)),
@@ -73,7 +85,8 @@ pub fn issue(
     Ok(PlainToken(token))
 }
 
-/// The account a still-valid token belongs to, without using it up.
+/// The account a still-valid token belongs to, without using it up. A token of a deactivated
+/// account is no token: its link answers like a used one and changes nothing.
 pub fn peek(
     conn: &mut SqliteConnection,
     token: &str,
@@ -84,10 +97,12 @@ pub fn peek(
         return Ok(None);
     }
     email_tokens::table
+        .inner_join(accounts::table)
         .filter(email_tokens::token_hash.eq(crypto::sha256_hex(token)))
         .filter(email_tokens::purpose.eq(purpose.as_str()))
         .filter(email_tokens::used_at.is_null())
         .filter(email_tokens::expires_at.gt(now))
+        .filter(accounts::is_active.eq(true))
         .select(email_tokens::account_id)
         .get_result(conn)
         .optional()

@@ -109,7 +109,7 @@ pub async fn guard<R: RealmKind, P: PageData>(
     // The session cookie's secret, or else (user realm only) the remember cookie's.
     let (secret, restoring) = match session.get::<String>(realm.session_key()).ok().flatten() {
         Some(secret) => (secret, false),
-        None => match (realm, cookies::read_remember(req.request())) {
+        None => match (realm, cookies::read_remember(req.request(), &state.config)) {
             (Realm::User, Some(secret)) => (secret, true),
             _ => return Ok(refuse(req, realm, None)),
         },
@@ -123,6 +123,7 @@ pub async fn guard<R: RealmKind, P: PageData>(
     let policy = Policy {
         timeouts: state.config.realm(realm).clone(),
         remember_me: state.config.remember_me,
+        floods: state.config.incidents_per_ip,
     };
     let now = state.clock.now();
     let secret_hash = crypto::sha256_hex(&secret);
@@ -168,7 +169,8 @@ pub async fn guard<R: RealmKind, P: PageData>(
         Ok(Verdict::Ended(message)) => {
             session.remove(realm.session_key());
             session.remove(realm.account_key());
-            let forget = realm == Realm::User && cookies::read_remember(req.request()).is_some();
+            let forget = realm == Realm::User
+                && cookies::read_remember(req.request(), &state.config).is_some();
             let removal = cookies::remember_removal(&state.config);
             let mut res = refuse(req, realm, Some(message));
             if forget {
@@ -213,6 +215,8 @@ enum Claim {
 struct Policy {
     timeouts: RealmTimeouts,
     remember_me: Duration,
+    /// `REALMGATE_INCIDENTS_PER_IP`.
+    floods: u32,
 }
 
 /// SPEC §4 step 1: a GET goes to the sign-in page and comes back after; anything else gets a
@@ -321,6 +325,7 @@ fn decide(
         Claim::Remembered => Some(row.account_id),
     };
     let timeouts = &policy.timeouts;
+    let floods = policy.floods;
     let idle = if row.remember {
         policy.remember_me
     } else {
@@ -343,7 +348,7 @@ fn decide(
                 .realm(realm)
                 .account(row.account_id)
                 .details(format!("session {}", row.id))
-                .record(conn, now)?;
+                .record(conn, now, floods)?;
         }
         return Ok(Verdict::Ended(SESSION_ENDED));
     }
@@ -372,7 +377,7 @@ fn decide(
                 if let Some(a) = account {
                     incident = incident.account(a.id);
                 }
-                incident.record(conn, now)?;
+                incident.record(conn, now, floods)?;
                 return Ok(Verdict::Ended(SESSION_ENDED));
             }
         };
@@ -382,7 +387,7 @@ fn decide(
                 .realm(realm)
                 .account(row.account_id)
                 .details(format!("session {}", row.id))
-                .record(conn, now)?;
+                .record(conn, now, floods)?;
             end(conn, LogoutReason::SessionMismatch)?;
             return Ok(Verdict::Ended(SESSION_ENDED));
         }
@@ -393,14 +398,14 @@ fn decide(
                 .realm(realm)
                 .account(account.id)
                 .details(format!("session {}: {} -> {}", row.id, row.ip, ip))
-                .record(conn, now)?;
+                .record(conn, now, floods)?;
         }
         if row.user_agent != client.user_agent {
             Incident::new(IncidentKind::UserAgentChanged, client)
                 .realm(realm)
                 .account(account.id)
                 .details(format!("session {}", row.id))
-                .record(conn, now)?;
+                .record(conn, now, floods)?;
         }
         if ip_changed || row.user_agent != client.user_agent {
             sessions::set_client(conn, &row.id, client)?;
@@ -415,7 +420,7 @@ fn decide(
                 .realm(realm)
                 .account(account.id)
                 .details("admin session of an account that is no longer an admin")
-                .record(conn, now)?;
+                .record(conn, now, floods)?;
             end(conn, LogoutReason::AccountDeactivated)?;
             return Ok(Verdict::Ended(SESSION_ENDED));
         }

@@ -68,7 +68,7 @@ fn page(
         is_admin: realm == Realm::Admin,
         show_remember_me: realm == Realm::User,
         email,
-        next: safe_next(realm, next).unwrap_or(""),
+        next: &safe_next(realm, next).unwrap_or_default(),
         csrf_token,
         error,
     };
@@ -102,7 +102,7 @@ pub async fn submit<R: RealmKind>(
     let realm = R::REALM;
     csrf::verify(&req, &session, &state, realm, &form.csrf_token).await?;
     let remembered = match realm {
-        Realm::User => cookies::read_remember(&req),
+        Realm::User => cookies::read_remember(&req, &state.config),
         Realm::Admin => None,
     };
     let browser = Browser {
@@ -114,7 +114,7 @@ pub async fn submit<R: RealmKind>(
             .into_iter()
             .chain(remembered.clone())
             .collect(),
-        device: cookies::read_device(&req),
+        device: cookies::read_device(&req, &state.config),
     };
     let remember_me = form.remember_me == "on";
     let outcome = sign_in(
@@ -181,7 +181,7 @@ pub async fn submit<R: RealmKind>(
         .insert(realm.account_key(), account_id)
         .map_err(|e| AppError::Internal(anyhow::anyhow!("session insert: {e}")))?;
     csrf::replace(&session, realm)?;
-    let mut res = see_other(safe_next(realm, &form.next).unwrap_or(realm.home_path()));
+    let mut res = see_other(&safe_next(realm, &form.next).unwrap_or(realm.home_path().into()));
     for c in remember_cookie
         .into_iter()
         .chain(Some(cookies::device(&device, &state.config)))

@@ -3,6 +3,7 @@
 pub mod admin;
 mod assets;
 mod health;
+pub mod held;
 mod login;
 mod logout;
 mod password;
@@ -205,17 +206,6 @@ pub fn signed_in_chrome<R: RealmKind>(
     Ok(Chrome::new(Some(header), flashes))
 }
 
-/// SHA-256 of every secret this browser holds (both realms' session secrets and the remember
-/// cookie): the sessions that "this browser" keeps when others are revoked.
-pub fn held_secret_hashes(req: &actix_web::HttpRequest, session: &Session) -> Vec<String> {
-    Realm::ALL
-        .iter()
-        .filter_map(|realm| session.get::<String>(realm.session_key()).ok().flatten())
-        .chain(crate::cookies::read_remember(req))
-        .map(|secret| crate::crypto::sha256_hex(&secret))
-        .collect()
-}
-
 /// Percent-encodes a query value (everything but unreserved characters).
 pub fn encode_query_value(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
@@ -229,8 +219,15 @@ pub fn encode_query_value(raw: &str) -> String {
     out
 }
 
-/// SPEC §6: `next` is honoured only when it is a path of the same realm; `None` otherwise.
-pub fn safe_next(realm: Realm, next: &str) -> Option<&str> {
+/// SPEC §6: `next` is honoured only when it is a path of the same realm, and then in its
+/// normalised form (`crate::paths`), the one every rule reads; `None` otherwise.
+pub fn safe_next(realm: Realm, next: &str) -> Option<std::borrow::Cow<'_, str>> {
+    // SECURITY: an encoded `%` could become any escape after one more decoding somewhere.
+    if next.to_ascii_lowercase().contains("%25") {
+        return None;
+    }
+    let normal = crate::paths::normalise(next);
+    let next = normal.as_ref();
     let bytes = next.as_bytes();
     let lower = next.to_ascii_lowercase();
     let path = next.split(['?', '#']).next().unwrap_or("");
@@ -250,7 +247,7 @@ pub fn safe_next(realm: Realm, next: &str) -> Option<&str> {
             Realm::Admin => next == "/admin" || next.starts_with("/admin/") || next.starts_with("/admin?"),
             Realm::User => !["/admin", "/login", "/logout"].iter().any(|p| next.starts_with(p)),
         };
-    ok.then_some(next)
+    ok.then_some(normal)
 }
 
 #[cfg(test)]
@@ -259,14 +256,17 @@ mod tests {
 
     #[test]
     fn next_accepts_paths_of_its_realm_only() {
-        assert_eq!(safe_next(Realm::User, "/dashboard"), Some("/dashboard"));
         assert_eq!(
-            safe_next(Realm::User, "/dashboard?tab=1"),
+            safe_next(Realm::User, "/dashboard").as_deref(),
+            Some("/dashboard")
+        );
+        assert_eq!(
+            safe_next(Realm::User, "/dashboard?tab=1").as_deref(),
             Some("/dashboard?tab=1")
         );
-        assert_eq!(safe_next(Realm::Admin, "/admin"), Some("/admin"));
+        assert_eq!(safe_next(Realm::Admin, "/admin").as_deref(), Some("/admin"));
         assert_eq!(
-            safe_next(Realm::Admin, "/admin/users?q=a"),
+            safe_next(Realm::Admin, "/admin/users?q=a").as_deref(),
             Some("/admin/users?q=a")
         );
         assert_eq!(safe_next(Realm::Admin, "/administrator"), None);
@@ -300,6 +300,26 @@ mod tests {
             safe_next(Realm::User, &format!("/{}", "a".repeat(2048))),
             None
         );
+    }
+
+    #[test]
+    fn next_is_checked_and_sent_in_its_normalised_form() {
+        assert_eq!(
+            safe_next(Realm::User, "/d%61shboard").as_deref(),
+            Some("/dashboard")
+        );
+        assert_eq!(
+            safe_next(Realm::User, "/%61dmin"),
+            None,
+            "a realm prefix, spelled otherwise"
+        );
+        assert_eq!(safe_next(Realm::User, "/%6Cogin"), None);
+        assert_eq!(
+            safe_next(Realm::Admin, "/%61dmin/users").as_deref(),
+            Some("/admin/users")
+        );
+        assert_eq!(safe_next(Realm::User, "/dashboard%252F"), None);
+        assert_eq!(safe_next(Realm::User, "/%252e%252e/admin"), None);
     }
 
     #[test]

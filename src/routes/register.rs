@@ -105,7 +105,7 @@ pub async fn submit(
         return refuse("The two passwords do not match.");
     }
     let client = ClientInfo::from_request(&req, &state.config.trusted_proxies);
-    let ip = client.ip.to_string();
+    let ip = crate::client::rate_key(client.ip);
     let limit = state.config.signup_per_ip;
     let now = state.clock.now();
     let too_many = || AppError::TooMany {

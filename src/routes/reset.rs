@@ -12,6 +12,7 @@ use super::{html, see_other};
 use crate::client::ClientInfo;
 use crate::csrf;
 use crate::db::audit::{Incident, IncidentKind, LogoutReason};
+use crate::db::rates::{self, RateKind};
 use crate::db::tokens::{self, Purpose};
 use crate::db::{self, accounts, lockout, sessions};
 use crate::domain::Email;
@@ -106,7 +107,23 @@ pub async fn request(
     // SECURITY: look-up, rate limits, token and mail all happen on the job thread, so this
     // answer is the same, and as fast, for every well-formed address.
     let client = ClientInfo::from_request(&req, &state.config.trusted_proxies);
-    state.jobs.submit(Job::ResetRequest { email, client });
+    // A network over its hourly limit is refused here too, before it can fill the job queue;
+    // the limit is per network, so the answer still says nothing about the address.
+    let ip = crate::client::rate_key(client.ip);
+    let now = state.clock.now();
+    let open = db::block(&state.pool, move |conn| {
+        Ok(rates::within(
+            conn,
+            RateKind::ResetRequestPerIp,
+            &ip,
+            crate::jobs::RESET_REQUESTS_PER_IP,
+            now,
+        )?)
+    })
+    .await?;
+    if open {
+        state.jobs.submit(Job::ResetRequest { email, client });
+    }
     request_page(
         &session,
         Chrome::anonymous(),
@@ -213,6 +230,7 @@ pub async fn confirm(
 
     let client = ClientInfo::from_request(&req, &state.config.trusted_proxies);
     let now = state.clock.now();
+    let floods = state.config.incidents_per_ip;
     let account_id = account.id;
     let account_email = account.email.clone();
     let audit_client = client.clone();
@@ -223,6 +241,7 @@ pub async fn confirm(
                 return Ok::<_, diesel::result::Error>(false);
             }
             accounts::set_new_password(conn, account_id, &hash)?;
+            tokens::void_all(conn, account_id, Purpose::Reset, now)?;
             // A completed reset proves the owner: the email's lock goes too.
             lockout::unlock_email(conn, &account_email)?;
             // The link reached the mailbox: that confirms the address too.
@@ -238,7 +257,7 @@ pub async fn confirm(
             Incident::new(IncidentKind::PasswordResetCompleted, &audit_client)
                 .realm(Realm::User)
                 .account(account_id)
-                .record(conn, now)?;
+                .record(conn, now, floods)?;
             Ok(true)
         })?)
     })

@@ -5,11 +5,13 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_flash_messages::{FlashMessage, IncomingFlashMessages};
 
-use super::{held_secret_hashes, html, see_other, signed_in_chrome};
+use super::held::Held;
+use super::{html, see_other, signed_in_chrome};
 use crate::client::{describe_user_agent, ClientInfo};
 use crate::cookies;
 use crate::csrf;
 use crate::db::audit::{Incident, IncidentKind, LogoutReason};
+use crate::db::tokens::{self, Purpose};
 use crate::db::{self, sessions};
 use crate::error::{AppError, AppResult};
 use crate::form::{CsrfOnly, Form};
@@ -28,7 +30,7 @@ pub async fn list(
 ) -> AppResult<HttpResponse> {
     let chrome = signed_in_chrome(&signed, &session, &flashes)?;
     let token = csrf::token(&session, Realm::User)?;
-    let held = held_secret_hashes(&req, &session);
+    let held = Held::read(&req, &session, &state.config).hashes();
     let now = state.clock.now();
     let account_id = signed.account.id;
     let live = db::block(&state.pool, move |conn| {
@@ -71,6 +73,7 @@ pub async fn revoke(
     let id = id.into_inner();
     let client = ClientInfo::from_request(&req, &state.config.trusted_proxies);
     let now = state.clock.now();
+    let floods = state.config.incidents_per_ip;
     let account_id = signed.account.id;
     let current = id == signed.session.id;
     let reason = if current {
@@ -88,7 +91,7 @@ pub async fn revoke(
                     .realm(Realm::User)
                     .account(account_id)
                     .details("revoke of another account's session")
-                    .record(conn, now)?;
+                    .record(conn, now, floods)?;
                 return Ok(Err(()));
             }
             sessions::revoke(conn, &row, reason, Some(&client), now)?;
@@ -113,7 +116,8 @@ pub async fn revoke(
     Ok(see_other("/account/sessions"))
 }
 
-/// `POST /account/sessions/revoke-others`: all but the sessions this browser holds.
+/// `POST /account/sessions/revoke-others`: all but the sessions this browser holds, which get
+/// new secrets in this response (SPEC §8), and every pending reset link of the account.
 pub async fn revoke_others(
     req: HttpRequest,
     signed: SignedIn<UserRealm>,
@@ -122,20 +126,24 @@ pub async fn revoke_others(
     Form(form): Form<CsrfOnly>,
 ) -> AppResult<HttpResponse> {
     csrf::verify(&req, &session, &state, Realm::User, &form.csrf_token).await?;
-    let keep = held_secret_hashes(&req, &session);
+    let held = Held::read(&req, &session, &state.config);
+    let keep = held.hashes();
     let client = ClientInfo::from_request(&req, &state.config.trusted_proxies);
     let now = state.clock.now();
     let account_id = signed.account.id;
-    let ended = db::block(&state.pool, move |conn| {
+    let (ended, rotation) = db::block(&state.pool, move |conn| {
         Ok(conn.immediate_transaction(|conn| {
-            sessions::revoke_all_for(
+            let ended = sessions::revoke_all_for(
                 conn,
                 account_id,
                 &keep,
                 LogoutReason::RevokedByUser,
                 Some(&client),
                 now,
-            )
+            )?;
+            tokens::void_all(conn, account_id, Purpose::Reset, now)?;
+            let rotation = held.rotate(conn, account_id)?;
+            Ok::<_, diesel::result::Error>((ended, rotation))
         })?)
     })
     .await?;
@@ -145,5 +153,7 @@ pub async fn revoke_others(
         n => format!("{n} other sessions have been signed out."),
     })
     .send();
-    Ok(see_other("/account/sessions"))
+    let mut res = see_other("/account/sessions");
+    rotation.apply(&req, &session, &mut res, &state.config)?;
+    Ok(res)
 }

@@ -38,7 +38,7 @@ pub async fn status(
             Some(session.get::<i32>(realm.account_key()).ok().flatten()),
         )),
         None => (realm == Realm::User)
-            .then(|| cookies::read_remember(&req))
+            .then(|| cookies::read_remember(&req, &state.config))
             .flatten()
             .map(|secret| (crypto::sha256_hex(&secret), None)),
     };

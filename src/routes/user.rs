@@ -17,9 +17,13 @@ use crate::templates::{self, DashboardPage};
 const TIME_FORMAT: &str = "%Y-%m-%d %H:%M";
 
 /// `GET /`: where to start. Only a hint; the dashboard's guard decides.
-pub async fn root(req: HttpRequest, session: Session) -> HttpResponse {
+pub async fn root(
+    req: HttpRequest,
+    session: Session,
+    state: actix_web::web::Data<crate::startup::AppState>,
+) -> HttpResponse {
     let signed_in = session.entries().contains_key(Realm::User.session_key())
-        || crate::cookies::read_remember(&req).is_some();
+        || crate::cookies::read_remember(&req, &state.config).is_some();
     see_other(if signed_in { "/dashboard" } else { "/login" })
 }
 

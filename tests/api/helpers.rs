@@ -42,7 +42,7 @@ impl log::Log for CaptureLogger {
     fn flush(&self) {}
 }
 
-fn install_log_capture() {
+pub fn install_log_capture() {
     if log::set_logger(&CaptureLogger).is_ok() {
         log::set_max_level(log::LevelFilter::Info);
     }
@@ -138,6 +138,20 @@ pub async fn spawn_with(
         Error = actix_web::Error,
     >,
 > {
+    spawn_tuned(settings, |_| {}).await
+}
+
+/// `spawn_with`, then `tune` may change the configuration (real Argon2 parameters, say).
+pub async fn spawn_tuned(
+    settings: Settings<'_>,
+    tune: impl FnOnce(&mut Config),
+) -> TestApp<
+    impl Service<
+        actix_http::Request,
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+    >,
+> {
     install_log_capture();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("test.db").to_str().unwrap().to_owned();
@@ -148,6 +162,7 @@ pub async fn spawn_with(
     let mut config = Config::from_map(&map).unwrap();
     config.hash_params = HashParams::danger_insecure_test_params();
     config.hash_workers = 1;
+    tune(&mut config);
     let pool = realmgate::db::connect(&config.database_url).unwrap();
     let clock = Clock::default();
     let state = web::Data::new(AppState::new(config, pool, clock.clone(), 8080).unwrap());

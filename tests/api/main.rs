@@ -1,13 +1,16 @@
 //! Every integration test in one binary: one link step.
 
+mod abuse;
 mod bad_input;
 mod cli;
 mod console;
 mod csrf;
 mod defences;
 mod dual_realm;
+mod floods;
 mod guard;
 mod helpers;
+mod http_edge;
 mod lockout;
 #[path = "../common/outbox.rs"]
 mod outbox;

@@ -371,3 +371,81 @@ async fn a_reset_confirms_an_unconfirmed_address() {
         "/dashboard",
     );
 }
+
+/// SPEC §8: credential events void every pending reset link of the account.
+#[actix_web::test]
+async fn credential_events_void_pending_reset_links() {
+    for event in [
+        "password change",
+        "sign out everywhere else",
+        "deactivate",
+        "logout-everywhere",
+    ] {
+        let app = spawn().await;
+        let user = app.sign_in_user().await;
+        let link = reset_link(&app, "user@example.com", 0).await;
+        match event {
+            "password change" => {
+                let token = app.csrf("/account/password").await;
+                let res = app
+                    .post(
+                        "/account/password",
+                        &[
+                            ("current_password", PASSWORD),
+                            ("new_password", NEW),
+                            ("new_password_confirm", NEW),
+                            ("csrf_token", &token),
+                        ],
+                    )
+                    .await;
+                assert_redirect_to(&res, "/dashboard");
+            }
+            "sign out everywhere else" => {
+                let token = app.csrf("/account/sessions").await;
+                let res = app
+                    .post("/account/sessions/revoke-others", &[("csrf_token", &token)])
+                    .await;
+                assert_redirect_to(&res, "/account/sessions");
+            }
+            action => {
+                app.sign_in_admin().await;
+                let token = app.csrf("/admin/users").await;
+                let res = app.admin_act(user, action, &token).await;
+                assert_redirect_to(&res, "/admin/users");
+            }
+        }
+        let res = app.get(&link).await;
+        assert_eq!(res.status, 400, "{event}: the link is void");
+        assert!(res.body.contains("Request a new link"), "{event}");
+    }
+}
+
+#[actix_web::test]
+async fn a_deactivated_accounts_link_is_the_400_page_and_changes_nothing() {
+    let app = spawn().await;
+    let user = app
+        .create_account("user@example.com", "Uma User", false)
+        .await;
+    let link = reset_link(&app, "user@example.com", 0).await;
+    {
+        use realmgate::db::schema::accounts as a;
+        diesel::update(a::table.find(user))
+            .set(a::is_active.eq(false))
+            .execute(&mut app.db())
+            .unwrap();
+    }
+    let cookie_before = app.cookie.borrow().clone();
+    let res = app.get(&link).await;
+    assert_eq!(res.status, 400);
+    assert!(res.set_cookies().is_empty(), "nothing stored under reset.*");
+    assert_eq!(*app.cookie.borrow(), cookie_before);
+    // Activated again, the link was never used up: it works.
+    {
+        use realmgate::db::schema::accounts as a;
+        diesel::update(a::table.find(user))
+            .set(a::is_active.eq(true))
+            .execute(&mut app.db())
+            .unwrap();
+    }
+    assert_redirect_to(&app.get(&link).await, "/password/reset/confirm");
+}

@@ -195,3 +195,41 @@ async fn a_bad_confirmation_link_is_a_400_page() {
         assert!(res.body.contains("<html"));
     }
 }
+
+/// SPEC §8: the same Argon2 work for a new and an existing address, and mail that carries
+/// nothing the requester typed but the address.
+#[actix_web::test]
+async fn sign_up_costs_the_same_and_its_mail_carries_nothing_typed() {
+    let app = spawn().await;
+    app.create_account("user@example.com", "Uma User", false)
+        .await;
+    let mut cost = Vec::new();
+    for (n, email) in ["user@example.com", "new@example.com"]
+        .into_iter()
+        .enumerate()
+    {
+        let token = app.csrf("/register").await;
+        let before = app.state.hasher.runs();
+        let res = app
+            .post(
+                "/register",
+                &[
+                    ("email", email),
+                    ("name", "Visit evil.example now"),
+                    ("password", STRONG),
+                    ("password_confirm", STRONG),
+                    ("csrf_token", &token),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, 200);
+        let mails = app.wait_for_mails(n + 1).await;
+        assert!(
+            !mails[n].contains("evil.example"),
+            "the name typed never reaches the mailbox: {}",
+            mails[n]
+        );
+        cost.push(app.state.hasher.runs() - before);
+    }
+    assert_eq!(cost, vec![1, 1], "one Argon2 hash for each");
+}

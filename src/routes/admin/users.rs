@@ -249,6 +249,7 @@ pub async fn act(
                         Some(&client),
                         now,
                     )?;
+                    tokens::void_all(conn, id, Purpose::Reset, now)?;
                 }
                 "activate" => accounts::set_active(conn, id, true)?,
                 "unlock" => lockout::unlock_email(conn, &account.email)?,
@@ -261,6 +262,7 @@ pub async fn act(
                         Some(&client),
                         now,
                     )?;
+                    tokens::void_all(conn, id, Purpose::Reset, now)?;
                 }
                 // A deactivated account gets no reset link: the link would work and the
                 // sign-in after it would not.

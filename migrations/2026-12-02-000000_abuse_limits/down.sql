@@ -1,0 +1,2 @@
+DROP TABLE incident_counts;
+DROP TABLE password_checks;

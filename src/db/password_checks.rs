@@ -1,0 +1,113 @@
+//! Current-password checks by a signed-in session (SPEC §9 "Abuse by a signed-in session").
+//!
+//! A check is admitted, counted and marked in flight in one write transaction before Argon2
+//! runs, so parallel requests from one session (or from several sessions of one account)
+//! cannot get more checks than the cap, and never two at once. The counter is per registry
+//! row and never consults the email's sign-in lock: a stranger's wrong sign-ins cannot stop
+//! the owner from changing the password.
+
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::password_checks;
+use crate::clock::after;
+
+/// At most this many checks admitted per session in one `REALMGATE_LOGIN_WINDOW`.
+pub const MAX_CHECKS: i32 = 10;
+/// The wrong current password that ends the session.
+pub const MAX_WRONG: i32 = 5;
+/// A check marked in flight for longer than this was cut off (a crash, a dropped request):
+/// it no longer blocks the next one.
+const STALE: Duration = Duration::from_secs(60);
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Admission {
+    Admitted,
+    /// Another check of this session or account is with Argon2 right now.
+    InFlight,
+    /// The window's checks are used up; the next window starts after this many seconds.
+    OverCap {
+        retry_after_secs: u64,
+    },
+}
+
+#[derive(Queryable)]
+struct Row {
+    checks: i32,
+    window_started_at: NaiveDateTime,
+}
+
+/// Call inside an immediate transaction.
+pub fn admit(
+    conn: &mut SqliteConnection,
+    session_id: &str,
+    account_id: i32,
+    window: Duration,
+    now: NaiveDateTime,
+) -> QueryResult<Admission> {
+    let stale_before = now - chrono::Duration::from_std(STALE).unwrap_or_default();
+    // One in flight per account covers one per session, and keeps an account with many
+    // sessions from holding many hashing threads at once.
+    let busy: bool = diesel::select(diesel::dsl::exists(
+        password_checks::table
+            .filter(password_checks::account_id.eq(account_id))
+            .filter(password_checks::in_flight_since.gt(stale_before)),
+    ))
+    .get_result(conn)?;
+    if busy {
+        return Ok(Admission::InFlight);
+    }
+    let row: Option<Row> = password_checks::table
+        .find(session_id)
+        .select((password_checks::checks, password_checks::window_started_at))
+        .get_result(conn)
+        .optional()?;
+    let (checks, window_started_at) = match row {
+        Some(r) if now < after(r.window_started_at, window) => {
+            if r.checks >= MAX_CHECKS {
+                let ends = after(r.window_started_at, window);
+                let secs = (ends - now).num_seconds().max(1);
+                return Ok(Admission::OverCap {
+                    retry_after_secs: u64::try_from(secs).unwrap_or(1),
+                });
+            }
+            (r.checks + 1, r.window_started_at)
+        }
+        _ => (1, now),
+    };
+    diesel::insert_into(password_checks::table)
+        .values((
+            password_checks::session_id.eq(session_id),
+            password_checks::account_id.eq(account_id),
+            password_checks::checks.eq(checks),
+            password_checks::window_started_at.eq(window_started_at),
+            password_checks::wrong.eq(0),
+            password_checks::in_flight_since.eq(Some(now)),
+        ))
+        .on_conflict(password_checks::session_id)
+        .do_update()
+        .set((
+            password_checks::checks.eq(checks),
+            password_checks::window_started_at.eq(window_started_at),
+            password_checks::in_flight_since.eq(Some(now)),
+        ))
+        .execute(conn)?;
+    Ok(Admission::Admitted)
+}
+
+/// Ends the check in flight; a wrong password is counted. Returns the session's wrong checks
+/// so far.
+pub fn finish(conn: &mut SqliteConnection, session_id: &str, wrong: bool) -> QueryResult<i32> {
+    let added = i32::from(wrong);
+    diesel::update(password_checks::table.find(session_id))
+        .set((
+            password_checks::in_flight_since.eq(None::<NaiveDateTime>),
+            password_checks::wrong.eq(password_checks::wrong + added),
+        ))
+        .returning(password_checks::wrong)
+        .get_result(conn)
+        .optional()
+        .map(|w| w.unwrap_or(0))
+}
