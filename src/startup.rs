@@ -187,19 +187,25 @@ async fn normalise_path(
             parts.path_and_query = Some(pq);
             actix_web::http::Uri::from_parts(parts).ok()
         });
-        // The normalised form only ever decodes escapes into plain characters, so it parses
-        // whenever the original did; if not, the original stays and routing finds nothing.
-        if let Some(uri) = rebuilt {
-            ROUTING_QUOTER.with(|q| req.match_info_mut().get_mut().update_with_quoter(&uri, q));
-            req.head_mut().uri = uri;
-        }
+        // The normalised form only decodes escapes into plain unreserved characters, so it
+        // parses whenever the original did; should it not, no rule may see another path.
+        let Some(uri) = rebuilt else {
+            let page = error_page(
+                StatusCode::BAD_REQUEST,
+                "The address is not one the portal understands.",
+                None,
+            );
+            return Ok(req.into_response(page).map_into_right_body());
+        };
+        ROUTING_QUOTER.with(|q| req.match_info_mut().get_mut().update_with_quoter(&uri, q));
+        req.head_mut().uri = uri;
     } else {
         ROUTING_QUOTER.with(|q| {
             let uri = req.uri().clone();
             req.match_info_mut().get_mut().update_with_quoter(&uri, q);
         });
     }
-    next.call(req).await
+    Ok(next.call(req).await?.map_into_left_body())
 }
 
 thread_local! {
@@ -365,7 +371,9 @@ fn html_error_page<B: MessageBody + 'static>(
 }
 
 /// SECURITY: the access log never shows a token, so the token path segments are masked, and
-/// control characters are escaped so a path cannot forge log lines.
+/// so is any segment long enough to be a token or secret wherever it stands (a mistyped
+/// `//password/reset/TOKEN` is a 404 but still holds the token); control characters are
+/// escaped so a path cannot forge log lines.
 fn redact_path(path: &str) -> String {
     let masked = ["/register/confirm/", "/password/reset/"]
         .iter()
@@ -373,7 +381,22 @@ fn redact_path(path: &str) -> String {
             let rest = path.strip_prefix(prefix)?;
             (rest != "confirm" && !rest.is_empty()).then(|| format!("{prefix}[redacted]"))
         })
-        .unwrap_or_else(|| path.to_owned());
+        .unwrap_or_else(|| {
+            path.split('/')
+                .map(|segment| {
+                    let token_like = segment.len() >= 20
+                        && segment
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'%'));
+                    if token_like {
+                        "[redacted]"
+                    } else {
+                        segment
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("/")
+        });
     masked.escape_default().to_string()
 }
 
@@ -436,5 +459,15 @@ mod tests {
             "/register/confirm/[redacted]"
         );
         assert_eq!(redact_path("/a\nb"), "/a\\nb");
+        let token = "Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0Z2FycGx5";
+        assert_eq!(
+            redact_path(&format!("//password/reset/{token}")),
+            "//password/reset/[redacted]"
+        );
+        assert_eq!(
+            redact_path(&format!("/password/reset%2F{token}")),
+            "/password/[redacted]"
+        );
+        assert_eq!(redact_path("/account/sessions"), "/account/sessions");
     }
 }

@@ -105,6 +105,7 @@ diesel::joinable!(auth_sessions -> accounts (account_id));
 diesel::joinable!(email_tokens -> accounts (account_id));
 diesel::joinable!(logout_activity -> accounts (account_id));
 diesel::joinable!(security_incidents -> accounts (account_id));
+diesel::joinable!(password_checks -> auth_sessions (session_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
@@ -115,6 +116,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     logout_activity,
     rate_events,
     security_incidents,
+    password_checks,
+    incident_counts,
 );
 
 diesel::table! {

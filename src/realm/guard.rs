@@ -303,6 +303,11 @@ fn check(
             }
         }
     }
+    // An unknown secret (a made-up or rotated-away cookie) has nothing to write: it must not
+    // queue for the write lock behind every real write.
+    if sessions::find_by_secret(conn, realm, secret_hash)?.is_none() {
+        return Ok(Verdict::Ended(SESSION_ENDED));
+    }
     conn.immediate_transaction(|conn| decide(conn, realm, secret_hash, claim, client, policy, now))
 }
 

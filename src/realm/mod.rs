@@ -4,7 +4,7 @@
 
 mod guard;
 
-pub use guard::{guard, PageData, SignedIn};
+pub use guard::{guard, PageData, SignedIn, SESSION_ENDED};
 
 use actix_identity::config::LogoutBehaviour;
 use actix_identity::IdentityMiddleware;

@@ -3,7 +3,7 @@
 
 use actix_session::Session;
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError as _};
 use actix_web_flash_messages::{FlashMessage, IncomingFlashMessages};
 use serde::Deserialize;
 
@@ -19,7 +19,7 @@ use crate::db::{self, accounts, sessions};
 use crate::error::{AppError, AppResult};
 use crate::form::Form;
 use crate::mail::Mail;
-use crate::realm::{RealmKind, SignedIn};
+use crate::realm::{Realm, RealmKind, SignedIn, SESSION_ENDED};
 use crate::startup::AppState;
 use crate::templates::{self, PasswordPage};
 
@@ -95,6 +95,20 @@ pub async fn change<R: RealmKind>(
     if form.new_password == form.current_password {
         return refuse("Choose a password different from your current one.");
     }
+    let session_id = signed.session.id.clone();
+    let account_id = signed.account.id;
+    let window = state.config.lockout.window;
+    // A check that would be refused is refused now, from reads alone: a storm of them from
+    // one account then costs neither the strength check's CPU nor the write lock.
+    let id = session_id.clone();
+    let now = state.clock.now();
+    let early = db::block(&state.pool, move |conn| {
+        Ok(password_checks::would_admit(
+            conn, &id, account_id, window, now,
+        )?)
+    })
+    .await?;
+    refused(early)?;
     let password = match checked_password(
         &form.new_password,
         &signed.account.email,
@@ -108,36 +122,21 @@ pub async fn change<R: RealmKind>(
 
     // Counted per registry row before Argon2, in the transaction that admits it; the email's
     // sign-in lock is never consulted, so a stranger's wrong sign-ins cannot stop the owner.
-    let session_id = signed.session.id.clone();
-    let account_id = signed.account.id;
-    let window = state.config.lockout.window;
-    let now = state.clock.now();
     let id = session_id.clone();
+    let now = state.clock.now();
     let admission = db::block(&state.pool, move |conn| {
         Ok(conn.immediate_transaction(|conn| {
             password_checks::admit(conn, &id, account_id, window, now)
         })?)
     })
     .await?;
-    match admission {
-        Admission::Admitted => {}
-        Admission::InFlight => {
-            return Err(AppError::TooMany {
-                message: "Your password is being checked already. Wait a moment and try again."
-                    .into(),
-                retry_after_secs: 1,
-            })
-        }
-        Admission::OverCap { retry_after_secs } => {
-            return Err(AppError::TooMany {
-                message: format!(
-                    "Too many password checks. Try again in {} minutes.",
-                    retry_after_secs.div_ceil(60)
-                ),
-                retry_after_secs,
-            })
-        }
-    }
+    refused(admission)?;
+    // Marked in flight until the check's last transaction; a request cut off before it
+    // (an error, a dropped connection) releases the mark when this goes out of scope.
+    let mut in_flight = InFlight {
+        pool: state.pool.clone(),
+        session_id: Some(session_id.clone()),
+    };
     let verified = state
         .hasher
         .verify(
@@ -147,53 +146,43 @@ pub async fn change<R: RealmKind>(
         .await;
     let client = ClientInfo::from_request(&req, &state.config.trusted_proxies);
     let floods = state.config.incidents_per_ip;
-    // A check the hasher could not run (a saturated pool's 503) is no wrong password.
-    let wrong = matches!(&verified, Ok(v) if !v.matches);
-    let (id, row, audit_client) = (session_id.clone(), signed.session.clone(), client.clone());
-    let now = state.clock.now();
-    let ended = db::block(&state.pool, move |conn| {
-        Ok(conn.immediate_transaction(|conn| {
-            let wrong_so_far = password_checks::finish(conn, &id, wrong)?;
-            if wrong_so_far < password_checks::MAX_WRONG {
-                return Ok::<_, diesel::result::Error>(false);
-            }
-            let ended = sessions::revoke(
-                conn,
-                &row,
-                LogoutReason::PasswordGuessing,
-                Some(&audit_client),
-                now,
-            )?;
-            if ended {
-                log::warn!(
-                    target: "security",
-                    "session {} ended after {wrong_so_far} wrong current passwords",
-                    row.id
-                );
-                Incident::new(IncidentKind::PasswordGuessing, &audit_client)
-                    .realm(realm)
-                    .account(account_id)
-                    .details(format!(
-                        "session {}: {wrong_so_far} wrong current passwords",
+    if !matches!(&verified, Ok(v) if v.matches) {
+        // A check the hasher could not run (a saturated pool's 503) is no wrong password.
+        let wrong = verified.is_ok();
+        let (id, row, audit_client) = (session_id.clone(), signed.session.clone(), client.clone());
+        let now = state.clock.now();
+        let ended = db::block(&state.pool, move |conn| {
+            Ok(conn.immediate_transaction(|conn| {
+                let wrong_so_far = password_checks::finish(conn, &id, wrong)?;
+                password_checks::release(conn, &id)?;
+                if wrong_so_far < password_checks::MAX_WRONG {
+                    return Ok::<_, diesel::result::Error>(false);
+                }
+                let reason = LogoutReason::PasswordGuessing;
+                if sessions::revoke(conn, &row, reason, Some(&audit_client), now)? {
+                    log::warn!(
+                        target: "security",
+                        "session {} ended after {wrong_so_far} wrong current passwords",
                         row.id
-                    ))
-                    .record(conn, now, floods)?;
-            }
-            Ok(true)
-        })?)
-    })
-    .await?;
-    let verified = verified?;
-    if ended {
-        session.remove(realm.session_key());
-        session.remove(realm.account_key());
-        csrf::remove(&session, realm);
-        return Err(AppError::Unauthenticated {
-            realm,
-            message: Some(GUESSING),
-        });
-    }
-    if !verified.matches {
+                    );
+                    Incident::new(IncidentKind::PasswordGuessing, &audit_client)
+                        .realm(realm)
+                        .account(account_id)
+                        .details(format!(
+                            "session {}: {wrong_so_far} wrong current passwords",
+                            row.id
+                        ))
+                        .record(conn, now, floods)?;
+                }
+                Ok(true)
+            })?)
+        })
+        .await?;
+        in_flight.disarm();
+        verified?;
+        if ended {
+            return signed_out(&session, &state, realm, signed.session.remember, GUESSING);
+        }
         return refuse("Your current password is not correct.");
     }
     let hash = state.hasher.hash(password.expose().to_owned()).await?;
@@ -205,8 +194,17 @@ pub async fn change<R: RealmKind>(
     let account_email = signed.account.email.clone();
     let now = state.clock.now();
     let audit_client = client.clone();
+    let id = session_id.clone();
     let rotation = db::block(&state.pool, move |conn| {
         Ok(conn.immediate_transaction(|conn| {
+            password_checks::release(conn, &id)?;
+            // SECURITY: the session may have been ended while Argon2 ran (signed out
+            // elsewhere, revoked, the account deactivated); then nothing changes (SPEC I3).
+            let session_live = sessions::find(conn, &id)?.is_some_and(|r| r.revoked_at.is_none());
+            let account_active = accounts::find(conn, account_id)?.is_some_and(|a| a.is_active);
+            if !(session_live && account_active) {
+                return Ok::<_, diesel::result::Error>(None);
+            }
             accounts::set_new_password(conn, account_id, &hash)?;
             // Browsers that knew the old password lose their separate lockout budget.
             crate::db::lockout::forget_devices(conn, &account_email, this_device.as_deref())?;
@@ -224,10 +222,20 @@ pub async fn change<R: RealmKind>(
                 .realm(realm)
                 .account(account_id)
                 .record(conn, now, floods)?;
-            Ok::<_, diesel::result::Error>(rotation)
+            Ok(Some(rotation))
         })?)
     })
     .await?;
+    in_flight.disarm();
+    let Some(rotation) = rotation else {
+        return signed_out(
+            &session,
+            &state,
+            realm,
+            signed.session.remember,
+            SESSION_ENDED,
+        );
+    };
     state.mailer.send(Mail::password_notice(
         &signed.account.email,
         "changed",
@@ -238,4 +246,79 @@ pub async fn change<R: RealmKind>(
     let mut res = see_other(realm.home_path());
     rotation.apply(&req, &session, &mut res, &state.config)?;
     Ok(res)
+}
+
+/// A refused admission as its 429.
+fn refused(admission: Admission) -> AppResult<()> {
+    match admission {
+        Admission::Admitted => Ok(()),
+        Admission::InFlight => Err(AppError::TooMany {
+            message: "Your password is being checked already. Wait a moment and try again.".into(),
+            retry_after_secs: 1,
+        }),
+        Admission::OverCap { retry_after_secs } => Err(AppError::TooMany {
+            message: format!(
+                "Too many password checks. Try again in {} minutes.",
+                retry_after_secs.div_ceil(60)
+            ),
+            retry_after_secs,
+        }),
+    }
+}
+
+/// This realm's session ended during the request: its keys go, and the remember cookie with
+/// a remembered session, and the answer is the 401 page with a sign-in link.
+fn signed_out(
+    session: &Session,
+    state: &AppState,
+    realm: Realm,
+    remembered: bool,
+    message: &'static str,
+) -> AppResult<HttpResponse> {
+    session.remove(realm.session_key());
+    session.remove(realm.account_key());
+    csrf::remove(session, realm);
+    let mut res = AppError::Unauthenticated {
+        realm,
+        message: Some(message),
+    }
+    .error_response();
+    if remembered {
+        res.add_cookie(&crate::cookies::remember_removal(&state.config))
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("cookie: {e}")))?;
+    }
+    Ok(res)
+}
+
+/// Releases a check's in-flight mark if its request ends before the check's last
+/// transaction did (an error on the way, or the connection dropped mid-check).
+struct InFlight {
+    pool: db::Pool,
+    session_id: Option<String>,
+}
+
+impl InFlight {
+    fn disarm(&mut self) {
+        self.session_id = None;
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let Some(id) = self.session_id.take() else {
+            return;
+        };
+        let pool = self.pool.clone();
+        // Off the async worker, as all database work; without a runtime (never, in the
+        // server) the mark simply goes stale after a few seconds.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn_blocking(move || {
+                if let Ok(mut conn) = pool.get() {
+                    if let Err(e) = password_checks::release(&mut conn, &id) {
+                        log::warn!("could not release a password check: {e}");
+                    }
+                }
+            });
+        }
+    }
 }

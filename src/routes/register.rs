@@ -176,6 +176,10 @@ pub async fn confirm(
     let token = token.into_inner();
     let now = state.clock.now();
     let confirmed = db::block(&state.pool, move |conn| {
+        // A link that is no link takes no write lock.
+        if tokens::peek(conn, &token, tokens::Purpose::Confirm, now)?.is_none() {
+            return Ok(false);
+        }
         Ok(conn.immediate_transaction(|conn| {
             let Some(id) = tokens::consume(conn, &token, tokens::Purpose::Confirm, now)? else {
                 return Ok::<_, diesel::result::Error>(false);

@@ -107,20 +107,26 @@ pub async fn request(
     // SECURITY: look-up, rate limits, token and mail all happen on the job thread, so this
     // answer is the same, and as fast, for every well-formed address.
     let client = ClientInfo::from_request(&req, &state.config.trusted_proxies);
-    // A network over its hourly limit is refused here too, before it can fill the job queue;
-    // the limit is per network, so the answer still says nothing about the address.
+    // The per-network limit is counted here, in one write transaction, so a burst cannot
+    // fill the job queue ahead of the count; it is per network, so the answer still says
+    // nothing about the address. Over it, nothing is queued and the answer is unchanged.
     let ip = crate::client::rate_key(client.ip);
     let now = state.clock.now();
     let open = db::block(&state.pool, move |conn| {
-        Ok(rates::within(
-            conn,
-            RateKind::ResetRequestPerIp,
-            &ip,
-            crate::jobs::RESET_REQUESTS_PER_IP,
-            now,
-        )?)
+        Ok(conn.immediate_transaction(|conn| {
+            rates::hit(
+                conn,
+                RateKind::ResetRequestPerIp,
+                &ip,
+                crate::jobs::RESET_REQUESTS_PER_IP,
+                now,
+            )
+        })?)
     })
     .await?;
+    if !open {
+        log::warn!(target: "security", "reset requests from a network over the hourly limit");
+    }
     if open {
         state.jobs.submit(Job::ResetRequest { email, client });
     }

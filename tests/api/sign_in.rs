@@ -186,6 +186,11 @@ async fn next_is_honoured_only_for_paths_of_the_same_realm() {
         "/admin",
         "/logout",
         "/dashboard/../admin",
+        // SPEC §6: the normalised form decides, and an encoded `%` is refused.
+        "/%61dmin",
+        "/%6Cogout",
+        "/account%252Fsessions",
+        "/%252e%252e/admin",
     ];
     for next in cases {
         let token = app.csrf("/login").await;
@@ -216,7 +221,23 @@ async fn next_is_honoured_only_for_paths_of_the_same_realm() {
         .await;
     assert_redirect_to(&res, "/dashboard?x=1");
 
+    // An honoured `next` is sent in its normalised form.
+    let token = app.csrf("/login").await;
+    let res = app
+        .post(
+            "/login",
+            &[
+                ("email", "user@example.com"),
+                ("password", PASSWORD),
+                ("next", "/%61ccount/sessions"),
+                ("csrf_token", &token),
+            ],
+        )
+        .await;
+    assert_redirect_to(&res, "/account/sessions");
+
     for (next, expected) in [
+        ("/%61dmin/users", "/admin/users"),
         ("/dashboard", "/admin"),
         ("//evil.example", "/admin"),
         ("/admin?tab=1", "/admin?tab=1"),
