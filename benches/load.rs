@@ -1,9 +1,12 @@
-//! `cargo bench --bench load [-- --accounts N --connections C --seconds S --storm S]`
+//! `cargo bench --bench load [-- --accounts N --connections C --seconds S --storm S --honest H
+//! --password-storm P]`
 //!
 //! One repeatable load run against the release `realmgate` binary on a random loopback port
 //! with a temporary database: seeding, sign-in of every account, page views with a
-//! cross-account check, the static-file ceiling, a sign-in storm, and the server's peak memory.
-//! Prints one table and writes the same figures to `target/load.json`. Every loop is bounded
+//! cross-account check, the static-file ceiling, a sign-in storm, honest sign-ins before and
+//! during a storm of one account's current-password checks, and the server's peak memory.
+//! Prints one table (the password storm's figures side by side, before and during) and writes
+//! the same figures to `target/load.json`. Every loop is bounded
 //! by count or time; all traffic goes to 127.0.0.1.
 
 use std::cell::RefCell;
@@ -26,6 +29,10 @@ struct Options {
     connections: usize,
     seconds: u64,
     storm_connections: usize,
+    /// Honest connections of the password storm phase, each signing in as its own account.
+    honest: usize,
+    /// The attacker's connections in the password storm phase, all one account.
+    password_storm: usize,
 }
 
 fn options() -> Options {
@@ -34,6 +41,8 @@ fn options() -> Options {
         connections: 64,
         seconds: 10,
         storm_connections: 32,
+        honest: 8,
+        password_storm: 32,
     };
     let args: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -44,6 +53,10 @@ fn options() -> Options {
             "--connections" => o.connections = value().expect("--connections N") as usize,
             "--seconds" => o.seconds = value().expect("--seconds N"),
             "--storm" => o.storm_connections = value().expect("--storm N") as usize,
+            "--honest" => o.honest = value().expect("--honest N") as usize,
+            "--password-storm" => {
+                o.password_storm = value().expect("--password-storm N") as usize;
+            }
             _ => {
                 i += 1;
                 continue; // cargo passes --bench; ignore what is not ours
@@ -51,6 +64,14 @@ fn options() -> Options {
         }
         i += 2;
     }
+    // Each honest loop of the password storm has an account of its own: loops sharing one
+    // would meet in its lockout count (every attempt counts against the email before its
+    // password is checked), which is not what the phase measures.
+    assert!(
+        o.honest <= o.accounts,
+        "--honest {} needs at least as many --accounts",
+        o.honest
+    );
     o
 }
 
@@ -78,8 +99,9 @@ fn realmgate(dir: &std::path::Path) -> Command {
     cmd
 }
 
-/// Seeds `n` accounts (and a few admins) straight into the database: one real Argon2id hash
-/// of the SPEC's parameters, shared, so seeding 10,000 accounts takes seconds.
+/// Seeds `n` accounts (and a few admins, and the password storm's attacker) straight into the
+/// database: one real Argon2id hash of the SPEC's parameters, shared, so seeding 10,000
+/// accounts takes seconds.
 fn seed(dir: &std::path::Path, n: usize, admins: usize) {
     use diesel::prelude::*;
     use realmgate::db::schema::accounts as a;
@@ -90,11 +112,13 @@ fn seed(dir: &std::path::Path, n: usize, admins: usize) {
     let now = chrono::Utc::now().naive_utc();
     let mut conn = pool.get().unwrap();
     conn.immediate_transaction(|conn| {
-        for i in 0..n + admins {
+        for i in 0..=n + admins {
             let (email, admin) = if i < n {
                 (format!("user{i}@load.example"), false)
-            } else {
+            } else if i < n + admins {
                 (format!("admin{}@load.example", i - n), true)
+            } else {
+                (ATTACKER.to_owned(), false)
             };
             diesel::insert_into(a::table)
                 .values((
@@ -113,6 +137,9 @@ fn seed(dir: &std::path::Path, n: usize, admins: usize) {
 }
 
 const PASSWORD: &str = "load test password violet marmalade";
+/// The password storm's own account: apart from the honest ones, so that its lockout and its
+/// checks' limits are its own.
+const ATTACKER: &str = "attacker@load.example";
 
 fn start(dir: tempfile::TempDir) -> Server {
     let mut child = realmgate(dir.path())
@@ -141,17 +168,48 @@ fn start(dir: tempfile::TempDir) -> Server {
     }
 }
 
-/// One browser: its session cookie.
+/// One browser: its session cookie and, if it keeps one, its device cookie.
 #[derive(Clone, Default)]
-struct Jar(Rc<RefCell<Option<String>>>);
+struct Jar {
+    session: Rc<RefCell<Option<String>>>,
+    /// `None` for the jars of the earlier phases, whose requests stay as they were when their
+    /// figures were first taken.
+    device: Option<Rc<RefCell<Option<String>>>>,
+}
 
 impl Jar {
+    /// A browser that keeps `realmgate_device`, as a real one does: once it has signed in, its
+    /// sign-ins count against its own budget for the email and go on while the email is
+    /// locked (docs/security.md), which is what a persistent attacker's browser has.
+    fn keeping_device() -> Jar {
+        Jar {
+            session: Rc::default(),
+            device: Some(Rc::default()),
+        }
+    }
+
     fn take_from(&self, headers: &hyper::HeaderMap) {
         for v in headers.get_all(hyper::header::SET_COOKIE) {
             let Ok(v) = v.to_str() else { continue };
+            let value = |rest: &str| Some(rest.split(';').next().unwrap_or("").to_owned());
             if let Some(rest) = v.strip_prefix("realmgate_session=") {
-                *self.0.borrow_mut() = Some(rest.split(';').next().unwrap_or("").to_owned());
+                *self.session.borrow_mut() = value(rest);
+            } else if let (Some(device), Some(rest)) =
+                (&self.device, v.strip_prefix("realmgate_device="))
+            {
+                *device.borrow_mut() = value(rest);
             }
+        }
+    }
+
+    fn cookie_header(&self) -> Option<String> {
+        let session = self.session.borrow();
+        let device = self.device.as_ref().and_then(|d| d.borrow().clone());
+        match (session.as_ref(), device) {
+            (None, None) => None,
+            (Some(s), None) => Some(format!("realmgate_session={s}")),
+            (None, Some(d)) => Some(format!("realmgate_device={d}")),
+            (Some(s), Some(d)) => Some(format!("realmgate_session={s}; realmgate_device={d}")),
         }
     }
 }
@@ -163,9 +221,21 @@ async fn request(
     url: &str,
     form: Option<String>,
 ) -> Result<(u16, String), String> {
+    let (status, _, body) = send(http, jar, method, url, form).await?;
+    Ok((status, body))
+}
+
+/// `request`, with the answer's `Location`.
+async fn send(
+    http: &Http,
+    jar: &Jar,
+    method: hyper::Method,
+    url: &str,
+    form: Option<String>,
+) -> Result<(u16, Option<String>, String), String> {
     let mut req = hyper::Request::builder().method(method).uri(url);
-    if let Some(c) = jar.0.borrow().as_ref() {
-        req = req.header(hyper::header::COOKIE, format!("realmgate_session={c}"));
+    if let Some(c) = jar.cookie_header() {
+        req = req.header(hyper::header::COOKIE, c);
     }
     let body = match form {
         Some(f) => {
@@ -183,13 +253,22 @@ async fn request(
         .map_err(|e| e.to_string())?;
     jar.take_from(res.headers());
     let status = res.status().as_u16();
+    let location = res
+        .headers()
+        .get(hyper::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let body = res
         .into_body()
         .collect()
         .await
         .map_err(|e| e.to_string())?
         .to_bytes();
-    Ok((status, String::from_utf8_lossy(&body).into_owned()))
+    Ok((
+        status,
+        location,
+        String::from_utf8_lossy(&body).into_owned(),
+    ))
 }
 
 fn csrf_in(page: &str) -> String {
@@ -205,13 +284,15 @@ fn csrf_in(page: &str) -> String {
         .unwrap_or_default()
 }
 
+/// GET the sign-in form, then POST it with the form's CSRF token. `Ok` with how long the POST
+/// took: the Argon2id verification is in it, the form's GET is not.
 async fn sign_in(
     http: &Http,
     base: &str,
     jar: &Jar,
     login: &str,
     email: &str,
-) -> Result<(), String> {
+) -> Result<Duration, String> {
     let (_, page) = request(
         http,
         jar,
@@ -226,6 +307,7 @@ async fn sign_in(
         PASSWORD.replace(' ', "+"),
         csrf_in(&page)
     );
+    let posted = Instant::now();
     let (status, _) = request(
         http,
         jar,
@@ -235,7 +317,7 @@ async fn sign_in(
     )
     .await?;
     if status == 303 {
-        Ok(())
+        Ok(posted.elapsed())
     } else {
         Err(format!("sign-in answered {status}"))
     }
@@ -332,6 +414,177 @@ async fn views(
     let hist = Rc::try_unwrap(hist).ok().unwrap().into_inner();
     let admin_hist = Rc::try_unwrap(admin_hist).ok().unwrap().into_inner();
     (run, hist, admin_hist, elapsed)
+}
+
+/// Honest sign-ins: what the honest loops of the password storm phase saw.
+struct SignIns {
+    /// The POST /login of each sign-in that succeeded.
+    hist: Histogram<u64>,
+    count: u64,
+    /// The sign-ins that did not succeed, by what they answered.
+    failures: std::collections::BTreeMap<String, u64>,
+    seconds: f64,
+}
+
+/// `connections` loops until `deadline`, loop `c` signing in again and again as `user{c}`,
+/// each time as a new browser, as people arriving do.
+async fn honest_sign_ins(
+    http: &Http,
+    base: &str,
+    connections: usize,
+    deadline: Instant,
+) -> SignIns {
+    let hist = Rc::new(RefCell::new(histogram()));
+    let count = Rc::new(RefCell::new(0u64));
+    let failures = Rc::new(RefCell::new(std::collections::BTreeMap::new()));
+    let started = Instant::now();
+    futures_util::future::join_all((0..connections).map(|c| {
+        let (http, base) = (http.clone(), base.to_owned());
+        let (hist, count, failures) = (hist.clone(), count.clone(), failures.clone());
+        async move {
+            let email = format!("user{c}@load.example");
+            while Instant::now() < deadline {
+                match sign_in(&http, &base, &Jar::default(), "/login", &email).await {
+                    Ok(posted) => {
+                        let micros = posted.as_micros() as u64;
+                        let _ = hist.borrow_mut().record(micros.max(1));
+                        *count.borrow_mut() += 1;
+                    }
+                    Err(e) => *failures.borrow_mut().entry(e).or_default() += 1,
+                }
+            }
+        }
+    }))
+    .await;
+    let done = "the honest loops are over";
+    SignIns {
+        hist: Rc::try_unwrap(hist).expect(done).into_inner(),
+        count: Rc::try_unwrap(count).expect(done).into_inner(),
+        failures: Rc::try_unwrap(failures).expect(done).into_inner(),
+        seconds: started.elapsed().as_secs_f64(),
+    }
+}
+
+/// What the attacker's connections got.
+#[derive(Default)]
+struct PasswordStorm {
+    /// Answers to POST /account/password, by status.
+    checks: std::collections::BTreeMap<u16, u64>,
+    /// Answers to GET /account/password other than the form, by status.
+    form_refusals: std::collections::BTreeMap<u16, u64>,
+    /// Answers that said the session was over.
+    sessions_ended: u64,
+    /// Sign-ins again after a session ended.
+    re_sign_ins: u64,
+    /// Sign-ins again that did not sign in, by what they answered.
+    re_sign_in_failures: std::collections::BTreeMap<String, u64>,
+    /// Requests that got no answer, by the client's error.
+    errors: std::collections::BTreeMap<String, u64>,
+}
+
+/// How long an attacker's connection waits after a request that got it nowhere (a refused
+/// sign-in, no form, no answer) before the next one. Retrying those at once would turn a storm
+/// of password checks into a flood of cheap refusals, which is a different measurement.
+const RETRY_PAUSE: Duration = Duration::from_millis(100);
+
+/// Whether an answer says the session is over: the guard's 401 for a POST, or a redirect to
+/// the sign-in page.
+fn session_ended(base: &str, status: u16, location: Option<&str>) -> bool {
+    let to_login =
+        location.is_some_and(|l| l.strip_prefix(base).unwrap_or(l).starts_with("/login"));
+    status == 401 || ((300..400).contains(&status) && to_login)
+}
+
+/// A new password that passes the strength check: five groups of five random letters, about
+/// 117 bits, with nothing to URL-encode. The server may run its cheap checks on the new
+/// password before the current one's Argon2id; a weak one would turn every check into a cheap
+/// refusal and the storm into no hashing at all.
+fn passphrase() -> String {
+    use rand::Rng as _;
+    let mut rng = rand::thread_rng();
+    (0..5)
+        .map(|_| {
+            (0..5)
+                .map(|_| char::from(rng.gen_range(b'a'..=b'z')))
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// One attacker connection until `deadline`: its jar is signed in as the attacker; it asks for
+/// the password form and posts a wrong current password, again and again, and signs in again
+/// whenever an answer says its session is over.
+async fn password_storm_connection(
+    http: Http,
+    base: String,
+    jar: Jar,
+    deadline: Instant,
+    tally: Rc<RefCell<PasswordStorm>>,
+) {
+    let url = format!("{base}/account/password");
+    let pause =
+        || tokio::time::sleep(RETRY_PAUSE.min(deadline.saturating_duration_since(Instant::now())));
+    let mut signed_in = true;
+    let mut guess = 0u64;
+    while Instant::now() < deadline {
+        if !signed_in {
+            // The ended session's cookie is no use; the device cookie stays, as in a browser.
+            *jar.session.borrow_mut() = None;
+            match sign_in(&http, &base, &jar, "/login", ATTACKER).await {
+                Ok(_) => {
+                    signed_in = true;
+                    tally.borrow_mut().re_sign_ins += 1;
+                }
+                Err(e) => {
+                    *tally.borrow_mut().re_sign_in_failures.entry(e).or_default() += 1;
+                    pause().await;
+                    continue;
+                }
+            }
+        }
+        let token = match send(&http, &jar, hyper::Method::GET, &url, None).await {
+            Ok((200, _, page)) => csrf_in(&page),
+            Ok((status, location, _)) => {
+                *tally.borrow_mut().form_refusals.entry(status).or_default() += 1;
+                if session_ended(&base, status, location.as_deref()) {
+                    tally.borrow_mut().sessions_ended += 1;
+                    signed_in = false;
+                } else {
+                    pause().await;
+                }
+                continue;
+            }
+            Err(e) => {
+                *tally.borrow_mut().errors.entry(e).or_default() += 1;
+                pause().await;
+                continue;
+            }
+        };
+        guess += 1;
+        let new_password = passphrase();
+        let form = serde_urlencoded::to_string([
+            ("current_password", format!("not the password {guess}")),
+            ("new_password", new_password.clone()),
+            ("new_password_confirm", new_password),
+            ("csrf_token", token),
+        ])
+        .expect("the password form encodes");
+        match send(&http, &jar, hyper::Method::POST, &url, Some(form)).await {
+            Ok((status, location, _)) => {
+                let mut t = tally.borrow_mut();
+                *t.checks.entry(status).or_default() += 1;
+                if session_ended(&base, status, location.as_deref()) {
+                    t.sessions_ended += 1;
+                    signed_in = false;
+                }
+            }
+            Err(e) => {
+                *tally.borrow_mut().errors.entry(e).or_default() += 1;
+                pause().await;
+            }
+        }
+    }
 }
 
 /// CPU time the server has used so far (user + system), in microseconds.
@@ -446,7 +699,7 @@ fn main() {
                     let Some((jar, email)) = jars.get(i) else { break };
                     let t = Instant::now();
                     match sign_in(&http, &base, jar, "/login", email).await {
-                        Ok(()) => {
+                        Ok(_) => {
                             let micros = t.elapsed().as_micros() as u64;
                             let _ = hist.borrow_mut().record(micros.max(1));
                         }
@@ -501,14 +754,78 @@ fn main() {
         let (_, (during, during_hist, _, during_secs)) = futures_util::future::join(storm, storm_views).await;
         let storm_sign_ins = *storm_count.borrow();
 
+        eprintln!(
+            "load: password storm, honest sign-ins alone then with {} attacker connections ({} s each)",
+            o.password_storm, o.seconds
+        );
+        let before_storm = honest_sign_ins(
+            &http,
+            &base,
+            o.honest,
+            Instant::now() + Duration::from_secs(o.seconds),
+        )
+        .await;
+        // One at a time and before the clock starts: parallel first sign-ins of one account
+        // would each count against its email before their passwords are checked, and lock it.
+        let attacker_jars: Vec<Jar> =
+            (0..o.password_storm).map(|_| Jar::keeping_device()).collect();
+        for jar in &attacker_jars {
+            sign_in(&http, &base, jar, "/login", ATTACKER)
+                .await
+                .expect("the attacker's first sign-in");
+        }
+        let tally = Rc::new(RefCell::new(PasswordStorm::default()));
+        let deadline = Instant::now() + Duration::from_secs(o.seconds);
+        let storm_started = Instant::now();
+        let attack = futures_util::future::join_all(attacker_jars.into_iter().map(|jar| {
+            password_storm_connection(http.clone(), base.clone(), jar, deadline, tally.clone())
+        }));
+        let (_, during_storm) =
+            futures_util::future::join(attack, honest_sign_ins(&http, &base, o.honest, deadline))
+                .await;
+        let storm_secs = storm_started.elapsed().as_secs_f64();
+        let tally = Rc::try_unwrap(tally).ok().expect("the attack is over").into_inner();
+        let honest_json = |s: &SignIns| {
+            let per_second = s.count as f64 / s.seconds.max(0.001);
+            let failures = s.failures.values().sum::<u64>();
+            serde_json::json!({
+                "sign_ins": s.count,
+                "per_second": per_second,
+                "p50_ms": ms(&s.hist, 0.5),
+                "p99_ms": ms(&s.hist, 0.99),
+                "failures": failures,
+                "failure_kinds": s.failures,
+            })
+        };
+        let checks = tally.checks.values().sum::<u64>();
+        let password_storm = serde_json::json!({
+            "honest_connections": o.honest,
+            "storm_connections": o.password_storm,
+            "before": honest_json(&before_storm),
+            "during": honest_json(&during_storm),
+            "storm": {
+                "checks": checks,
+                "checks_per_second": checks as f64 / storm_secs.max(0.001),
+                "check_statuses": tally.checks,
+                "form_refusals": tally.form_refusals,
+                "sessions_ended": tally.sessions_ended,
+                "re_sign_ins": tally.re_sign_ins,
+                "re_sign_in_failures": tally.re_sign_in_failures.values().sum::<u64>(),
+                "re_sign_in_failure_kinds": tally.re_sign_in_failures,
+                "errors": tally.errors.values().sum::<u64>(),
+                "error_kinds": tally.errors,
+            },
+        });
+
         serde_json::json!({
             "machine": { "cores": cores, "argon2_ms": argon2_ms, "argon2_per_second_all_cores": argon2_per_second, "note": "load client and server share the machine" },
-            "options": { "accounts": o.accounts, "connections": o.connections, "seconds": o.seconds, "storm_connections": o.storm_connections },
+            "options": { "accounts": o.accounts, "connections": o.connections, "seconds": o.seconds, "storm_connections": o.storm_connections, "honest": o.honest, "password_storm": o.password_storm },
             "seed_seconds": seed_secs,
             "sign_in": { "count": o.accounts - failures, "failures": failures, "per_second": (o.accounts - failures) as f64 / sign_in_secs, "p50_ms": ms(&sign_in_hist, 0.5), "p99_ms": ms(&sign_in_hist, 0.99), "server_cpu_ms": sign_in_cpu },
             "page_views": { "per_second": calm.count as f64 / calm_secs, "p50_ms": ms(&calm_hist, 0.5), "p99_ms": ms(&calm_hist, 0.99), "p999_ms": ms(&calm_hist, 0.999), "server_cpu_us": calm_cpu, "admin_count": calm_admin_hist.len(), "admin_p50_ms": ms(&calm_admin_hist, 0.5), "admin_p99_ms": ms(&calm_admin_hist, 0.99), "errors": calm.errors, "error_kinds": calm.error_kinds, "wrong_account_pages": calm.wrong_account },
             "static": { "per_second": stat.count as f64 / stat_secs, "server_cpu_us": stat_cpu, "p50_ms": ms(&stat_hist, 0.5), "p99_ms": ms(&stat_hist, 0.99), "errors": stat.errors, "error_kinds": stat.error_kinds },
             "storm": { "page_views_per_second": during.count as f64 / during_secs, "page_view_p99_ms": ms(&during_hist, 0.99), "sign_ins_per_second": storm_sign_ins as f64 / o.seconds as f64, "errors": during.errors, "error_kinds": during.error_kinds, "wrong_account_pages": during.wrong_account },
+            "password_storm": password_storm,
             "peak_memory_mib": { "after_sign_in": memory_after_sign_in as f64 / 1024.0, "end": peak_memory_kib(pid) as f64 / 1024.0 },
         })
     });
@@ -608,6 +925,62 @@ fn main() {
             f(&["peak_memory_mib", "end"]),
         ),
     ] {
+        println!("{label:<44} {value:>12.2}");
+    }
+    println!();
+    println!(
+        "password storm: {} honest connections, {} attacker connections on one account",
+        o.honest, o.password_storm
+    );
+    println!(
+        "{:<44} {:>12} {:>12} {:>12}",
+        "honest sign-ins (POST /login)", "before", "during", "during/before"
+    );
+    for (label, key) in [
+        ("sign-in p50 (ms)", "p50_ms"),
+        ("sign-in p99 (ms)", "p99_ms"),
+        ("sign-ins per second", "per_second"),
+        ("sign-in failures", "failures"),
+    ] {
+        let before = f(&["password_storm", "before", key]);
+        let during = f(&["password_storm", "during", key]);
+        // A ratio of failure counts, or to nothing, would read as a figure and is none.
+        let ratio = if key == "failures" || before == 0.0 {
+            String::new()
+        } else {
+            format!("{:.2}", during / before)
+        };
+        println!("{label:<44} {before:>12.2} {during:>12.2} {ratio:>12}");
+    }
+    let storm = &r["password_storm"]["storm"];
+    let mut rows = vec![
+        (
+            "storm: password checks".to_owned(),
+            f(&["password_storm", "storm", "checks"]),
+        ),
+        (
+            "storm: password checks per second".to_owned(),
+            f(&["password_storm", "storm", "checks_per_second"]),
+        ),
+    ];
+    // The statuses are whatever the server answered: one row each.
+    for (key, label) in [
+        ("check_statuses", "storm: checks answered"),
+        ("form_refusals", "storm: password form answered"),
+    ] {
+        for (status, count) in storm[key].as_object().into_iter().flatten() {
+            rows.push((format!("{label} {status}"), count.as_f64().unwrap_or(0.0)));
+        }
+    }
+    for (label, key) in [
+        ("storm: sessions ended", "sessions_ended"),
+        ("storm: re-sign-ins", "re_sign_ins"),
+        ("storm: re-sign-ins refused", "re_sign_in_failures"),
+        ("storm: requests without an answer", "errors"),
+    ] {
+        rows.push((label.to_owned(), f(&["password_storm", "storm", key])));
+    }
+    for (label, value) in rows {
         println!("{label:<44} {value:>12.2}");
     }
     let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
