@@ -480,6 +480,8 @@ struct PasswordStorm {
     re_sign_in_failures: std::collections::BTreeMap<String, u64>,
     /// Requests that got no answer, by the client's error.
     errors: std::collections::BTreeMap<String, u64>,
+    /// Forms fetched without posting them (the control run).
+    views: u64,
 }
 
 /// How long an attacker's connection waits after a request that got it nowhere (a refused
@@ -515,12 +517,15 @@ fn passphrase() -> String {
 /// One attacker connection until `deadline`: its jar is signed in as the attacker; it asks for
 /// the password form and posts a wrong current password, again and again, and signs in again
 /// whenever an answer says its session is over.
+/// One attacker connection. With `post` false it only fetches the form, again and again: the
+/// control, the same connections' request load without a single password check.
 async fn password_storm_connection(
     http: Http,
     base: String,
     jar: Jar,
     deadline: Instant,
     tally: Rc<RefCell<PasswordStorm>>,
+    post: bool,
 ) {
     let url = format!("{base}/account/password");
     let pause =
@@ -561,6 +566,10 @@ async fn password_storm_connection(
                 continue;
             }
         };
+        if !post {
+            tally.borrow_mut().views += 1;
+            continue;
+        }
         guess += 1;
         let new_password = passphrase();
         let form = serde_urlencoded::to_string([
@@ -774,11 +783,37 @@ fn main() {
                 .await
                 .expect("the attacker's first sign-in");
         }
+        // The control: the same connections fetch the form without posting it, so the
+        // difference from this to the storm is what the password checks themselves cost.
+        let control_tally = Rc::new(RefCell::new(PasswordStorm::default()));
+        let deadline = Instant::now() + Duration::from_secs(o.seconds);
+        let control = futures_util::future::join_all(attacker_jars.iter().map(|jar| {
+            let jar = jar.clone();
+            password_storm_connection(
+                http.clone(),
+                base.clone(),
+                jar,
+                deadline,
+                control_tally.clone(),
+                false,
+            )
+        }));
+        let (_, during_views) =
+            futures_util::future::join(control, honest_sign_ins(&http, &base, o.honest, deadline))
+                .await;
+        let control_views = control_tally.borrow().views;
         let tally = Rc::new(RefCell::new(PasswordStorm::default()));
         let deadline = Instant::now() + Duration::from_secs(o.seconds);
         let storm_started = Instant::now();
         let attack = futures_util::future::join_all(attacker_jars.into_iter().map(|jar| {
-            password_storm_connection(http.clone(), base.clone(), jar, deadline, tally.clone())
+            password_storm_connection(
+                http.clone(),
+                base.clone(),
+                jar,
+                deadline,
+                tally.clone(),
+                true,
+            )
         }));
         let (_, during_storm) =
             futures_util::future::join(attack, honest_sign_ins(&http, &base, o.honest, deadline))
@@ -802,6 +837,8 @@ fn main() {
             "honest_connections": o.honest,
             "storm_connections": o.password_storm,
             "before": honest_json(&before_storm),
+            "during_views": honest_json(&during_views),
+            "control_views_per_second": control_views as f64 / o.seconds.max(1) as f64,
             "during": honest_json(&during_storm),
             "storm": {
                 "checks": checks,
@@ -933,8 +970,8 @@ fn main() {
         o.honest, o.password_storm
     );
     println!(
-        "{:<44} {:>12} {:>12} {:>12}",
-        "honest sign-ins (POST /login)", "before", "during", "during/before"
+        "{:<44} {:>12} {:>12} {:>12} {:>12}",
+        "honest sign-ins (POST /login)", "before", "form views", "checks", "checks/before"
     );
     for (label, key) in [
         ("sign-in p50 (ms)", "p50_ms"),
@@ -943,6 +980,7 @@ fn main() {
         ("sign-in failures", "failures"),
     ] {
         let before = f(&["password_storm", "before", key]);
+        let views = f(&["password_storm", "during_views", key]);
         let during = f(&["password_storm", "during", key]);
         // A ratio of failure counts, or to nothing, would read as a figure and is none.
         let ratio = if key == "failures" || before == 0.0 {
@@ -950,8 +988,13 @@ fn main() {
         } else {
             format!("{:.2}", during / before)
         };
-        println!("{label:<44} {before:>12.2} {during:>12.2} {ratio:>12}");
+        println!("{label:<44} {before:>12.2} {views:>12.2} {during:>12.2} {ratio:>12}");
     }
+    println!(
+        "{:<44} {:>12.2}",
+        "control: form views per second",
+        f(&["password_storm", "control_views_per_second"])
+    );
     let storm = &r["password_storm"]["storm"];
     let mut rows = vec![
         (
