@@ -7,6 +7,12 @@ use realmgate::db::schema::security_incidents as si;
 
 use crate::helpers::{spawn_with, PASSWORD};
 
+/// Moves the clock to the start of the next minute, so a burst stays in one clock minute.
+fn start_of_a_minute(clock: &realmgate::clock::Clock) {
+    let into_minute = u64::from(chrono::Timelike::second(&clock.now()));
+    clock.danger_advance(std::time::Duration::from_secs(60 - into_minute));
+}
+
 fn flood_details(conn: &mut SqliteConnection) -> Vec<String> {
     si::table
         .filter(si::kind.eq("incident_flood"))
@@ -21,11 +27,7 @@ fn flood_details(conn: &mut SqliteConnection) -> Vec<String> {
 #[actix_web::test]
 async fn a_csrf_flood_writes_one_summary_row() {
     let app = spawn_with(&[("REALMGATE_INCIDENTS_PER_IP", "5")]).await;
-    // Pin the clock to the start of a minute so the burst stays in one.
-    let now = app.clock.now();
-    let into_minute = u64::from(chrono::Timelike::second(&now));
-    app.clock
-        .danger_advance(std::time::Duration::from_secs(60 - into_minute));
+    start_of_a_minute(&app.clock);
     for _ in 0..12 {
         let res = app
             .post(
@@ -64,10 +66,7 @@ async fn a_csrf_flood_writes_one_summary_row() {
 #[actix_web::test]
 async fn an_ipv6_network_is_one_key_for_floods() {
     let app = spawn_with(&[("REALMGATE_INCIDENTS_PER_IP", "3")]).await;
-    let now = app.clock.now();
-    let into_minute = u64::from(chrono::Timelike::second(&now));
-    app.clock
-        .danger_advance(std::time::Duration::from_secs(60 - into_minute));
+    start_of_a_minute(&app.clock);
     // Five addresses of one /64, one request each: still one budget.
     for host in 1..=5 {
         app.peer
@@ -96,10 +95,7 @@ async fn parallel_failed_sign_ins_count_exactly() {
         ("REALMGATE_LOGIN_MAX_FAILURES", "50"),
     ])
     .await;
-    let now = app.clock.now();
-    let into_minute = u64::from(chrono::Timelike::second(&now));
-    app.clock
-        .danger_advance(std::time::Duration::from_secs(60 - into_minute));
+    start_of_a_minute(&app.clock);
     let token = app.csrf("/login").await;
     let app = &app;
     let burst = (0..10).map(|n| {

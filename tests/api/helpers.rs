@@ -331,6 +331,21 @@ where
         id
     }
 
+    /// Opens `/account/password` and posts a change from `current` to `new`.
+    pub async fn change_password(&self, current: &str, new: &str) -> Response {
+        let token = self.csrf("/account/password").await;
+        self.post(
+            "/account/password",
+            &[
+                ("current_password", current),
+                ("new_password", new),
+                ("new_password_confirm", new),
+                ("csrf_token", &token),
+            ],
+        )
+        .await
+    }
+
     pub async fn logout(&self, realm_logout: &str, home: &str) -> Response {
         let token = self.get(home).await.csrf_token();
         self.post(realm_logout, &[("csrf_token", &token)]).await

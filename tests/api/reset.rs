@@ -386,18 +386,7 @@ async fn credential_events_void_pending_reset_links() {
         let link = reset_link(&app, "user@example.com", 0).await;
         match event {
             "password change" => {
-                let token = app.csrf("/account/password").await;
-                let res = app
-                    .post(
-                        "/account/password",
-                        &[
-                            ("current_password", PASSWORD),
-                            ("new_password", NEW),
-                            ("new_password_confirm", NEW),
-                            ("csrf_token", &token),
-                        ],
-                    )
-                    .await;
+                let res = app.change_password(PASSWORD, NEW).await;
                 assert_redirect_to(&res, "/dashboard");
             }
             "sign out everywhere else" => {
