@@ -104,6 +104,11 @@ pub fn cleanup(conn: &mut Conn, config: &Config, now: NaiveDateTime) -> QueryRes
         lockout::delete_stale(conn, &config.lockout, now, BATCH)
     })?;
     let hour_ago = now - chrono::Duration::hours(1);
+    // A rotated-away secret is recognised for an hour: long enough for any request another
+    // tab had on its way; after that it is simply unknown.
+    report.counters_deleted += batched(conn, |conn| {
+        crate::db::sessions::forget_rotated_before(conn, hour_ago, BATCH)
+    })?;
     // Flood counters matter only for their own minute; an hour's worth is kept to read.
     report.counters_deleted += batched(conn, |conn| {
         crate::db::audit::delete_incident_counts_before(conn, hour_ago, BATCH)

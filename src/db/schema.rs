@@ -118,6 +118,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     security_incidents,
     password_checks,
     incident_counts,
+    rotated_secrets,
 );
 
 diesel::table! {
@@ -128,6 +129,14 @@ diesel::table! {
         window_started_at -> Timestamp,
         wrong -> Integer,
         in_flight_since -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    rotated_secrets (secret_hash) {
+        secret_hash -> Text,
+        session_id -> Text,
+        rotated_at -> Timestamp,
     }
 }
 

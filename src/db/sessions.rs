@@ -6,7 +6,7 @@ use diesel::prelude::*;
 
 use super::accounts::Account;
 use super::audit::{record_logout, LogoutReason};
-use super::schema::{accounts, auth_sessions};
+use super::schema::{accounts, auth_sessions, rotated_secrets};
 use crate::client::ClientInfo;
 use crate::realm::Realm;
 
@@ -139,16 +139,52 @@ pub fn rotate_secret(
     account_id: i32,
     old_hash: &str,
     new_hash: &str,
+    now: NaiveDateTime,
 ) -> QueryResult<bool> {
-    diesel::update(
+    let rotated: Option<String> = diesel::update(
         auth_sessions::table
             .filter(auth_sessions::secret_hash.eq(old_hash))
             .filter(auth_sessions::account_id.eq(account_id))
             .filter(auth_sessions::revoked_at.is_null()),
     )
     .set(auth_sessions::secret_hash.eq(new_hash))
-    .execute(conn)
-    .map(|n| n == 1)
+    .returning(auth_sessions::id)
+    .get_result(conn)
+    .optional()?;
+    let Some(id) = rotated else {
+        return Ok(false);
+    };
+    diesel::replace_into(rotated_secrets::table)
+        .values((
+            rotated_secrets::secret_hash.eq(old_hash),
+            rotated_secrets::session_id.eq(id),
+            rotated_secrets::rotated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(true)
+}
+
+/// Whether `secret_hash` was a session's secret before a rotation (see `rotate_secret`).
+pub fn was_rotated(conn: &mut SqliteConnection, secret_hash: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        rotated_secrets::table.find(secret_hash),
+    ))
+    .get_result(conn)
+}
+
+/// Forgets at most `limit` rotated secrets older than `before` (cleanup); how many.
+pub fn forget_rotated_before(
+    conn: &mut SqliteConnection,
+    before: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<usize> {
+    let hashes: Vec<String> = rotated_secrets::table
+        .filter(rotated_secrets::rotated_at.lt(before))
+        .select(rotated_secrets::secret_hash)
+        .limit(limit)
+        .load(conn)?;
+    diesel::delete(rotated_secrets::table.filter(rotated_secrets::secret_hash.eq_any(&hashes)))
+        .execute(conn)
 }
 
 /// Records activity: pushes the idle expiry forward.

@@ -93,6 +93,10 @@ impl PageData for () {
 enum Verdict<P> {
     Live(Box<(Account, AuthSession, P)>),
     Ended(&'static str),
+    /// A secret this browser's session held before a rotation (SPEC §8): refused, but the
+    /// cookies are left alone, since the browser may already hold the new secret and this is
+    /// another tab's request sent just before the change.
+    Superseded,
 }
 
 /// The guard as route middleware: `route.wrap(from_fn(guard::<UserRealm, ()>))`, with the
@@ -136,6 +140,7 @@ pub async fn guard<R: RealmKind, P: PageData>(
                 Verdict::Live(Box::new((account, row, data)))
             }
             Verdict::Ended(message) => Verdict::Ended(message),
+            Verdict::Superseded => Verdict::Superseded,
         };
         Ok(verdict)
     })
@@ -166,6 +171,7 @@ pub async fn guard<R: RealmKind, P: PageData>(
             }
             Ok(next.call(req).await?.map_into_boxed_body())
         }
+        Ok(Verdict::Superseded) => Ok(refuse(req, realm, None)),
         Ok(Verdict::Ended(message)) => {
             session.remove(realm.session_key());
             session.remove(realm.account_key());
@@ -306,6 +312,9 @@ fn check(
     // An unknown secret (a made-up or rotated-away cookie) has nothing to write: it must not
     // queue for the write lock behind every real write.
     if sessions::find_by_secret(conn, realm, secret_hash)?.is_none() {
+        if sessions::was_rotated(conn, secret_hash)? {
+            return Ok(Verdict::Superseded);
+        }
         return Ok(Verdict::Ended(SESSION_ENDED));
     }
     conn.immediate_transaction(|conn| decide(conn, realm, secret_hash, claim, client, policy, now))

@@ -42,12 +42,18 @@ impl Held {
 
     /// New secrets for every held session of `account_id`, written to the registry. Call in
     /// the transaction that revokes the others; `apply` then hands them to the browser.
-    pub fn rotate(&self, conn: &mut Conn, account_id: i32) -> diesel::QueryResult<Rotation> {
+    pub fn rotate(
+        &self,
+        conn: &mut Conn,
+        account_id: i32,
+        now: chrono::NaiveDateTime,
+    ) -> diesel::QueryResult<Rotation> {
         let mut pairs = Vec::new();
         for old in &self.secrets {
             let new = crypto::random_token::<32>();
             let old_hash = crypto::sha256_hex(old);
-            if sessions::rotate_secret(conn, account_id, &old_hash, &crypto::sha256_hex(&new))? {
+            let new_hash = crypto::sha256_hex(&new);
+            if sessions::rotate_secret(conn, account_id, &old_hash, &new_hash, now)? {
                 pairs.push((old.clone(), new));
             }
         }

@@ -217,7 +217,7 @@ pub async fn change<R: RealmKind>(
                 Some(&audit_client),
                 now,
             )?;
-            let rotation = held.rotate(conn, account_id)?;
+            let rotation = held.rotate(conn, account_id, now)?;
             Incident::new(IncidentKind::PasswordChanged, &audit_client)
                 .realm(realm)
                 .account(account_id)

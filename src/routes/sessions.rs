@@ -142,7 +142,7 @@ pub async fn revoke_others(
                 now,
             )?;
             tokens::void_all(conn, account_id, Purpose::Reset, now)?;
-            let rotation = held.rotate(conn, account_id)?;
+            let rotation = held.rotate(conn, account_id, now)?;
             Ok::<_, diesel::result::Error>((ended, rotation))
         })?)
     })

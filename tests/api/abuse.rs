@@ -96,10 +96,7 @@ async fn at_most_ten_checks_per_window_and_refusals_are_not_checks() {
     // After the window, checks are admitted again.
     app.clock
         .danger_advance(std::time::Duration::from_secs(15 * 60 + 1));
-    let token = app.csrf("/account/password").await;
-    let res = app
-        .post("/account/password", &change(current, NEW, &token))
-        .await;
+    let res = app.change_password(current, NEW).await;
     assert_redirect_to(&res, "/dashboard");
 }
 
@@ -143,10 +140,7 @@ async fn a_locked_email_does_not_stop_the_signed_in_owner() {
         429
     );
     *app.cookie.borrow_mut() = owner;
-    let token = app.csrf("/account/password").await;
-    let res = app
-        .post("/account/password", &change(PASSWORD, NEW, &token))
-        .await;
+    let res = app.change_password(PASSWORD, NEW).await;
     assert_redirect_to(&res, "/dashboard");
 }
 
@@ -226,10 +220,7 @@ async fn a_password_change_gives_this_browser_new_secrets() {
     let (old_cookie, old_remember) = (app.cookie.borrow().clone(), app.remember.borrow().clone());
     let before = secret_hashes(&mut app.db(), user);
 
-    let token = app.csrf("/account/password").await;
-    let res = app
-        .post("/account/password", &change(PASSWORD, NEW, &token))
-        .await;
+    let res = app.change_password(PASSWORD, NEW).await;
     assert_redirect_to(&res, "/dashboard");
     let after = secret_hashes(&mut app.db(), user);
     assert_eq!(after.len(), 1);
@@ -248,14 +239,23 @@ async fn a_password_change_gives_this_browser_new_secrets() {
     assert_eq!(app.get("/dashboard").await.status, 200);
     assert_eq!(app.get("/admin").await.status, 200);
 
-    // An earlier copy of the session cookie is signed out of the user realm.
+    // An earlier copy of the session cookie is signed out of the user realm. The answer
+    // writes no cookie: it may be another tab's request sent just before the change, and
+    // must not overwrite the new secrets this browser now holds.
     *app.cookie.borrow_mut() = old_cookie;
     *app.remember.borrow_mut() = None;
-    assert_redirect_to(&app.get("/dashboard").await, "/login?next=/dashboard");
+    let res = app.get("/dashboard").await;
+    assert_redirect_to(&res, "/login?next=/dashboard");
+    assert!(res.set_cookies().is_empty(), "{:?}", res.set_cookies());
     // An earlier copy of the remember cookie restores nothing; the new one does.
     *app.cookie.borrow_mut() = None;
     *app.remember.borrow_mut() = old_remember;
-    assert_redirect_to(&app.get("/dashboard").await, "/login?next=/dashboard");
+    let res = app.get("/dashboard").await;
+    assert_redirect_to(&res, "/login?next=/dashboard");
+    assert!(
+        res.set_cookies().is_empty(),
+        "the new remember cookie is not expired"
+    );
     *app.cookie.borrow_mut() = None;
     *app.remember.borrow_mut() = new_remember;
     assert_eq!(app.get("/dashboard").await.status, 200);
