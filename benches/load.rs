@@ -8,6 +8,8 @@
 //! Prints one table (the password storm's figures side by side, before and during) and writes
 //! the same figures to `target/load.json`. Every loop is bounded
 //! by count or time; all traffic goes to 127.0.0.1.
+// A benchmark stops at the first thing that goes wrong, with a message saying what.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::cell::RefCell;
 use std::io::{BufRead as _, BufReader};

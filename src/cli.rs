@@ -98,7 +98,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     }
     let config = Config::from_env()?;
     match command {
-        Command::Check => unreachable!("handled above"),
+        // Answered above, before any configuration is parsed; nothing more to do.
+        Command::Check => Ok(()),
         Command::Sessions { action } => sessions(&config, action),
         Command::Demo => demo(&config),
         Command::Serve => actix_web::rt::System::new().block_on(serve(config)),
