@@ -64,7 +64,7 @@ pub async fn sign_in(
         device,
     } = browser;
     // The admin realm never persists.
-    let remember = remember && realm == Realm::User;
+    let remember = remember && realm.persists();
     let email = Email::parse(&email_raw).ok();
     let password = PasswordInput::new(password);
     let policy = state.config.lockout.clone();
@@ -166,7 +166,7 @@ pub async fn sign_in(
             return Ok(SignInOutcome::Refused);
         }
     };
-    if realm == Realm::Admin && !accepted.is_admin {
+    if !realm.admits(accepted.is_admin) {
         // Counted as a failed sign-in: the failure counted above stays.
         let id = accepted.id;
         db::block(&state.pool, move |conn| {

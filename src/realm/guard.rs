@@ -114,7 +114,7 @@ pub async fn guard<R: RealmKind, P: PageData>(
     let (secret, restoring) = match session.get::<String>(realm.session_key()).ok().flatten() {
         Some(secret) => (secret, false),
         None => match (realm, cookies::read_remember(req.request(), &state.config)) {
-            (Realm::User, Some(secret)) => (secret, true),
+            (realm, Some(secret)) if realm.persists() => (secret, true),
             _ => return Ok(refuse(req, realm, None)),
         },
     };
@@ -175,8 +175,8 @@ pub async fn guard<R: RealmKind, P: PageData>(
         Ok(Verdict::Ended(message)) => {
             session.remove(realm.session_key());
             session.remove(realm.account_key());
-            let forget = realm == Realm::User
-                && cookies::read_remember(req.request(), &state.config).is_some();
+            let forget =
+                realm.persists() && cookies::read_remember(req.request(), &state.config).is_some();
             let removal = cookies::remember_removal(&state.config);
             let mut res = refuse(req, realm, Some(message));
             if forget {
@@ -291,7 +291,7 @@ fn check(
             && row.ip == client.ip.to_string()
             && row.user_agent == client.user_agent
             && account.is_active
-            && (realm != Realm::Admin || account.is_admin);
+            && realm.admits(account.is_admin);
         if fine {
             if !touch_due {
                 return Ok(Verdict::Live(Box::new((account, row, ()))));
@@ -429,7 +429,7 @@ fn decide(
             return Ok(Verdict::Ended(SESSION_ENDED));
         }
         // Step 7: the admin realm needs an admin. Losing the role ends the admin session.
-        if realm == Realm::Admin && !account.is_admin {
+        if !realm.admits(account.is_admin) {
             Incident::new(IncidentKind::UnauthorizedAccess, client)
                 .realm(realm)
                 .account(account.id)

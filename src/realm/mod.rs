@@ -82,6 +82,62 @@ impl Realm {
         }
     }
 
+    /// Whether a sign-in may persist past the browser session ("remember me"): the user
+    /// realm only; the admin realm never persists (SPEC §3).
+    pub const fn persists(self) -> bool {
+        matches!(self, Realm::User)
+    }
+
+    /// Whether an account may hold a session of this realm: the admin realm admits admins
+    /// only (SPEC §4 step 7); the user realm every account.
+    pub const fn admits(self, account_is_admin: bool) -> bool {
+        match self {
+            Realm::User => true,
+            Realm::Admin => account_is_admin,
+        }
+    }
+
+    /// The heading of the realm's sign-in page.
+    pub const fn sign_in_heading(self) -> &'static str {
+        match self {
+            Realm::User => "Sign in",
+            Realm::Admin => "Sign in to the admin console",
+        }
+    }
+
+    /// The realm's navigation: (path, label) in the header of its signed-in pages.
+    pub const fn nav(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Realm::User => &[
+                ("/dashboard", "Dashboard"),
+                ("/account/sessions", "Sessions"),
+                ("/account/password", "Password"),
+            ],
+            Realm::Admin => &[
+                ("/admin", "Console"),
+                ("/admin/users", "Accounts"),
+                ("/admin/sessions", "Sessions"),
+                ("/admin/incidents", "Incidents"),
+                ("/admin/logouts", "Sign-outs"),
+                ("/admin/account/password", "Password"),
+            ],
+        }
+    }
+
+    /// Whether a (normalised) `next` path belongs to this realm (SPEC §6): the admin realm's
+    /// own paths, or for the user realm anything but the admin console and the sign-in and
+    /// sign-out pages.
+    pub fn owns_next(self, next: &str) -> bool {
+        match self {
+            Realm::Admin => {
+                next == "/admin" || next.starts_with("/admin/") || next.starts_with("/admin?")
+            }
+            Realm::User => !["/admin", "/login", "/logout"]
+                .iter()
+                .any(|p| next.starts_with(p)),
+        }
+    }
+
     pub const fn title(self) -> &'static str {
         match self {
             Realm::User => "Account",
@@ -138,5 +194,17 @@ mod tests {
         assert_eq!(Realm::Admin.csrf_key(), "csrf.admin");
         assert_eq!(Realm::parse("admin"), Some(Realm::Admin));
         assert_eq!(Realm::parse("api"), None);
+    }
+
+    #[test]
+    fn each_rule_of_a_realm_is_answered_here() {
+        assert!(Realm::User.persists() && !Realm::Admin.persists());
+        assert!(Realm::User.admits(false) && Realm::Admin.admits(true));
+        assert!(!Realm::Admin.admits(false));
+        assert!(
+            Realm::Admin.owns_next("/admin?tab=1") && !Realm::Admin.owns_next("/administrator")
+        );
+        assert!(Realm::User.owns_next("/account/sessions") && !Realm::User.owns_next("/logout"));
+        assert!(Realm::ALL.iter().all(|r| r.nav()[0].0 == r.home_path()));
     }
 }

@@ -60,13 +60,10 @@ fn page(
 ) -> AppResult<HttpResponse> {
     let page = LoginPage {
         chrome,
-        heading: match realm {
-            Realm::User => "Sign in",
-            Realm::Admin => "Sign in to the admin console",
-        },
+        heading: realm.sign_in_heading(),
         action: realm.login_path(),
         is_admin: realm == Realm::Admin,
-        show_remember_me: realm == Realm::User,
+        show_remember_me: realm.persists(),
         email,
         next: &safe_next(realm, next).unwrap_or_default(),
         csrf_token,
@@ -101,10 +98,10 @@ pub async fn submit<R: RealmKind>(
 ) -> AppResult<HttpResponse> {
     let realm = R::REALM;
     csrf::verify(&req, &session, &state, realm, &form.csrf_token).await?;
-    let remembered = match realm {
-        Realm::User => cookies::read_remember(&req, &state.config),
-        Realm::Admin => None,
-    };
+    let remembered = realm
+        .persists()
+        .then(|| cookies::read_remember(&req, &state.config))
+        .flatten();
     let browser = Browser {
         client: ClientInfo::from_request(&req, &state.config.trusted_proxies),
         earlier_secrets: session

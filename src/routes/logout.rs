@@ -13,7 +13,7 @@ use crate::csrf;
 use crate::db::{self, audit::LogoutReason, sessions};
 use crate::error::{AppError, AppResult};
 use crate::form::{CsrfOnly, Form};
-use crate::realm::{Realm, RealmKind, SignedIn};
+use crate::realm::{RealmKind, SignedIn};
 use crate::startup::AppState;
 use crate::templates::{self, LogoutPage};
 
@@ -68,7 +68,7 @@ pub async fn submit<R: RealmKind>(
     csrf::remove(&session, realm);
     FlashMessage::success(LOGGED_OUT).send();
     let mut res = see_other(realm.login_path());
-    if realm == Realm::User {
+    if realm.persists() {
         // This device's remembered session is the row just revoked; other devices keep theirs.
         res.add_cookie(&cookies::remember_removal(&state.config))
             .map_err(|e| AppError::Internal(anyhow::anyhow!("cookie: {e}")))?;

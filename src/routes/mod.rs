@@ -177,27 +177,12 @@ pub fn signed_in_chrome<R: RealmKind>(
     flashes: &IncomingFlashMessages,
 ) -> AppResult<Chrome> {
     let realm = R::REALM;
-    let nav = match realm {
-        Realm::User => vec![
-            ("/dashboard", "Dashboard"),
-            ("/account/sessions", "Sessions"),
-            ("/account/password", "Password"),
-        ],
-        Realm::Admin => vec![
-            ("/admin", "Console"),
-            ("/admin/users", "Accounts"),
-            ("/admin/sessions", "Sessions"),
-            ("/admin/incidents", "Incidents"),
-            ("/admin/logouts", "Sign-outs"),
-            ("/admin/account/password", "Password"),
-        ],
-    };
     let header = HeaderUser {
         realm: realm.as_str(),
         realm_title: realm.title(),
         login_path: realm.login_path(),
         home_path: realm.home_path(),
-        nav,
+        nav: realm.nav().to_vec(),
         name: signed.account.name.clone(),
         email: signed.account.email.clone(),
         logout_action: realm.logout_path(),
@@ -243,10 +228,7 @@ pub fn safe_next(realm: Realm, next: &str) -> Option<std::borrow::Cow<'_, str>> 
         && !lower.contains("%2f")
         && !lower.contains("%5c")
         && !lower.contains("%2e")
-        && match realm {
-            Realm::Admin => next == "/admin" || next.starts_with("/admin/") || next.starts_with("/admin?"),
-            Realm::User => !["/admin", "/login", "/logout"].iter().any(|p| next.starts_with(p)),
-        };
+        && realm.owns_next(next);
     ok.then_some(normal)
 }
 

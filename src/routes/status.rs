@@ -37,7 +37,8 @@ pub async fn status(
             crypto::sha256_hex(&secret),
             Some(session.get::<i32>(realm.account_key()).ok().flatten()),
         )),
-        None => (realm == Realm::User)
+        None => realm
+            .persists()
             .then(|| cookies::read_remember(&req, &state.config))
             .flatten()
             .map(|secret| (crypto::sha256_hex(&secret), None)),
@@ -62,7 +63,7 @@ pub async fn status(
                 Some(claimed) => claimed == Some(row.account_id),
                 None => row.remember,
             } && account.is_active
-                && (realm != Realm::Admin || account.is_admin);
+                && realm.admits(account.is_admin);
             if row.is_live(now) && fine {
                 *slot = RealmStatus {
                     signed_in: true,
