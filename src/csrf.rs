@@ -96,7 +96,7 @@ pub async fn verify(
             .realm(realm)
             .details(details)
             .record(conn, now, floods)
-            .map_err(AppError::from)
+            .map_err(db::DbError::from)
     })
     .await?;
     Err(AppError::Forbidden(

@@ -57,19 +57,32 @@ impl std::fmt::Debug for AppError {
     }
 }
 
-impl From<diesel::result::Error> for AppError {
-    fn from(e: diesel::result::Error) -> Self {
+impl From<crate::db::DbError> for AppError {
+    fn from(e: crate::db::DbError) -> Self {
+        use crate::db::DbError;
         match e {
-            diesel::result::Error::NotFound => AppError::NotFound,
-            diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::Unknown,
-                ref info,
-            ) if info.message().contains("locked") || info.message().contains("busy") => {
-                log::warn!("database busy: {}", info.message());
+            DbError::Query(diesel::result::Error::NotFound) => AppError::NotFound,
+            DbError::Busy(_) | DbError::Locked(_) | DbError::Pool(_) => {
+                log::warn!("{e}");
                 AppError::Unavailable
             }
-            e => AppError::Internal(anyhow::Error::new(e).context("database")),
+            e => AppError::Internal(anyhow::Error::new(e)),
         }
+    }
+}
+
+impl From<crate::auth::password::HashError> for AppError {
+    fn from(e: crate::auth::password::HashError) -> Self {
+        match e {
+            crate::auth::password::HashError::Busy => AppError::Unavailable,
+            crate::auth::password::HashError::Failed(e) => AppError::Internal(e),
+        }
+    }
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(e: diesel::result::Error) -> Self {
+        crate::db::DbError::from(e).into()
     }
 }
 

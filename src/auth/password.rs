@@ -18,7 +18,6 @@ use argon2::{Algorithm, Argon2, Block, Params, Version};
 use tokio::sync::oneshot;
 
 use crate::config::HashParams;
-use crate::error::AppError;
 
 /// A request that waited longer than this for a hashing thread gets 503.
 const MAX_QUEUE_WAIT: Duration = Duration::from_secs(5);
@@ -55,6 +54,16 @@ fn lower_priority() {
             log::warn!("could not lower the hashing thread's priority: {e}");
         }
     }
+}
+
+/// What hashing can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    /// Every hashing thread was busy for longer than a request may wait (or they stopped).
+    #[error("password hashing is saturated")]
+    Busy,
+    #[error("password hashing failed: {0:#}")]
+    Failed(anyhow::Error),
 }
 
 pub struct Verified {
@@ -95,7 +104,7 @@ impl Hasher {
     fn submit<T: Send + 'static>(
         &self,
         work: impl FnOnce(&Argon2<'static>) -> T + Send + 'static,
-    ) -> Result<oneshot::Receiver<Option<T>>, AppError> {
+    ) -> Result<oneshot::Receiver<Option<T>>, HashError> {
         let (tx, rx) = oneshot::channel();
         let argon2 = Arc::clone(&self.argon2);
         let runs = Arc::clone(&self.runs);
@@ -107,14 +116,14 @@ impl Hasher {
         });
         self.queue
             .send((Instant::now(), job))
-            .map_err(|_| AppError::Unavailable)?;
+            .map_err(|_| HashError::Busy)?;
         Ok(rx)
     }
 
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce(&Argon2<'static>) -> T + Send + 'static,
-    ) -> Result<T, AppError> {
+    ) -> Result<T, HashError> {
         finish(self.submit(work)?.await)
     }
 
@@ -124,9 +133,9 @@ impl Hasher {
     }
 
     /// For background threads (never an async worker): waits for a hashing thread.
-    pub fn hash_blocking(&self, password: String) -> Result<String, AppError> {
+    pub fn hash_blocking(&self, password: String) -> Result<String, HashError> {
         let rx = self.submit(move |argon2| hash_with(argon2, &password))?;
-        finish(rx.blocking_recv())?.map_err(AppError::Internal)
+        finish(rx.blocking_recv())?.map_err(HashError::Failed)
     }
 
     /// Checks `password` against `hash`, or against the dummy hash when there is no account.
@@ -134,7 +143,7 @@ impl Hasher {
         &self,
         hash: Option<String>,
         password: String,
-    ) -> Result<Verified, AppError> {
+    ) -> Result<Verified, HashError> {
         let dummy = Arc::clone(&self.dummy_hash);
         self.run(move |argon2| {
             let real = hash.is_some();
@@ -155,21 +164,21 @@ impl Hasher {
         .await
     }
 
-    pub async fn hash(&self, password: String) -> Result<String, AppError> {
+    pub async fn hash(&self, password: String) -> Result<String, HashError> {
         self.run(move |argon2| hash_with(argon2, &password))
             .await?
-            .map_err(AppError::Internal)
+            .map_err(HashError::Failed)
     }
 }
 
-fn finish<T>(received: Result<Option<T>, oneshot::error::RecvError>) -> Result<T, AppError> {
+fn finish<T>(received: Result<Option<T>, oneshot::error::RecvError>) -> Result<T, HashError> {
     match received {
         Ok(Some(result)) => Ok(result),
         Ok(None) => {
             log::warn!("password hashing queue is over {MAX_QUEUE_WAIT:?} long");
-            Err(AppError::Unavailable)
+            Err(HashError::Busy)
         }
-        Err(_) => Err(AppError::Unavailable),
+        Err(_) => Err(HashError::Busy),
     }
 }
 

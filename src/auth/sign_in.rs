@@ -322,7 +322,8 @@ async fn rehash(state: &AppState, account: &Account, password: String) {
         db::block(&state.pool, move |conn| {
             Ok(accounts::set_password_hash(conn, id, &fresh)?)
         })
-        .await
+        .await?;
+        Ok::<_, crate::error::AppError>(())
     }
     .await;
     if let Err(e) = result {

@@ -24,8 +24,6 @@ use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool as R2d2Pool};
 use diesel::{Connection as _, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness as _};
 
-use crate::error::AppError;
-
 pub type Pool = R2d2Pool<ConnectionManager<SqliteConnection>>;
 pub type Conn = SqliteConnection;
 
@@ -80,23 +78,59 @@ pub fn run_migrations(pool: &Pool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs `f` with a pooled connection on the blocking thread pool; the connection is taken
-/// inside the closure because waiting for it blocks too.
-pub async fn block<T, F>(pool: &Pool, f: F) -> Result<T, AppError>
+/// What storage can fail with. Busy (another writer held the lock past the busy timeout) and
+/// an exhausted pool are told apart from real faults: those are worth a 503 and a retry.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// `SQLITE_BUSY`: another connection held the write lock past the busy timeout.
+    #[error("database busy: {0}")]
+    Busy(String),
+    /// `SQLITE_LOCKED`: a table was locked by this same connection's other statement.
+    #[error("database table locked: {0}")]
+    Locked(String),
+    /// No connection came free in the pool's wait.
+    #[error("database pool: {0}")]
+    Pool(String),
+    #[error("database: {0}")]
+    Query(diesel::result::Error),
+    /// The blocking task itself failed (it panicked or was cancelled).
+    #[error("database task: {0}")]
+    Task(String),
+}
+
+impl From<diesel::result::Error> for DbError {
+    fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match e {
+            Error::DatabaseError(DatabaseErrorKind::Unknown, ref info) => {
+                let message = info.message().to_owned();
+                if message.contains("table is locked") {
+                    DbError::Locked(message)
+                } else if message.contains("locked") || message.contains("busy") {
+                    DbError::Busy(message)
+                } else {
+                    DbError::Query(e)
+                }
+            }
+            e => DbError::Query(e),
+        }
+    }
+}
+
+/// Runs `f` with a pooled connection on a blocking thread, never on an async worker; the
+/// connection is taken inside because waiting for it blocks too.
+pub async fn block<T, F>(pool: &Pool, f: F) -> Result<T, DbError>
 where
-    F: FnOnce(&mut Conn) -> Result<T, AppError> + Send + 'static,
+    F: FnOnce(&mut Conn) -> Result<T, DbError> + Send + 'static,
     T: Send + 'static,
 {
     let pool = pool.clone();
-    actix_web::web::block(move || {
-        let mut conn = pool.get().map_err(|e| {
-            log::error!("database pool: {e}");
-            AppError::Unavailable
-        })?;
+    tokio::task::spawn_blocking(move || {
+        let mut conn = pool.get().map_err(|e| DbError::Pool(e.to_string()))?;
         f(&mut conn)
     })
     .await
-    .map_err(|e| AppError::Internal(anyhow::anyhow!("blocking task failed: {e}")))?
+    .map_err(|e| DbError::Task(e.to_string()))?
 }
 
 #[cfg(test)]

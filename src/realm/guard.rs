@@ -186,7 +186,7 @@ pub async fn guard<R: RealmKind, P: PageData>(
             }
             Ok(res)
         }
-        Err(e) => Ok(req.into_response(e.error_response())),
+        Err(e) => Ok(req.into_response(AppError::from(e).error_response())),
     }
 }
 
