@@ -19,9 +19,10 @@ use crate::client::ClientInfo;
 use crate::clock::Clock;
 use crate::config::{split_authority, Config, PublicUrl};
 use crate::db::{self, Pool};
-use crate::error::{error_page, AppError};
+use crate::error::AppError;
 use crate::jobs::{JobContext, Jobs};
 use crate::mail::Mailer;
+use crate::routes::errors::error_page;
 use crate::templates::default_message;
 
 pub const SESSION_COOKIE: &str = "realmgate_session";
