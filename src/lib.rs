@@ -11,7 +11,6 @@ pub mod config;
 pub mod cookies;
 pub mod crypto;
 pub mod csrf;
-pub mod csv;
 pub mod db;
 pub mod domain;
 pub mod error;
@@ -24,5 +23,6 @@ pub mod paths;
 pub mod realm;
 
 pub mod routes;
+pub mod services;
 pub mod startup;
 pub mod templates;

@@ -174,17 +174,17 @@ fn batched(
     }
 }
 
-/// Runs `cleanup` every `REALMGATE_CLEANUP_INTERVAL` on the current actix system; it stops
-/// with the system (and so with the server).
+/// Runs `cleanup` every `REALMGATE_CLEANUP_INTERVAL` as a task of the current thread's
+/// runtime (the server's system); it stops with it.
 pub fn spawn_cleanup_loop(pool: Pool, config: std::sync::Arc<Config>, clock: crate::clock::Clock) {
     let every = config.cleanup_interval.max(Duration::from_secs(1));
-    actix_web::rt::spawn(async move {
-        let mut ticker = actix_web::rt::time::interval(every);
+    tokio::task::spawn_local(async move {
+        let mut ticker = tokio::time::interval(every);
         ticker.tick().await; // the first tick is immediate; start after one interval
         loop {
             ticker.tick().await;
             let (pool, config, now) = (pool.clone(), config.clone(), clock.now());
-            let outcome = actix_web::web::block(move || {
+            let outcome = tokio::task::spawn_blocking(move || {
                 let mut conn = pool.get().map_err(|e| anyhow::anyhow!("{e}"))?;
                 cleanup(&mut conn, &config, now).map_err(anyhow::Error::from)
             })

@@ -23,6 +23,7 @@ use crate::error::AppError;
 use crate::jobs::{JobContext, Jobs};
 use crate::mail::Mailer;
 use crate::routes::errors::error_page;
+use crate::services::Services;
 use crate::templates::default_message;
 
 pub const SESSION_COOKIE: &str = "realmgate_session";
@@ -31,19 +32,23 @@ pub const SECURE_SESSION_COOKIE: &str = "__Host-realmgate_session";
 const CSP: &str = "default-src 'self'; frame-ancestors 'none'; form-action 'self'; \
                    object-src 'none'; base-uri 'none'; img-src 'self' data:";
 
+/// The web layer's state: the services the flows use, and what only the web needs.
 pub struct AppState {
-    pub config: Arc<Config>,
-    pub pool: Pool,
-    pub hasher: Hasher,
-    pub clock: Clock,
+    pub services: Services,
     pub public_url: PublicUrl,
     /// `(host, port)` pairs a request's `Host` may name.
     pub allowed_hosts: Vec<(String, u16)>,
     /// Origins a form may be posted from.
     pub allowed_origins: Vec<String>,
-    pub mailer: Mailer,
-    pub jobs: Jobs,
     key: Key,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.services
+    }
 }
 
 impl AppState {
@@ -80,15 +85,17 @@ impl AppState {
             incidents_per_ip: config.incidents_per_ip,
         })?;
         Ok(Self {
-            config: Arc::new(config),
-            pool,
-            hasher,
-            clock,
+            services: Services {
+                config: Arc::new(config),
+                pool,
+                hasher,
+                clock,
+                mailer,
+                jobs,
+            },
             public_url,
             allowed_hosts,
             allowed_origins,
-            mailer,
-            jobs,
             key,
         })
     }

@@ -14,7 +14,7 @@ use crate::db::{self, Conn};
 use crate::domain::{Email, PasswordInput};
 use crate::error::AppResult;
 use crate::realm::Realm;
-use crate::startup::AppState;
+use crate::services::Services;
 
 pub enum SignInOutcome {
     /// The new session's secret, for the cookie, the account it belongs to, and this
@@ -51,7 +51,7 @@ enum Gate {
 }
 
 pub async fn sign_in(
-    state: &AppState,
+    state: &Services,
     realm: Realm,
     browser: Browser,
     email_raw: String,
@@ -315,7 +315,7 @@ fn open_session(
 
 /// A hash made with older parameters is replaced at sign-in, the only time the password is
 /// at hand. Failing here must not fail the sign-in.
-async fn rehash(state: &AppState, account: &Account, password: String) {
+async fn rehash(state: &Services, account: &Account, password: String) {
     let id = account.id;
     let result = async {
         let fresh = state.hasher.hash(password).await?;

@@ -8,11 +8,11 @@ use actix_web_flash_messages::IncomingFlashMessages;
 use serde::Deserialize;
 
 use super::{date, empty_to_none, page_number, Pager};
-use crate::csv;
 use crate::db::reports::{self, Filters, Window};
 use crate::db::{self};
 use crate::error::{AppError, AppResult};
 use crate::realm::{AdminRealm, SignedIn};
+use crate::routes::csv;
 use crate::routes::{html, signed_in_chrome};
 use crate::startup::AppState;
 use crate::templates::{self, AdminIncidentsPage, AdminLogoutsPage};
