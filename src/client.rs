@@ -2,9 +2,6 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use actix_web::dev::ServiceRequest;
-use actix_web::http::header::{HeaderMap, USER_AGENT};
-use actix_web::HttpRequest;
 use ipnet::IpNet;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -16,19 +13,16 @@ pub struct ClientInfo {
 const MAX_USER_AGENT: usize = 512;
 
 impl ClientInfo {
-    pub fn from_request(req: &HttpRequest, trusted: &[IpNet]) -> Self {
-        Self::from_parts(req.peer_addr().map(|a| a.ip()), req.headers(), trusted)
-    }
-
-    pub fn from_service_request(req: &ServiceRequest, trusted: &[IpNet]) -> Self {
-        Self::from_parts(req.peer_addr().map(|a| a.ip()), req.headers(), trusted)
-    }
-
-    fn from_parts(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -> Self {
+    /// From what the connection and its headers say: the peer address, the `User-Agent`, and
+    /// each `X-Forwarded-For` header value in order (believed only from a trusted proxy).
+    pub fn from_parts<'a>(
+        peer: Option<IpAddr>,
+        user_agent: Option<&str>,
+        forwarded_for: impl Iterator<Item = &'a str>,
+        trusted: &[IpNet],
+    ) -> Self {
         let peer = peer.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        let user_agent = headers
-            .get(USER_AGENT)
-            .and_then(|v| v.to_str().ok())
+        let user_agent = user_agent
             .map(|ua| {
                 ua.chars()
                     .filter(|c| !c.is_control())
@@ -37,7 +31,7 @@ impl ClientInfo {
             })
             .unwrap_or_default();
         Self {
-            ip: client_ip(peer, headers, trusted),
+            ip: client_ip(peer, forwarded_for, trusted),
             user_agent,
         }
     }
@@ -46,7 +40,11 @@ impl ClientInfo {
 /// SECURITY: `X-Forwarded-For` is believed only when the peer is a trusted proxy, and then
 /// only up to the right-most entry that is not itself a trusted proxy; anything further left
 /// was written by the client and can say anything.
-pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+pub fn client_ip<'a>(
+    peer: IpAddr,
+    forwarded_for: impl Iterator<Item = &'a str>,
+    trusted: &[IpNet],
+) -> IpAddr {
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
     // An IPv4 client reached over a dual-stack socket is the IPv4 address it is.
     let peer = peer.to_canonical();
@@ -54,9 +52,7 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr
         return peer;
     }
     let mut client = peer;
-    let entries = headers
-        .get_all("x-forwarded-for")
-        .filter_map(|v| v.to_str().ok())
+    let entries = forwarded_for
         .flat_map(|v| v.split(','))
         .map(str::trim)
         .collect::<Vec<_>>();
@@ -128,15 +124,8 @@ mod tests {
         assert_eq!(describe_user_agent(chrome), "Chrome on Windows");
         assert_eq!(describe_user_agent(""), "Unknown browser");
     }
-    use actix_web::http::header::{HeaderName, HeaderValue};
-
-    fn headers(xff: &str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(
-            HeaderName::from_static("x-forwarded-for"),
-            HeaderValue::from_str(xff).unwrap(),
-        );
-        h
+    fn headers(xff: &str) -> std::iter::Once<&str> {
+        std::iter::once(xff)
     }
 
     #[test]
@@ -152,7 +141,7 @@ mod tests {
     #[test]
     fn untrusted_peer_ignores_forwarded_for() {
         let peer: IpAddr = "203.0.113.9".parse().unwrap();
-        assert_eq!(client_ip(peer, &headers("1.2.3.4"), &[]), peer);
+        assert_eq!(client_ip(peer, headers("1.2.3.4"), &[]), peer);
     }
 
     #[test]
@@ -161,10 +150,10 @@ mod tests {
         let peer: IpAddr = "10.0.0.1".parse().unwrap();
         let h = headers("6.6.6.6, 198.51.100.7, 10.0.0.2");
         assert_eq!(
-            client_ip(peer, &h, &trusted),
+            client_ip(peer, h, &trusted),
             "198.51.100.7".parse::<IpAddr>().unwrap()
         );
-        assert_eq!(client_ip(peer, &HeaderMap::new(), &trusted), peer);
-        assert_eq!(client_ip(peer, &headers("junk"), &trusted), peer);
+        assert_eq!(client_ip(peer, std::iter::empty(), &trusted), peer);
+        assert_eq!(client_ip(peer, headers("junk"), &trusted), peer);
     }
 }

@@ -7,11 +7,11 @@ use actix_session::Session;
 use actix_web::http::header::{HeaderMap, ORIGIN};
 use actix_web::HttpRequest;
 
-use crate::client::ClientInfo;
 use crate::crypto;
 use crate::db::{self, audit::Incident, audit::IncidentKind};
 use crate::error::{AppError, AppResult};
 use crate::realm::Realm;
+use crate::routes::client::client_info;
 use crate::startup::AppState;
 
 /// The realm's token, minted (a session write) only when it is missing.
@@ -87,7 +87,7 @@ pub async fn verify(
     ) else {
         return Ok(());
     };
-    let client = ClientInfo::from_request(req, &state.config.trusted_proxies);
+    let client = client_info(req.head(), &state.config.trusted_proxies);
     let details = format!("{refusal:?} on {} {}", req.method(), req.path());
     let now = state.clock.now();
     let floods = state.config.incidents_per_ip;

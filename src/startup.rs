@@ -15,13 +15,13 @@ use actix_web::middleware::{from_fn, ErrorHandlerResponse, ErrorHandlers, Logger
 use actix_web::{web, App, HttpResponse, HttpServer};
 
 use crate::auth::password::Hasher;
-use crate::client::ClientInfo;
 use crate::clock::Clock;
 use crate::config::{split_authority, Config, PublicUrl};
 use crate::db::{self, Pool};
 use crate::error::AppError;
 use crate::jobs::{JobContext, Jobs};
 use crate::mail::Mailer;
+use crate::routes::client::client_info;
 use crate::routes::errors::error_page;
 use crate::services::Services;
 use crate::templates::default_message;
@@ -146,9 +146,7 @@ pub fn app(
     let trusted = state.config.trusted_proxies.clone();
     let access_log = Logger::new(r#"%{client}xi "%{line}xi" %s %b %Dms"#)
         .custom_request_replace("client", move |req| {
-            ClientInfo::from_service_request(req, &trusted)
-                .ip
-                .to_string()
+            client_info(req.head(), &trusted).ip.to_string()
         })
         .custom_request_replace("line", |req| {
             format!("{} {}", req.method(), redact_path(req.path()))

@@ -28,6 +28,7 @@ use crate::db::audit::{Incident, IncidentKind, LogoutReason};
 use crate::db::sessions::{self, AuthSession};
 use crate::db::{self, Conn};
 use crate::error::AppError;
+use crate::routes::client::client_info;
 use crate::startup::AppState;
 
 pub const SESSION_ENDED: &str = "Your session has ended.";
@@ -123,7 +124,7 @@ pub async fn guard<R: RealmKind, P: PageData>(
     } else {
         Claim::Account(session.get::<i32>(realm.account_key()).ok().flatten())
     };
-    let client = ClientInfo::from_service_request(&req, &state.config.trusted_proxies);
+    let client = client_info(req.head(), &state.config.trusted_proxies);
     let policy = Policy {
         timeouts: state.config.realm(realm).clone(),
         remember_me: state.config.remember_me,

@@ -9,12 +9,12 @@ use serde::Deserialize;
 
 use super::{html, safe_next, see_other};
 use crate::auth::{sign_in, Browser, SignInOutcome};
-use crate::client::ClientInfo;
 use crate::cookies;
 use crate::csrf;
 use crate::error::{AppError, AppResult};
 use crate::form::Form;
 use crate::realm::{Realm, RealmKind};
+use crate::routes::client::client_info;
 use crate::startup::AppState;
 use crate::templates::{self, Chrome, LoginPage};
 
@@ -103,7 +103,7 @@ pub async fn submit<R: RealmKind>(
         .then(|| cookies::read_remember(&req, &state.config))
         .flatten();
     let browser = Browser {
-        client: ClientInfo::from_request(&req, &state.config.trusted_proxies),
+        client: client_info(req.head(), &state.config.trusted_proxies),
         earlier_secrets: session
             .get::<String>(realm.session_key())
             .ok()

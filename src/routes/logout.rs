@@ -7,13 +7,13 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_flash_messages::{FlashMessage, IncomingFlashMessages};
 
 use super::{html, see_other, signed_in_chrome};
-use crate::client::ClientInfo;
 use crate::cookies;
 use crate::csrf;
 use crate::db::{self, audit::LogoutReason, sessions};
 use crate::error::{AppError, AppResult};
 use crate::form::{CsrfOnly, Form};
 use crate::realm::{RealmKind, SignedIn};
+use crate::routes::client::client_info;
 use crate::startup::AppState;
 use crate::templates::{self, LogoutPage};
 
@@ -48,7 +48,7 @@ pub async fn submit<R: RealmKind>(
     let realm = R::REALM;
     csrf::verify(&req, &session, &state, realm, &form.csrf_token).await?;
 
-    let client = ClientInfo::from_request(&req, &state.config.trusted_proxies);
+    let client = client_info(req.head(), &state.config.trusted_proxies);
     let now = state.clock.now();
     let row = signed.session;
     // SPEC I5: the answer goes out only after the revocation and its activity row commit.

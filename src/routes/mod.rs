@@ -2,6 +2,7 @@
 
 pub mod admin;
 mod assets;
+pub mod client;
 pub mod csv;
 pub mod errors;
 mod health;

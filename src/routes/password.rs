@@ -10,7 +10,6 @@ use serde::Deserialize;
 use super::held::Held;
 use super::register::checked_password;
 use super::{html, see_other, signed_in_chrome};
-use crate::client::ClientInfo;
 use crate::csrf;
 use crate::db::audit::{Incident, IncidentKind, LogoutReason};
 use crate::db::password_checks::{self, Admission};
@@ -20,6 +19,7 @@ use crate::error::{AppError, AppResult};
 use crate::form::Form;
 use crate::mail::Mail;
 use crate::realm::{Realm, RealmKind, SignedIn, SESSION_ENDED};
+use crate::routes::client::client_info;
 use crate::startup::AppState;
 use crate::templates::{self, PasswordPage};
 
@@ -144,7 +144,7 @@ pub async fn change<R: RealmKind>(
             form.current_password.clone(),
         )
         .await;
-    let client = ClientInfo::from_request(&req, &state.config.trusted_proxies);
+    let client = client_info(req.head(), &state.config.trusted_proxies);
     let floods = state.config.incidents_per_ip;
     if !matches!(&verified, Ok(v) if v.matches) {
         // A check the hasher could not run (a saturated pool's 503) is no wrong password.

@@ -7,7 +7,6 @@ use actix_web_flash_messages::{FlashMessage, IncomingFlashMessages};
 use serde::Deserialize;
 
 use super::{html, see_other};
-use crate::client::ClientInfo;
 use crate::csrf;
 use crate::db::rates::{self, RateKind};
 use crate::db::{self, accounts, tokens};
@@ -16,6 +15,7 @@ use crate::error::{AppError, AppResult};
 use crate::form::Form;
 use crate::jobs::Job;
 use crate::realm::Realm;
+use crate::routes::client::client_info;
 use crate::startup::AppState;
 use crate::templates::{self, Chrome, NoticePage, RegisterPage};
 
@@ -104,7 +104,7 @@ pub async fn submit(
     if form.password != form.password_confirm {
         return refuse("The two passwords do not match.");
     }
-    let client = ClientInfo::from_request(&req, &state.config.trusted_proxies);
+    let client = client_info(req.head(), &state.config.trusted_proxies);
     let ip = crate::client::rate_key(client.ip);
     let limit = state.config.signup_per_ip;
     let now = state.clock.now();

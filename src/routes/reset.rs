@@ -9,7 +9,6 @@ use serde::Deserialize;
 
 use super::register::checked_password;
 use super::{html, see_other};
-use crate::client::ClientInfo;
 use crate::csrf;
 use crate::db::audit::{Incident, IncidentKind, LogoutReason};
 use crate::db::rates::{self, RateKind};
@@ -21,6 +20,7 @@ use crate::form::Form;
 use crate::jobs::Job;
 use crate::mail::Mail;
 use crate::realm::Realm;
+use crate::routes::client::client_info;
 use crate::startup::AppState;
 use crate::templates::{self, Chrome, ResetConfirmPage, ResetRequestPage};
 
@@ -106,7 +106,7 @@ pub async fn request(
     };
     // SECURITY: look-up, rate limits, token and mail all happen on the job thread, so this
     // answer is the same, and as fast, for every well-formed address.
-    let client = ClientInfo::from_request(&req, &state.config.trusted_proxies);
+    let client = client_info(req.head(), &state.config.trusted_proxies);
     // The per-network limit is counted here, in one write transaction, so a burst cannot
     // fill the job queue ahead of the count; it is per network, so the answer still says
     // nothing about the address. Over it, nothing is queued and the answer is unchanged.
@@ -234,7 +234,7 @@ pub async fn confirm(
     };
     let hash = state.hasher.hash(password.expose().to_owned()).await?;
 
-    let client = ClientInfo::from_request(&req, &state.config.trusted_proxies);
+    let client = client_info(req.head(), &state.config.trusted_proxies);
     let now = state.clock.now();
     let floods = state.config.incidents_per_ip;
     let account_id = account.id;

@@ -7,7 +7,7 @@ use actix_web_flash_messages::{FlashMessage, IncomingFlashMessages};
 
 use super::held::Held;
 use super::{html, see_other, signed_in_chrome};
-use crate::client::{describe_user_agent, ClientInfo};
+use crate::client::describe_user_agent;
 use crate::cookies;
 use crate::csrf;
 use crate::db::audit::{Incident, IncidentKind, LogoutReason};
@@ -16,6 +16,7 @@ use crate::db::{self, sessions};
 use crate::error::{AppError, AppResult};
 use crate::form::{CsrfOnly, Form};
 use crate::realm::{Realm, SignedIn, UserRealm};
+use crate::routes::client::client_info;
 use crate::startup::AppState;
 use crate::templates::{self, SessionRow, SessionsPage};
 
@@ -71,7 +72,7 @@ pub async fn revoke(
 ) -> AppResult<HttpResponse> {
     csrf::verify(&req, &session, &state, Realm::User, &form.csrf_token).await?;
     let id = id.into_inner();
-    let client = ClientInfo::from_request(&req, &state.config.trusted_proxies);
+    let client = client_info(req.head(), &state.config.trusted_proxies);
     let now = state.clock.now();
     let floods = state.config.incidents_per_ip;
     let account_id = signed.account.id;
@@ -128,7 +129,7 @@ pub async fn revoke_others(
     csrf::verify(&req, &session, &state, Realm::User, &form.csrf_token).await?;
     let held = Held::read(&req, &session, &state.config);
     let keep = held.hashes();
-    let client = ClientInfo::from_request(&req, &state.config.trusted_proxies);
+    let client = client_info(req.head(), &state.config.trusted_proxies);
     let now = state.clock.now();
     let account_id = signed.account.id;
     let (ended, rotation) = db::block(&state.pool, move |conn| {

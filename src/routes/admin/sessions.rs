@@ -7,7 +7,7 @@ use actix_web_flash_messages::{FlashMessage, IncomingFlashMessages};
 use serde::Deserialize;
 
 use super::{empty_to_none, page_number, reauth_needed, Pager};
-use crate::client::{describe_user_agent, ClientInfo};
+use crate::client::describe_user_agent;
 use crate::csrf;
 use crate::db::audit::LogoutReason;
 use crate::db::reports::{self, Window};
@@ -15,6 +15,7 @@ use crate::db::{self, sessions};
 use crate::error::{AppError, AppResult};
 use crate::form::{CsrfOnly, Form};
 use crate::realm::{AdminRealm, Realm, SignedIn};
+use crate::routes::client::client_info;
 use crate::routes::{html, see_other, signed_in_chrome};
 use crate::startup::AppState;
 use crate::templates::{self, AdminSessionRow, AdminSessionsPage};
@@ -107,7 +108,7 @@ pub async fn revoke(
         return Ok(redirect);
     }
     let id = id.into_inner();
-    let client = ClientInfo::from_request(&req, &state.config.trusted_proxies);
+    let client = client_info(req.head(), &state.config.trusted_proxies);
     let now = state.clock.now();
     let found = db::block(&state.pool, move |conn| {
         Ok(conn.immediate_transaction(|conn| {

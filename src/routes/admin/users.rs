@@ -7,7 +7,6 @@ use actix_web_flash_messages::{FlashMessage, IncomingFlashMessages};
 use serde::Deserialize;
 
 use super::{page_number, reauth_needed, Pager};
-use crate::client::ClientInfo;
 use crate::csrf;
 use crate::db::audit::LogoutReason;
 use crate::db::reports::{self, Window};
@@ -18,6 +17,7 @@ use crate::error::{AppError, AppResult};
 use crate::form::{CsrfOnly, Form};
 use crate::mail::Mail;
 use crate::realm::{AdminRealm, Realm, SignedIn};
+use crate::routes::client::client_info;
 use crate::routes::register::checked_password;
 use crate::routes::{html, see_other, signed_in_chrome};
 use crate::startup::AppState;
@@ -228,7 +228,7 @@ pub async fn act(
         FlashMessage::error("You cannot deactivate your own account.").send();
         return Ok(see_other(LIST));
     }
-    let client = ClientInfo::from_request(&req, &state.config.trusted_proxies);
+    let client = client_info(req.head(), &state.config.trusted_proxies);
     let now = state.clock.now();
     let ttl = state.config.reset_token_ttl;
     let what = action.clone();
