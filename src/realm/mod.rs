@@ -167,8 +167,15 @@ impl Realm {
     }
 }
 
-/// Marker types: a handler's signature says which realm it serves.
-pub trait RealmKind: 'static {
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::UserRealm {}
+    impl Sealed for super::AdminRealm {}
+}
+
+/// Marker types: a handler's signature says which realm it serves. Sealed: the realms are
+/// the ones listed here, and a new one is a variant of `Realm` and a marker beside these.
+pub trait RealmKind: sealed::Sealed + 'static {
     const REALM: Realm;
 }
 
