@@ -112,7 +112,8 @@ pub async fn guard<R: RealmKind, P: PageData>(
     };
     let session = req.get_session();
     // The session cookie's secret, or else (user realm only) the remember cookie's.
-    let (secret, restoring) = match session.get::<String>(realm.session_key()).ok().flatten() {
+    let keys = super::RealmSession::of(&session, realm);
+    let (secret, restoring) = match keys.secret() {
         Some(secret) => (secret, false),
         None => match (realm, cookies::read_remember(req.request(), &state.config)) {
             (realm, Some(secret)) if realm.persists() => (secret, true),
@@ -122,7 +123,7 @@ pub async fn guard<R: RealmKind, P: PageData>(
     let claim = if restoring {
         Claim::Remembered
     } else {
-        Claim::Account(session.get::<i32>(realm.account_key()).ok().flatten())
+        Claim::Account(keys.claimed_account())
     };
     let client = client_info(req.head(), &state.config.trusted_proxies);
     let policy = Policy {
@@ -151,11 +152,8 @@ pub async fn guard<R: RealmKind, P: PageData>(
             let (account, row, data) = *found;
             if restoring {
                 // The browser was closed; the remembered session continues in a new cookie.
-                let written = session
-                    .insert(realm.session_key(), &secret)
-                    .and_then(|()| session.insert(realm.account_key(), account.id));
-                if let Err(e) = written {
-                    return Err(AppError::Internal(anyhow::anyhow!("session insert: {e}")).into());
+                if let Err(e) = keys.sign_in(&secret, account.id) {
+                    return Err(e.into());
                 }
             }
             if account.must_change_password && !may_open_while_must_change(&req, realm) {
@@ -174,8 +172,7 @@ pub async fn guard<R: RealmKind, P: PageData>(
         }
         Ok(Verdict::Superseded) => Ok(refuse(req, realm, None)),
         Ok(Verdict::Ended(message)) => {
-            session.remove(realm.session_key());
-            session.remove(realm.account_key());
+            keys.forget();
             let forget =
                 realm.persists() && cookies::read_remember(req.request(), &state.config).is_some();
             let removal = cookies::remember_removal(&state.config);

@@ -3,8 +3,10 @@
 //! other realm's keys by accident.
 
 mod guard;
+mod session;
 
 pub use guard::{guard, PageData, SignedIn, SESSION_ENDED};
+pub use session::RealmSession;
 
 use actix_identity::config::LogoutBehaviour;
 use actix_identity::IdentityMiddleware;

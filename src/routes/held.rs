@@ -12,7 +12,7 @@ use crate::cookies;
 use crate::crypto;
 use crate::db::{sessions, Conn};
 use crate::error::{AppError, AppResult};
-use crate::realm::Realm;
+use crate::realm::{Realm, RealmSession};
 
 pub struct Held {
     /// Distinct secrets: a session restored from the remember cookie holds the same secret in
@@ -25,7 +25,7 @@ impl Held {
         let mut secrets: Vec<String> = Vec::new();
         let found = Realm::ALL
             .iter()
-            .filter_map(|realm| session.get::<String>(realm.session_key()).ok().flatten())
+            .filter_map(|realm| RealmSession::of(session, *realm).secret())
             .chain(cookies::read_remember(req, config));
         for secret in found {
             if !secrets.contains(&secret) {
@@ -84,11 +84,9 @@ impl Rotation {
         config: &Config,
     ) -> AppResult<()> {
         for realm in Realm::ALL {
-            let held = session.get::<String>(realm.session_key()).ok().flatten();
-            if let Some(new) = held.as_deref().and_then(|old| self.new_for(old)) {
-                session
-                    .insert(realm.session_key(), new)
-                    .map_err(|e| AppError::Internal(anyhow::anyhow!("session insert: {e}")))?;
+            let keys = RealmSession::of(session, realm);
+            if let Some(new) = keys.secret().as_deref().and_then(|old| self.new_for(old)) {
+                keys.replace_secret(new)?;
             }
         }
         let remembered = cookies::read_remember(req, config);

@@ -13,7 +13,7 @@ use crate::cookies;
 use crate::csrf;
 use crate::error::{AppError, AppResult};
 use crate::form::Form;
-use crate::realm::{Realm, RealmKind};
+use crate::realm::{Realm, RealmKind, RealmSession};
 use crate::routes::client::client_info;
 use crate::startup::AppState;
 use crate::templates::{self, Chrome, LoginPage};
@@ -104,10 +104,8 @@ pub async fn submit<R: RealmKind>(
         .flatten();
     let browser = Browser {
         client: client_info(req.head(), &state.config.trusted_proxies),
-        earlier_secrets: session
-            .get::<String>(realm.session_key())
-            .ok()
-            .flatten()
+        earlier_secrets: RealmSession::of(&session, realm)
+            .secret()
             .into_iter()
             .chain(remembered.clone())
             .collect(),
@@ -164,7 +162,7 @@ pub async fn submit<R: RealmKind>(
             device,
         } => (secret, account_id, device),
     };
-    let remember_cookie = if remember_me && realm == Realm::User {
+    let remember_cookie = if remember_me && realm.persists() {
         Some(cookies::remember(&secret, &state.config))
     } else if remembered.is_some() {
         // The earlier remembered session was just replaced: forget it.
@@ -172,11 +170,10 @@ pub async fn submit<R: RealmKind>(
     } else {
         None
     };
-    Identity::login(&req.extensions(), secret)
+    // actix-identity's login renews the session before the realm's keys are written.
+    Identity::login(&req.extensions(), secret.clone())
         .map_err(|e| AppError::Internal(anyhow::anyhow!("identity login: {e}")))?;
-    session
-        .insert(realm.account_key(), account_id)
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("session insert: {e}")))?;
+    RealmSession::of(&session, realm).sign_in(&secret, account_id)?;
     csrf::replace(&session, realm)?;
     let mut res = see_other(&safe_next(realm, &form.next).unwrap_or(realm.home_path().into()));
     for c in remember_cookie

@@ -12,7 +12,7 @@ use crate::csrf;
 use crate::db::{self, audit::LogoutReason, sessions};
 use crate::error::{AppError, AppResult};
 use crate::form::{CsrfOnly, Form};
-use crate::realm::{RealmKind, SignedIn};
+use crate::realm::{RealmKind, RealmSession, SignedIn};
 use crate::routes::client::client_info;
 use crate::startup::AppState;
 use crate::templates::{self, LogoutPage};
@@ -63,9 +63,7 @@ pub async fn submit<R: RealmKind>(
     if let Ok(identity) = req.get_identity() {
         identity.logout();
     }
-    session.remove(realm.session_key());
-    session.remove(realm.account_key());
-    csrf::remove(&session, realm);
+    RealmSession::of(&session, realm).sign_out();
     FlashMessage::success(LOGGED_OUT).send();
     let mut res = see_other(realm.login_path());
     if realm.persists() {

@@ -18,7 +18,7 @@ use crate::db::{self, accounts, sessions};
 use crate::error::{AppError, AppResult};
 use crate::form::Form;
 use crate::mail::Mail;
-use crate::realm::{Realm, RealmKind, SignedIn, SESSION_ENDED};
+use crate::realm::{Realm, RealmKind, RealmSession, SignedIn, SESSION_ENDED};
 use crate::routes::client::client_info;
 use crate::startup::AppState;
 use crate::templates::{self, PasswordPage};
@@ -275,9 +275,7 @@ fn signed_out(
     remembered: bool,
     message: &'static str,
 ) -> AppResult<HttpResponse> {
-    session.remove(realm.session_key());
-    session.remove(realm.account_key());
-    csrf::remove(session, realm);
+    RealmSession::of(session, realm).sign_out();
     let mut res = AppError::Unauthenticated {
         realm,
         message: Some(message),

@@ -15,7 +15,7 @@ use crate::db::tokens::{self, Purpose};
 use crate::db::{self, sessions};
 use crate::error::{AppError, AppResult};
 use crate::form::{CsrfOnly, Form};
-use crate::realm::{Realm, SignedIn, UserRealm};
+use crate::realm::{Realm, RealmSession, SignedIn, UserRealm};
 use crate::routes::client::client_info;
 use crate::startup::AppState;
 use crate::templates::{self, SessionRow, SessionsPage};
@@ -104,9 +104,7 @@ pub async fn revoke(
         return Err(AppError::NotFound);
     }
     if current {
-        session.remove(Realm::User.session_key());
-        session.remove(Realm::User.account_key());
-        csrf::remove(&session, Realm::User);
+        RealmSession::of(&session, Realm::User).sign_out();
         FlashMessage::success(super::logout::LOGGED_OUT).send();
         let mut res = see_other(Realm::User.login_path());
         res.add_cookie(&cookies::remember_removal(&state.config))

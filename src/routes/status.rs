@@ -9,7 +9,7 @@ use crate::cookies;
 use crate::crypto;
 use crate::db::{self, sessions};
 use crate::error::AppResult;
-use crate::realm::Realm;
+use crate::realm::{Realm, RealmSession};
 use crate::startup::AppState;
 
 #[derive(Serialize, Default)]
@@ -32,10 +32,10 @@ pub async fn status(
 ) -> AppResult<HttpResponse> {
     // The secret's hash, and the account the session cookie names (`None` for a remember
     // cookie, whose row alone names the account, as in the guard).
-    let secret = |realm: Realm| match session.get::<String>(realm.session_key()).ok().flatten() {
+    let secret = |realm: Realm| match RealmSession::of(&session, realm).secret() {
         Some(secret) => Some((
             crypto::sha256_hex(&secret),
-            Some(session.get::<i32>(realm.account_key()).ok().flatten()),
+            Some(RealmSession::of(&session, realm).claimed_account()),
         )),
         None => realm
             .persists()

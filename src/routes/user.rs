@@ -22,7 +22,9 @@ pub async fn root(
     session: Session,
     state: actix_web::web::Data<crate::startup::AppState>,
 ) -> HttpResponse {
-    let signed_in = session.entries().contains_key(Realm::User.session_key())
+    let signed_in = crate::realm::RealmSession::of(&session, Realm::User)
+        .secret()
+        .is_some()
         || crate::cookies::read_remember(&req, &state.config).is_some();
     see_other(if signed_in { "/dashboard" } else { "/login" })
 }
