@@ -1,5 +1,6 @@
 //! Sign-in for both realms.
 
+pub mod access;
 pub mod password;
 mod sign_in;
 

@@ -29,10 +29,6 @@ pub struct AuthSession {
 }
 
 impl AuthSession {
-    pub fn is_live(&self, now: NaiveDateTime) -> bool {
-        self.revoked_at.is_none() && self.expiry(now).is_none()
-    }
-
     /// Which bound, if any, has passed. The absolute one wins when both have.
     pub fn expiry(&self, now: NaiveDateTime) -> Option<LogoutReason> {
         if now >= self.absolute_expires_at {

@@ -5,7 +5,6 @@
 //! session has ended does it remove that realm's keys. Last-seen times go to the database.
 
 use std::marker::PhantomData;
-use std::time::Duration;
 
 use actix_session::SessionExt as _;
 use actix_web::body::{BoxBody, MessageBody};
@@ -20,7 +19,8 @@ use chrono::NaiveDateTime;
 
 use super::{Realm, RealmKind};
 use crate::client::ClientInfo;
-use crate::config::{IpChangePolicy, RealmTimeouts};
+
+use crate::auth::access::{self, AccessPolicy, Claim, Refusal};
 use crate::cookies;
 use crate::crypto;
 use crate::db::accounts::{self, Account};
@@ -127,8 +127,11 @@ pub async fn guard<R: RealmKind, P: PageData>(
     };
     let client = client_info(req.head(), &state.config.trusted_proxies);
     let policy = Policy {
-        timeouts: state.config.realm(realm).clone(),
-        remember_me: state.config.remember_me,
+        access: AccessPolicy {
+            realm,
+            timeouts: state.config.realm(realm).clone(),
+            remember_me: state.config.remember_me,
+        },
         floods: state.config.incidents_per_ip,
     };
     let now = state.clock.now();
@@ -207,18 +210,8 @@ fn must_change(req: ServiceRequest, realm: Realm) -> ServiceResponse {
     )
 }
 
-/// What the cookie says about the session's account.
-#[derive(Clone, Copy)]
-enum Claim {
-    /// The session cookie's `R.account` (`None` when missing or garbled).
-    Account(Option<i32>),
-    /// Restored from the remember cookie: the row alone names the account.
-    Remembered,
-}
-
 struct Policy {
-    timeouts: RealmTimeouts,
-    remember_me: Duration,
+    access: AccessPolicy,
     /// `REALMGATE_INCIDENTS_PER_IP`.
     floods: u32,
 }
@@ -252,15 +245,10 @@ fn refuse(req: ServiceRequest, realm: Realm, message: Option<&'static str>) -> S
     req.into_response(AppError::Unauthenticated { realm, message }.error_response())
 }
 
-/// How often `last_seen_at` is written: at least min(60 s, idle ÷ 4) apart, so a session in
-/// steady use never idles out and a busy one costs one write a minute.
-fn touch_interval(idle: Duration) -> Duration {
-    (idle / 4).min(Duration::from_secs(60))
-}
-
-/// The guard's checks against the registry. A request that needs no write (the common case)
-/// is answered from one read; anything else is decided again inside a write transaction from
-/// fresh rows, so a sign-out or deactivation committed in between is never missed.
+/// The guard's checks against the registry (`auth::access::decide`). A request that needs
+/// no write (the common case) is answered from one read; anything else is decided again inside
+/// a write transaction from fresh rows, so a sign-out or deactivation committed in between is
+/// never missed.
 fn check(
     conn: &mut Conn,
     realm: Realm,
@@ -271,32 +259,14 @@ fn check(
     now: NaiveDateTime,
 ) -> diesel::QueryResult<Verdict<()>> {
     if let Some((row, account)) = sessions::find_by_secret_with_account(conn, realm, secret_hash)? {
-        let claimed = match claim {
-            Claim::Account(id) => id,
-            Claim::Remembered => Some(row.account_id),
-        };
-        let idle = if row.remember {
-            policy.remember_me
-        } else {
-            policy.timeouts.idle
-        };
-        let touch_due = now - row.last_seen_at
-            >= chrono::Duration::from_std(touch_interval(idle)).unwrap_or_default();
-        let fine = row.revoked_at.is_none()
-            && row.expiry(now).is_none()
-            && (row.remember || !matches!(claim, Claim::Remembered))
-            && claimed == Some(row.account_id)
-            && row.ip == client.ip.to_string()
-            && row.user_agent == client.user_agent
-            && account.is_active
-            && realm.admits(account.is_admin);
-        if fine {
-            if !touch_due {
+        let decision = access::decide(&row, Some(&account), claim, client, &policy.access, now);
+        if decision.clean() {
+            if !decision.touch_due {
                 return Ok(Verdict::Live(Box::new((account, row, ()))));
             }
             // Only last-seen is due: one conditional update, no transaction to open. If the
             // row was revoked meanwhile, nothing changes and the full check below decides.
-            let idle_expires_at = crate::clock::after(now, idle);
+            let idle_expires_at = crate::clock::after(now, policy.access.idle(&row));
             if sessions::touch_if_live(conn, &row.id, now, idle_expires_at)? {
                 let row = AuthSession {
                     last_seen_at: now,
@@ -315,10 +285,12 @@ fn check(
         }
         return Ok(Verdict::Ended(SESSION_ENDED));
     }
-    conn.immediate_transaction(|conn| decide(conn, realm, secret_hash, claim, client, policy, now))
+    conn.immediate_transaction(|conn| apply(conn, realm, secret_hash, claim, client, policy, now))
 }
 
-fn decide(
+/// Decides again from fresh rows, inside the write transaction, and writes what the answer
+/// calls for: revocation, logout activity, incidents, the new client, last-seen.
+fn apply(
     conn: &mut Conn,
     realm: Realm,
     secret_hash: &str,
@@ -327,140 +299,88 @@ fn decide(
     policy: &Policy,
     now: NaiveDateTime,
 ) -> diesel::QueryResult<Verdict<()>> {
-    // Step 2: unknown or revoked. A remember cookie must name a remembered row.
-    let found = sessions::find_by_secret(conn, realm, secret_hash)?;
-    let Some(row) = found.filter(|r| r.remember || !matches!(claim, Claim::Remembered)) else {
+    let Some(row) = sessions::find_by_secret(conn, realm, secret_hash)? else {
         return Ok(Verdict::Ended(SESSION_ENDED));
     };
-    let claimed_account = match claim {
-        Claim::Account(id) => id,
-        Claim::Remembered => Some(row.account_id),
-    };
-    let timeouts = &policy.timeouts;
-    let floods = policy.floods;
-    let idle = if row.remember {
-        policy.remember_me
-    } else {
-        timeouts.idle
-    };
-    if let Some(reason) = row
-        .revoke_reason
-        .as_deref()
-        .filter(|_| row.revoked_at.is_some())
-    {
-        let kind = match reason {
-            r if r == LogoutReason::UserLogout.as_str() => Some(IncidentKind::RevokedSessionUsed),
-            r if r == LogoutReason::AccountDeactivated.as_str() => {
-                Some(IncidentKind::InactiveAccountAccess)
-            }
-            _ => None,
-        };
-        if let Some(kind) = kind {
-            Incident::new(kind, client)
-                .realm(realm)
-                .account(row.account_id)
-                .details(format!("session {}", row.id))
-                .record(conn, now, floods)?;
-        }
-        return Ok(Verdict::Ended(SESSION_ENDED));
-    }
-
     let account = accounts::find(conn, row.account_id)?;
-    let ip = client.ip.to_string();
-    let touch_due = now - row.last_seen_at
-        >= chrono::Duration::from_std(touch_interval(idle)).unwrap_or_default();
-    {
-        let end = |conn: &mut Conn, reason: LogoutReason| -> diesel::QueryResult<()> {
-            sessions::revoke(conn, &row, reason, Some(client), now).map(drop)
-        };
-        // Step 3: idle or absolute time passed.
-        if let Some(reason) = row.expiry(now) {
+    let decision = access::decide(&row, account.as_ref(), claim, client, &policy.access, now);
+    let floods = policy.floods;
+    let end = |conn: &mut Conn, reason: LogoutReason| -> diesel::QueryResult<()> {
+        sessions::revoke(conn, &row, reason, Some(client), now).map(drop)
+    };
+    let incident = |kind: IncidentKind| {
+        Incident::new(kind, client)
+            .realm(realm)
+            .account(row.account_id)
+            .details(format!("session {}", row.id))
+    };
+    match decision.refusal {
+        Some(Refusal::Revoked(replay)) => {
+            if let Some(kind) = replay {
+                incident(kind).record(conn, now, floods)?;
+            }
+            return Ok(Verdict::Ended(SESSION_ENDED));
+        }
+        Some(Refusal::Expired(reason)) => {
             end(conn, reason)?;
             return Ok(Verdict::Ended(SESSION_EXPIRED));
         }
-        // Step 4: account missing or inactive.
-        let account = match account {
-            Some(a) if a.is_active => a,
-            _ => {
-                end(conn, LogoutReason::AccountDeactivated)?;
-                let mut incident = Incident::new(IncidentKind::InactiveAccountAccess, client)
-                    .realm(realm)
-                    .details(format!("session {}", row.id));
-                if let Some(a) = account {
-                    incident = incident.account(a.id);
-                }
-                incident.record(conn, now, floods)?;
-                return Ok(Verdict::Ended(SESSION_ENDED));
-            }
-        };
-        // Step 5: the cookie names another account than the row.
-        if claimed_account != Some(row.account_id) {
-            Incident::new(IncidentKind::SessionMismatch, client)
+        Some(Refusal::Inactive) => {
+            end(conn, LogoutReason::AccountDeactivated)?;
+            let mut inactive = Incident::new(IncidentKind::InactiveAccountAccess, client)
                 .realm(realm)
-                .account(row.account_id)
-                .details(format!("session {}", row.id))
-                .record(conn, now, floods)?;
+                .details(format!("session {}", row.id));
+            if let Some(a) = &account {
+                inactive = inactive.account(a.id);
+            }
+            inactive.record(conn, now, floods)?;
+            return Ok(Verdict::Ended(SESSION_ENDED));
+        }
+        Some(Refusal::Mismatch) => {
+            incident(IncidentKind::SessionMismatch).record(conn, now, floods)?;
             end(conn, LogoutReason::SessionMismatch)?;
             return Ok(Verdict::Ended(SESSION_ENDED));
         }
-        // Step 6: the client moved or changed browsers.
-        let ip_changed = row.ip != ip;
-        if ip_changed {
-            Incident::new(IncidentKind::IpChanged, client)
-                .realm(realm)
-                .account(account.id)
-                .details(format!("session {}: {} -> {}", row.id, row.ip, ip))
-                .record(conn, now, floods)?;
-        }
-        if row.user_agent != client.user_agent {
-            Incident::new(IncidentKind::UserAgentChanged, client)
-                .realm(realm)
-                .account(account.id)
-                .details(format!("session {}", row.id))
-                .record(conn, now, floods)?;
-        }
-        if ip_changed || row.user_agent != client.user_agent {
-            sessions::set_client(conn, &row.id, client)?;
-        }
-        if ip_changed && timeouts.ip_change == IpChangePolicy::Revoke {
+        Some(Refusal::IpChanged | Refusal::NotAdmitted) | None => {}
+    }
+    // Steps 2-5 passed, so the account is there and active.
+    let Some(account) = account else {
+        return Ok(Verdict::Ended(SESSION_ENDED));
+    };
+    let ip = client.ip.to_string();
+    if decision.ip_changed {
+        incident(IncidentKind::IpChanged)
+            .details(format!("session {}: {} -> {}", row.id, row.ip, ip))
+            .record(conn, now, floods)?;
+    }
+    if decision.agent_changed {
+        incident(IncidentKind::UserAgentChanged).record(conn, now, floods)?;
+    }
+    if decision.ip_changed || decision.agent_changed {
+        sessions::set_client(conn, &row.id, client)?;
+    }
+    match decision.refusal {
+        Some(Refusal::IpChanged) => {
             end(conn, LogoutReason::IpChanged)?;
             return Ok(Verdict::Ended(SESSION_ENDED));
         }
-        // Step 7: the admin realm needs an admin. Losing the role ends the admin session.
-        if !realm.admits(account.is_admin) {
-            Incident::new(IncidentKind::UnauthorizedAccess, client)
-                .realm(realm)
-                .account(account.id)
+        // Losing the admin role ends the admin session.
+        Some(Refusal::NotAdmitted) => {
+            incident(IncidentKind::UnauthorizedAccess)
                 .details("admin session of an account that is no longer an admin")
                 .record(conn, now, floods)?;
             end(conn, LogoutReason::AccountDeactivated)?;
             return Ok(Verdict::Ended(SESSION_ENDED));
         }
-        let mut row = row.clone();
-        if touch_due {
-            row.last_seen_at = now;
-            row.idle_expires_at = crate::clock::after(now, idle);
-            sessions::touch(conn, &row.id, now, row.idle_expires_at)?;
-        }
-        row.ip = ip.clone();
-        row.user_agent = client.user_agent.clone();
-        Ok(Verdict::Live(Box::new((account, row, ()))))
+        _ => {}
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn touch_interval_is_at_most_a_minute_and_a_quarter_of_idle() {
-        assert_eq!(
-            touch_interval(Duration::from_secs(20 * 60)),
-            Duration::from_secs(60)
-        );
-        assert_eq!(
-            touch_interval(Duration::from_secs(8)),
-            Duration::from_secs(2)
-        );
+    let mut row = row.clone();
+    if decision.touch_due {
+        row.last_seen_at = now;
+        row.idle_expires_at = crate::clock::after(now, policy.access.idle(&row));
+        sessions::touch(conn, &row.id, now, row.idle_expires_at)?;
     }
+    row.ip = ip;
+    row.user_agent = client.user_agent.clone();
+    Ok(Verdict::Live(Box::new((account, row, ()))))
 }

@@ -5,11 +5,13 @@ use actix_session::Session;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
+use crate::auth::access::{self, AccessPolicy, Claim};
 use crate::cookies;
 use crate::crypto;
 use crate::db::{self, sessions};
 use crate::error::AppResult;
 use crate::realm::{Realm, RealmSession};
+use crate::routes::client::client_info;
 use crate::startup::AppState;
 
 #[derive(Serialize, Default)]
@@ -48,6 +50,12 @@ pub async fn status(
         (Realm::Admin, secret(Realm::Admin)),
     ];
     let now = state.clock.now();
+    let client = client_info(req.head(), &state.config.trusted_proxies);
+    let policies = Realm::ALL.map(|realm| AccessPolicy {
+        realm,
+        timeouts: state.config.realm(realm).clone(),
+        remember_me: state.config.remember_me,
+    });
     let [user, admin] = db::block(&state.pool, move |conn| {
         let mut out: [RealmStatus; 2] = Default::default();
         for (slot, (realm, hash)) in out.iter_mut().zip(secrets) {
@@ -58,13 +66,16 @@ pub async fn status(
             else {
                 continue;
             };
-            // What the guard would let through (SPEC §4 steps 2-5 and 7), without its writes.
-            let fine = match claimed {
-                Some(claimed) => claimed == Some(row.account_id),
-                None => row.remember,
-            } && account.is_active
-                && realm.admits(account.is_admin);
-            if row.is_live(now) && fine {
+            // What the guard would let through, asked of the same decision, without its writes.
+            let claim = match claimed {
+                Some(id) => Claim::Account(id),
+                None => Claim::Remembered,
+            };
+            let Some(policy) = policies.iter().find(|p| p.realm == realm) else {
+                continue;
+            };
+            let decision = access::decide(&row, Some(&account), claim, &client, policy, now);
+            if decision.refusal.is_none() {
                 *slot = RealmStatus {
                     signed_in: true,
                     idle_expires_in: (row.idle_expires_at.min(row.absolute_expires_at) - now)
