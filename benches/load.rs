@@ -108,9 +108,11 @@ fn seed(dir: &std::path::Path, n: usize, admins: usize) {
     use diesel::prelude::*;
     use realmgate::db::schema::accounts as a;
     let pool = realmgate::db::connect(dir.join("load.db").to_str().unwrap()).unwrap();
-    let hash =
-        realmgate::auth::password::hash_now(&realmgate::config::HashParams::spec(), PASSWORD)
-            .unwrap();
+    let hash = realmgate::app::auth::password::hash_now(
+        &realmgate::domain::config::HashParams::spec(),
+        PASSWORD,
+    )
+    .unwrap();
     let now = chrono::Utc::now().naive_utc();
     let mut conn = pool.get().unwrap();
     conn.immediate_transaction(|conn| {
@@ -638,9 +640,9 @@ fn argon2_ceiling(cores: usize) -> (f64, f64) {
             let threads: Vec<_> = (0..cores)
                 .map(|_| {
                     std::thread::spawn(move || {
-                        let params = realmgate::config::HashParams::spec();
+                        let params = realmgate::domain::config::HashParams::spec();
                         for _ in 0..rounds {
-                            realmgate::auth::password::hash_now(&params, PASSWORD).unwrap();
+                            realmgate::app::auth::password::hash_now(&params, PASSWORD).unwrap();
                         }
                     })
                 })

@@ -6,14 +6,14 @@ use anyhow::{bail, Context as _};
 use chrono::Utc;
 use clap::{Parser, Subcommand};
 
-use crate::auth::password::hash_now;
-use crate::config::{Config, HashParams};
+use crate::app::auth::password::hash_now;
+use crate::app::maintenance;
 use crate::db::audit::LogoutReason;
 use crate::db::{self, accounts, sessions, Pool};
+use crate::domain::config::{Config, HashParams};
+use crate::domain::realm::Realm;
 use crate::domain::{Email, Name, NewPassword};
-use crate::maintenance;
-use crate::realm::Realm;
-use crate::startup::Application;
+use crate::web::startup::Application;
 
 #[derive(Parser)]
 #[command(
@@ -85,7 +85,7 @@ pub enum Outcome {
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let command = cli.command.unwrap_or(Command::Serve);
     if let Command::Check = command {
-        let problems = crate::check::run(|name| std::env::var(name).ok());
+        let problems = crate::app::check::run(|name| std::env::var(name).ok());
         for p in &problems {
             println!("{p}");
         }
@@ -124,7 +124,7 @@ pub const DEMO_ADMIN: &str = "demo-admin@example.com";
 /// Accounts to start the dual-logout test plan with at once. Running it again resets them:
 /// new passwords, active, confirmed, unlocked, nothing to change first.
 fn demo(config: &Config) -> anyhow::Result<()> {
-    if config.environment == crate::config::Environment::Production {
+    if config.environment == crate::domain::config::Environment::Production {
         bail!(
             "`demo` creates accounts with passwords printed on the console, so it is refused \
              when REALMGATE_ENV=production"
@@ -142,7 +142,7 @@ fn demo(config: &Config) -> anyhow::Result<()> {
         (DEMO_USER, "Demo User", false, "/login"),
         (DEMO_ADMIN, "Demo Admin", true, "/admin/login"),
     ] {
-        let password = crate::crypto::random_token::<12>();
+        let password = crate::domain::crypto::random_token::<12>();
         let hash = hash_now(&config.hash_params, &password)?;
         let email = Email::parse(email).map_err(|_| anyhow::anyhow!("demo email"))?;
         conn.immediate_transaction(|conn| -> anyhow::Result<()> {
@@ -261,7 +261,7 @@ fn bootstrap_admin(pool: &Pool, email: &str, params: &HashParams) -> anyhow::Res
     }
     let email =
         Email::parse(email).map_err(|_| anyhow::anyhow!("bootstrap admin email is invalid"))?;
-    let password = crate::crypto::random_token::<18>();
+    let password = crate::domain::crypto::random_token::<18>();
     let hash = hash_now(params, &password)?;
     let now = Utc::now().naive_utc();
     accounts::insert(

@@ -1,28 +1,15 @@
 //! Realmgate: a sign-in portal with independent `user` and `admin` realms in one browser.
+//!
+//! Four layers, each importing only those below it (docs/architecture.md; the test
+//! `tests/api/layers.rs` keeps it so): `web` (HTTP: startup, routes, the guard, cookies,
+//! CSRF, forms, pages) over `app` (the flows: sign-in, access decisions, hashing, mail, jobs,
+//! housekeeping) over `db` (storage) over `domain` (values and rules: realms, emails,
+//! passwords, configuration, clock, crypto). `cli` is the entry point above them all.
 
 #![forbid(unsafe_code)]
 
-pub mod auth;
-pub mod check;
+pub mod app;
 pub mod cli;
-pub mod client;
-pub mod clock;
-pub mod config;
-pub mod cookies;
-pub mod crypto;
-pub mod csrf;
 pub mod db;
 pub mod domain;
-pub mod error;
-pub mod flash;
-pub mod form;
-pub mod jobs;
-pub mod mail;
-pub mod maintenance;
-pub mod paths;
-pub mod realm;
-
-pub mod routes;
-pub mod services;
-pub mod startup;
-pub mod templates;
+pub mod web;

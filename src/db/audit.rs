@@ -5,8 +5,8 @@ use chrono::{NaiveDateTime, Timelike as _};
 use diesel::prelude::*;
 
 use super::schema::{incident_counts, logout_activity, security_incidents};
-use crate::client::{rate_key, ClientInfo};
-use crate::realm::Realm;
+use crate::domain::client::{rate_key, ClientInfo};
+use crate::domain::realm::Realm;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogoutReason {

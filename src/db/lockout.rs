@@ -8,8 +8,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{known_devices, login_failures};
-use crate::clock::after;
-use crate::config::LockoutPolicy;
+use crate::domain::clock::after;
+use crate::domain::config::LockoutPolicy;
 
 /// What a counter is about.
 #[derive(Clone, Debug, PartialEq, Eq)]

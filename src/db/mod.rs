@@ -142,7 +142,7 @@ mod tests {
     use diesel::RunQueryDsl as _;
 
     use super::*;
-    use crate::realm::Realm;
+    use crate::domain::realm::Realm;
 
     /// A migrated in-memory database whose statements are recorded as they start.
     fn recording() -> (SqliteConnection, Arc<Mutex<Vec<String>>>) {

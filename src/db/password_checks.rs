@@ -12,7 +12,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{auth_sessions, password_checks};
-use crate::clock::after;
+use crate::domain::clock::after;
 
 /// At most this many checks admitted per session in one `REALMGATE_LOGIN_WINDOW`.
 pub const MAX_CHECKS: i32 = 10;

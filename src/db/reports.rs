@@ -312,7 +312,7 @@ pub struct Overview {
 }
 
 pub fn overview(conn: &mut SqliteConnection, now: NaiveDateTime) -> QueryResult<Overview> {
-    use crate::realm::Realm;
+    use crate::domain::realm::Realm;
     let day_ago = now - chrono::Duration::hours(24);
     let severity = |conn: &mut SqliteConnection, s: &str| {
         security_incidents::table

@@ -7,8 +7,8 @@ use diesel::prelude::*;
 use super::accounts::Account;
 use super::audit::{record_logout, LogoutReason};
 use super::schema::{accounts, auth_sessions, rotated_secrets};
-use crate::client::ClientInfo;
-use crate::realm::Realm;
+use crate::domain::client::ClientInfo;
+use crate::domain::realm::Realm;
 
 #[derive(Queryable, Selectable, Clone, Debug)]
 #[diesel(table_name = auth_sessions)]

@@ -4,8 +4,8 @@ use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use realmgate::config::Config;
-use realmgate::startup::Application;
+use realmgate::domain::config::Config;
+use realmgate::web::startup::Application;
 
 fn realmgate(db: &str) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_realmgate"));
@@ -219,7 +219,7 @@ async fn the_application_runs_on_port_zero() {
         ("REALMGATE_BIND", "127.0.0.1:0"),
     ]);
     let mut config = Config::from_map(&map).unwrap();
-    config.hash_params = realmgate::config::HashParams::danger_insecure_test_params();
+    config.hash_params = realmgate::domain::config::HashParams::danger_insecure_test_params();
     let (app, _state) = Application::build(config).unwrap();
     let port = app.port();
     assert_ne!(port, 0);

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
+use realmgate::app::maintenance;
 use realmgate::db::audit::LogoutReason;
-use realmgate::maintenance;
 
 use crate::helpers::{assert_redirect_to, spawn, spawn_with, PASSWORD};
 

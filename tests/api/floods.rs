@@ -8,7 +8,7 @@ use realmgate::db::schema::security_incidents as si;
 use crate::helpers::{spawn_with, PASSWORD};
 
 /// Moves the clock to the start of the next minute, so a burst stays in one clock minute.
-fn start_of_a_minute(clock: &realmgate::clock::Clock) {
+fn start_of_a_minute(clock: &realmgate::domain::clock::Clock) {
     let into_minute = u64::from(chrono::Timelike::second(&clock.now()));
     clock.danger_advance(std::time::Duration::from_secs(60 - into_minute));
 }

@@ -256,7 +256,7 @@ async fn a_secret_the_registry_never_issued_is_refused() {
     let mut map = app.session_map();
     map.insert(
         "user.session".into(),
-        serde_json::to_string(&realmgate::crypto::random_token::<32>()).unwrap(),
+        serde_json::to_string(&realmgate::domain::crypto::random_token::<32>()).unwrap(),
     );
     map.insert("user.account".into(), user.to_string());
     app.forge_session(&map);

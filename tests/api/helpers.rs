@@ -14,10 +14,10 @@ use actix_web::test::{self, TestRequest};
 use actix_web::web;
 use actix_web::HttpMessage as _;
 use diesel::prelude::*;
-use realmgate::clock::Clock;
-use realmgate::config::{Config, HashParams};
-use realmgate::cookies::{DEVICE as DEVICE_COOKIE, REMEMBER as REMEMBER_COOKIE};
-use realmgate::startup::{app, AppState, SESSION_COOKIE};
+use realmgate::domain::clock::Clock;
+use realmgate::domain::config::{Config, HashParams};
+use realmgate::web::cookies::{DEVICE as DEVICE_COOKIE, REMEMBER as REMEMBER_COOKIE};
+use realmgate::web::startup::{app, AppState, SESSION_COOKIE};
 
 pub const HOST: &str = "127.0.0.1:8080";
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -271,7 +271,7 @@ where
 
     pub async fn create_account(&self, email: &str, name: &str, admin: bool) -> i32 {
         use realmgate::db::schema::accounts;
-        let hash = realmgate::auth::password::hash_now(
+        let hash = realmgate::app::auth::password::hash_now(
             &HashParams::danger_insecure_test_params(),
             PASSWORD,
         )

@@ -6,8 +6,8 @@ use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use realmgate::config::Config;
-use realmgate::startup::Application;
+use realmgate::domain::config::Config;
+use realmgate::web::startup::Application;
 
 /// Starts the portal on 127.0.0.1 and a random port; returns the port and the database dir.
 fn start(settings: &[(&str, &str)]) -> (u16, tempfile::TempDir) {
@@ -22,7 +22,7 @@ fn start(settings: &[(&str, &str)]) -> (u16, tempfile::TempDir) {
     ]);
     map.extend(settings.iter().copied());
     let mut config = Config::from_map(&map).unwrap();
-    config.hash_params = realmgate::config::HashParams::danger_insecure_test_params();
+    config.hash_params = realmgate::domain::config::HashParams::danger_insecure_test_params();
     let (app, _state) = Application::build(config).unwrap();
     let port = app.port();
     actix_web::rt::spawn(app.run_until_stopped());

@@ -13,6 +13,7 @@ mod floods;
 mod guard;
 mod helpers;
 mod http_edge;
+mod layers;
 mod lockout;
 #[path = "../common/outbox.rs"]
 mod outbox;

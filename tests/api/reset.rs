@@ -193,7 +193,7 @@ async fn the_link_leaves_the_address_bar_and_lives_only_under_reset_keys() {
     // Stored hashed only.
     use realmgate::db::schema::email_tokens as t;
     let hash: String = t::table.select(t::token_hash).first(&mut app.db()).unwrap();
-    assert_eq!(hash, realmgate::crypto::sha256_hex(&token));
+    assert_eq!(hash, realmgate::domain::crypto::sha256_hex(&token));
 }
 
 #[actix_web::test]

@@ -65,7 +65,7 @@ async fn the_database_stores_only_the_hash_of_the_secret() {
         .select((s::id, s::secret_hash))
         .first(&mut app.db())
         .unwrap();
-    assert_eq!(hash, realmgate::crypto::sha256_hex(&secret));
+    assert_eq!(hash, realmgate::domain::crypto::sha256_hex(&secret));
     assert_ne!(id, secret);
     assert!(!id.is_empty());
 }

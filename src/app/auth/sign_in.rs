@@ -1,0 +1,335 @@
+//! The one sign-in flow both realms' `POST /login` call.
+
+use chrono::NaiveDateTime;
+
+use crate::app::error::AppResult;
+use crate::app::services::Services;
+use crate::db::accounts::{self, Account};
+use crate::db::audit::{Incident, IncidentKind, LogoutReason};
+use crate::db::lockout::{self, Subject};
+use crate::db::sessions::{self, NewSession};
+use crate::db::{self, Conn};
+use crate::domain::client::ClientInfo;
+use crate::domain::clock::after;
+use crate::domain::config::SingleSession;
+use crate::domain::crypto;
+use crate::domain::realm::Realm;
+use crate::domain::{Email, PasswordInput};
+
+pub enum SignInOutcome {
+    /// The new session's secret, for the cookie, the account it belongs to, and this
+    /// browser's device id (for the device cookie that keeps the owner able to sign in while
+    /// the email is locked).
+    SignedIn {
+        secret: String,
+        account_id: i32,
+        device: String,
+    },
+    /// Wrong email or password, inactive, unconfirmed, or not an admin: one answer for all.
+    Refused,
+    /// The email, this device's budget for it, or the IP is locked.
+    Locked { retry_after_secs: u64 },
+    /// `REALMGATE_SINGLE_SESSION=block` and the account is signed in elsewhere in this realm.
+    Blocked,
+}
+
+/// What the browser brings to a sign-in besides the form.
+pub struct Browser {
+    pub client: ClientInfo,
+    /// Secrets of this realm the browser already holds (session and remember cookies).
+    pub earlier_secrets: Vec<String>,
+    /// The device cookie's id, if the browser has one.
+    pub device: Option<String>,
+}
+
+enum Gate {
+    Open {
+        account: Option<Account>,
+        subject: Option<Subject>,
+    },
+    Locked(NaiveDateTime),
+}
+
+pub async fn sign_in(
+    state: &Services,
+    realm: Realm,
+    browser: Browser,
+    email_raw: String,
+    password: String,
+    remember: bool,
+) -> AppResult<SignInOutcome> {
+    let Browser {
+        client,
+        earlier_secrets,
+        device,
+    } = browser;
+    // The admin realm never persists.
+    let remember = remember && realm.persists();
+    let email = Email::parse(&email_raw).ok();
+    let password = PasswordInput::new(password);
+    let policy = state.config.lockout.clone();
+    let floods = state.config.incidents_per_ip;
+    let now = state.clock.now();
+
+    // SECURITY: the lock is checked and this attempt counted as a failure in one write
+    // transaction, before Argon2, so parallel guesses can never exceed the limit.
+    let gate = {
+        let (email, client, device) = (email.clone(), client.clone(), device.clone());
+        let email_raw = email_raw.clone();
+        db::block(&state.pool, move |conn| {
+            Ok(conn.immediate_transaction(|conn| {
+                let ip = Subject::Ip(crate::domain::client::rate_key(client.ip));
+                let subject = match &email {
+                    None => None,
+                    Some(email) => Some(match &device {
+                        Some(d) => {
+                            let hash = crypto::sha256_hex(d);
+                            if lockout::is_known_device(conn, &hash, email.as_str())? {
+                                lockout::device_subject(&hash, email.as_str())
+                            } else {
+                                Subject::Email(email.to_string())
+                            }
+                        }
+                        None => Subject::Email(email.to_string()),
+                    }),
+                };
+                let mut until = lockout::locked_until(conn, &ip, now)?;
+                if let Some(s) = &subject {
+                    until = until.max(lockout::locked_until(conn, s, now)?);
+                }
+                if let Some(until) = until {
+                    return Ok::<_, diesel::result::Error>(Gate::Locked(until));
+                }
+                let account = match &email {
+                    Some(e) => accounts::find_by_email(conn, e)?,
+                    None => None,
+                };
+                if let Some(s) = &subject {
+                    if lockout::count_failure(conn, s, &policy, now)? {
+                        let mut incident = Incident::new(IncidentKind::AccountLocked, &client)
+                            .realm(realm)
+                            .email_attempted(&email_raw)
+                            .details(match s {
+                                Subject::Device(_) => "a known device's budget for this email",
+                                _ => "email",
+                            });
+                        if let Some(a) = &account {
+                            incident = incident.account(a.id);
+                        }
+                        incident.record(conn, now, floods)?;
+                    }
+                }
+                if lockout::count_failure(conn, &ip, &policy, now)? {
+                    Incident::new(IncidentKind::IpLocked, &client)
+                        .realm(realm)
+                        .record(conn, now, floods)?;
+                }
+                Ok(Gate::Open { account, subject })
+            })?)
+        })
+        .await?
+    };
+    let (account, subject) = match gate {
+        Gate::Locked(until) => {
+            let ms = u64::try_from((until - now).num_milliseconds().max(1)).unwrap_or(1);
+            let secs = ms.div_ceil(1000);
+            return Ok(SignInOutcome::Locked {
+                retry_after_secs: secs,
+            });
+        }
+        Gate::Open { account, subject } => (account, subject),
+    };
+
+    // SECURITY: exactly one Argon2 verification whatever the input, so the answer's timing
+    // does not tell whether the address has an account.
+    let (hash, typed) = match (&account, password) {
+        (Some(a), Some(p)) => (Some(a.password_hash.clone()), p.expose().to_owned()),
+        (_, p) => (None, p.map(|p| p.expose().to_owned()).unwrap_or_default()),
+    };
+    let verified = state.hasher.verify(hash, typed.clone()).await?;
+
+    let now = state.clock.now();
+    let accepted = match &account {
+        Some(a) if verified.matches && a.can_sign_in() => a.clone(),
+        _ => {
+            let account_id = account.as_ref().map(|a| a.id);
+            db::block(&state.pool, move |conn| {
+                let mut incident = Incident::new(IncidentKind::LoginFailed, &client)
+                    .realm(realm)
+                    .email_attempted(&email_raw);
+                if let Some(id) = account_id {
+                    incident = incident.account(id);
+                }
+                Ok(incident.record(conn, now, floods)?)
+            })
+            .await?;
+            return Ok(SignInOutcome::Refused);
+        }
+    };
+    if !realm.admits(accepted.is_admin) {
+        // Counted as a failed sign-in: the failure counted above stays.
+        let id = accepted.id;
+        db::block(&state.pool, move |conn| {
+            Ok(Incident::new(IncidentKind::AdminLoginDenied, &client)
+                .realm(realm)
+                .account(id)
+                .email_attempted(&email_raw)
+                .record(conn, now, floods)?)
+        })
+        .await?;
+        return Ok(SignInOutcome::Refused);
+    }
+
+    if verified.needs_rehash {
+        rehash(state, &accepted, typed).await;
+    }
+
+    let secret = crypto::random_token::<32>();
+    let device = device.unwrap_or_else(crypto::random_token::<16>);
+    let timeouts = state.config.realm(realm).clone();
+    let (idle, absolute) = if remember {
+        (state.config.remember_me, state.config.remember_me)
+    } else {
+        (timeouts.idle, timeouts.absolute)
+    };
+    let single = state.config.single_session;
+    let new = PendingSession {
+        secret_hash: crypto::sha256_hex(&secret),
+        device_hash: crypto::sha256_hex(&device),
+        account: accepted,
+        realm,
+        remember,
+        idle_expires_at: after(now, idle),
+        absolute_expires_at: after(now, absolute),
+        floods,
+    };
+    let account_id = new.account.id;
+    let opened = db::block(&state.pool, move |conn| {
+        Ok(conn.immediate_transaction(|conn| {
+            open_session(
+                conn,
+                &new,
+                subject.as_ref(),
+                &earlier_secrets,
+                single,
+                &client,
+                now,
+            )
+        })?)
+    })
+    .await?;
+    if !opened {
+        return Ok(SignInOutcome::Blocked);
+    }
+    log::info!(target: "security", "sign-in realm={} account={account_id}", realm.as_str());
+    Ok(SignInOutcome::SignedIn {
+        secret,
+        account_id,
+        device,
+    })
+}
+
+struct PendingSession {
+    secret_hash: String,
+    device_hash: String,
+    account: Account,
+    realm: Realm,
+    remember: bool,
+    idle_expires_at: NaiveDateTime,
+    absolute_expires_at: NaiveDateTime,
+    /// `REALMGATE_INCIDENTS_PER_IP`, for the incidents the write half may record.
+    floods: u32,
+}
+
+/// The write half of a sign-in, in one transaction. `false` when the single-session policy
+/// blocks it.
+fn open_session(
+    conn: &mut Conn,
+    new: &PendingSession,
+    subject: Option<&Subject>,
+    earlier_secrets: &[String],
+    single: SingleSession,
+    client: &ClientInfo,
+    now: NaiveDateTime,
+) -> diesel::QueryResult<bool> {
+    let floods = new.floods;
+    let (account, realm) = (&new.account, new.realm);
+    // The password was right: the failure counted before the check is given back.
+    lockout::clear(conn, &Subject::Email(account.email.clone()))?;
+    if let Some(s) = subject {
+        lockout::clear(conn, s)?;
+    }
+    lockout::give_back(
+        conn,
+        &Subject::Ip(crate::domain::client::rate_key(client.ip)),
+    )?;
+    lockout::remember_device(conn, &new.device_hash, &account.email, now)?;
+
+    // SECURITY: no session fixation. The browser's earlier session of this realm ends and the
+    // new one has a secret the browser has never held.
+    for earlier in earlier_secrets {
+        if let Some(row) = sessions::find_by_secret(conn, realm, &crypto::sha256_hex(earlier))? {
+            sessions::revoke(conn, &row, LogoutReason::SignedInAgain, Some(client), now)?;
+        }
+    }
+    match single {
+        SingleSession::Off => {}
+        SingleSession::Block => {
+            if sessions::count_live(conn, Some(realm), Some(account.id), now)? > 0 {
+                Incident::new(IncidentKind::ConcurrentLoginBlocked, client)
+                    .realm(realm)
+                    .account(account.id)
+                    .record(conn, now, floods)?;
+                return Ok(false);
+            }
+        }
+        SingleSession::Replace => {
+            sessions::revoke_live_in_realm(
+                conn,
+                account.id,
+                realm,
+                LogoutReason::ReplacedByNewLogin,
+                Some(client),
+                now,
+            )?;
+        }
+    }
+    let id = crypto::random_token::<16>();
+    let ip = client.ip.to_string();
+    sessions::insert(
+        conn,
+        &NewSession {
+            id: &id,
+            secret_hash: &new.secret_hash,
+            account_id: account.id,
+            realm: realm.as_str(),
+            remember: new.remember,
+            created_at: now,
+            last_seen_at: now,
+            idle_expires_at: new.idle_expires_at,
+            absolute_expires_at: new.absolute_expires_at,
+            ip: &ip,
+            user_agent: &client.user_agent,
+        },
+    )?;
+    accounts::record_sign_in(conn, account.id, now, &ip)?;
+    Ok(true)
+}
+
+/// A hash made with older parameters is replaced at sign-in, the only time the password is
+/// at hand. Failing here must not fail the sign-in.
+async fn rehash(state: &Services, account: &Account, password: String) {
+    let id = account.id;
+    let result = async {
+        let fresh = state.hasher.hash(password).await?;
+        db::block(&state.pool, move |conn| {
+            Ok(accounts::set_password_hash(conn, id, &fresh)?)
+        })
+        .await?;
+        Ok::<_, crate::app::error::AppError>(())
+    }
+    .await;
+    if let Err(e) = result {
+        log::warn!("could not upgrade the password hash of account {id}: {e:?}");
+    }
+}

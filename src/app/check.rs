@@ -1,0 +1,246 @@
+//! `realmgate check`: every configuration problem, one line each (SPEC §12).
+
+use std::fmt;
+
+use crate::domain::config::{Config, Environment, MailSetting};
+use diesel::Connection as _;
+
+use crate::db::accounts;
+use crate::domain::Email;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Problem {
+    Error(String),
+    Warning(String),
+}
+
+impl Problem {
+    pub fn is_error(&self) -> bool {
+        matches!(self, Problem::Error(_))
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::Error(m) => write!(f, "error: {m}"),
+            Problem::Warning(m) => write!(f, "warning: {m}"),
+        }
+    }
+}
+
+/// A placeholder that parses, put in place of a setting already reported, so that parsing can
+/// go on and find the next problem.
+fn placeholder(setting: &str) -> Option<String> {
+    (setting == "REALMGATE_SECRET_KEY").then(|| "00".repeat(64))
+}
+
+pub fn run(get: impl Fn(&str) -> Option<String>) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let mut reported: Vec<&'static str> = Vec::new();
+    // Parse; on a bad setting, report it and parse again without it, until it parses.
+    let config = loop {
+        let lookup = |name: &str| match reported.iter().find(|r| **r == name) {
+            Some(_) => placeholder(name),
+            None => get(name),
+        };
+        match Config::from_lookup(lookup) {
+            Ok(config) => break config,
+            Err(e) => {
+                if reported.contains(&e.setting) {
+                    problems.push(Problem::Error(e.to_string()));
+                    return problems;
+                }
+                problems.push(Problem::Error(e.to_string()));
+                reported.push(e.setting);
+            }
+        }
+    };
+
+    let production = config.environment == Environment::Production;
+    if production {
+        if !config.cookie_secure {
+            problems.push(Problem::Error(
+                "REALMGATE_COOKIE_SECURE: cookies must be Secure in production".into(),
+            ));
+        }
+        match &config.public_url {
+            Some(url) if url.https => {}
+            _ => problems.push(Problem::Error(
+                "REALMGATE_PUBLIC_URL: must be an https:// URL in production".into(),
+            )),
+        }
+        match config.mail {
+            MailSetting::Smtp(_) => {}
+            MailSetting::Log | MailSetting::File(_) => problems.push(Problem::Error(
+                "REALMGATE_MAIL: production needs an smtp:// or smtps:// mailer (log and file: keep links on this machine)".into(),
+            )),
+        }
+    } else if config.secret_key_generated {
+        problems.push(Problem::Warning(
+            "REALMGATE_SECRET_KEY: not set; a random key is made at each start, so a restart signs everyone out".into(),
+        ));
+    }
+
+    for (realm, t) in [("USER", &config.user), ("ADMIN", &config.admin)] {
+        if t.idle > t.absolute {
+            problems.push(Problem::Warning(format!(
+                "REALMGATE_{realm}_IDLE_TIMEOUT ({}) is longer than REALMGATE_{realm}_ABSOLUTE_TIMEOUT ({}); the absolute bound wins",
+                humantime::format_duration(t.idle),
+                humantime::format_duration(t.absolute)
+            )));
+        }
+    }
+    if config.remember_me < config.user.idle {
+        problems.push(Problem::Warning(
+            "REALMGATE_REMEMBER_ME is shorter than the user idle timeout; remembered sessions end sooner than ordinary ones".into(),
+        ));
+    }
+    if config.lockout.lockout < std::time::Duration::from_secs(60) {
+        problems.push(Problem::Warning(
+            "REALMGATE_LOCKOUT is under a minute; it barely slows a guessing attack".into(),
+        ));
+    }
+    if config.lockout.ip_max_failures < config.lockout.max_failures {
+        problems.push(Problem::Warning(
+            "REALMGATE_IP_MAX_FAILURES is below REALMGATE_LOGIN_MAX_FAILURES; one mistyped password locks a whole network".into(),
+        ));
+    }
+    if config
+        .trusted_proxies
+        .iter()
+        .any(|net| net.prefix_len() == 0)
+    {
+        problems.push(Problem::Warning(
+            "REALMGATE_TRUSTED_PROXIES trusts every address; anyone can then choose their own client IP".into(),
+        ));
+    }
+    if !production && config.public_url.as_ref().is_some_and(|u| u.https) && !config.cookie_secure {
+        problems.push(Problem::Warning(
+            "REALMGATE_COOKIE_SECURE=false with an https public URL".into(),
+        ));
+    }
+
+    // The database: reachable, and (in production) no bootstrap admin still unchanged.
+    // Opened as it is: `check` must not create a mistyped database or migrate a live one.
+    let path = config.database_url.trim_start_matches("sqlite://");
+    let exists = path == ":memory:" || std::path::Path::new(path).is_file();
+    let opened = if exists {
+        diesel::SqliteConnection::establish(&config.database_url)
+            .map_err(|e| e.to_string())
+            .and_then(|mut conn| {
+                use diesel::connection::SimpleConnection as _;
+                conn.batch_execute("SELECT 1").map_err(|e| e.to_string())?;
+                Ok(conn)
+            })
+    } else {
+        Err(format!(
+            "{path} does not exist (run `realmgate migrate` to create it)"
+        ))
+    };
+    match opened {
+        Err(e) => problems.push(Problem::Error(format!(
+            "REALMGATE_DATABASE_URL: cannot open the database: {e}"
+        ))),
+        Ok(mut conn) => {
+            // A database not yet migrated has no accounts table: then there is no admin either.
+            let unchanged = Email::parse(&config.bootstrap_admin_email)
+                .ok()
+                .and_then(|email| accounts::find_by_email(&mut conn, &email).ok().flatten())
+                .map(|a| a.is_admin && a.must_change_password);
+            if production && unchanged == Some(true) {
+                problems.push(Problem::Error(format!(
+                    "the bootstrap admin {} still has its first password; sign in and change it",
+                    config.bootstrap_admin_email
+                )));
+            }
+        }
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn check(pairs: &[(&str, &str)]) -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("c.db").to_str().unwrap().to_owned();
+        let mut map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        crate::db::connect(&db).unwrap();
+        map.entry("REALMGATE_DATABASE_URL".into()).or_insert(db);
+        run(|k| map.get(k).cloned())
+            .iter()
+            .map(|p| p.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn production_problems_are_errors_one_per_line() {
+        let out = check(&[
+            ("REALMGATE_ENV", "production"),
+            ("REALMGATE_COOKIE_SECURE", "false"),
+        ]);
+        let joined = out.join("\n");
+        assert!(joined.contains("error: REALMGATE_SECRET_KEY"), "{joined}");
+        assert!(
+            joined.contains("error: REALMGATE_COOKIE_SECURE"),
+            "{joined}"
+        );
+        assert!(joined.contains("error: REALMGATE_PUBLIC_URL"), "{joined}");
+        assert!(joined.contains("error: REALMGATE_MAIL"), "{joined}");
+    }
+
+    #[test]
+    fn several_bad_settings_are_all_reported() {
+        let out = check(&[
+            ("REALMGATE_USER_IDLE_TIMEOUT", "soon"),
+            ("REALMGATE_BIND", "nowhere"),
+        ]);
+        assert!(
+            out.iter()
+                .any(|l| l.starts_with("error: REALMGATE_USER_IDLE_TIMEOUT")),
+            "{out:?}"
+        );
+        assert!(
+            out.iter().any(|l| l.starts_with("error: REALMGATE_BIND")),
+            "{out:?}"
+        );
+    }
+
+    #[test]
+    fn idle_longer_than_absolute_is_a_warning() {
+        let out = check(&[("REALMGATE_ADMIN_IDLE_TIMEOUT", "13h")]);
+        assert!(
+            out.iter()
+                .any(|l| l.starts_with("warning: REALMGATE_ADMIN_IDLE_TIMEOUT")),
+            "{out:?}"
+        );
+        assert!(out.iter().all(|l| !l.starts_with("error:")), "{out:?}");
+    }
+
+    #[test]
+    fn a_missing_database_is_an_error_and_is_not_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("typo.db");
+        let out = run(|k| (k == "REALMGATE_DATABASE_URL").then(|| path.display().to_string()));
+        assert!(out
+            .iter()
+            .any(|p| p.to_string().starts_with("error: REALMGATE_DATABASE_URL")));
+        assert!(!path.exists(), "check created the database");
+    }
+
+    #[test]
+    fn an_unreachable_database_is_an_error() {
+        let out = check(&[("REALMGATE_DATABASE_URL", "/nonexistent-dir/x/y.db")]);
+        assert!(
+            out.iter()
+                .any(|l| l.starts_with("error: REALMGATE_DATABASE_URL")),
+            "{out:?}"
+        );
+    }
+}

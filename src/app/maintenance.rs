@@ -1,0 +1,206 @@
+//! Housekeeping: restart sign-out, operator sign-out, and the periodic cleanup (SPEC §9). All
+//! of it works in small batches, each its own short transaction, so it never holds the
+//! database for long.
+
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::audit::LogoutReason;
+use crate::db::schema::{
+    auth_sessions, email_tokens, logout_activity, rate_events, security_incidents,
+};
+use crate::db::sessions::{self, AuthSession};
+use crate::db::{lockout, Conn, Pool};
+use crate::domain::config::Config;
+use crate::domain::realm::Realm;
+
+const BATCH: i64 = 500;
+
+/// Revokes every live session (of one realm, or both) with `reason`, each with its logout
+/// activity. Returns how many ended.
+pub fn clear_sessions(
+    conn: &mut Conn,
+    realm: Option<Realm>,
+    reason: LogoutReason,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    let mut total = 0;
+    loop {
+        let ended = conn.immediate_transaction(|conn| {
+            let mut query = auth_sessions::table
+                .filter(auth_sessions::revoked_at.is_null())
+                .filter(auth_sessions::idle_expires_at.gt(now))
+                .filter(auth_sessions::absolute_expires_at.gt(now))
+                .into_boxed();
+            if let Some(realm) = realm {
+                query = query.filter(auth_sessions::realm.eq(realm.as_str()));
+            }
+            let rows: Vec<AuthSession> = query
+                .limit(BATCH)
+                .select(AuthSession::as_select())
+                .load(conn)?;
+            sessions::revoke_each(conn, &rows, reason, None, now)?;
+            Ok::<_, diesel::result::Error>(rows.len())
+        })?;
+        total += ended;
+        if ended < BATCH as usize {
+            return Ok(total);
+        }
+    }
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct CleanupReport {
+    pub sessions_ended: usize,
+    pub tokens_deleted: usize,
+    pub counters_deleted: usize,
+    pub old_rows_deleted: usize,
+}
+
+/// One full cleanup pass.
+pub fn cleanup(conn: &mut Conn, config: &Config, now: NaiveDateTime) -> QueryResult<CleanupReport> {
+    let mut report = CleanupReport::default();
+    // Sessions past their bounds end with the reason their bound gives, and logout activity.
+    loop {
+        let ended = conn.immediate_transaction(|conn| {
+            let rows: Vec<AuthSession> = auth_sessions::table
+                .filter(auth_sessions::revoked_at.is_null())
+                .filter(
+                    auth_sessions::idle_expires_at
+                        .le(now)
+                        .or(auth_sessions::absolute_expires_at.le(now)),
+                )
+                .limit(BATCH)
+                .select(AuthSession::as_select())
+                .load(conn)?;
+            for row in &rows {
+                let reason = row.expiry(now).unwrap_or(LogoutReason::IdleTimeout);
+                sessions::revoke(conn, row, reason, None, now)?;
+            }
+            Ok::<_, diesel::result::Error>(rows.len())
+        })?;
+        report.sessions_ended += ended;
+        if ended < BATCH as usize {
+            break;
+        }
+    }
+    // Spent or expired mail tokens.
+    report.tokens_deleted = batched(conn, |conn| {
+        let ids: Vec<i32> = email_tokens::table
+            .filter(
+                email_tokens::used_at
+                    .is_not_null()
+                    .or(email_tokens::expires_at.le(now)),
+            )
+            .select(email_tokens::id)
+            .limit(BATCH)
+            .load(conn)?;
+        diesel::delete(email_tokens::table.filter(email_tokens::id.eq_any(&ids))).execute(conn)
+    })?;
+    // Failure counters whose window and lock are over, and rate events older than an hour.
+    report.counters_deleted = batched(conn, |conn| {
+        lockout::delete_stale(conn, &config.lockout, now, BATCH)
+    })?;
+    let hour_ago = now - chrono::Duration::hours(1);
+    // A rotated-away secret is recognised for an hour: long enough for any request another
+    // tab had on its way; after that it is simply unknown.
+    report.counters_deleted += batched(conn, |conn| {
+        crate::db::sessions::forget_rotated_before(conn, hour_ago, BATCH)
+    })?;
+    // Flood counters matter only for their own minute; an hour's worth is kept to read.
+    report.counters_deleted += batched(conn, |conn| {
+        crate::db::audit::delete_incident_counts_before(conn, hour_ago, BATCH)
+    })?;
+    report.counters_deleted += batched(conn, |conn| {
+        let ids: Vec<i32> = rate_events::table
+            .filter(rate_events::created_at.lt(hour_ago))
+            .select(rate_events::id)
+            .limit(BATCH)
+            .load(conn)?;
+        diesel::delete(rate_events::table.filter(rate_events::id.eq_any(&ids))).execute(conn)
+    })?;
+    // Past the retention: incidents, logout activity, revoked sessions, and browsers that
+    // have not signed in since.
+    let retention = chrono::Duration::from_std(config.retention).unwrap_or(chrono::Duration::MAX);
+    if let Some(cutoff) = now.checked_sub_signed(retention) {
+        report.old_rows_deleted += batched(conn, |conn| {
+            let ids: Vec<i32> = security_incidents::table
+                .filter(security_incidents::created_at.lt(cutoff))
+                .select(security_incidents::id)
+                .limit(BATCH)
+                .load(conn)?;
+            diesel::delete(security_incidents::table.filter(security_incidents::id.eq_any(&ids)))
+                .execute(conn)
+        })?;
+        report.old_rows_deleted += batched(conn, |conn| {
+            let ids: Vec<i32> = logout_activity::table
+                .filter(logout_activity::created_at.lt(cutoff))
+                .select(logout_activity::id)
+                .limit(BATCH)
+                .load(conn)?;
+            diesel::delete(logout_activity::table.filter(logout_activity::id.eq_any(&ids)))
+                .execute(conn)
+        })?;
+        report.old_rows_deleted += batched(conn, |conn| {
+            let ids: Vec<String> = auth_sessions::table
+                .filter(auth_sessions::revoked_at.lt(cutoff))
+                .select(auth_sessions::id)
+                .limit(BATCH)
+                .load(conn)?;
+            diesel::delete(auth_sessions::table.filter(auth_sessions::id.eq_any(&ids)))
+                .execute(conn)
+        })?;
+        report.old_rows_deleted += batched(conn, |conn| {
+            lockout::forget_devices_unused_since(conn, cutoff, BATCH)
+        })?;
+    }
+    Ok(report)
+}
+
+/// Repeats `step` (each run its own transaction) until a run deletes less than a batch.
+fn batched(
+    conn: &mut Conn,
+    mut step: impl FnMut(&mut Conn) -> QueryResult<usize>,
+) -> QueryResult<usize> {
+    let mut total = 0;
+    loop {
+        let n = conn.immediate_transaction(&mut step)?;
+        total += n;
+        if n < BATCH as usize {
+            return Ok(total);
+        }
+    }
+}
+
+/// Runs `cleanup` every `REALMGATE_CLEANUP_INTERVAL` as a task of the current thread's
+/// runtime (the server's system); it stops with it.
+pub fn spawn_cleanup_loop(
+    pool: Pool,
+    config: std::sync::Arc<Config>,
+    clock: crate::domain::clock::Clock,
+) {
+    let every = config.cleanup_interval.max(Duration::from_secs(1));
+    tokio::task::spawn_local(async move {
+        let mut ticker = tokio::time::interval(every);
+        ticker.tick().await; // the first tick is immediate; start after one interval
+        loop {
+            ticker.tick().await;
+            let (pool, config, now) = (pool.clone(), config.clone(), clock.now());
+            let outcome = tokio::task::spawn_blocking(move || {
+                let mut conn = pool.get().map_err(|e| anyhow::anyhow!("{e}"))?;
+                cleanup(&mut conn, &config, now).map_err(anyhow::Error::from)
+            })
+            .await;
+            match outcome {
+                Ok(Ok(report)) if report != CleanupReport::default() => {
+                    log::info!("cleanup: {report:?}")
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => log::warn!("cleanup failed: {e:#}"),
+                Err(e) => log::warn!("cleanup could not run: {e}"),
+            }
+        }
+    });
+}

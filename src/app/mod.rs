@@ -1,0 +1,10 @@
+//! The flows below the web: sign-in and access decisions, password hashing, mail, background
+//! jobs, housekeeping and the configuration check. Nothing here knows HTTP.
+
+pub mod auth;
+pub mod check;
+pub mod error;
+pub mod jobs;
+pub mod mail;
+pub mod maintenance;
+pub mod services;

@@ -1,0 +1,587 @@
+//! Settings, parsed once from `REALMGATE_*` variables into typed values.
+//!
+//! Parsing takes a lookup function instead of reading the process environment directly, so
+//! tests build a `Config` from a map without racing each other over process-wide state.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use base64::Engine as _;
+use ipnet::IpNet;
+
+use crate::domain::realm::Realm;
+
+#[derive(Debug, thiserror::Error)]
+#[error("{setting}: {message}")]
+pub struct ConfigError {
+    pub setting: &'static str,
+    pub message: String,
+}
+
+fn err(setting: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        setting,
+        message: message.into(),
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IpChangePolicy {
+    Log,
+    Revoke,
+}
+
+#[derive(Clone, Debug)]
+pub struct RealmTimeouts {
+    pub idle: Duration,
+    pub absolute: Duration,
+    pub ip_change: IpChangePolicy,
+}
+
+/// Argon2id cost. Production uses the SPEC's parameters; tests use the cheapest legal ones.
+#[derive(Clone, Debug)]
+pub struct HashParams {
+    pub m_cost_kib: u32,
+    pub t_cost: u32,
+    pub p_cost: u32,
+}
+
+impl HashParams {
+    pub fn spec() -> Self {
+        Self {
+            m_cost_kib: 19_456,
+            t_cost: 2,
+            p_cost: 1,
+        }
+    }
+
+    /// Fast and weak: for tests only.
+    pub fn danger_insecure_test_params() -> Self {
+        Self {
+            m_cost_kib: 8,
+            t_cost: 1,
+            p_cost: 1,
+        }
+    }
+}
+
+/// The origin (`scheme://host[:port]`) the portal is reached at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublicUrl {
+    pub https: bool,
+    pub host: String,
+    pub port: u16,
+}
+
+impl PublicUrl {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim_end_matches('/');
+        let (https, rest) = if let Some(rest) = raw.strip_prefix("https://") {
+            (true, rest)
+        } else if let Some(rest) = raw.strip_prefix("http://") {
+            (false, rest)
+        } else {
+            return Err("must start with http:// or https://".into());
+        };
+        if rest.contains('/') || rest.contains('?') || rest.contains('@') || rest.is_empty() {
+            return Err("must be an origin such as https://portal.example (no path)".into());
+        }
+        let default_port = if https { 443 } else { 80 };
+        let (host, port) = split_authority(rest, default_port)
+            .ok_or_else(|| "has an invalid host or port".to_string())?;
+        Ok(Self { https, host, port })
+    }
+
+    /// `scheme://host[:port]` as a browser sends it in `Origin`.
+    pub fn origin(&self) -> String {
+        let scheme = if self.https { "https" } else { "http" };
+        let default_port = if self.https { 443 } else { 80 };
+        if self.port == default_port {
+            format!("{scheme}://{}", self.host)
+        } else {
+            format!("{scheme}://{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// Splits `host[:port]` (IPv6 in brackets) into a lower-cased host and a port.
+pub fn split_authority(authority: &str, default_port: u16) -> Option<(String, u16)> {
+    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
+        let end = rest.find(']')?;
+        let host = &authority[..end + 2];
+        match &rest[end + 1..] {
+            "" => (host, None),
+            p => (host, Some(p.strip_prefix(':')?)),
+        }
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty()
+        || !host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '[' | ']' | ':'))
+    {
+        return None;
+    }
+    let port = match port {
+        Some(p) => p.parse().ok()?,
+        None => default_port,
+    };
+    Some((host.to_ascii_lowercase(), port))
+}
+
+#[derive(Clone)]
+pub struct Config {
+    pub environment: Environment,
+    pub bind: SocketAddr,
+    pub database_url: String,
+    /// At least 64 bytes; signs and encrypts the session cookie.
+    pub secret_key: Vec<u8>,
+    /// True when no key was configured and one was made at start.
+    pub secret_key_generated: bool,
+    pub cookie_secure: bool,
+    /// `None` means "http:// + the bound address", resolved once the port is known.
+    pub public_url: Option<PublicUrl>,
+    pub user: RealmTimeouts,
+    pub admin: RealmTimeouts,
+    pub trusted_proxies: Vec<IpNet>,
+    pub hash_workers: usize,
+    pub hash_params: HashParams,
+    pub bootstrap_admin_email: String,
+    pub signup_enabled: bool,
+    pub signup_per_ip: u32,
+    pub reset_token_ttl: Duration,
+    pub remember_me: Duration,
+    pub mail: MailSetting,
+    pub lockout: LockoutPolicy,
+    pub single_session: SingleSession,
+    pub clear_sessions_on_start: bool,
+    pub cleanup_interval: Duration,
+    pub retention: Duration,
+    pub admin_reauth: Duration,
+    /// Flood-limited incidents per client IP key, kind and clock minute (SPEC §9).
+    pub incidents_per_ip: u32,
+    /// How long after its headers a request body may take to arrive (SPEC §6).
+    pub body_timeout: Duration,
+}
+
+/// SPEC §9 lockout settings.
+#[derive(Clone, Debug)]
+pub struct LockoutPolicy {
+    pub max_failures: u32,
+    pub ip_max_failures: u32,
+    pub window: Duration,
+    pub lockout: Duration,
+}
+
+/// `REALMGATE_SINGLE_SESSION`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SingleSession {
+    Off,
+    Block,
+    Replace,
+}
+
+/// Where mail goes (`REALMGATE_MAIL`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MailSetting {
+    /// One file per message in this folder (development).
+    File(std::path::PathBuf),
+    /// The log, with tokens masked.
+    Log,
+    /// An `smtp://` or `smtps://` URL, credentials included.
+    Smtp(String),
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("environment", &self.environment)
+            .field("bind", &self.bind)
+            .field("database_url", &self.database_url)
+            .field("secret_key", &"[redacted]")
+            .field("cookie_secure", &self.cookie_secure)
+            .field("public_url", &self.public_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Config {
+    /// Reads the process environment (after `.env` was loaded by `main`).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_map(map: &HashMap<&str, &str>) -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| map.get(name).map(|v| v.to_string()))
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+
+        let environment = match get("REALMGATE_ENV").as_deref() {
+            None | Some("development") => Environment::Development,
+            Some("production") => Environment::Production,
+            Some(_) => {
+                return Err(err(
+                    "REALMGATE_ENV",
+                    "must be `development` or `production`",
+                ))
+            }
+        };
+        let bind: SocketAddr = get("REALMGATE_BIND")
+            .unwrap_or_else(|| "127.0.0.1:8080".into())
+            .parse()
+            .map_err(|_| {
+                err(
+                    "REALMGATE_BIND",
+                    "must be an address such as 127.0.0.1:8080",
+                )
+            })?;
+        let database_url = get("REALMGATE_DATABASE_URL").unwrap_or_else(|| "realmgate.db".into());
+
+        let public_url = get("REALMGATE_PUBLIC_URL")
+            .map(|raw| PublicUrl::parse(&raw).map_err(|m| err("REALMGATE_PUBLIC_URL", m)))
+            .transpose()?;
+
+        let (secret_key, secret_key_generated) = match get("REALMGATE_SECRET_KEY") {
+            Some(raw) => (parse_key(&raw)?, false),
+            None if environment == Environment::Production => {
+                return Err(err(
+                    "REALMGATE_SECRET_KEY",
+                    "is required in production (at least 64 bytes, hex or base64)",
+                ))
+            }
+            None => (crate::domain::crypto::random_bytes::<64>().to_vec(), true),
+        };
+
+        let cookie_secure = match get("REALMGATE_COOKIE_SECURE") {
+            Some(raw) => parse_bool("REALMGATE_COOKIE_SECURE", &raw)?,
+            None => {
+                environment == Environment::Production
+                    || public_url.as_ref().is_some_and(|u| u.https)
+            }
+        };
+
+        let user = RealmTimeouts {
+            idle: duration(&get, "REALMGATE_USER_IDLE_TIMEOUT", "20m")?,
+            absolute: duration(&get, "REALMGATE_USER_ABSOLUTE_TIMEOUT", "24h")?,
+            ip_change: ip_policy(&get, "REALMGATE_USER_IP_CHANGE")?,
+        };
+        let admin = RealmTimeouts {
+            idle: duration(&get, "REALMGATE_ADMIN_IDLE_TIMEOUT", "20m")?,
+            absolute: duration(&get, "REALMGATE_ADMIN_ABSOLUTE_TIMEOUT", "12h")?,
+            ip_change: ip_policy(&get, "REALMGATE_ADMIN_IP_CHANGE")?,
+        };
+
+        let trusted_proxies = get("REALMGATE_TRUSTED_PROXIES")
+            .map(|raw| parse_proxies(&raw))
+            .transpose()?
+            .unwrap_or_default();
+
+        let hash_workers = match get("REALMGATE_HASH_WORKERS") {
+            Some(raw) => raw
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=256).contains(n))
+                .ok_or_else(|| err("REALMGATE_HASH_WORKERS", "must be a number from 1 to 256"))?,
+            None => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        };
+
+        let bootstrap_admin_email =
+            get("REALMGATE_BOOTSTRAP_ADMIN_EMAIL").unwrap_or_else(|| "admin@localhost".into());
+        crate::domain::Email::parse(&bootstrap_admin_email).map_err(|_| {
+            err(
+                "REALMGATE_BOOTSTRAP_ADMIN_EMAIL",
+                "is not a valid email address",
+            )
+        })?;
+
+        let signup_enabled = match get("REALMGATE_SIGNUP") {
+            Some(raw) => parse_bool("REALMGATE_SIGNUP", &raw)?,
+            None => true,
+        };
+        let signup_per_ip = match get("REALMGATE_SIGNUP_PER_IP") {
+            Some(raw) => raw
+                .trim()
+                .parse::<u32>()
+                .map_err(|_| err("REALMGATE_SIGNUP_PER_IP", "must be a whole number"))?,
+            None => 10,
+        };
+        let mail = match get("REALMGATE_MAIL") {
+            None => MailSetting::File("mail-outbox".into()),
+            Some(raw) => parse_mail(raw.trim())?,
+        };
+
+        let count = |setting: &'static str, default: u32| -> Result<u32, ConfigError> {
+            match get(setting) {
+                Some(raw) => raw
+                    .trim()
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| *n >= 1)
+                    .ok_or_else(|| err(setting, "must be a whole number of at least 1")),
+                None => Ok(default),
+            }
+        };
+        let lockout = LockoutPolicy {
+            max_failures: count("REALMGATE_LOGIN_MAX_FAILURES", 5)?,
+            ip_max_failures: count("REALMGATE_IP_MAX_FAILURES", 50)?,
+            window: duration(&get, "REALMGATE_LOGIN_WINDOW", "15m")?,
+            lockout: duration(&get, "REALMGATE_LOCKOUT", "15m")?,
+        };
+        let single_session = match get("REALMGATE_SINGLE_SESSION").as_deref().map(str::trim) {
+            None | Some("off") => SingleSession::Off,
+            Some("block") => SingleSession::Block,
+            Some("replace") => SingleSession::Replace,
+            Some(_) => {
+                return Err(err(
+                    "REALMGATE_SINGLE_SESSION",
+                    "must be `off`, `block` or `replace`",
+                ))
+            }
+        };
+        let clear_sessions_on_start = match get("REALMGATE_CLEAR_SESSIONS_ON_START") {
+            Some(raw) => parse_bool("REALMGATE_CLEAR_SESSIONS_ON_START", &raw)?,
+            None => false,
+        };
+
+        Ok(Self {
+            environment,
+            bind,
+            database_url,
+            secret_key,
+            secret_key_generated,
+            cookie_secure,
+            public_url,
+            user,
+            admin,
+            trusted_proxies,
+            hash_workers,
+            hash_params: HashParams::spec(),
+            bootstrap_admin_email,
+            signup_enabled,
+            signup_per_ip,
+            reset_token_ttl: duration(&get, "REALMGATE_RESET_TOKEN_TTL", "1h")?,
+            remember_me: duration(&get, "REALMGATE_REMEMBER_ME", "14d")?,
+            mail,
+            lockout,
+            single_session,
+            clear_sessions_on_start,
+            cleanup_interval: duration(&get, "REALMGATE_CLEANUP_INTERVAL", "5m")?,
+            retention: duration(&get, "REALMGATE_RETENTION", "365d")?,
+            admin_reauth: duration(&get, "REALMGATE_ADMIN_REAUTH", "10m")?,
+            incidents_per_ip: count("REALMGATE_INCIDENTS_PER_IP", 60)?,
+            body_timeout: duration(&get, "REALMGATE_BODY_TIMEOUT", "10s")?,
+        })
+    }
+
+    pub fn realm(&self, realm: Realm) -> &RealmTimeouts {
+        match realm {
+            Realm::User => &self.user,
+            Realm::Admin => &self.admin,
+        }
+    }
+
+    pub fn is_development(&self) -> bool {
+        self.environment == Environment::Development
+    }
+}
+
+fn parse_mail(raw: &str) -> Result<MailSetting, ConfigError> {
+    if raw == "log" {
+        Ok(MailSetting::Log)
+    } else if let Some(dir) = raw.strip_prefix("file:") {
+        if dir.is_empty() {
+            return Err(err(
+                "REALMGATE_MAIL",
+                "file: needs a folder, as in file:mail-outbox",
+            ));
+        }
+        Ok(MailSetting::File(dir.into()))
+    } else if raw.starts_with("smtp://") || raw.starts_with("smtps://") {
+        lettre::SmtpTransport::from_url(raw)
+            .map_err(|_| err("REALMGATE_MAIL", "is not a valid smtp:// or smtps:// URL"))?;
+        Ok(MailSetting::Smtp(raw.to_owned()))
+    } else {
+        Err(err(
+            "REALMGATE_MAIL",
+            "must be file:DIR, log, or an smtp:// or smtps:// URL",
+        ))
+    }
+}
+
+fn parse_key(raw: &str) -> Result<Vec<u8>, ConfigError> {
+    let raw = raw.trim();
+    let bytes = hex::decode(raw)
+        .ok()
+        .or_else(|| base64::engine::general_purpose::STANDARD.decode(raw).ok())
+        .or_else(|| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(raw)
+                .ok()
+        })
+        .ok_or_else(|| err("REALMGATE_SECRET_KEY", "must be hex or base64"))?;
+    if bytes.len() < 64 {
+        return Err(err(
+            "REALMGATE_SECRET_KEY",
+            format!("must decode to at least 64 bytes (got {})", bytes.len()),
+        ));
+    }
+    Ok(bytes)
+}
+
+fn parse_bool(setting: &'static str, raw: &str) -> Result<bool, ConfigError> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(err(setting, "must be true or false")),
+    }
+}
+
+fn duration(
+    get: &impl Fn(&str) -> Option<String>,
+    setting: &'static str,
+    default: &str,
+) -> Result<Duration, ConfigError> {
+    let raw = get(setting).unwrap_or_else(|| default.into());
+    let d = humantime::parse_duration(raw.trim()).map_err(|e| {
+        err(
+            setting,
+            format!("is not a duration such as 20m or 24h ({e})"),
+        )
+    })?;
+    if d < Duration::from_secs(1) {
+        return Err(err(setting, "must be at least 1s"));
+    }
+    Ok(d)
+}
+
+fn ip_policy(
+    get: &impl Fn(&str) -> Option<String>,
+    setting: &'static str,
+) -> Result<IpChangePolicy, ConfigError> {
+    match get(setting).as_deref().map(str::trim) {
+        None | Some("log") => Ok(IpChangePolicy::Log),
+        Some("revoke") => Ok(IpChangePolicy::Revoke),
+        Some(_) => Err(err(setting, "must be `log` or `revoke`")),
+    }
+}
+
+fn parse_proxies(raw: &str) -> Result<Vec<IpNet>, ConfigError> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<IpNet>()
+                .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    err(
+                        "REALMGATE_TRUSTED_PROXIES",
+                        format!("`{s}` is not an IP address or CIDR"),
+                    )
+                })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_the_spec() {
+        let c = Config::from_map(&HashMap::new()).unwrap();
+        assert_eq!(c.environment, Environment::Development);
+        assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.user.idle, Duration::from_secs(20 * 60));
+        assert_eq!(c.admin.absolute, Duration::from_secs(12 * 3600));
+        assert_eq!(c.user.absolute, Duration::from_secs(24 * 3600));
+        assert!(!c.cookie_secure);
+        assert!(c.secret_key_generated);
+        assert_eq!(c.secret_key.len(), 64);
+        assert_eq!(c.mail, MailSetting::File("mail-outbox".into()));
+        assert_eq!(c.remember_me, Duration::from_secs(14 * 86400));
+        assert_eq!(c.reset_token_ttl, Duration::from_secs(3600));
+        assert!(c.signup_enabled);
+        assert_eq!(c.signup_per_ip, 10);
+    }
+
+    #[test]
+    fn production_needs_a_long_key_and_is_secure() {
+        let m = HashMap::from([("REALMGATE_ENV", "production")]);
+        let e = Config::from_map(&m).unwrap_err();
+        assert_eq!(e.setting, "REALMGATE_SECRET_KEY");
+        let short = "ab".repeat(63);
+        let m = HashMap::from([
+            ("REALMGATE_ENV", "production"),
+            ("REALMGATE_SECRET_KEY", &short),
+        ]);
+        assert_eq!(
+            Config::from_map(&m).unwrap_err().setting,
+            "REALMGATE_SECRET_KEY"
+        );
+        let long = "ab".repeat(64);
+        let m = HashMap::from([
+            ("REALMGATE_ENV", "production"),
+            ("REALMGATE_SECRET_KEY", &long),
+        ]);
+        assert!(Config::from_map(&m).unwrap().cookie_secure);
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        for (k, v) in [
+            ("REALMGATE_USER_IDLE_TIMEOUT", "soon"),
+            ("REALMGATE_BIND", "nowhere"),
+            ("REALMGATE_TRUSTED_PROXIES", "10.0.0.0/8,banana"),
+            ("REALMGATE_ADMIN_IP_CHANGE", "maybe"),
+            ("REALMGATE_PUBLIC_URL", "ftp://x"),
+            ("REALMGATE_COOKIE_SECURE", "perhaps"),
+            ("REALMGATE_MAIL", "carrier-pigeon"),
+            ("REALMGATE_SIGNUP", "sometimes"),
+            ("REALMGATE_REMEMBER_ME", "forever"),
+            ("REALMGATE_LOGIN_MAX_FAILURES", "0"),
+            ("REALMGATE_SINGLE_SESSION", "sometimes"),
+            ("REALMGATE_CLEAR_SESSIONS_ON_START", "maybe"),
+            ("REALMGATE_RETENTION", "long"),
+        ] {
+            let m = HashMap::from([(k, v)]);
+            assert_eq!(Config::from_map(&m).unwrap_err().setting, k);
+        }
+    }
+
+    #[test]
+    fn https_public_url_makes_cookies_secure() {
+        let m = HashMap::from([("REALMGATE_PUBLIC_URL", "https://Portal.Example/")]);
+        let c = Config::from_map(&m).unwrap();
+        assert!(c.cookie_secure);
+        let u = c.public_url.unwrap();
+        assert_eq!(u.origin(), "https://portal.example");
+    }
+
+    #[test]
+    fn authority_split() {
+        assert_eq!(
+            split_authority("[::1]:8080", 80),
+            Some(("[::1]".into(), 8080))
+        );
+        assert_eq!(
+            split_authority("LocalHost", 80),
+            Some(("localhost".into(), 80))
+        );
+        assert_eq!(split_authority("evil.example:x", 80), None);
+        assert_eq!(split_authority("a b", 80), None);
+    }
+}

@@ -1,0 +1,64 @@
+//! One realm's keys in the shared session cookie (SPEC §3): `R.session`, `R.account`, and its
+//! CSRF token. Every read and write of them goes through here, so "remove this realm's keys"
+//! is written once and can never touch another realm's.
+
+use actix_session::Session;
+
+use super::Realm;
+use crate::app::error::{AppError, AppResult};
+
+pub struct RealmSession<'a> {
+    session: &'a Session,
+    realm: Realm,
+}
+
+impl<'a> RealmSession<'a> {
+    pub fn of(session: &'a Session, realm: Realm) -> Self {
+        Self { session, realm }
+    }
+
+    /// The session secret this browser holds for the realm.
+    pub fn secret(&self) -> Option<String> {
+        self.session
+            .get::<String>(self.realm.session_key())
+            .ok()
+            .flatten()
+    }
+
+    /// The account the cookie names for the realm (`None` when missing or garbled).
+    pub fn claimed_account(&self) -> Option<i32> {
+        self.session
+            .get::<i32>(self.realm.account_key())
+            .ok()
+            .flatten()
+    }
+
+    /// Writes the realm's secret and account (a sign-in, or a restore from the remember
+    /// cookie).
+    pub fn sign_in(&self, secret: &str, account_id: i32) -> AppResult<()> {
+        self.replace_secret(secret)?;
+        self.session
+            .insert(self.realm.account_key(), account_id)
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("session insert: {e}")))
+    }
+
+    /// A new secret for the same session (SPEC §8's rotation).
+    pub fn replace_secret(&self, secret: &str) -> AppResult<()> {
+        self.session
+            .insert(self.realm.session_key(), secret)
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("session insert: {e}")))
+    }
+
+    /// Forgets the realm's session (its secret and account), leaving its open forms' CSRF
+    /// token: the guard, when a session has ended under an open page.
+    pub fn forget(&self) {
+        self.session.remove(self.realm.session_key());
+        self.session.remove(self.realm.account_key());
+    }
+
+    /// Signs the realm out of this cookie: its session and its CSRF token, nothing else.
+    pub fn sign_out(&self) {
+        self.forget();
+        crate::web::csrf::remove(self.session, self.realm);
+    }
+}

@@ -1,0 +1,142 @@
+//! The admin console (`/admin`): admin realm only, every list bookmarkable (filters in the
+//! query string), every action a POST with CSRF answered 303 to its list page with a flash.
+
+mod audit;
+mod chart;
+mod sessions;
+mod users;
+
+pub use audit::{incidents, logouts};
+pub use sessions::{list as sessions, revoke as revoke_session};
+pub use users::{act as user_action, create as create_user, list as users};
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use actix_web_flash_messages::{FlashMessage, IncomingFlashMessages};
+use chrono::{NaiveDate, NaiveDateTime};
+
+use super::{encode_query_value, html, see_other, signed_in_chrome};
+use crate::app::error::{AppError, AppResult};
+use crate::db::accounts::Account;
+use crate::db::reports;
+use crate::db::sessions::AuthSession;
+use crate::db::Conn;
+use crate::web::realm::{AdminRealm, PageData, SignedIn};
+use crate::web::startup::AppState;
+use crate::web::templates::{self, AdminDashboardPage};
+
+/// The front page's figures, read by the guard on its connection (`guard::PageData`) on every
+/// request: nothing is cached.
+impl PageData for reports::Overview {
+    fn load(
+        conn: &mut Conn,
+        _: &Account,
+        _: &AuthSession,
+        now: NaiveDateTime,
+    ) -> diesel::QueryResult<Self> {
+        reports::overview(conn, now)
+    }
+}
+
+pub async fn dashboard(
+    signed: SignedIn<AdminRealm>,
+    overview: web::ReqData<reports::Overview>,
+    session: Session,
+    flashes: IncomingFlashMessages,
+) -> AppResult<HttpResponse> {
+    let chrome = signed_in_chrome(&signed, &session, &flashes)?;
+    let o = overview.into_inner();
+    let page = AdminDashboardPage {
+        chrome,
+        name: &signed.account.name,
+        email: &signed.account.email,
+        since: signed
+            .session
+            .created_at
+            .format("%Y-%m-%d %H:%M")
+            .to_string(),
+        accounts: o.accounts,
+        user_sessions: o.user_sessions,
+        admin_sessions: o.admin_sessions,
+        incidents_info: o.incidents_info,
+        incidents_warning: o.incidents_warning,
+        incidents_critical: o.incidents_critical,
+        sign_outs: o.sign_outs,
+        chart_svg: chart::svg(&o.days),
+    };
+    Ok(html(StatusCode::OK, templates::render(&page)?))
+}
+
+/// SPEC §5: an action on another account needs an admin sign-in within
+/// `REALMGATE_ADMIN_REAUTH`; otherwise the admin confirms their password and comes back.
+/// `Some(redirect)` when the admin must sign in again first.
+fn reauth_needed(
+    signed: &SignedIn<AdminRealm>,
+    state: &AppState,
+    list_page: &str,
+) -> Option<HttpResponse> {
+    let fresh_until =
+        crate::domain::clock::after(signed.session.created_at, state.config.admin_reauth);
+    if state.clock.now() <= fresh_until {
+        return None;
+    }
+    FlashMessage::warning("Please confirm your password.").send();
+    Some(see_other(&format!(
+        "/admin/login?next={}",
+        encode_query_value(list_page)
+    )))
+}
+
+/// `page` from a query: 1 when absent.
+fn page_number(raw: Option<i64>) -> AppResult<i64> {
+    match raw {
+        None => Ok(1),
+        Some(p) if (1..=1_000_000).contains(&p) => Ok(p),
+        Some(_) => Err(AppError::BadRequest(
+            "The page number is out of range.".into(),
+        )),
+    }
+}
+
+fn date(raw: &Option<String>, field: &str) -> AppResult<Option<NaiveDate>> {
+    match raw.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map(Some)
+            .map_err(|_| AppError::BadRequest(format!("`{field}` must be a date as YYYY-MM-DD."))),
+    }
+}
+
+/// Links to the previous and next pages, keeping the other filters.
+pub struct Pager {
+    pub page: i64,
+    pub prev: Option<String>,
+    pub next: Option<String>,
+}
+
+impl Pager {
+    fn new(path: &str, params: &[(&str, &str)], page: i64, has_next: bool) -> Self {
+        let href = |p: i64| {
+            let mut query: Vec<String> = params
+                .iter()
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(k, v)| format!("{k}={}", encode_query_value(v)))
+                .collect();
+            query.push(format!("page={p}"));
+            format!("{path}?{}", query.join("&"))
+        };
+        Self {
+            page,
+            prev: (page > 1).then(|| href(page - 1)),
+            next: has_next.then(|| href(page + 1)),
+        }
+    }
+}
+
+fn empty_to_none(raw: &Option<String>) -> Option<String> {
+    raw.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}

@@ -1,0 +1,128 @@
+//! `/admin/sessions`: live sessions of every account, filtered by realm and account.
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web_flash_messages::{FlashMessage, IncomingFlashMessages};
+use serde::Deserialize;
+
+use super::{empty_to_none, page_number, reauth_needed, Pager};
+use crate::app::error::{AppError, AppResult};
+use crate::db::audit::LogoutReason;
+use crate::db::reports::{self, Window};
+use crate::db::{self, sessions};
+use crate::domain::client::describe_user_agent;
+use crate::web::csrf;
+use crate::web::form::{CsrfOnly, Form};
+use crate::web::realm::{AdminRealm, Realm, SignedIn};
+use crate::web::routes::client::client_info;
+use crate::web::routes::{html, see_other, signed_in_chrome};
+use crate::web::startup::AppState;
+use crate::web::templates::{self, AdminSessionRow, AdminSessionsPage};
+
+const LIST: &str = "/admin/sessions";
+const TIME: &str = "%Y-%m-%d %H:%M";
+
+#[derive(Deserialize)]
+pub struct SessionsQuery {
+    realm: Option<String>,
+    account: Option<String>,
+    page: Option<i64>,
+}
+
+pub async fn list(
+    signed: SignedIn<AdminRealm>,
+    session: Session,
+    flashes: IncomingFlashMessages,
+    state: web::Data<AppState>,
+    query: web::Query<SessionsQuery>,
+) -> AppResult<HttpResponse> {
+    let chrome = signed_in_chrome(&signed, &session, &flashes)?;
+    let token = csrf::token(&session, Realm::Admin)?;
+    let page = page_number(query.page)?;
+    let realm = match empty_to_none(&query.realm) {
+        None => None,
+        Some(r) => Some(
+            Realm::parse(&r)
+                .ok_or_else(|| AppError::BadRequest("`realm` is `user` or `admin`.".into()))?,
+        ),
+    };
+    let account = empty_to_none(&query.account).unwrap_or_default();
+    let now = state.clock.now();
+    let account_filter = account.clone();
+    let found = db::block(&state.pool, move |conn| {
+        let account = reports::resolve_account(conn, &account_filter)?;
+        Ok(reports::live_sessions(
+            conn,
+            realm.map(Realm::as_str),
+            account,
+            now,
+            Window::Page(page),
+        )?)
+    })
+    .await?;
+    let realm_str = realm.map_or("", Realm::as_str);
+    let pager = Pager::new(
+        LIST,
+        &[("realm", realm_str), ("account", &account)],
+        page,
+        found.has_next,
+    );
+    let rows = found
+        .rows
+        .into_iter()
+        .map(|s| AdminSessionRow {
+            current: s.id == signed.session.id,
+            browser: describe_user_agent(&s.user_agent),
+            created: s.created_at.format(TIME).to_string(),
+            last_seen: s.last_seen_at.format(TIME).to_string(),
+            id: s.id,
+            realm: s.realm,
+            account_id: s.account_id,
+            email: s.email,
+            ip: s.ip,
+            remembered: s.remember,
+        })
+        .collect();
+    let page = AdminSessionsPage {
+        chrome,
+        realm: realm_str,
+        account: &account,
+        rows,
+        pager,
+        csrf_token: &token,
+    };
+    Ok(html(StatusCode::OK, templates::render(&page)?))
+}
+
+pub async fn revoke(
+    req: HttpRequest,
+    id: web::Path<String>,
+    signed: SignedIn<AdminRealm>,
+    session: Session,
+    state: web::Data<AppState>,
+    Form(form): Form<CsrfOnly>,
+) -> AppResult<HttpResponse> {
+    csrf::verify(&req, &session, &state, Realm::Admin, &form.csrf_token).await?;
+    if let Some(redirect) = reauth_needed(&signed, &state, LIST) {
+        return Ok(redirect);
+    }
+    let id = id.into_inner();
+    let client = client_info(req.head(), &state.config.trusted_proxies);
+    let now = state.clock.now();
+    let found = db::block(&state.pool, move |conn| {
+        Ok(conn.immediate_transaction(|conn| {
+            let Some(row) = sessions::find(conn, &id)? else {
+                return Ok::<_, diesel::result::Error>(false);
+            };
+            sessions::revoke(conn, &row, LogoutReason::RevokedByAdmin, Some(&client), now)?;
+            Ok(true)
+        })?)
+    })
+    .await?;
+    if !found {
+        return Err(AppError::NotFound);
+    }
+    FlashMessage::success("The session has been revoked.").send();
+    Ok(see_other(LIST))
+}

@@ -1,0 +1,309 @@
+//! `/admin/users`: search, create, and the actions on an account.
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web_flash_messages::{FlashMessage, IncomingFlashMessages};
+use serde::Deserialize;
+
+use super::{page_number, reauth_needed, Pager};
+use crate::app::error::{AppError, AppResult};
+use crate::app::mail::Mail;
+use crate::db::audit::LogoutReason;
+use crate::db::reports::{self, Window};
+use crate::db::tokens::{self, Purpose};
+use crate::db::{self, accounts, lockout, sessions};
+use crate::domain::{Email, Name};
+use crate::web::csrf;
+use crate::web::form::{CsrfOnly, Form};
+use crate::web::realm::{AdminRealm, Realm, SignedIn};
+use crate::web::routes::client::client_info;
+use crate::web::routes::register::checked_password;
+use crate::web::routes::{html, see_other, signed_in_chrome};
+use crate::web::startup::AppState;
+use crate::web::templates::{self, AdminUsersPage, UserListRow};
+
+const LIST: &str = "/admin/users";
+
+#[derive(Deserialize)]
+pub struct UsersQuery {
+    q: Option<String>,
+    page: Option<i64>,
+}
+
+pub async fn list(
+    signed: SignedIn<AdminRealm>,
+    session: Session,
+    flashes: IncomingFlashMessages,
+    state: web::Data<AppState>,
+    query: web::Query<UsersQuery>,
+) -> AppResult<HttpResponse> {
+    let chrome = signed_in_chrome(&signed, &session, &flashes)?;
+    let token = csrf::token(&session, Realm::Admin)?;
+    let page = page_number(query.page)?;
+    let q = query.q.clone().unwrap_or_default();
+    let now = state.clock.now();
+    let search = q.clone();
+    let (found, locked) = db::block(&state.pool, move |conn| {
+        let found = reports::accounts(conn, &search, Window::Page(page))?;
+        let locked = found
+            .rows
+            .iter()
+            .map(|a| lockout::email_locked(conn, &a.email, now))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((found, locked))
+    })
+    .await?;
+    let pager = Pager::new(LIST, &[("q", &q)], page, found.has_next);
+    let rows = found
+        .rows
+        .into_iter()
+        .zip(locked)
+        .map(|(a, locked)| UserListRow {
+            is_self: a.id == signed.account.id,
+            id: a.id,
+            email: a.email,
+            name: a.name,
+            is_admin: a.is_admin,
+            is_active: a.is_active,
+            confirmed: a.confirmed.is_some(),
+            locked,
+            created: a.created_at.format("%Y-%m-%d").to_string(),
+            last_login: a.last_login_at.map_or_else(
+                || "never".to_owned(),
+                |t| t.format("%Y-%m-%d %H:%M").to_string(),
+            ),
+        })
+        .collect();
+    let page = AdminUsersPage {
+        chrome,
+        q: &q,
+        rows,
+        pager,
+        csrf_token: &token,
+    };
+    Ok(html(StatusCode::OK, templates::render(&page)?))
+}
+
+#[derive(Deserialize)]
+pub struct CreateForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    is_admin: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    csrf_token: String,
+}
+
+/// `POST /admin/users`: with a password, the account must change it at first sign-in;
+/// without one, it gets a reset link by mail. Either way it is confirmed.
+pub async fn create(
+    req: HttpRequest,
+    signed: SignedIn<AdminRealm>,
+    session: Session,
+    state: web::Data<AppState>,
+    Form(form): Form<CreateForm>,
+) -> AppResult<HttpResponse> {
+    csrf::verify(&req, &session, &state, Realm::Admin, &form.csrf_token).await?;
+    if let Some(redirect) = reauth_needed(&signed, &state, LIST) {
+        return Ok(redirect);
+    }
+    let refuse = |message: &str| {
+        FlashMessage::error(message).send();
+        Ok(see_other(LIST))
+    };
+    let Ok(email) = Email::parse(&form.email) else {
+        return refuse("Enter a valid email address.");
+    };
+    let name = match Name::parse(&form.name) {
+        Ok(n) => n,
+        Err(m) => return refuse(m),
+    };
+    let with_password = !form.password.is_empty();
+    let hash = if with_password {
+        match checked_password(&form.password, email.as_str(), name.as_str()).await? {
+            Ok(p) => state.hasher.hash(p.expose().to_owned()).await?,
+            Err(message) => return refuse(&message),
+        }
+    } else {
+        // Nobody knows this password; the account sets its own through the mailed link.
+        state
+            .hasher
+            .hash(crate::domain::crypto::random_token::<32>())
+            .await?
+    };
+    let now = state.clock.now();
+    let ttl = state.config.reset_token_ttl;
+    let is_admin = form.is_admin == "on";
+    let new_email = email.clone();
+    let created = db::block(&state.pool, move |conn| {
+        Ok(conn.immediate_transaction(|conn| {
+            if accounts::find_by_email(conn, &new_email)?.is_some() {
+                return Ok::<_, diesel::result::Error>(None);
+            }
+            let account = accounts::insert(
+                conn,
+                &accounts::NewAccount {
+                    email: new_email.as_str(),
+                    name: name.as_str(),
+                    password_hash: &hash,
+                    is_admin,
+                    is_active: true,
+                    must_change_password: with_password,
+                    email_confirmed_at: Some(now),
+                    created_at: now,
+                },
+            )?;
+            let token = if with_password {
+                None
+            } else {
+                Some(tokens::issue(
+                    conn,
+                    account.id,
+                    Purpose::Reset,
+                    now,
+                    crate::domain::clock::after(now, ttl),
+                )?)
+            };
+            Ok(Some(token))
+        })?)
+    })
+    .await?;
+    let Some(token) = created else {
+        return refuse("An account with that email already exists.");
+    };
+    if let Some(token) = token {
+        state
+            .mailer
+            .send(reset_mail(&state, email.as_str(), token.expose(), true));
+    }
+    FlashMessage::success(format!("Account {email} created.")).send();
+    Ok(see_other(LIST))
+}
+
+fn reset_mail(state: &AppState, to: &str, token: &str, welcome: bool) -> Mail {
+    let link = format!("{}/password/reset/{token}", state.public_url.origin());
+    let intro = if welcome {
+        "An administrator created a Realmgate account for you. Choose your password here:"
+    } else {
+        "An administrator asked for a new password for your Realmgate account. Set it here:"
+    };
+    Mail {
+        to: to.to_owned(),
+        subject: if welcome {
+            "Your Realmgate account".into()
+        } else {
+            "Reset your Realmgate password".into()
+        },
+        body: format!("{intro}\n{link}\n\nThe link works once."),
+        secret: Some(token.to_owned()),
+    }
+}
+
+/// `POST /admin/users/{id}/{action}`.
+pub async fn act(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    signed: SignedIn<AdminRealm>,
+    session: Session,
+    state: web::Data<AppState>,
+    Form(form): Form<CsrfOnly>,
+) -> AppResult<HttpResponse> {
+    let (id, action) = path.into_inner();
+    // An id that is not a number is as unknown as one that is not in the table.
+    let id: i32 = id.parse().map_err(|_| AppError::NotFound)?;
+    let action = match action.as_str() {
+        "deactivate" | "activate" | "unlock" | "logout-everywhere" | "send-reset" => action,
+        _ => return Err(AppError::NotFound),
+    };
+    csrf::verify(&req, &session, &state, Realm::Admin, &form.csrf_token).await?;
+    if let Some(redirect) = reauth_needed(&signed, &state, LIST) {
+        return Ok(redirect);
+    }
+    if action == "deactivate" && id == signed.account.id {
+        FlashMessage::error("You cannot deactivate your own account.").send();
+        return Ok(see_other(LIST));
+    }
+    let client = client_info(req.head(), &state.config.trusted_proxies);
+    let now = state.clock.now();
+    let ttl = state.config.reset_token_ttl;
+    let what = action.clone();
+    let done = db::block(&state.pool, move |conn| {
+        Ok(conn.immediate_transaction(|conn| {
+            let Some(account) = accounts::find(conn, id)? else {
+                return Ok::<_, diesel::result::Error>(None);
+            };
+            let mut token = None;
+            match what.as_str() {
+                "deactivate" => {
+                    accounts::set_active(conn, id, false)?;
+                    sessions::revoke_all_for(
+                        conn,
+                        id,
+                        &[],
+                        LogoutReason::AccountDeactivated,
+                        Some(&client),
+                        now,
+                    )?;
+                    tokens::void_all(conn, id, Purpose::Reset, now)?;
+                }
+                "activate" => accounts::set_active(conn, id, true)?,
+                "unlock" => lockout::unlock_email(conn, &account.email)?,
+                "logout-everywhere" => {
+                    sessions::revoke_all_for(
+                        conn,
+                        id,
+                        &[],
+                        LogoutReason::LogoutEverywhere,
+                        Some(&client),
+                        now,
+                    )?;
+                    tokens::void_all(conn, id, Purpose::Reset, now)?;
+                }
+                // A deactivated account gets no reset link: the link would work and the
+                // sign-in after it would not.
+                _ if !account.is_active => {}
+                _ => {
+                    token = Some(tokens::issue(
+                        conn,
+                        id,
+                        Purpose::Reset,
+                        now,
+                        crate::domain::clock::after(now, ttl),
+                    )?);
+                }
+            }
+            Ok(Some((account.email, token, account.is_active)))
+        })?)
+    })
+    .await?;
+    let Some((email, token, active)) = done else {
+        return Err(AppError::NotFound);
+    };
+    if action == "send-reset" && !active {
+        FlashMessage::error(format!(
+            "{email} is deactivated: activate it before sending a reset link."
+        ))
+        .send();
+        return Ok(see_other(LIST));
+    }
+    if let Some(token) = token {
+        state
+            .mailer
+            .send(reset_mail(&state, &email, token.expose(), false));
+    }
+    log::info!(target: "security", "admin {} did {action} on account {id}", signed.account.id);
+    FlashMessage::success(match action.as_str() {
+        "deactivate" => format!("{email} is deactivated and signed out everywhere."),
+        "activate" => format!("{email} is active again."),
+        "unlock" => format!("{email} is unlocked."),
+        "logout-everywhere" => format!("{email} is signed out everywhere."),
+        _ => format!("A reset link was sent to {email}."),
+    })
+    .send();
+    Ok(see_other(LIST))
+}

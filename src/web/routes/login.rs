@@ -1,0 +1,198 @@
+//! `GET/POST /login` and `/admin/login`: one implementation, the realm as a type parameter.
+
+use actix_identity::Identity;
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpMessage as _, HttpRequest, HttpResponse};
+use actix_web_flash_messages::IncomingFlashMessages;
+use serde::Deserialize;
+
+use super::{html, safe_next, see_other};
+use crate::app::auth::{sign_in, Browser, SignInOutcome};
+use crate::app::error::{AppError, AppResult};
+use crate::web::cookies;
+use crate::web::csrf;
+use crate::web::form::Form;
+use crate::web::realm::{Realm, RealmKind, RealmSession};
+use crate::web::routes::client::client_info;
+use crate::web::startup::AppState;
+use crate::web::templates::{self, Chrome, LoginPage};
+
+pub const INVALID_CREDENTIALS: &str = "Invalid email or password.";
+pub const OPEN_ELSEWHERE: &str = "Your account is open on another device.";
+
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    #[serde(default)]
+    next: String,
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    remember_me: String,
+    #[serde(default)]
+    next: String,
+    #[serde(default)]
+    csrf_token: String,
+}
+
+impl std::fmt::Debug for LoginForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginForm")
+            .field("email", &self.email)
+            .finish_non_exhaustive()
+    }
+}
+
+fn page(
+    realm: Realm,
+    chrome: Chrome,
+    status: StatusCode,
+    email: &str,
+    next: &str,
+    csrf_token: &str,
+    error: Option<&str>,
+) -> AppResult<HttpResponse> {
+    let page = LoginPage {
+        chrome,
+        heading: realm.sign_in_heading(),
+        action: realm.login_path(),
+        is_admin: realm == Realm::Admin,
+        show_remember_me: realm.persists(),
+        email,
+        next: &safe_next(realm, next).unwrap_or_default(),
+        csrf_token,
+        error,
+    };
+    Ok(html(status, templates::render(&page)?))
+}
+
+pub async fn form<R: RealmKind>(
+    session: Session,
+    flashes: IncomingFlashMessages,
+    query: web::Query<LoginQuery>,
+) -> AppResult<HttpResponse> {
+    let realm = R::REALM;
+    let token = csrf::token(&session, realm)?;
+    page(
+        realm,
+        Chrome::new(None, &flashes),
+        StatusCode::OK,
+        "",
+        &query.next,
+        &token,
+        None,
+    )
+}
+
+pub async fn submit<R: RealmKind>(
+    req: HttpRequest,
+    session: Session,
+    state: web::Data<AppState>,
+    Form(form): Form<LoginForm>,
+) -> AppResult<HttpResponse> {
+    let realm = R::REALM;
+    csrf::verify(&req, &session, &state, realm, &form.csrf_token).await?;
+    let remembered = realm
+        .persists()
+        .then(|| cookies::read_remember(&req, &state.config))
+        .flatten();
+    let browser = Browser {
+        client: client_info(req.head(), &state.config.trusted_proxies),
+        earlier_secrets: RealmSession::of(&session, realm)
+            .secret()
+            .into_iter()
+            .chain(remembered.clone())
+            .collect(),
+        device: cookies::read_device(&req, &state.config),
+    };
+    let remember_me = form.remember_me == "on";
+    let outcome = sign_in(
+        &state,
+        realm,
+        browser,
+        form.email.clone(),
+        form.password,
+        remember_me,
+    )
+    .await?;
+    let again = |status: StatusCode, message: &str| {
+        let token = csrf::token(&session, realm)?;
+        // SECURITY: a password typed into the email field is not shown back.
+        let looks_like_email = form.email.contains('@')
+            && form.email.len() <= 254
+            && !form.email.chars().any(char::is_control);
+        let shown_email = if looks_like_email {
+            form.email.as_str()
+        } else {
+            ""
+        };
+        page(
+            realm,
+            Chrome::anonymous(),
+            status,
+            shown_email,
+            &form.next,
+            &token,
+            Some(message),
+        )
+    };
+    let (secret, account_id, device) = match outcome {
+        SignInOutcome::Refused => return again(StatusCode::UNAUTHORIZED, INVALID_CREDENTIALS),
+        SignInOutcome::Blocked => return again(StatusCode::CONFLICT, OPEN_ELSEWHERE),
+        SignInOutcome::Locked { retry_after_secs } => {
+            let minutes = retry_after_secs.div_ceil(60);
+            // The SPEC's exact words, "N minutes", even when N is 1.
+            let message = format!("Too many failed attempts. Try again in {minutes} minutes.");
+            let mut res = again(StatusCode::TOO_MANY_REQUESTS, &message)?;
+            res.headers_mut().insert(
+                actix_web::http::header::RETRY_AFTER,
+                actix_web::http::header::HeaderValue::from(retry_after_secs),
+            );
+            return Ok(res);
+        }
+        SignInOutcome::SignedIn {
+            secret,
+            account_id,
+            device,
+        } => (secret, account_id, device),
+    };
+    let remember_cookie = if remember_me && realm.persists() {
+        Some(cookies::remember(&secret, &state.config))
+    } else if remembered.is_some() {
+        // The earlier remembered session was just replaced: forget it.
+        Some(cookies::remember_removal(&state.config))
+    } else {
+        None
+    };
+    // actix-identity's login renews the session before the realm's keys are written.
+    Identity::login(&req.extensions(), secret.clone())
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("identity login: {e}")))?;
+    RealmSession::of(&session, realm).sign_in(&secret, account_id)?;
+    csrf::replace(&session, realm)?;
+    let mut res = see_other(&safe_next(realm, &form.next).unwrap_or(realm.home_path().into()));
+    for c in remember_cookie
+        .into_iter()
+        .chain(Some(cookies::device(&device, &state.config)))
+    {
+        res.add_cookie(&c)
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("cookie: {e}")))?;
+    }
+    Ok(res)
+}
+
+/// `GET /sign-in`: the old address, kept working for bookmarks.
+pub async fn old_address(req: HttpRequest) -> HttpResponse {
+    let location = match req.query_string() {
+        "" => "/login".to_owned(),
+        q => format!("/login?{q}"),
+    };
+    HttpResponse::PermanentRedirect()
+        .insert_header((actix_web::http::header::LOCATION, location))
+        .finish()
+}

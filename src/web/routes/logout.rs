@@ -1,0 +1,75 @@
+//! Sign-out (SPEC §7): revoke the row, record it, remove only this realm's keys.
+
+use actix_identity::IdentityExt as _;
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web_flash_messages::{FlashMessage, IncomingFlashMessages};
+
+use super::{html, see_other, signed_in_chrome};
+use crate::app::error::{AppError, AppResult};
+use crate::db::{self, audit::LogoutReason, sessions};
+use crate::web::cookies;
+use crate::web::csrf;
+use crate::web::form::{CsrfOnly, Form};
+use crate::web::realm::{RealmKind, RealmSession, SignedIn};
+use crate::web::routes::client::client_info;
+use crate::web::startup::AppState;
+use crate::web::templates::{self, LogoutPage};
+
+pub const LOGGED_OUT: &str = "You have been successfully logged out.";
+
+/// `GET /logout`: a confirmation page. A GET never signs anyone out.
+pub async fn confirm<R: RealmKind>(
+    signed: SignedIn<R>,
+    session: Session,
+    flashes: IncomingFlashMessages,
+) -> AppResult<HttpResponse> {
+    let realm = R::REALM;
+    let chrome = signed_in_chrome(&signed, &session, &flashes)?;
+    let csrf_token = csrf::token(&session, realm)?;
+    let page = LogoutPage {
+        chrome,
+        realm_title: realm.title(),
+        action: realm.logout_path(),
+        home: realm.home_path(),
+        csrf_token: &csrf_token,
+    };
+    Ok(html(StatusCode::OK, templates::render(&page)?))
+}
+
+pub async fn submit<R: RealmKind>(
+    req: HttpRequest,
+    signed: SignedIn<R>,
+    session: Session,
+    state: web::Data<AppState>,
+    Form(form): Form<CsrfOnly>,
+) -> AppResult<HttpResponse> {
+    let realm = R::REALM;
+    csrf::verify(&req, &session, &state, realm, &form.csrf_token).await?;
+
+    let client = client_info(req.head(), &state.config.trusted_proxies);
+    let now = state.clock.now();
+    let row = signed.session;
+    // SPEC I5: the answer goes out only after the revocation and its activity row commit.
+    db::block(&state.pool, move |conn| {
+        Ok(conn.immediate_transaction(|conn| {
+            sessions::revoke(conn, &row, LogoutReason::UserLogout, Some(&client), now)
+        })?)
+    })
+    .await?;
+
+    // Only this realm's keys: the other realm lives in the same cookie.
+    if let Ok(identity) = req.get_identity() {
+        identity.logout();
+    }
+    RealmSession::of(&session, realm).sign_out();
+    FlashMessage::success(LOGGED_OUT).send();
+    let mut res = see_other(realm.login_path());
+    if realm.persists() {
+        // This device's remembered session is the row just revoked; other devices keep theirs.
+        res.add_cookie(&cookies::remember_removal(&state.config))
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("cookie: {e}")))?;
+    }
+    Ok(res)
+}

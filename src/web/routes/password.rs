@@ -1,0 +1,322 @@
+//! Change password, for both realms (SPEC §8): the sessions this browser holds stay signed in,
+//! the account's others are revoked.
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError as _};
+use actix_web_flash_messages::{FlashMessage, IncomingFlashMessages};
+use serde::Deserialize;
+
+use super::held::Held;
+use super::register::checked_password;
+use super::{html, see_other, signed_in_chrome};
+use crate::app::error::{AppError, AppResult};
+use crate::app::mail::Mail;
+use crate::db::audit::{Incident, IncidentKind, LogoutReason};
+use crate::db::password_checks::{self, Admission};
+use crate::db::tokens::{self, Purpose};
+use crate::db::{self, accounts, sessions};
+use crate::web::csrf;
+use crate::web::form::Form;
+use crate::web::realm::{Realm, RealmKind, RealmSession, SignedIn, SESSION_ENDED};
+use crate::web::routes::client::client_info;
+use crate::web::startup::AppState;
+use crate::web::templates::{self, PasswordPage};
+
+pub const CHANGED: &str = "Your password has been changed.";
+pub const GUESSING: &str =
+    "You have been signed out: too many wrong current passwords. Sign in again to continue.";
+
+#[derive(Deserialize)]
+pub struct ChangeForm {
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    new_password: String,
+    #[serde(default)]
+    new_password_confirm: String,
+    #[serde(default)]
+    csrf_token: String,
+}
+
+fn page<R: RealmKind>(
+    signed: &SignedIn<R>,
+    session: &Session,
+    flashes: &IncomingFlashMessages,
+    status: StatusCode,
+    error: Option<&str>,
+) -> AppResult<HttpResponse> {
+    let chrome = signed_in_chrome(signed, session, flashes)?;
+    let token = csrf::token(session, R::REALM)?;
+    let page = PasswordPage {
+        chrome,
+        action: R::REALM.password_path(),
+        email: &signed.account.email,
+        must_change: signed.account.must_change_password,
+        csrf_token: &token,
+        error,
+    };
+    Ok(html(status, templates::render(&page)?))
+}
+
+pub async fn form<R: RealmKind>(
+    signed: SignedIn<R>,
+    session: Session,
+    flashes: IncomingFlashMessages,
+) -> AppResult<HttpResponse> {
+    page(&signed, &session, &flashes, StatusCode::OK, None)
+}
+
+pub async fn change<R: RealmKind>(
+    req: HttpRequest,
+    signed: SignedIn<R>,
+    session: Session,
+    flashes: IncomingFlashMessages,
+    state: web::Data<AppState>,
+    Form(form): Form<ChangeForm>,
+) -> AppResult<HttpResponse> {
+    let realm = R::REALM;
+    csrf::verify(&req, &session, &state, realm, &form.csrf_token).await?;
+    let refuse = |message: &str| {
+        page(
+            &signed,
+            &session,
+            &flashes,
+            StatusCode::BAD_REQUEST,
+            Some(message),
+        )
+    };
+
+    // SECURITY: every cheap check first, so a request that would fail anyway never makes a
+    // hashing thread work (SPEC §9).
+    if form.new_password != form.new_password_confirm {
+        return refuse("The two new passwords do not match.");
+    }
+    if form.new_password == form.current_password {
+        return refuse("Choose a password different from your current one.");
+    }
+    let session_id = signed.session.id.clone();
+    let account_id = signed.account.id;
+    let window = state.config.lockout.window;
+    // A check that would be refused is refused now, from reads alone: a storm of them from
+    // one account then costs neither the strength check's CPU nor the write lock.
+    let id = session_id.clone();
+    let now = state.clock.now();
+    let early = db::block(&state.pool, move |conn| {
+        Ok(password_checks::would_admit(
+            conn, &id, account_id, window, now,
+        )?)
+    })
+    .await?;
+    refused(early)?;
+    let password = match checked_password(
+        &form.new_password,
+        &signed.account.email,
+        &signed.account.name,
+    )
+    .await?
+    {
+        Ok(p) => p,
+        Err(message) => return refuse(&message),
+    };
+
+    // Counted per registry row before Argon2, in the transaction that admits it; the email's
+    // sign-in lock is never consulted, so a stranger's wrong sign-ins cannot stop the owner.
+    let id = session_id.clone();
+    let now = state.clock.now();
+    let admission = db::block(&state.pool, move |conn| {
+        Ok(conn.immediate_transaction(|conn| {
+            password_checks::admit(conn, &id, account_id, window, now)
+        })?)
+    })
+    .await?;
+    refused(admission)?;
+    // Marked in flight until the check's last transaction; a request cut off before it
+    // (an error, a dropped connection) releases the mark when this goes out of scope.
+    let mut in_flight = InFlight {
+        pool: state.pool.clone(),
+        session_id: Some(session_id.clone()),
+    };
+    let verified = state
+        .hasher
+        .verify(
+            Some(signed.account.password_hash.clone()),
+            form.current_password.clone(),
+        )
+        .await;
+    let client = client_info(req.head(), &state.config.trusted_proxies);
+    let floods = state.config.incidents_per_ip;
+    if !matches!(&verified, Ok(v) if v.matches) {
+        // A check the hasher could not run (a saturated pool's 503) is no wrong password.
+        let wrong = verified.is_ok();
+        let (id, row, audit_client) = (session_id.clone(), signed.session.clone(), client.clone());
+        let now = state.clock.now();
+        let ended = db::block(&state.pool, move |conn| {
+            Ok(conn.immediate_transaction(|conn| {
+                let wrong_so_far = password_checks::finish(conn, &id, wrong)?;
+                password_checks::release(conn, &id)?;
+                if wrong_so_far < password_checks::MAX_WRONG {
+                    return Ok::<_, diesel::result::Error>(false);
+                }
+                let reason = LogoutReason::PasswordGuessing;
+                if sessions::revoke(conn, &row, reason, Some(&audit_client), now)? {
+                    log::warn!(
+                        target: "security",
+                        "session {} ended after {wrong_so_far} wrong current passwords",
+                        row.id
+                    );
+                    Incident::new(IncidentKind::PasswordGuessing, &audit_client)
+                        .realm(realm)
+                        .account(account_id)
+                        .details(format!(
+                            "session {}: {wrong_so_far} wrong current passwords",
+                            row.id
+                        ))
+                        .record(conn, now, floods)?;
+                }
+                Ok(true)
+            })?)
+        })
+        .await?;
+        in_flight.disarm();
+        verified?;
+        if ended {
+            return signed_out(&session, &state, realm, signed.session.remember, GUESSING);
+        }
+        return refuse("Your current password is not correct.");
+    }
+    let hash = state.hasher.hash(password.expose().to_owned()).await?;
+
+    let held = Held::read(&req, &session, &state.config);
+    let keep = held.hashes();
+    let this_device = crate::web::cookies::read_device(&req, &state.config)
+        .map(|d| crate::domain::crypto::sha256_hex(&d));
+    let account_email = signed.account.email.clone();
+    let now = state.clock.now();
+    let audit_client = client.clone();
+    let id = session_id.clone();
+    let rotation = db::block(&state.pool, move |conn| {
+        Ok(conn.immediate_transaction(|conn| {
+            password_checks::release(conn, &id)?;
+            // SECURITY: the session may have been ended while Argon2 ran (signed out
+            // elsewhere, revoked, the account deactivated); then nothing changes (SPEC I3).
+            let session_live = sessions::find(conn, &id)?.is_some_and(|r| r.revoked_at.is_none());
+            let account_active = accounts::find(conn, account_id)?.is_some_and(|a| a.is_active);
+            if !(session_live && account_active) {
+                return Ok::<_, diesel::result::Error>(None);
+            }
+            accounts::set_new_password(conn, account_id, &hash)?;
+            // Browsers that knew the old password lose their separate lockout budget.
+            crate::db::lockout::forget_devices(conn, &account_email, this_device.as_deref())?;
+            tokens::void_all(conn, account_id, Purpose::Reset, now)?;
+            sessions::revoke_all_for(
+                conn,
+                account_id,
+                &keep,
+                LogoutReason::PasswordChanged,
+                Some(&audit_client),
+                now,
+            )?;
+            let rotation = held.rotate(conn, account_id, now)?;
+            Incident::new(IncidentKind::PasswordChanged, &audit_client)
+                .realm(realm)
+                .account(account_id)
+                .record(conn, now, floods)?;
+            Ok(Some(rotation))
+        })?)
+    })
+    .await?;
+    in_flight.disarm();
+    let Some(rotation) = rotation else {
+        return signed_out(
+            &session,
+            &state,
+            realm,
+            signed.session.remember,
+            SESSION_ENDED,
+        );
+    };
+    state.mailer.send(Mail::password_notice(
+        &signed.account.email,
+        "changed",
+        now,
+        &client.ip.to_string(),
+    ));
+    FlashMessage::success(CHANGED).send();
+    let mut res = see_other(realm.home_path());
+    rotation.apply(&req, &session, &mut res, &state.config)?;
+    Ok(res)
+}
+
+/// A refused admission as its 429.
+fn refused(admission: Admission) -> AppResult<()> {
+    match admission {
+        Admission::Admitted => Ok(()),
+        Admission::InFlight => Err(AppError::TooMany {
+            message: "Your password is being checked already. Wait a moment and try again.".into(),
+            retry_after_secs: 1,
+        }),
+        Admission::OverCap { retry_after_secs } => Err(AppError::TooMany {
+            message: format!(
+                "Too many password checks. Try again in {} minutes.",
+                retry_after_secs.div_ceil(60)
+            ),
+            retry_after_secs,
+        }),
+    }
+}
+
+/// This realm's session ended during the request: its keys go, and the remember cookie with
+/// a remembered session, and the answer is the 401 page with a sign-in link.
+fn signed_out(
+    session: &Session,
+    state: &AppState,
+    realm: Realm,
+    remembered: bool,
+    message: &'static str,
+) -> AppResult<HttpResponse> {
+    RealmSession::of(session, realm).sign_out();
+    let mut res = AppError::Unauthenticated {
+        realm,
+        message: Some(message),
+    }
+    .error_response();
+    if remembered {
+        res.add_cookie(&crate::web::cookies::remember_removal(&state.config))
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("cookie: {e}")))?;
+    }
+    Ok(res)
+}
+
+/// Releases a check's in-flight mark if its request ends before the check's last
+/// transaction did (an error on the way, or the connection dropped mid-check).
+struct InFlight {
+    pool: db::Pool,
+    session_id: Option<String>,
+}
+
+impl InFlight {
+    fn disarm(&mut self) {
+        self.session_id = None;
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let Some(id) = self.session_id.take() else {
+            return;
+        };
+        let pool = self.pool.clone();
+        // Off the async worker, as all database work; without a runtime (never, in the
+        // server) the mark simply goes stale after a few seconds.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn_blocking(move || {
+                if let Ok(mut conn) = pool.get() {
+                    if let Err(e) = password_checks::release(&mut conn, &id) {
+                        log::warn!("could not release a password check: {e}");
+                    }
+                }
+            });
+        }
+    }
+}

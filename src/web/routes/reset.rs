@@ -1,0 +1,284 @@
+//! Password reset (SPEC §8). The flow keeps its state only under `reset.*` and removes only
+//! those keys, so whoever else is signed in to this browser, in either realm, stays signed in.
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web_flash_messages::{FlashMessage, IncomingFlashMessages};
+use serde::Deserialize;
+
+use super::register::checked_password;
+use super::{html, see_other};
+use crate::app::error::{AppError, AppResult};
+use crate::app::jobs::Job;
+use crate::app::mail::Mail;
+use crate::db::audit::{Incident, IncidentKind, LogoutReason};
+use crate::db::rates::{self, RateKind};
+use crate::db::tokens::{self, Purpose};
+use crate::db::{self, accounts, lockout, sessions};
+use crate::domain::Email;
+use crate::web::csrf;
+use crate::web::form::Form;
+use crate::web::realm::Realm;
+use crate::web::routes::client::client_info;
+use crate::web::startup::AppState;
+use crate::web::templates::{self, Chrome, ResetConfirmPage, ResetRequestPage};
+
+pub const SENT: &str = "If an account exists for that address, a reset link has been sent.";
+pub const DONE: &str = "Your password has been reset. Please sign in.";
+const TOKEN_KEY: &str = "reset.token";
+
+#[derive(Deserialize)]
+pub struct RequestForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    csrf_token: String,
+}
+
+#[derive(Deserialize)]
+pub struct ConfirmForm {
+    #[serde(default)]
+    new_password: String,
+    #[serde(default)]
+    new_password_confirm: String,
+    #[serde(default)]
+    csrf_token: String,
+}
+
+fn invalid_link() -> AppError {
+    AppError::BadRequestWithLink {
+        message: "This reset link is not valid, was already used, or has expired.",
+        href: "/password/reset",
+        text: "Request a new link",
+    }
+}
+
+fn request_page(
+    session: &Session,
+    chrome: Chrome,
+    status: StatusCode,
+    email: &str,
+    error: Option<&str>,
+    sent: Option<&str>,
+) -> AppResult<HttpResponse> {
+    let token = csrf::token(session, Realm::User)?;
+    let page = ResetRequestPage {
+        chrome,
+        email,
+        csrf_token: &token,
+        error,
+        sent,
+    };
+    Ok(html(status, templates::render(&page)?))
+}
+
+pub async fn request_form(
+    session: Session,
+    flashes: IncomingFlashMessages,
+) -> AppResult<HttpResponse> {
+    request_page(
+        &session,
+        Chrome::new(None, &flashes),
+        StatusCode::OK,
+        "",
+        None,
+        None,
+    )
+}
+
+pub async fn request(
+    req: HttpRequest,
+    session: Session,
+    state: web::Data<AppState>,
+    Form(form): Form<RequestForm>,
+) -> AppResult<HttpResponse> {
+    csrf::verify(&req, &session, &state, Realm::User, &form.csrf_token).await?;
+    let Ok(email) = Email::parse(&form.email) else {
+        return request_page(
+            &session,
+            Chrome::anonymous(),
+            StatusCode::BAD_REQUEST,
+            &form.email,
+            Some("Enter a valid email address."),
+            None,
+        );
+    };
+    // SECURITY: look-up, rate limits, token and mail all happen on the job thread, so this
+    // answer is the same, and as fast, for every well-formed address.
+    let client = client_info(req.head(), &state.config.trusted_proxies);
+    // The per-network limit is counted here, in one write transaction, so a burst cannot
+    // fill the job queue ahead of the count; it is per network, so the answer still says
+    // nothing about the address. Over it, nothing is queued and the answer is unchanged.
+    let ip = crate::domain::client::rate_key(client.ip);
+    let now = state.clock.now();
+    let open = db::block(&state.pool, move |conn| {
+        Ok(conn.immediate_transaction(|conn| {
+            rates::hit(
+                conn,
+                RateKind::ResetRequestPerIp,
+                &ip,
+                crate::app::jobs::RESET_REQUESTS_PER_IP,
+                now,
+            )
+        })?)
+    })
+    .await?;
+    if !open {
+        log::warn!(target: "security", "reset requests from a network over the hourly limit");
+    }
+    if open {
+        state.jobs.submit(Job::ResetRequest { email, client });
+    }
+    request_page(
+        &session,
+        Chrome::anonymous(),
+        StatusCode::OK,
+        "",
+        None,
+        Some(SENT),
+    )
+}
+
+/// `GET /password/reset/{token}`: moves the token from the address bar into `reset.*`.
+pub async fn follow_link(
+    token: web::Path<String>,
+    session: Session,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let token = token.into_inner();
+    let now = state.clock.now();
+    let checked = token.clone();
+    let valid = db::block(&state.pool, move |conn| {
+        Ok(tokens::peek(conn, &checked, Purpose::Reset, now)?)
+    })
+    .await?;
+    if valid.is_none() {
+        return Err(invalid_link());
+    }
+    session
+        .insert(TOKEN_KEY, token)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("session insert: {e}")))?;
+    Ok(see_other("/password/reset/confirm"))
+}
+
+/// The account the token in `reset.*` belongs to, while the token is still good.
+async fn pending(session: &Session, state: &AppState) -> AppResult<(String, accounts::Account)> {
+    let token = session
+        .get::<String>(TOKEN_KEY)
+        .ok()
+        .flatten()
+        .ok_or_else(invalid_link)?;
+    let now = state.clock.now();
+    let checked = token.clone();
+    let account = db::block(&state.pool, move |conn| {
+        match tokens::peek(conn, &checked, Purpose::Reset, now)? {
+            Some(id) => Ok(accounts::find(conn, id)?),
+            None => Ok(None),
+        }
+    })
+    .await?
+    .ok_or_else(invalid_link)?;
+    Ok((token, account))
+}
+
+fn confirm_page(
+    session: &Session,
+    status: StatusCode,
+    email: &str,
+    error: Option<&str>,
+) -> AppResult<HttpResponse> {
+    let token = csrf::token(session, Realm::User)?;
+    let page = ResetConfirmPage {
+        chrome: Chrome::anonymous(),
+        email,
+        csrf_token: &token,
+        error,
+    };
+    Ok(html(status, templates::render(&page)?))
+}
+
+pub async fn confirm_form(session: Session, state: web::Data<AppState>) -> AppResult<HttpResponse> {
+    let (_, account) = pending(&session, &state).await?;
+    confirm_page(&session, StatusCode::OK, &account.email, None)
+}
+
+pub async fn confirm(
+    req: HttpRequest,
+    session: Session,
+    state: web::Data<AppState>,
+    Form(form): Form<ConfirmForm>,
+) -> AppResult<HttpResponse> {
+    csrf::verify(&req, &session, &state, Realm::User, &form.csrf_token).await?;
+    let (token, account) = pending(&session, &state).await?;
+    // A refused password leaves the token unused, so the person can try again.
+    if form.new_password != form.new_password_confirm {
+        return confirm_page(
+            &session,
+            StatusCode::BAD_REQUEST,
+            &account.email,
+            Some("The two passwords do not match."),
+        );
+    }
+    let password = match checked_password(&form.new_password, &account.email, &account.name).await?
+    {
+        Ok(p) => p,
+        Err(message) => {
+            return confirm_page(
+                &session,
+                StatusCode::BAD_REQUEST,
+                &account.email,
+                Some(&message),
+            )
+        }
+    };
+    let hash = state.hasher.hash(password.expose().to_owned()).await?;
+
+    let client = client_info(req.head(), &state.config.trusted_proxies);
+    let now = state.clock.now();
+    let floods = state.config.incidents_per_ip;
+    let account_id = account.id;
+    let account_email = account.email.clone();
+    let audit_client = client.clone();
+    let done = db::block(&state.pool, move |conn| {
+        Ok(conn.immediate_transaction(|conn| {
+            // One conditional update: two tabs racing with one link cannot both win.
+            if tokens::consume(conn, &token, Purpose::Reset, now)? != Some(account_id) {
+                return Ok::<_, diesel::result::Error>(false);
+            }
+            accounts::set_new_password(conn, account_id, &hash)?;
+            tokens::void_all(conn, account_id, Purpose::Reset, now)?;
+            // A completed reset proves the owner: the email's lock goes too.
+            lockout::unlock_email(conn, &account_email)?;
+            // The link reached the mailbox: that confirms the address too.
+            accounts::confirm_email(conn, account_id, now)?;
+            sessions::revoke_all_for(
+                conn,
+                account_id,
+                &[],
+                LogoutReason::PasswordReset,
+                Some(&audit_client),
+                now,
+            )?;
+            Incident::new(IncidentKind::PasswordResetCompleted, &audit_client)
+                .realm(Realm::User)
+                .account(account_id)
+                .record(conn, now, floods)?;
+            Ok(true)
+        })?)
+    })
+    .await?;
+    if !done {
+        return Err(invalid_link());
+    }
+    // Only the reset flow's own keys: anyone signed in to this browser stays signed in.
+    session.remove(TOKEN_KEY);
+    state.mailer.send(Mail::password_notice(
+        &account.email,
+        "reset",
+        now,
+        &client.ip.to_string(),
+    ));
+    FlashMessage::success(DONE).send();
+    Ok(see_other("/login"))
+}

@@ -1,0 +1,158 @@
+//! `/account/sessions`: the account's live sessions in every realm, and revoking them.
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web_flash_messages::{FlashMessage, IncomingFlashMessages};
+
+use super::held::Held;
+use super::{html, see_other, signed_in_chrome};
+use crate::app::error::{AppError, AppResult};
+use crate::db::audit::{Incident, IncidentKind, LogoutReason};
+use crate::db::tokens::{self, Purpose};
+use crate::db::{self, sessions};
+use crate::domain::client::describe_user_agent;
+use crate::web::cookies;
+use crate::web::csrf;
+use crate::web::form::{CsrfOnly, Form};
+use crate::web::realm::{Realm, RealmSession, SignedIn, UserRealm};
+use crate::web::routes::client::client_info;
+use crate::web::startup::AppState;
+use crate::web::templates::{self, SessionRow, SessionsPage};
+
+const TIME_FORMAT: &str = "%Y-%m-%d %H:%M";
+
+pub async fn list(
+    req: HttpRequest,
+    signed: SignedIn<UserRealm>,
+    session: Session,
+    flashes: IncomingFlashMessages,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    let chrome = signed_in_chrome(&signed, &session, &flashes)?;
+    let token = csrf::token(&session, Realm::User)?;
+    let held = Held::read(&req, &session, &state.config).hashes();
+    let now = state.clock.now();
+    let account_id = signed.account.id;
+    let live = db::block(&state.pool, move |conn| {
+        Ok(sessions::live_for_account(conn, account_id, now)?)
+    })
+    .await?;
+    let rows = live
+        .into_iter()
+        .map(|s| SessionRow {
+            current: s.id == signed.session.id,
+            this_browser: held.contains(&s.secret_hash),
+            browser: describe_user_agent(&s.user_agent),
+            created: s.created_at.format(TIME_FORMAT).to_string(),
+            last_seen: s.last_seen_at.format(TIME_FORMAT).to_string(),
+            remembered: s.remember,
+            id: s.id,
+            realm: s.realm,
+            ip: s.ip,
+        })
+        .collect();
+    let page = SessionsPage {
+        chrome,
+        rows,
+        csrf_token: &token,
+    };
+    Ok(html(StatusCode::OK, templates::render(&page)?))
+}
+
+/// `POST /account/sessions/{id}/revoke`. The current session is a sign-out; another account's
+/// id is a 404, recorded as `unauthorized_access`.
+pub async fn revoke(
+    req: HttpRequest,
+    id: web::Path<String>,
+    signed: SignedIn<UserRealm>,
+    session: Session,
+    state: web::Data<AppState>,
+    Form(form): Form<CsrfOnly>,
+) -> AppResult<HttpResponse> {
+    csrf::verify(&req, &session, &state, Realm::User, &form.csrf_token).await?;
+    let id = id.into_inner();
+    let client = client_info(req.head(), &state.config.trusted_proxies);
+    let now = state.clock.now();
+    let floods = state.config.incidents_per_ip;
+    let account_id = signed.account.id;
+    let current = id == signed.session.id;
+    let reason = if current {
+        LogoutReason::UserLogout
+    } else {
+        LogoutReason::RevokedByUser
+    };
+    let outcome = db::block(&state.pool, move |conn| {
+        Ok(conn.immediate_transaction(|conn| {
+            let Some(row) = sessions::find(conn, &id)? else {
+                return Ok::<_, diesel::result::Error>(Err(()));
+            };
+            if row.account_id != account_id {
+                Incident::new(IncidentKind::UnauthorizedAccess, &client)
+                    .realm(Realm::User)
+                    .account(account_id)
+                    .details("revoke of another account's session")
+                    .record(conn, now, floods)?;
+                return Ok(Err(()));
+            }
+            sessions::revoke(conn, &row, reason, Some(&client), now)?;
+            Ok(Ok(()))
+        })?)
+    })
+    .await?;
+    if outcome.is_err() {
+        return Err(AppError::NotFound);
+    }
+    if current {
+        RealmSession::of(&session, Realm::User).sign_out();
+        FlashMessage::success(super::logout::LOGGED_OUT).send();
+        let mut res = see_other(Realm::User.login_path());
+        res.add_cookie(&cookies::remember_removal(&state.config))
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("cookie: {e}")))?;
+        return Ok(res);
+    }
+    FlashMessage::success("That session has been signed out.").send();
+    Ok(see_other("/account/sessions"))
+}
+
+/// `POST /account/sessions/revoke-others`: all but the sessions this browser holds, which get
+/// new secrets in this response (SPEC §8), and every pending reset link of the account.
+pub async fn revoke_others(
+    req: HttpRequest,
+    signed: SignedIn<UserRealm>,
+    session: Session,
+    state: web::Data<AppState>,
+    Form(form): Form<CsrfOnly>,
+) -> AppResult<HttpResponse> {
+    csrf::verify(&req, &session, &state, Realm::User, &form.csrf_token).await?;
+    let held = Held::read(&req, &session, &state.config);
+    let keep = held.hashes();
+    let client = client_info(req.head(), &state.config.trusted_proxies);
+    let now = state.clock.now();
+    let account_id = signed.account.id;
+    let (ended, rotation) = db::block(&state.pool, move |conn| {
+        Ok(conn.immediate_transaction(|conn| {
+            let ended = sessions::revoke_all_for(
+                conn,
+                account_id,
+                &keep,
+                LogoutReason::RevokedByUser,
+                Some(&client),
+                now,
+            )?;
+            tokens::void_all(conn, account_id, Purpose::Reset, now)?;
+            let rotation = held.rotate(conn, account_id, now)?;
+            Ok::<_, diesel::result::Error>((ended, rotation))
+        })?)
+    })
+    .await?;
+    FlashMessage::success(match ended {
+        0 => "There were no other sessions to sign out.".to_owned(),
+        1 => "1 other session has been signed out.".to_owned(),
+        n => format!("{n} other sessions have been signed out."),
+    })
+    .send();
+    let mut res = see_other("/account/sessions");
+    rotation.apply(&req, &session, &mut res, &state.config)?;
+    Ok(res)
+}

@@ -1,0 +1,93 @@
+//! `GET /session/status`: for the expiry notice. Reads, never writes: it is not activity and
+//! never extends a session.
+
+use actix_session::Session;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Serialize;
+
+use crate::app::auth::access::{self, AccessPolicy, Claim};
+use crate::app::error::AppResult;
+use crate::db::{self, sessions};
+use crate::domain::crypto;
+use crate::web::cookies;
+use crate::web::realm::{Realm, RealmSession};
+use crate::web::routes::client::client_info;
+use crate::web::startup::AppState;
+
+#[derive(Serialize, Default)]
+struct RealmStatus {
+    signed_in: bool,
+    idle_expires_in: i64,
+    absolute_expires_in: i64,
+}
+
+#[derive(Serialize)]
+struct Status {
+    user: RealmStatus,
+    admin: RealmStatus,
+}
+
+pub async fn status(
+    req: HttpRequest,
+    session: Session,
+    state: web::Data<AppState>,
+) -> AppResult<HttpResponse> {
+    // The secret's hash, and the account the session cookie names (`None` for a remember
+    // cookie, whose row alone names the account, as in the guard).
+    let secret = |realm: Realm| match RealmSession::of(&session, realm).secret() {
+        Some(secret) => Some((
+            crypto::sha256_hex(&secret),
+            Some(RealmSession::of(&session, realm).claimed_account()),
+        )),
+        None => realm
+            .persists()
+            .then(|| cookies::read_remember(&req, &state.config))
+            .flatten()
+            .map(|secret| (crypto::sha256_hex(&secret), None)),
+    };
+    let secrets = [
+        (Realm::User, secret(Realm::User)),
+        (Realm::Admin, secret(Realm::Admin)),
+    ];
+    let now = state.clock.now();
+    let client = client_info(req.head(), &state.config.trusted_proxies);
+    let policies = Realm::ALL.map(|realm| AccessPolicy {
+        realm,
+        timeouts: state.config.realm(realm).clone(),
+        remember_me: state.config.remember_me,
+    });
+    let [user, admin] = db::block(&state.pool, move |conn| {
+        let mut out: [RealmStatus; 2] = Default::default();
+        for (slot, (realm, hash)) in out.iter_mut().zip(secrets) {
+            let Some((hash, claimed)) = hash else {
+                continue;
+            };
+            let Some((row, account)) = sessions::find_by_secret_with_account(conn, realm, &hash)?
+            else {
+                continue;
+            };
+            // What the guard would let through, asked of the same decision, without its writes.
+            let claim = match claimed {
+                Some(id) => Claim::Account(id),
+                None => Claim::Remembered,
+            };
+            let Some(policy) = policies.iter().find(|p| p.realm == realm) else {
+                continue;
+            };
+            let decision = access::decide(&row, Some(&account), claim, &client, policy, now);
+            if decision.refusal.is_none() {
+                *slot = RealmStatus {
+                    signed_in: true,
+                    idle_expires_in: (row.idle_expires_at.min(row.absolute_expires_at) - now)
+                        .num_seconds(),
+                    absolute_expires_in: (row.absolute_expires_at - now).num_seconds(),
+                };
+            }
+        }
+        Ok(out)
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .json(Status { user, admin }))
+}

@@ -1,0 +1,479 @@
+//! The whole application is wired here, once, for both `serve` and the tests.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_session::config::{BrowserSession, CookieContentSecurity};
+use actix_session::storage::CookieSessionStore;
+use actix_session::SessionMiddleware;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::cookie::{Key, SameSite};
+use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::middleware::{from_fn, ErrorHandlerResponse, ErrorHandlers, Logger, Next};
+use actix_web::{web, App, HttpResponse, HttpServer};
+
+use crate::app::auth::password::Hasher;
+use crate::app::error::AppError;
+use crate::app::jobs::{JobContext, Jobs};
+use crate::app::mail::Mailer;
+use crate::app::services::Services;
+use crate::db::{self, Pool};
+use crate::domain::clock::Clock;
+use crate::domain::config::{split_authority, Config, PublicUrl};
+use crate::web::routes::client::client_info;
+use crate::web::routes::errors::error_page;
+use crate::web::templates::default_message;
+
+pub const SESSION_COOKIE: &str = "realmgate_session";
+pub const SECURE_SESSION_COOKIE: &str = "__Host-realmgate_session";
+
+const CSP: &str = "default-src 'self'; frame-ancestors 'none'; form-action 'self'; \
+                   object-src 'none'; base-uri 'none'; img-src 'self' data:";
+
+/// The web layer's state: the services the flows use, and what only the web needs.
+pub struct AppState {
+    pub services: Services,
+    pub public_url: PublicUrl,
+    /// `(host, port)` pairs a request's `Host` may name.
+    pub allowed_hosts: Vec<(String, u16)>,
+    /// Origins a form may be posted from.
+    pub allowed_origins: Vec<String>,
+    key: Key,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.services
+    }
+}
+
+impl AppState {
+    /// `port` is the port actually bound, which differs from the configured one for port 0.
+    pub fn new(config: Config, pool: Pool, clock: Clock, port: u16) -> anyhow::Result<Self> {
+        let key = Key::try_from(config.secret_key.as_slice())
+            .map_err(|e| anyhow::anyhow!("REALMGATE_SECRET_KEY: {e}"))?;
+        let hasher = Hasher::new(&config.hash_params, config.hash_workers)?;
+        let public_url = config.public_url.clone().unwrap_or_else(|| PublicUrl {
+            https: false,
+            host: match config.bind.ip() {
+                std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+                ip => ip.to_string(),
+            },
+            port,
+        });
+        let mut allowed_hosts = vec![(public_url.host.clone(), public_url.port)];
+        let mut allowed_origins = vec![public_url.origin()];
+        if config.is_development() {
+            // In development the portal is also reached as localhost at the bound port.
+            for host in ["localhost", "127.0.0.1", "[::1]"] {
+                allowed_hosts.push((host.to_owned(), port));
+                allowed_origins.push(format!("http://{host}:{port}"));
+            }
+        }
+        let mailer = Mailer::start(&config.mail)?;
+        let jobs = Jobs::start(JobContext {
+            pool: pool.clone(),
+            clock: clock.clone(),
+            hasher: hasher.clone(),
+            mailer: mailer.clone(),
+            public_origin: public_url.origin(),
+            reset_ttl: config.reset_token_ttl,
+            incidents_per_ip: config.incidents_per_ip,
+        })?;
+        Ok(Self {
+            services: Services {
+                config: Arc::new(config),
+                pool,
+                hasher,
+                clock,
+                mailer,
+                jobs,
+            },
+            public_url,
+            allowed_hosts,
+            allowed_origins,
+            key,
+        })
+    }
+
+    fn host_allowed(&self, req: &ServiceRequest) -> bool {
+        // The raw `Host` (or HTTP/2 authority), never `X-Forwarded-Host`, which anyone can send.
+        let raw = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| req.uri().authority().map(|a| a.as_str()));
+        let default_port = if self.public_url.https { 443 } else { 80 };
+        raw.and_then(|h| split_authority(h, default_port))
+            .is_some_and(|hp| self.allowed_hosts.contains(&hp))
+    }
+}
+
+/// The fully wrapped application, for `HttpServer` and `actix_web::test::init_service` alike.
+pub fn app(
+    state: web::Data<AppState>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let secure = state.config.cookie_secure;
+    let session = SessionMiddleware::builder(CookieSessionStore::default(), state.key.clone())
+        .cookie_name(
+            if secure {
+                SECURE_SESSION_COOKIE
+            } else {
+                SESSION_COOKIE
+            }
+            .to_owned(),
+        )
+        .cookie_secure(secure)
+        .cookie_http_only(true)
+        .cookie_same_site(SameSite::Lax)
+        .cookie_path("/".to_owned())
+        .cookie_domain(None)
+        .cookie_content_security(CookieContentSecurity::Private)
+        .session_lifecycle(BrowserSession::default())
+        .build();
+    let trusted = state.config.trusted_proxies.clone();
+    let access_log = Logger::new(r#"%{client}xi "%{line}xi" %s %b %Dms"#)
+        .custom_request_replace("client", move |req| {
+            client_info(req.head(), &trusted).ip.to_string()
+        })
+        .custom_request_replace("line", |req| {
+            format!("{} {}", req.method(), redact_path(req.path()))
+        });
+
+    App::new()
+        .app_data(state)
+        .app_data(web::QueryConfig::default().error_handler(|_, _| {
+            AppError::BadRequest("The address has a query the portal cannot read.".into()).into()
+        }))
+        .app_data(web::PathConfig::default().error_handler(|_, _| {
+            AppError::BadRequest("The address is not one the portal understands.".into()).into()
+        }))
+        .configure(crate::web::routes::configure)
+        .default_service(web::to(|| async {
+            Err::<HttpResponse, _>(AppError::NotFound)
+        }))
+        .wrap(crate::web::flash::framework())
+        .wrap(session)
+        .wrap(ErrorHandlers::new().default_handler(html_error_page))
+        .wrap(from_fn(edge))
+        .wrap(access_log)
+        .wrap(from_fn(normalise_path))
+}
+
+/// Outermost: the path every later rule reads, the access log's included, is the normalised
+/// one (`crate::domain::paths`), and routing matches exactly that string (nothing decoded further).
+async fn normalise_path(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let normal = match crate::domain::paths::normalise(req.path()) {
+        std::borrow::Cow::Owned(p) => Some(p),
+        std::borrow::Cow::Borrowed(_) => None,
+    };
+    if let Some(path) = normal {
+        let uri = req.uri();
+        let with_query = match uri.query() {
+            Some(q) => format!("{path}?{q}"),
+            None => path,
+        };
+        let mut parts = uri.clone().into_parts();
+        let rebuilt = with_query.parse().ok().and_then(|pq| {
+            parts.path_and_query = Some(pq);
+            actix_web::http::Uri::from_parts(parts).ok()
+        });
+        // The normalised form only decodes escapes into plain unreserved characters, so it
+        // parses whenever the original did; should it not, no rule may see another path.
+        let Some(uri) = rebuilt else {
+            let page = error_page(
+                StatusCode::BAD_REQUEST,
+                "The address is not one the portal understands.",
+                None,
+            );
+            return Ok(req.into_response(page).map_into_right_body());
+        };
+        ROUTING_QUOTER.with(|q| req.match_info_mut().get_mut().update_with_quoter(&uri, q));
+        req.head_mut().uri = uri;
+    } else {
+        ROUTING_QUOTER.with(|q| {
+            let uri = req.uri().clone();
+            req.match_info_mut().get_mut().update_with_quoter(&uri, q);
+        });
+    }
+    Ok(next.call(req).await?.map_into_left_body())
+}
+
+thread_local! {
+    /// Decodes nothing: the router sees the normalised path as it is, so routing and every
+    /// rule that reads `req.path()` agree on one string.
+    static ROUTING_QUOTER: actix_router::Quoter = actix_router::Quoter::new(b"", &ASCII);
+}
+
+const ASCII: [u8; 128] = {
+    let mut all = [0u8; 128];
+    let mut i = 0;
+    while i < 128 {
+        all[i] = i as u8;
+        i += 1;
+    }
+    all
+};
+
+/// Every response passes here: the `Host` check, `HEAD`, the body deadline, and the headers
+/// of SPEC §11.
+async fn edge(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return Err(AppError::Internal(anyhow::anyhow!("AppState missing")).into());
+    };
+    let secure = state.config.cookie_secure;
+    // SPEC §6: HEAD is answered as the GET would be. actix's HTTP/1 codec remembered the
+    // method when it parsed the request and sends no body for it, with the GET's length.
+    if req.method() == Method::HEAD {
+        req.head_mut().method = Method::GET;
+    }
+    // SPEC §6: the body must arrive within REALMGATE_BODY_TIMEOUT of the end of the headers,
+    // which is now. Reading it later fails with a timed-out error that the form reader turns
+    // into a 408, so a patient client cannot hold a worker's request open.
+    let payload = actix_web::HttpMessage::take_payload(&mut req);
+    req.set_payload(actix_web::dev::Payload::Stream {
+        payload: Box::pin(Deadline::new(payload, state.config.body_timeout)),
+    });
+    let is_static = req.path().starts_with("/static/");
+    let res = if req.path() != "/healthz" && !state.host_allowed(&req) {
+        let page = error_page(
+            StatusCode::BAD_REQUEST,
+            "This portal does not answer to that host name.",
+            None,
+        );
+        req.into_response(page)
+    } else {
+        // Cloning the request here would break routing (it needs the only reference), so an
+        // error raised by a middleware below arrives without its request: it is answered
+        // with the portal's page and these headers all the same.
+        match next.call(req).await {
+            Ok(res) => res.map_into_boxed_body(),
+            Err(e) => {
+                let status = e.as_response_error().status_code();
+                if status.is_server_error() {
+                    log::error!("middleware error: {e}");
+                }
+                let mut page = error_page(status, default_message(status), None);
+                security_headers(page.headers_mut(), secure, false);
+                return Err(actix_web::error::InternalError::from_response(
+                    "middleware error",
+                    page,
+                )
+                .into());
+            }
+        }
+    };
+    // Only a static file itself may be cached; its 404 page is a page like any other.
+    let cacheable = is_static && res.status().is_success();
+    let mut res = res;
+    security_headers(res.headers_mut(), secure, cacheable);
+    Ok(res)
+}
+
+/// SPEC §11, on every response.
+fn security_headers(h: &mut header::HeaderMap, secure: bool, cacheable: bool) {
+    let set = |h: &mut header::HeaderMap, name: &'static str, value: &'static str| {
+        h.insert(
+            header::HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
+    };
+    set(h, "x-frame-options", "DENY");
+    set(h, "x-content-type-options", "nosniff");
+    set(h, "referrer-policy", "same-origin");
+    set(h, "cross-origin-opener-policy", "same-origin");
+    set(h, "content-security-policy", CSP);
+    if secure {
+        set(
+            h,
+            "strict-transport-security",
+            "max-age=31536000; includeSubDomains",
+        );
+    }
+    if !cacheable {
+        // Every page may be private, so none is stored: Back after sign-out shows nothing.
+        set(h, "cache-control", "no-store");
+        set(h, "pragma", "no-cache");
+        set(h, "expires", "0");
+    }
+    h.remove(header::SERVER);
+}
+
+/// A request body that must have arrived by a deadline (SPEC §6, `REALMGATE_BODY_TIMEOUT`).
+struct Deadline {
+    inner: actix_web::dev::Payload,
+    timer: std::pin::Pin<Box<actix_web::rt::time::Sleep>>,
+}
+
+impl Deadline {
+    fn new(inner: actix_web::dev::Payload, limit: std::time::Duration) -> Self {
+        Self {
+            inner,
+            timer: Box::pin(actix_web::rt::time::sleep(limit)),
+        }
+    }
+}
+
+impl futures_util::Stream for Deadline {
+    type Item = Result<web::Bytes, actix_web::error::PayloadError>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use std::task::Poll;
+        if let Poll::Ready(item) = std::pin::Pin::new(&mut self.inner).poll_next(cx) {
+            return Poll::Ready(item);
+        }
+        match std::future::Future::poll(self.timer.as_mut(), cx) {
+            Poll::Ready(()) => Poll::Ready(Some(Err(actix_web::error::PayloadError::Io(
+                std::io::Error::new(std::io::ErrorKind::TimedOut, "request body timed out"),
+            )))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// Errors actix raises itself (405, bad extractor input) come without our page; give them one.
+fn html_error_page<B: MessageBody + 'static>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let has_page = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
+        let v = v.as_bytes();
+        v.starts_with(b"text/html") || v.starts_with(b"application/json")
+    });
+    if has_page {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let (req, old) = res.into_parts();
+    let mut page = error_page(status, default_message(status), None);
+    for name in [header::ALLOW, header::RETRY_AFTER] {
+        if let Some(v) = old.headers().get(&name) {
+            page.headers_mut().insert(name, v.clone());
+        }
+    }
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, page).map_into_right_body(),
+    ))
+}
+
+/// SECURITY: the access log never shows a token, so the token path segments are masked, and
+/// so is any segment long enough to be a token or secret wherever it stands (a mistyped
+/// `//password/reset/TOKEN` is a 404 but still holds the token); control characters are
+/// escaped so a path cannot forge log lines.
+fn redact_path(path: &str) -> String {
+    let masked = ["/register/confirm/", "/password/reset/"]
+        .iter()
+        .find_map(|prefix| {
+            let rest = path.strip_prefix(prefix)?;
+            (rest != "confirm" && !rest.is_empty()).then(|| format!("{prefix}[redacted]"))
+        })
+        .unwrap_or_else(|| {
+            path.split('/')
+                .map(|segment| {
+                    let token_like = segment.len() >= 20
+                        && segment
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'%'));
+                    if token_like {
+                        "[redacted]"
+                    } else {
+                        segment
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("/")
+        });
+    masked.escape_default().to_string()
+}
+
+pub struct Application {
+    server: Server,
+    port: u16,
+}
+
+impl Application {
+    /// Binds (port 0 allowed), opens and migrates the database, and builds the server.
+    pub fn build(config: Config) -> anyhow::Result<(Self, web::Data<AppState>)> {
+        let listener = TcpListener::bind(config.bind).map_err(|e| {
+            anyhow::anyhow!("REALMGATE_BIND: cannot listen on {}: {e}", config.bind)
+        })?;
+        let port = listener.local_addr()?.port();
+        let pool = db::connect(&config.database_url)?;
+        let state = web::Data::new(AppState::new(config, pool, Clock::default(), port)?);
+        let for_server = state.clone();
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let server = HttpServer::new(move || app(for_server.clone()))
+            .listen(listener)?
+            .shutdown_timeout(10)
+            .workers(workers)
+            // Blocking work is mostly database work on `POOL_SIZE` connections. Each worker
+            // has its own blocking pool: on two cores, 4 each (8 in all, one per connection)
+            // served a fifth more page views than 8 each, whose extra threads only waited for
+            // a connection. At least 4 per worker, so one slow job (an export, a write waiting
+            // out the busy timeout) does not hold up every request of its worker.
+            .worker_max_blocking_threads((crate::db::POOL_SIZE as usize).div_ceil(workers).max(4))
+            .run();
+        Ok((Self { server, port }, state))
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Runs until SIGTERM or Ctrl-C (actix handles both, finishing requests in flight).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_path;
+
+    #[test]
+    fn access_log_masks_tokens_and_escapes() {
+        assert_eq!(
+            redact_path("/password/reset/abcDEF"),
+            "/password/reset/[redacted]"
+        );
+        assert_eq!(
+            redact_path("/password/reset/confirm"),
+            "/password/reset/confirm"
+        );
+        assert_eq!(
+            redact_path("/register/confirm/tok"),
+            "/register/confirm/[redacted]"
+        );
+        assert_eq!(redact_path("/a\nb"), "/a\\nb");
+        let token = "Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0Z2FycGx5";
+        assert_eq!(
+            redact_path(&format!("//password/reset/{token}")),
+            "//password/reset/[redacted]"
+        );
+        assert_eq!(
+            redact_path(&format!("/password/reset%2F{token}")),
+            "/password/[redacted]"
+        );
+        assert_eq!(redact_path("/account/sessions"), "/account/sessions");
+    }
+}

@@ -1,0 +1,284 @@
+//! One askama struct per page in `templates/`, and the layout data every page shares.
+
+use actix_web::http::StatusCode;
+use actix_web_flash_messages::{IncomingFlashMessages, Level};
+use askama::Template;
+
+pub const HTML: &str = "text/html; charset=utf-8";
+
+pub fn render(page: &impl Template) -> Result<String, askama::Error> {
+    page.render()
+}
+
+/// The signed-in person shown in the header, with the sign-out form's token.
+pub struct HeaderUser {
+    pub realm: &'static str,
+    pub realm_title: &'static str,
+    pub login_path: &'static str,
+    pub home_path: &'static str,
+    pub nav: Vec<(&'static str, &'static str)>,
+    pub name: String,
+    pub email: String,
+    pub logout_action: &'static str,
+    pub csrf_token: String,
+}
+
+pub struct Flash {
+    pub level: &'static str,
+    pub text: String,
+}
+
+/// What the layout needs: the header and the flash messages.
+pub struct Chrome {
+    pub header: Option<HeaderUser>,
+    pub flashes: Vec<Flash>,
+}
+
+impl Chrome {
+    pub fn anonymous() -> Self {
+        Self {
+            header: None,
+            flashes: Vec::new(),
+        }
+    }
+
+    pub fn new(header: Option<HeaderUser>, incoming: &IncomingFlashMessages) -> Self {
+        let flashes = incoming
+            .iter()
+            .map(|m| Flash {
+                level: match m.level() {
+                    Level::Error => "error",
+                    Level::Warning => "warning",
+                    Level::Success => "success",
+                    _ => "info",
+                },
+                text: m.content().to_owned(),
+            })
+            .collect();
+        Self { header, flashes }
+    }
+}
+
+pub fn default_message(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "The request could not be understood. Check what you sent and try again.",
+        401 => "You need to sign in to do that.",
+        403 => "You are not allowed to do that.",
+        404 => "There is no page at this address.",
+        405 => "This page does not accept that kind of request.",
+        408 => "What you sent took too long to arrive. Try again.",
+        413 => "What you sent is too large.",
+        429 => "Too many requests. Wait a little and try again.",
+        503 => "The portal is busy right now. Try again in a few seconds.",
+        _ => "Something went wrong on our side. Try again in a moment.",
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage<'a> {
+    pub chrome: Chrome,
+    pub status: u16,
+    pub title: &'a str,
+    pub message: &'a str,
+    pub link_href: Option<&'a str>,
+    pub link_text: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+pub struct LoginPage<'a> {
+    pub chrome: Chrome,
+    pub heading: &'static str,
+    pub action: &'static str,
+    pub is_admin: bool,
+    pub show_remember_me: bool,
+    pub email: &'a str,
+    pub next: &'a str,
+    pub csrf_token: &'a str,
+    pub error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "logout.html")]
+pub struct LogoutPage<'a> {
+    pub chrome: Chrome,
+    pub realm_title: &'static str,
+    pub action: &'static str,
+    pub home: &'static str,
+    pub csrf_token: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+pub struct DashboardPage<'a> {
+    pub chrome: Chrome,
+    pub name: &'a str,
+    pub email: &'a str,
+    pub previous: Option<(String, String)>,
+    pub current_at: String,
+    pub current_ip: &'a str,
+    pub live_sessions: i64,
+}
+
+#[derive(Template)]
+#[template(path = "admin_dashboard.html")]
+pub struct AdminDashboardPage<'a> {
+    pub chrome: Chrome,
+    pub name: &'a str,
+    pub email: &'a str,
+    pub since: String,
+    pub accounts: i64,
+    pub user_sessions: i64,
+    pub admin_sessions: i64,
+    pub incidents_info: i64,
+    pub incidents_warning: i64,
+    pub incidents_critical: i64,
+    pub sign_outs: i64,
+    /// Built from numbers and fixed labels only (`routes::admin::chart`), so `|safe` is sound.
+    pub chart_svg: String,
+}
+
+pub struct UserListRow {
+    pub id: i32,
+    pub email: String,
+    pub name: String,
+    pub is_admin: bool,
+    pub is_active: bool,
+    pub confirmed: bool,
+    pub locked: bool,
+    pub is_self: bool,
+    pub created: String,
+    pub last_login: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_users.html")]
+pub struct AdminUsersPage<'a> {
+    pub chrome: Chrome,
+    pub q: &'a str,
+    pub rows: Vec<UserListRow>,
+    pub pager: crate::web::routes::admin::Pager,
+    pub csrf_token: &'a str,
+}
+
+pub struct AdminSessionRow {
+    pub id: String,
+    pub realm: String,
+    pub account_id: i32,
+    pub email: String,
+    pub browser: String,
+    pub created: String,
+    pub last_seen: String,
+    pub ip: String,
+    pub remembered: bool,
+    pub current: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin_sessions.html")]
+pub struct AdminSessionsPage<'a> {
+    pub chrome: Chrome,
+    pub realm: &'a str,
+    pub account: &'a str,
+    pub rows: Vec<AdminSessionRow>,
+    pub pager: crate::web::routes::admin::Pager,
+    pub csrf_token: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "admin_incidents.html")]
+pub struct AdminIncidentsPage<'a> {
+    pub chrome: Chrome,
+    pub kind: &'a str,
+    pub severity: &'a str,
+    pub realm: &'a str,
+    pub account: &'a str,
+    pub from: &'a str,
+    pub to: &'a str,
+    pub rows: Vec<crate::db::reports::IncidentRow>,
+    pub pager: crate::web::routes::admin::Pager,
+    pub csv_href: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_logouts.html")]
+pub struct AdminLogoutsPage<'a> {
+    pub chrome: Chrome,
+    pub reason: &'a str,
+    pub realm: &'a str,
+    pub account: &'a str,
+    pub from: &'a str,
+    pub to: &'a str,
+    pub rows: Vec<crate::db::reports::LogoutRow>,
+    pub pager: crate::web::routes::admin::Pager,
+    pub csv_href: String,
+}
+
+#[derive(Template)]
+#[template(path = "notice.html")]
+pub struct NoticePage<'a> {
+    pub chrome: Chrome,
+    pub heading: &'a str,
+    pub message: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "register.html")]
+pub struct RegisterPage<'a> {
+    pub chrome: Chrome,
+    pub email: &'a str,
+    pub name: &'a str,
+    pub csrf_token: &'a str,
+    pub error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "reset_request.html")]
+pub struct ResetRequestPage<'a> {
+    pub chrome: Chrome,
+    pub email: &'a str,
+    pub csrf_token: &'a str,
+    pub error: Option<&'a str>,
+    pub sent: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "reset_confirm.html")]
+pub struct ResetConfirmPage<'a> {
+    pub chrome: Chrome,
+    pub email: &'a str,
+    pub csrf_token: &'a str,
+    pub error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "password.html")]
+pub struct PasswordPage<'a> {
+    pub chrome: Chrome,
+    pub action: &'static str,
+    pub email: &'a str,
+    pub must_change: bool,
+    pub csrf_token: &'a str,
+    pub error: Option<&'a str>,
+}
+
+pub struct SessionRow {
+    pub id: String,
+    pub realm: String,
+    pub browser: String,
+    pub created: String,
+    pub last_seen: String,
+    pub ip: String,
+    pub remembered: bool,
+    pub current: bool,
+    pub this_browser: bool,
+}
+
+#[derive(Template)]
+#[template(path = "sessions.html")]
+pub struct SessionsPage<'a> {
+    pub chrome: Chrome,
+    pub rows: Vec<SessionRow>,
+    pub csrf_token: &'a str,
+}
