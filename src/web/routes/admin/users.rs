@@ -7,12 +7,12 @@ use actix_web_flash_messages::{FlashMessage, IncomingFlashMessages};
 use serde::Deserialize;
 
 use super::{page_number, reauth_needed, Pager};
+use crate::app::admin::{self, ActionOutcome, AdminAction};
 use crate::app::error::{AppError, AppResult};
 use crate::app::mail::Mail;
-use crate::db::audit::LogoutReason;
 use crate::db::reports::{self, Window};
 use crate::db::tokens::{self, Purpose};
-use crate::db::{self, accounts, lockout, sessions};
+use crate::db::{self, accounts, lockout};
 use crate::domain::{Email, Name};
 use crate::web::csrf;
 use crate::web::form::{CsrfOnly, Form};
@@ -216,94 +216,45 @@ pub async fn act(
     let (id, action) = path.into_inner();
     // An id that is not a number is as unknown as one that is not in the table.
     let id: i32 = id.parse().map_err(|_| AppError::NotFound)?;
-    let action = match action.as_str() {
-        "deactivate" | "activate" | "unlock" | "logout-everywhere" | "send-reset" => action,
-        _ => return Err(AppError::NotFound),
-    };
+    let action = AdminAction::parse(&action).ok_or(AppError::NotFound)?;
     csrf::verify(&req, &session, &state, Realm::Admin, &form.csrf_token).await?;
     if let Some(redirect) = reauth_needed(&signed, &state, LIST) {
         return Ok(redirect);
     }
-    if action == "deactivate" && id == signed.account.id {
+    if action == AdminAction::Deactivate && id == signed.account.id {
         FlashMessage::error("You cannot deactivate your own account.").send();
         return Ok(see_other(LIST));
     }
     let client = client_info(req.head(), &state.config.trusted_proxies);
     let now = state.clock.now();
     let ttl = state.config.reset_token_ttl;
-    let what = action.clone();
-    let done = db::block(&state.pool, move |conn| {
-        Ok(conn.immediate_transaction(|conn| {
-            let Some(account) = accounts::find(conn, id)? else {
-                return Ok::<_, diesel::result::Error>(None);
-            };
-            let mut token = None;
-            match what.as_str() {
-                "deactivate" => {
-                    accounts::set_active(conn, id, false)?;
-                    sessions::revoke_all_for(
-                        conn,
-                        id,
-                        &[],
-                        LogoutReason::AccountDeactivated,
-                        Some(&client),
-                        now,
-                    )?;
-                    tokens::void_all(conn, id, Purpose::Reset, now)?;
-                }
-                "activate" => accounts::set_active(conn, id, true)?,
-                "unlock" => lockout::unlock_email(conn, &account.email)?,
-                "logout-everywhere" => {
-                    sessions::revoke_all_for(
-                        conn,
-                        id,
-                        &[],
-                        LogoutReason::LogoutEverywhere,
-                        Some(&client),
-                        now,
-                    )?;
-                    tokens::void_all(conn, id, Purpose::Reset, now)?;
-                }
-                // A deactivated account gets no reset link: the link would work and the
-                // sign-in after it would not.
-                _ if !account.is_active => {}
-                _ => {
-                    token = Some(tokens::issue(
-                        conn,
-                        id,
-                        Purpose::Reset,
-                        now,
-                        crate::domain::clock::after(now, ttl),
-                    )?);
-                }
-            }
-            Ok(Some((account.email, token, account.is_active)))
-        })?)
+    let outcome = db::block(&state.pool, move |conn| {
+        Ok(admin::act(conn, action, id, &client, ttl, now)?)
     })
     .await?;
-    let Some((email, token, active)) = done else {
-        return Err(AppError::NotFound);
-    };
-    if action == "send-reset" && !active {
-        FlashMessage::error(format!(
-            "{email} is deactivated: activate it before sending a reset link."
-        ))
-        .send();
-        return Ok(see_other(LIST));
+    match outcome {
+        ActionOutcome::NotFound => Err(AppError::NotFound),
+        ActionOutcome::Deactivated { email } => {
+            FlashMessage::error(format!(
+                "{email} is deactivated: activate it before sending a reset link."
+            ))
+            .send();
+            Ok(see_other(LIST))
+        }
+        ActionOutcome::Done { email, reset } => {
+            if let Some(token) = reset {
+                state
+                    .mailer
+                    .send(reset_mail(&state, &email, token.expose(), false));
+            }
+            log::info!(
+                target: "security",
+                "admin {} did {} on account {id}",
+                signed.account.id,
+                action.as_str()
+            );
+            FlashMessage::success(action.done(&email)).send();
+            Ok(see_other(LIST))
+        }
     }
-    if let Some(token) = token {
-        state
-            .mailer
-            .send(reset_mail(&state, &email, token.expose(), false));
-    }
-    log::info!(target: "security", "admin {} did {action} on account {id}", signed.account.id);
-    FlashMessage::success(match action.as_str() {
-        "deactivate" => format!("{email} is deactivated and signed out everywhere."),
-        "activate" => format!("{email} is active again."),
-        "unlock" => format!("{email} is unlocked."),
-        "logout-everywhere" => format!("{email} is signed out everywhere."),
-        _ => format!("A reset link was sent to {email}."),
-    })
-    .send();
-    Ok(see_other(LIST))
 }
