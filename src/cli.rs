@@ -153,16 +153,9 @@ fn demo(config: &Config) -> anyhow::Result<()> {
                 None => {
                     accounts::insert(
                         conn,
-                        &accounts::NewAccount {
-                            email: email.as_str(),
-                            name,
-                            password_hash: &hash,
-                            is_admin,
-                            is_active: true,
-                            must_change_password: false,
-                            email_confirmed_at: Some(now),
-                            created_at: now,
-                        },
+                        &accounts::NewAccount::new(email.as_str(), name, &hash, now)
+                            .admin(is_admin)
+                            .confirmed(now),
                     )?;
                 }
             }
@@ -266,16 +259,10 @@ fn bootstrap_admin(pool: &Pool, email: &str, params: &HashParams) -> anyhow::Res
     let now = Utc::now().naive_utc();
     accounts::insert(
         &mut conn,
-        &accounts::NewAccount {
-            email: email.as_str(),
-            name: "Administrator",
-            password_hash: &hash,
-            is_admin: true,
-            is_active: true,
-            must_change_password: true,
-            email_confirmed_at: Some(now),
-            created_at: now,
-        },
+        &accounts::NewAccount::new(email.as_str(), "Administrator", &hash, now)
+            .admin(true)
+            .confirmed(now)
+            .must_change_password(true),
     )
     .context("creating the bootstrap admin")?;
     say(&format!(
@@ -334,16 +321,9 @@ fn create_user(
     let now = Utc::now().naive_utc();
     let account = accounts::insert(
         &mut conn,
-        &accounts::NewAccount {
-            email: email.as_str(),
-            name: name.as_str(),
-            password_hash: &hash,
-            is_admin: admin,
-            is_active: true,
-            must_change_password: false,
-            email_confirmed_at: Some(now),
-            created_at: now,
-        },
+        &accounts::NewAccount::new(email.as_str(), name.as_str(), &hash, now)
+            .admin(admin)
+            .confirmed(now),
     )?;
     println!(
         "Created {} account {} ({}).",

@@ -114,16 +114,7 @@ fn run(ctx: &JobContext, job: Job) -> anyhow::Result<()> {
             let token = conn.immediate_transaction(|conn| {
                 let account = accounts::insert(
                     conn,
-                    &accounts::NewAccount {
-                        email: email.as_str(),
-                        name: name.as_str(),
-                        password_hash: &hash,
-                        is_admin: false,
-                        is_active: true,
-                        must_change_password: false,
-                        email_confirmed_at: None,
-                        created_at: now,
-                    },
+                    &accounts::NewAccount::new(email.as_str(), name.as_str(), &hash, now),
                 )?;
                 tokens::issue(
                     conn,

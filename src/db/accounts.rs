@@ -38,17 +38,53 @@ impl Account {
     }
 }
 
+/// An account to insert. Built with `NewAccount::new` and its setters, the one constructor
+/// for sign-up, the console, the command line and the bootstrap admin.
 #[derive(Insertable)]
 #[diesel(table_name = accounts)]
 pub struct NewAccount<'a> {
-    pub email: &'a str,
-    pub name: &'a str,
-    pub password_hash: &'a str,
-    pub is_admin: bool,
-    pub is_active: bool,
-    pub must_change_password: bool,
-    pub email_confirmed_at: Option<NaiveDateTime>,
-    pub created_at: NaiveDateTime,
+    email: &'a str,
+    name: &'a str,
+    password_hash: &'a str,
+    is_admin: bool,
+    is_active: bool,
+    must_change_password: bool,
+    email_confirmed_at: Option<NaiveDateTime>,
+    created_at: NaiveDateTime,
+}
+
+impl<'a> NewAccount<'a> {
+    /// An active user whose address is not confirmed yet (a self sign-up). `email` is the
+    /// normalised address.
+    pub fn new(email: &'a str, name: &'a str, password_hash: &'a str, now: NaiveDateTime) -> Self {
+        Self {
+            email,
+            name,
+            password_hash,
+            is_admin: false,
+            is_active: true,
+            must_change_password: false,
+            email_confirmed_at: None,
+            created_at: now,
+        }
+    }
+
+    pub fn admin(mut self, is_admin: bool) -> Self {
+        self.is_admin = is_admin;
+        self
+    }
+
+    /// Confirmed from the start: whoever made it (an admin, the operator) vouches for it.
+    pub fn confirmed(mut self, at: NaiveDateTime) -> Self {
+        self.email_confirmed_at = Some(at);
+        self
+    }
+
+    /// The first sign-in must choose a new password (SPEC §4 step 8).
+    pub fn must_change_password(mut self, must: bool) -> Self {
+        self.must_change_password = must;
+        self
+    }
 }
 
 pub fn find(conn: &mut SqliteConnection, id: i32) -> QueryResult<Option<Account>> {

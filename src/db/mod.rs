@@ -192,16 +192,7 @@ mod tests {
         let now = chrono::Utc::now().naive_utc();
         let account = accounts::insert(
             &mut conn,
-            &accounts::NewAccount {
-                email: "a@example.com",
-                name: "A",
-                password_hash: "x",
-                is_admin: false,
-                is_active: true,
-                must_change_password: false,
-                email_confirmed_at: Some(now),
-                created_at: now,
-            },
+            &accounts::NewAccount::new("a@example.com", "A", "x", now).confirmed(now),
         )
         .unwrap();
         for (id, at) in [("older", now - chrono::Duration::hours(2)), ("newer", now)] {

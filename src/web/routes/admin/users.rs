@@ -147,16 +147,10 @@ pub async fn create(
             }
             let account = accounts::insert(
                 conn,
-                &accounts::NewAccount {
-                    email: new_email.as_str(),
-                    name: name.as_str(),
-                    password_hash: &hash,
-                    is_admin,
-                    is_active: true,
-                    must_change_password: with_password,
-                    email_confirmed_at: Some(now),
-                    created_at: now,
-                },
+                &accounts::NewAccount::new(new_email.as_str(), name.as_str(), &hash, now)
+                    .admin(is_admin)
+                    .confirmed(now)
+                    .must_change_password(with_password),
             )?;
             let token = if with_password {
                 None
