@@ -96,18 +96,8 @@ fn run(ctx: &JobContext, job: Job) -> anyhow::Result<()> {
                 .hash_blocking(password.expose().to_owned())
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?;
             if exists {
-                ctx.mailer.send(Mail {
-                    to: email.to_string(),
-                    subject: "Someone tried to sign up with your address".into(),
-                    body: format!(
-                        "Someone (perhaps you) tried to create a Realmgate account with this \
-                         address, which already has one.\n\nIf it was you, sign in at {0}/login, \
-                         or set a new password at {0}/password/reset.\nIf it was not, you can \
-                         ignore this message.",
-                        ctx.public_origin
-                    ),
-                    secret: None,
-                });
+                ctx.mailer
+                    .send(Mail::sign_up_notice(email.as_str(), &ctx.public_origin));
                 return Ok(());
             }
             let mut conn = ctx.pool.get()?;
@@ -124,19 +114,11 @@ fn run(ctx: &JobContext, job: Job) -> anyhow::Result<()> {
                     after(now, CONFIRM_TTL),
                 )
             })?;
-            let link = format!("{}/register/confirm/{}", ctx.public_origin, token.expose());
-            // SECURITY: nothing the requester typed but the address itself: whoever signs up
-            // with someone else's address must not be able to put words in that mailbox.
-            ctx.mailer.send(Mail {
-                to: email.to_string(),
-                subject: "Confirm your Realmgate account".into(),
-                body: format!(
-                    "Someone (perhaps you) signed up for a Realmgate account with this \
-                     address.\n\nConfirm your address to finish signing up:\n{link}\n\n\
-                     The link works for 24 hours. If you did not sign up, ignore this message."
-                ),
-                secret: Some(token.expose().to_owned()),
-            });
+            ctx.mailer.send(Mail::confirm_address(
+                email.as_str(),
+                &ctx.public_origin,
+                token.expose(),
+            ));
         }
         Job::ResetRequest { email, client } => {
             // The per-network limit was counted on the request path (routes::reset).
@@ -171,19 +153,13 @@ fn run(ctx: &JobContext, job: Job) -> anyhow::Result<()> {
                 Ok(Some((account.email, token)))
             })?;
             if let Some((to, token)) = issued {
-                let link = format!("{}/password/reset/{}", ctx.public_origin, token.expose());
                 let minutes = ctx.reset_ttl.as_secs().div_ceil(60);
-                ctx.mailer.send(Mail {
-                    to,
-                    subject: "Reset your Realmgate password".into(),
-                    body: format!(
-                        "Someone (perhaps you) asked to reset the password of this account.\n\n\
-                         Set a new password here:\n{link}\n\nThe link works once, for {minutes} \
-                         minutes. If you did not ask, ignore this message: your password is \
-                         unchanged."
-                    ),
-                    secret: Some(token.expose().to_owned()),
-                });
+                ctx.mailer.send(Mail::reset_requested(
+                    &to,
+                    &ctx.public_origin,
+                    token.expose(),
+                    minutes,
+                ));
             }
         }
     }

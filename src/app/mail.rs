@@ -34,7 +34,74 @@ impl std::fmt::Debug for Mail {
     }
 }
 
+/// Every message the portal sends, written here and nowhere else. `origin` is the public
+/// URL's origin; a token goes into `secret`, so the `log` mailer can mask it.
 impl Mail {
+    /// To an address that already has an account, after a sign-up with it.
+    pub fn sign_up_notice(to: &str, origin: &str) -> Self {
+        Self {
+            to: to.to_owned(),
+            subject: "Someone tried to sign up with your address".into(),
+            body: format!(
+                "Someone (perhaps you) tried to create a Realmgate account with this address, \
+                 which already has one.\n\nIf it was you, sign in at {origin}/login, or set a \
+                 new password at {origin}/password/reset.\nIf it was not, you can ignore this \
+                 message."
+            ),
+            secret: None,
+        }
+    }
+
+    /// The sign-up confirmation link. SECURITY: nothing the requester typed but the address
+    /// itself, so whoever signs up with someone else's address cannot put words in that
+    /// mailbox.
+    pub fn confirm_address(to: &str, origin: &str, token: &str) -> Self {
+        Self {
+            to: to.to_owned(),
+            subject: "Confirm your Realmgate account".into(),
+            body: format!(
+                "Someone (perhaps you) signed up for a Realmgate account with this address.\n\n\
+                 Confirm your address to finish signing up:\n{origin}/register/confirm/{token}\n\n\
+                 The link works for 24 hours. If you did not sign up, ignore this message."
+            ),
+            secret: Some(token.to_owned()),
+        }
+    }
+
+    /// A reset link the person asked for at `/password/reset`.
+    pub fn reset_requested(to: &str, origin: &str, token: &str, ttl_minutes: u64) -> Self {
+        Self {
+            to: to.to_owned(),
+            subject: "Reset your Realmgate password".into(),
+            body: format!(
+                "Someone (perhaps you) asked to reset the password of this account.\n\n\
+                 Set a new password here:\n{origin}/password/reset/{token}\n\nThe link works \
+                 once, for {ttl_minutes} minutes. If you did not ask, ignore this message: your \
+                 password is unchanged."
+            ),
+            secret: Some(token.to_owned()),
+        }
+    }
+
+    /// A reset link an admin sent: for a new account (`welcome`) or an existing one.
+    pub fn reset_by_admin(to: &str, origin: &str, token: &str, welcome: bool) -> Self {
+        let intro = if welcome {
+            "An administrator created a Realmgate account for you. Choose your password here:"
+        } else {
+            "An administrator asked for a new password for your Realmgate account. Set it here:"
+        };
+        Self {
+            to: to.to_owned(),
+            subject: if welcome {
+                "Your Realmgate account".into()
+            } else {
+                "Reset your Realmgate password".into()
+            },
+            body: format!("{intro}\n{origin}/password/reset/{token}\n\nThe link works once."),
+            secret: Some(token.to_owned()),
+        }
+    }
+
     /// "Your password was changed": time and IP, and no link that signs anyone in.
     pub fn password_notice(to: &str, what: &str, at: chrono::NaiveDateTime, ip: &str) -> Self {
         Self {

@@ -180,22 +180,7 @@ pub async fn create(
 }
 
 fn reset_mail(state: &AppState, to: &str, token: &str, welcome: bool) -> Mail {
-    let link = format!("{}/password/reset/{token}", state.public_url.origin());
-    let intro = if welcome {
-        "An administrator created a Realmgate account for you. Choose your password here:"
-    } else {
-        "An administrator asked for a new password for your Realmgate account. Set it here:"
-    };
-    Mail {
-        to: to.to_owned(),
-        subject: if welcome {
-            "Your Realmgate account".into()
-        } else {
-            "Reset your Realmgate password".into()
-        },
-        body: format!("{intro}\n{link}\n\nThe link works once."),
-        secret: Some(token.to_owned()),
-    }
+    Mail::reset_by_admin(to, &state.public_url.origin(), token, welcome)
 }
 
 /// `POST /admin/users/{id}/{action}`.
