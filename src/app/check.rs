@@ -29,33 +29,13 @@ impl fmt::Display for Problem {
     }
 }
 
-/// A placeholder that parses, put in place of a setting already reported, so that parsing can
-/// go on and find the next problem.
-fn placeholder(setting: &str) -> Option<String> {
-    (setting == "REALMGATE_SECRET_KEY").then(|| "00".repeat(64))
-}
-
 pub fn run(get: impl Fn(&str) -> Option<String>) -> Vec<Problem> {
-    let mut problems = Vec::new();
-    let mut reported: Vec<&'static str> = Vec::new();
-    // Parse; on a bad setting, report it and parse again without it, until it parses.
-    let config = loop {
-        let lookup = |name: &str| match reported.iter().find(|r| **r == name) {
-            Some(_) => placeholder(name),
-            None => get(name),
-        };
-        match Config::from_lookup(lookup) {
-            Ok(config) => break config,
-            Err(e) => {
-                if reported.contains(&e.setting) {
-                    problems.push(Problem::Error(e.to_string()));
-                    return problems;
-                }
-                problems.push(Problem::Error(e.to_string()));
-                reported.push(e.setting);
-            }
-        }
-    };
+    // One pass reports every bad setting and reads the rest, so the checks below still run.
+    let (config, errors) = Config::parse(get);
+    let mut problems: Vec<Problem> = errors
+        .iter()
+        .map(|e| Problem::Error(e.to_string()))
+        .collect();
 
     let production = config.environment == Environment::Production;
     if production {

@@ -19,6 +19,37 @@ pub struct ConfigError {
     pub message: String,
 }
 
+/// Every bad setting found, one line each.
+#[derive(Debug)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl std::fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let lines: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        f.write_str(&lines.join("\n"))
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// The errors of one pass over the settings.
+#[derive(Default)]
+struct Errors(std::cell::RefCell<Vec<ConfigError>>);
+
+impl Errors {
+    fn add(&self, e: ConfigError) {
+        self.0.borrow_mut().push(e);
+    }
+
+    /// The value, or (recording the error) the fallback in its place.
+    fn or<T>(&self, result: Result<T, ConfigError>, fallback: T) -> T {
+        result.unwrap_or_else(|e| {
+            self.add(e);
+            fallback
+        })
+    }
+}
+
 fn err(setting: &'static str, message: impl Into<String>) -> ConfigError {
     ConfigError {
         setting,
@@ -218,146 +249,182 @@ impl std::fmt::Debug for Config {
 
 impl Config {
     /// Reads the process environment (after `.env` was loaded by `main`).
-    pub fn from_env() -> Result<Self, ConfigError> {
+    pub fn from_env() -> Result<Self, ConfigErrors> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
-    pub fn from_map(map: &HashMap<&str, &str>) -> Result<Self, ConfigError> {
+    pub fn from_map(map: &HashMap<&str, &str>) -> Result<Self, ConfigErrors> {
         Self::from_lookup(|name| map.get(name).map(|v| v.to_string()))
     }
 
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigErrors> {
+        let (config, errors) = Self::parse(get);
+        if errors.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigErrors(errors))
+        }
+    }
+
+    /// Every setting in one pass: a bad one is reported and its default used in its place, so
+    /// the rest are still read and `check` sees every problem at once.
+    pub fn parse(get: impl Fn(&str) -> Option<String>) -> (Self, Vec<ConfigError>) {
         let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let errors = Errors::default();
+        let duration = |setting: &'static str, default: &str| {
+            let fallback = humantime::parse_duration(default).unwrap_or(Duration::from_secs(1));
+            errors.or(duration(&get, setting, default), fallback)
+        };
+        let flag = |setting: &'static str, default: bool| match get(setting) {
+            Some(raw) => errors.or(parse_bool(setting, &raw), default),
+            None => default,
+        };
+        let count = |setting: &'static str, default: u32| match get(setting) {
+            Some(raw) => errors.or(
+                raw.trim()
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| *n >= 1)
+                    .ok_or_else(|| err(setting, "must be a whole number of at least 1")),
+                default,
+            ),
+            None => default,
+        };
 
         let environment = match get("REALMGATE_ENV").as_deref() {
             None | Some("development") => Environment::Development,
             Some("production") => Environment::Production,
             Some(_) => {
-                return Err(err(
+                errors.add(err(
                     "REALMGATE_ENV",
                     "must be `development` or `production`",
-                ))
+                ));
+                Environment::Development
             }
         };
-        let bind: SocketAddr = get("REALMGATE_BIND")
-            .unwrap_or_else(|| "127.0.0.1:8080".into())
-            .parse()
-            .map_err(|_| {
-                err(
-                    "REALMGATE_BIND",
-                    "must be an address such as 127.0.0.1:8080",
-                )
-            })?;
+        let default_bind = SocketAddr::from(([127, 0, 0, 1], 8080));
+        let bind = match get("REALMGATE_BIND") {
+            Some(raw) => errors.or(
+                raw.parse().map_err(|_| {
+                    err(
+                        "REALMGATE_BIND",
+                        "must be an address such as 127.0.0.1:8080",
+                    )
+                }),
+                default_bind,
+            ),
+            None => default_bind,
+        };
         let database_url = get("REALMGATE_DATABASE_URL").unwrap_or_else(|| "realmgate.db".into());
 
-        let public_url = get("REALMGATE_PUBLIC_URL")
-            .map(|raw| PublicUrl::parse(&raw).map_err(|m| err("REALMGATE_PUBLIC_URL", m)))
-            .transpose()?;
+        let public_url = get("REALMGATE_PUBLIC_URL").and_then(|raw| {
+            errors.or(
+                PublicUrl::parse(&raw)
+                    .map(Some)
+                    .map_err(|m| err("REALMGATE_PUBLIC_URL", m)),
+                None,
+            )
+        });
 
+        let generated = || (crate::domain::crypto::random_bytes::<64>().to_vec(), true);
         let (secret_key, secret_key_generated) = match get("REALMGATE_SECRET_KEY") {
-            Some(raw) => (parse_key(&raw)?, false),
+            Some(raw) => match parse_key(&raw) {
+                Ok(key) => (key, false),
+                // Reported; a stand-in key lets the other settings be read.
+                Err(e) => {
+                    errors.add(e);
+                    (vec![0; 64], false)
+                }
+            },
             None if environment == Environment::Production => {
-                return Err(err(
+                errors.add(err(
                     "REALMGATE_SECRET_KEY",
                     "is required in production (at least 64 bytes, hex or base64)",
-                ))
+                ));
+                generated()
             }
-            None => (crate::domain::crypto::random_bytes::<64>().to_vec(), true),
+            None => generated(),
         };
 
-        let cookie_secure = match get("REALMGATE_COOKIE_SECURE") {
-            Some(raw) => parse_bool("REALMGATE_COOKIE_SECURE", &raw)?,
-            None => {
-                environment == Environment::Production
-                    || public_url.as_ref().is_some_and(|u| u.https)
-            }
-        };
+        let cookie_secure = flag(
+            "REALMGATE_COOKIE_SECURE",
+            environment == Environment::Production || public_url.as_ref().is_some_and(|u| u.https),
+        );
 
+        let ip_policy = |setting| errors.or(ip_policy(&get, setting), IpChangePolicy::Log);
         let user = RealmTimeouts {
-            idle: duration(&get, "REALMGATE_USER_IDLE_TIMEOUT", "20m")?,
-            absolute: duration(&get, "REALMGATE_USER_ABSOLUTE_TIMEOUT", "24h")?,
-            ip_change: ip_policy(&get, "REALMGATE_USER_IP_CHANGE")?,
+            idle: duration("REALMGATE_USER_IDLE_TIMEOUT", "20m"),
+            absolute: duration("REALMGATE_USER_ABSOLUTE_TIMEOUT", "24h"),
+            ip_change: ip_policy("REALMGATE_USER_IP_CHANGE"),
         };
         let admin = RealmTimeouts {
-            idle: duration(&get, "REALMGATE_ADMIN_IDLE_TIMEOUT", "20m")?,
-            absolute: duration(&get, "REALMGATE_ADMIN_ABSOLUTE_TIMEOUT", "12h")?,
-            ip_change: ip_policy(&get, "REALMGATE_ADMIN_IP_CHANGE")?,
+            idle: duration("REALMGATE_ADMIN_IDLE_TIMEOUT", "20m"),
+            absolute: duration("REALMGATE_ADMIN_ABSOLUTE_TIMEOUT", "12h"),
+            ip_change: ip_policy("REALMGATE_ADMIN_IP_CHANGE"),
         };
 
         let trusted_proxies = get("REALMGATE_TRUSTED_PROXIES")
-            .map(|raw| parse_proxies(&raw))
-            .transpose()?
+            .map(|raw| errors.or(parse_proxies(&raw), Vec::new()))
             .unwrap_or_default();
 
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let hash_workers = match get("REALMGATE_HASH_WORKERS") {
-            Some(raw) => raw
-                .trim()
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=256).contains(n))
-                .ok_or_else(|| err("REALMGATE_HASH_WORKERS", "must be a number from 1 to 256"))?,
-            None => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            Some(raw) => errors.or(
+                raw.trim()
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=256).contains(n))
+                    .ok_or_else(|| err("REALMGATE_HASH_WORKERS", "must be a number from 1 to 256")),
+                cores,
+            ),
+            None => cores,
         };
 
         let bootstrap_admin_email =
             get("REALMGATE_BOOTSTRAP_ADMIN_EMAIL").unwrap_or_else(|| "admin@localhost".into());
-        crate::domain::Email::parse(&bootstrap_admin_email).map_err(|_| {
-            err(
+        if crate::domain::Email::parse(&bootstrap_admin_email).is_err() {
+            errors.add(err(
                 "REALMGATE_BOOTSTRAP_ADMIN_EMAIL",
                 "is not a valid email address",
-            )
-        })?;
+            ));
+        }
 
-        let signup_enabled = match get("REALMGATE_SIGNUP") {
-            Some(raw) => parse_bool("REALMGATE_SIGNUP", &raw)?,
-            None => true,
-        };
+        let signup_enabled = flag("REALMGATE_SIGNUP", true);
         let signup_per_ip = match get("REALMGATE_SIGNUP_PER_IP") {
-            Some(raw) => raw
-                .trim()
-                .parse::<u32>()
-                .map_err(|_| err("REALMGATE_SIGNUP_PER_IP", "must be a whole number"))?,
+            Some(raw) => errors.or(
+                raw.trim()
+                    .parse::<u32>()
+                    .map_err(|_| err("REALMGATE_SIGNUP_PER_IP", "must be a whole number")),
+                10,
+            ),
             None => 10,
         };
+        let default_mail = || MailSetting::File("mail-outbox".into());
         let mail = match get("REALMGATE_MAIL") {
-            None => MailSetting::File("mail-outbox".into()),
-            Some(raw) => parse_mail(raw.trim())?,
+            None => default_mail(),
+            Some(raw) => errors.or(parse_mail(raw.trim()), default_mail()),
         };
 
-        let count = |setting: &'static str, default: u32| -> Result<u32, ConfigError> {
-            match get(setting) {
-                Some(raw) => raw
-                    .trim()
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|n| *n >= 1)
-                    .ok_or_else(|| err(setting, "must be a whole number of at least 1")),
-                None => Ok(default),
-            }
-        };
         let lockout = LockoutPolicy {
-            max_failures: count("REALMGATE_LOGIN_MAX_FAILURES", 5)?,
-            ip_max_failures: count("REALMGATE_IP_MAX_FAILURES", 50)?,
-            window: duration(&get, "REALMGATE_LOGIN_WINDOW", "15m")?,
-            lockout: duration(&get, "REALMGATE_LOCKOUT", "15m")?,
+            max_failures: count("REALMGATE_LOGIN_MAX_FAILURES", 5),
+            ip_max_failures: count("REALMGATE_IP_MAX_FAILURES", 50),
+            window: duration("REALMGATE_LOGIN_WINDOW", "15m"),
+            lockout: duration("REALMGATE_LOCKOUT", "15m"),
         };
         let single_session = match get("REALMGATE_SINGLE_SESSION").as_deref().map(str::trim) {
             None | Some("off") => SingleSession::Off,
             Some("block") => SingleSession::Block,
             Some("replace") => SingleSession::Replace,
             Some(_) => {
-                return Err(err(
+                errors.add(err(
                     "REALMGATE_SINGLE_SESSION",
                     "must be `off`, `block` or `replace`",
-                ))
+                ));
+                SingleSession::Off
             }
         };
-        let clear_sessions_on_start = match get("REALMGATE_CLEAR_SESSIONS_ON_START") {
-            Some(raw) => parse_bool("REALMGATE_CLEAR_SESSIONS_ON_START", &raw)?,
-            None => false,
-        };
 
-        Ok(Self {
+        let config = Self {
             environment,
             bind,
             database_url,
@@ -373,18 +440,19 @@ impl Config {
             bootstrap_admin_email,
             signup_enabled,
             signup_per_ip,
-            reset_token_ttl: duration(&get, "REALMGATE_RESET_TOKEN_TTL", "1h")?,
-            remember_me: duration(&get, "REALMGATE_REMEMBER_ME", "14d")?,
+            reset_token_ttl: duration("REALMGATE_RESET_TOKEN_TTL", "1h"),
+            remember_me: duration("REALMGATE_REMEMBER_ME", "14d"),
             mail,
             lockout,
             single_session,
-            clear_sessions_on_start,
-            cleanup_interval: duration(&get, "REALMGATE_CLEANUP_INTERVAL", "5m")?,
-            retention: duration(&get, "REALMGATE_RETENTION", "365d")?,
-            admin_reauth: duration(&get, "REALMGATE_ADMIN_REAUTH", "10m")?,
-            incidents_per_ip: count("REALMGATE_INCIDENTS_PER_IP", 60)?,
-            body_timeout: duration(&get, "REALMGATE_BODY_TIMEOUT", "10s")?,
-        })
+            clear_sessions_on_start: flag("REALMGATE_CLEAR_SESSIONS_ON_START", false),
+            cleanup_interval: duration("REALMGATE_CLEANUP_INTERVAL", "5m"),
+            retention: duration("REALMGATE_RETENTION", "365d"),
+            admin_reauth: duration("REALMGATE_ADMIN_REAUTH", "10m"),
+            incidents_per_ip: count("REALMGATE_INCIDENTS_PER_IP", 60),
+            body_timeout: duration("REALMGATE_BODY_TIMEOUT", "10s"),
+        };
+        (config, errors.0.into_inner())
     }
 
     pub fn realm(&self, realm: Realm) -> &RealmTimeouts {
@@ -519,17 +587,37 @@ mod tests {
     }
 
     #[test]
+    fn one_pass_reports_every_bad_setting() {
+        let m = HashMap::from([
+            ("REALMGATE_BIND", "nowhere"),
+            ("REALMGATE_LOGIN_WINDOW", "soon"),
+            ("REALMGATE_SINGLE_SESSION", "maybe"),
+        ]);
+        let errors = Config::from_map(&m).unwrap_err();
+        let settings: Vec<&str> = errors.0.iter().map(|e| e.setting).collect();
+        assert_eq!(
+            settings,
+            [
+                "REALMGATE_BIND",
+                "REALMGATE_LOGIN_WINDOW",
+                "REALMGATE_SINGLE_SESSION"
+            ]
+        );
+        assert_eq!(errors.to_string().lines().count(), 3);
+    }
+
+    #[test]
     fn production_needs_a_long_key_and_is_secure() {
         let m = HashMap::from([("REALMGATE_ENV", "production")]);
         let e = Config::from_map(&m).unwrap_err();
-        assert_eq!(e.setting, "REALMGATE_SECRET_KEY");
+        assert_eq!(e.0[0].setting, "REALMGATE_SECRET_KEY");
         let short = "ab".repeat(63);
         let m = HashMap::from([
             ("REALMGATE_ENV", "production"),
             ("REALMGATE_SECRET_KEY", &short),
         ]);
         assert_eq!(
-            Config::from_map(&m).unwrap_err().setting,
+            Config::from_map(&m).unwrap_err().0[0].setting,
             "REALMGATE_SECRET_KEY"
         );
         let long = "ab".repeat(64);
@@ -558,7 +646,7 @@ mod tests {
             ("REALMGATE_RETENTION", "long"),
         ] {
             let m = HashMap::from([(k, v)]);
-            assert_eq!(Config::from_map(&m).unwrap_err().setting, k);
+            assert_eq!(Config::from_map(&m).unwrap_err().0[0].setting, k);
         }
     }
 
