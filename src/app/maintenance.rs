@@ -8,11 +8,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::audit::LogoutReason;
-use crate::db::schema::{
-    auth_sessions, email_tokens, logout_activity, rate_events, security_incidents,
-};
-use crate::db::sessions::{self, AuthSession};
-use crate::db::{lockout, Conn, Pool};
+use crate::db::sessions;
+use crate::db::{housekeeping, lockout, Conn, Pool};
 use crate::domain::config::Config;
 use crate::domain::realm::Realm;
 
@@ -29,18 +26,7 @@ pub fn clear_sessions(
     let mut total = 0;
     loop {
         let ended = conn.immediate_transaction(|conn| {
-            let mut query = auth_sessions::table
-                .filter(auth_sessions::revoked_at.is_null())
-                .filter(auth_sessions::idle_expires_at.gt(now))
-                .filter(auth_sessions::absolute_expires_at.gt(now))
-                .into_boxed();
-            if let Some(realm) = realm {
-                query = query.filter(auth_sessions::realm.eq(realm.as_str()));
-            }
-            let rows: Vec<AuthSession> = query
-                .limit(BATCH)
-                .select(AuthSession::as_select())
-                .load(conn)?;
+            let rows = housekeeping::live_sessions(conn, realm, now, BATCH)?;
             sessions::revoke_each(conn, &rows, reason, None, now)?;
             Ok::<_, diesel::result::Error>(rows.len())
         })?;
@@ -65,16 +51,7 @@ pub fn cleanup(conn: &mut Conn, config: &Config, now: NaiveDateTime) -> QueryRes
     // Sessions past their bounds end with the reason their bound gives, and logout activity.
     loop {
         let ended = conn.immediate_transaction(|conn| {
-            let rows: Vec<AuthSession> = auth_sessions::table
-                .filter(auth_sessions::revoked_at.is_null())
-                .filter(
-                    auth_sessions::idle_expires_at
-                        .le(now)
-                        .or(auth_sessions::absolute_expires_at.le(now)),
-                )
-                .limit(BATCH)
-                .select(AuthSession::as_select())
-                .load(conn)?;
+            let rows = housekeeping::expired_sessions(conn, now, BATCH)?;
             for row in &rows {
                 let reason = row.expiry(now).unwrap_or(LogoutReason::IdleTimeout);
                 sessions::revoke(conn, row, reason, None, now)?;
@@ -88,16 +65,7 @@ pub fn cleanup(conn: &mut Conn, config: &Config, now: NaiveDateTime) -> QueryRes
     }
     // Spent or expired mail tokens.
     report.tokens_deleted = batched(conn, |conn| {
-        let ids: Vec<i32> = email_tokens::table
-            .filter(
-                email_tokens::used_at
-                    .is_not_null()
-                    .or(email_tokens::expires_at.le(now)),
-            )
-            .select(email_tokens::id)
-            .limit(BATCH)
-            .load(conn)?;
-        diesel::delete(email_tokens::table.filter(email_tokens::id.eq_any(&ids))).execute(conn)
+        housekeeping::delete_spent_tokens(conn, now, BATCH)
     })?;
     // Failure counters whose window and lock are over, and rate events older than an hour.
     report.counters_deleted = batched(conn, |conn| {
@@ -107,50 +75,27 @@ pub fn cleanup(conn: &mut Conn, config: &Config, now: NaiveDateTime) -> QueryRes
     // A rotated-away secret is recognised for an hour: long enough for any request another
     // tab had on its way; after that it is simply unknown.
     report.counters_deleted += batched(conn, |conn| {
-        crate::db::sessions::forget_rotated_before(conn, hour_ago, BATCH)
+        sessions::forget_rotated_before(conn, hour_ago, BATCH)
     })?;
     // Flood counters matter only for their own minute; an hour's worth is kept to read.
     report.counters_deleted += batched(conn, |conn| {
         crate::db::audit::delete_incident_counts_before(conn, hour_ago, BATCH)
     })?;
     report.counters_deleted += batched(conn, |conn| {
-        let ids: Vec<i32> = rate_events::table
-            .filter(rate_events::created_at.lt(hour_ago))
-            .select(rate_events::id)
-            .limit(BATCH)
-            .load(conn)?;
-        diesel::delete(rate_events::table.filter(rate_events::id.eq_any(&ids))).execute(conn)
+        housekeeping::delete_rate_events_before(conn, hour_ago, BATCH)
     })?;
     // Past the retention: incidents, logout activity, revoked sessions, and browsers that
     // have not signed in since.
     let retention = chrono::Duration::from_std(config.retention).unwrap_or(chrono::Duration::MAX);
     if let Some(cutoff) = now.checked_sub_signed(retention) {
         report.old_rows_deleted += batched(conn, |conn| {
-            let ids: Vec<i32> = security_incidents::table
-                .filter(security_incidents::created_at.lt(cutoff))
-                .select(security_incidents::id)
-                .limit(BATCH)
-                .load(conn)?;
-            diesel::delete(security_incidents::table.filter(security_incidents::id.eq_any(&ids)))
-                .execute(conn)
+            housekeeping::delete_incidents_before(conn, cutoff, BATCH)
         })?;
         report.old_rows_deleted += batched(conn, |conn| {
-            let ids: Vec<i32> = logout_activity::table
-                .filter(logout_activity::created_at.lt(cutoff))
-                .select(logout_activity::id)
-                .limit(BATCH)
-                .load(conn)?;
-            diesel::delete(logout_activity::table.filter(logout_activity::id.eq_any(&ids)))
-                .execute(conn)
+            housekeeping::delete_logouts_before(conn, cutoff, BATCH)
         })?;
         report.old_rows_deleted += batched(conn, |conn| {
-            let ids: Vec<String> = auth_sessions::table
-                .filter(auth_sessions::revoked_at.lt(cutoff))
-                .select(auth_sessions::id)
-                .limit(BATCH)
-                .load(conn)?;
-            diesel::delete(auth_sessions::table.filter(auth_sessions::id.eq_any(&ids)))
-                .execute(conn)
+            housekeeping::delete_revoked_sessions_before(conn, cutoff, BATCH)
         })?;
         report.old_rows_deleted += batched(conn, |conn| {
             lockout::forget_devices_unused_since(conn, cutoff, BATCH)

@@ -9,6 +9,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod housekeeping;
 pub mod lockout;
 pub mod password_checks;
 pub mod rates;

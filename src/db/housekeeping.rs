@@ -1,0 +1,125 @@
+//! The cleanup's queries (SPEC §9): each takes at most `limit` rows, so the caller can work in
+//! small batches, each its own short transaction.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::{
+    auth_sessions, email_tokens, logout_activity, rate_events, security_incidents,
+};
+use super::sessions::AuthSession;
+use crate::domain::realm::Realm;
+
+/// Up to `limit` live sessions, of one realm or all.
+pub fn live_sessions(
+    conn: &mut SqliteConnection,
+    realm: Option<Realm>,
+    now: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<AuthSession>> {
+    let mut query = auth_sessions::table
+        .filter(auth_sessions::revoked_at.is_null())
+        .filter(auth_sessions::idle_expires_at.gt(now))
+        .filter(auth_sessions::absolute_expires_at.gt(now))
+        .into_boxed();
+    if let Some(realm) = realm {
+        query = query.filter(auth_sessions::realm.eq(realm.as_str()));
+    }
+    query
+        .limit(limit)
+        .select(AuthSession::as_select())
+        .load(conn)
+}
+
+/// Up to `limit` unrevoked sessions past their idle or absolute bound.
+pub fn expired_sessions(
+    conn: &mut SqliteConnection,
+    now: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<AuthSession>> {
+    auth_sessions::table
+        .filter(auth_sessions::revoked_at.is_null())
+        .filter(
+            auth_sessions::idle_expires_at
+                .le(now)
+                .or(auth_sessions::absolute_expires_at.le(now)),
+        )
+        .limit(limit)
+        .select(AuthSession::as_select())
+        .load(conn)
+}
+
+/// Deletes up to `limit` used or expired mail tokens; how many.
+pub fn delete_spent_tokens(
+    conn: &mut SqliteConnection,
+    now: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<usize> {
+    let ids: Vec<i32> = email_tokens::table
+        .filter(
+            email_tokens::used_at
+                .is_not_null()
+                .or(email_tokens::expires_at.le(now)),
+        )
+        .select(email_tokens::id)
+        .limit(limit)
+        .load(conn)?;
+    diesel::delete(email_tokens::table.filter(email_tokens::id.eq_any(&ids))).execute(conn)
+}
+
+/// Deletes up to `limit` rate events from before `before`; how many.
+pub fn delete_rate_events_before(
+    conn: &mut SqliteConnection,
+    before: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<usize> {
+    let ids: Vec<i32> = rate_events::table
+        .filter(rate_events::created_at.lt(before))
+        .select(rate_events::id)
+        .limit(limit)
+        .load(conn)?;
+    diesel::delete(rate_events::table.filter(rate_events::id.eq_any(&ids))).execute(conn)
+}
+
+/// Deletes up to `limit` incidents from before `before` (retention); how many.
+pub fn delete_incidents_before(
+    conn: &mut SqliteConnection,
+    before: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<usize> {
+    let ids: Vec<i32> = security_incidents::table
+        .filter(security_incidents::created_at.lt(before))
+        .select(security_incidents::id)
+        .limit(limit)
+        .load(conn)?;
+    diesel::delete(security_incidents::table.filter(security_incidents::id.eq_any(&ids)))
+        .execute(conn)
+}
+
+/// Deletes up to `limit` logout activity rows from before `before` (retention); how many.
+pub fn delete_logouts_before(
+    conn: &mut SqliteConnection,
+    before: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<usize> {
+    let ids: Vec<i32> = logout_activity::table
+        .filter(logout_activity::created_at.lt(before))
+        .select(logout_activity::id)
+        .limit(limit)
+        .load(conn)?;
+    diesel::delete(logout_activity::table.filter(logout_activity::id.eq_any(&ids))).execute(conn)
+}
+
+/// Deletes up to `limit` sessions revoked before `before` (retention); how many.
+pub fn delete_revoked_sessions_before(
+    conn: &mut SqliteConnection,
+    before: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<usize> {
+    let ids: Vec<String> = auth_sessions::table
+        .filter(auth_sessions::revoked_at.lt(before))
+        .select(auth_sessions::id)
+        .limit(limit)
+        .load(conn)?;
+    diesel::delete(auth_sessions::table.filter(auth_sessions::id.eq_any(&ids))).execute(conn)
+}
