@@ -1,6 +1,7 @@
 //! The flows below the web: sign-in and access decisions, password hashing, mail, background
 //! jobs, housekeeping and the configuration check. Nothing here knows HTTP.
 
+pub mod account;
 pub mod admin;
 pub mod auth;
 pub mod check;

@@ -9,13 +9,13 @@ use serde::Deserialize;
 
 use super::register::checked_password;
 use super::{html, see_other};
+use crate::app::account;
 use crate::app::error::{AppError, AppResult};
 use crate::app::jobs::Job;
 use crate::app::mail::Mail;
-use crate::db::audit::{Incident, IncidentKind, LogoutReason};
 use crate::db::rates::{self, RateKind};
 use crate::db::tokens::{self, Purpose};
-use crate::db::{self, accounts, lockout, sessions};
+use crate::db::{self, accounts};
 use crate::domain::Email;
 use crate::web::csrf;
 use crate::web::form::Form;
@@ -237,35 +237,18 @@ pub async fn confirm(
     let client = client_info(req.head(), &state.config.trusted_proxies);
     let now = state.clock.now();
     let floods = state.config.incidents_per_ip;
-    let account_id = account.id;
-    let account_email = account.email.clone();
+    let resetting = account.clone();
     let audit_client = client.clone();
     let done = db::block(&state.pool, move |conn| {
-        Ok(conn.immediate_transaction(|conn| {
-            // One conditional update: two tabs racing with one link cannot both win.
-            if tokens::consume(conn, &token, Purpose::Reset, now)? != Some(account_id) {
-                return Ok::<_, diesel::result::Error>(false);
-            }
-            accounts::set_new_password(conn, account_id, &hash)?;
-            tokens::void_all(conn, account_id, Purpose::Reset, now)?;
-            // A completed reset proves the owner: the email's lock goes too.
-            lockout::unlock_email(conn, &account_email)?;
-            // The link reached the mailbox: that confirms the address too.
-            accounts::confirm_email(conn, account_id, now)?;
-            sessions::revoke_all_for(
-                conn,
-                account_id,
-                &[],
-                LogoutReason::PasswordReset,
-                Some(&audit_client),
-                now,
-            )?;
-            Incident::new(IncidentKind::PasswordResetCompleted, &audit_client)
-                .realm(Realm::User)
-                .account(account_id)
-                .record(conn, now, floods)?;
-            Ok(true)
-        })?)
+        Ok(account::complete_reset(
+            conn,
+            &token,
+            &resetting,
+            &hash,
+            &audit_client,
+            floods,
+            now,
+        )?)
     })
     .await?;
     if !done {

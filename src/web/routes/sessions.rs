@@ -7,8 +7,9 @@ use actix_web_flash_messages::{FlashMessage, IncomingFlashMessages};
 
 use super::held::Held;
 use super::{html, see_other, signed_in_chrome};
+use crate::app::account::{self, Revoked};
 use crate::app::error::{AppError, AppResult};
-use crate::db::audit::{Incident, IncidentKind, LogoutReason};
+use crate::db::audit::LogoutReason;
 use crate::db::tokens::{self, Purpose};
 use crate::db::{self, sessions};
 use crate::domain::client::describe_user_agent;
@@ -83,24 +84,12 @@ pub async fn revoke(
         LogoutReason::RevokedByUser
     };
     let outcome = db::block(&state.pool, move |conn| {
-        Ok(conn.immediate_transaction(|conn| {
-            let Some(row) = sessions::find(conn, &id)? else {
-                return Ok::<_, diesel::result::Error>(Err(()));
-            };
-            if row.account_id != account_id {
-                Incident::new(IncidentKind::UnauthorizedAccess, &client)
-                    .realm(Realm::User)
-                    .account(account_id)
-                    .details("revoke of another account's session")
-                    .record(conn, now, floods)?;
-                return Ok(Err(()));
-            }
-            sessions::revoke(conn, &row, reason, Some(&client), now)?;
-            Ok(Ok(()))
-        })?)
+        Ok(account::revoke_own_session(
+            conn, account_id, &id, reason, &client, floods, now,
+        )?)
     })
     .await?;
-    if outcome.is_err() {
+    if outcome != Revoked::Revoked {
         return Err(AppError::NotFound);
     }
     if current {
