@@ -7,8 +7,8 @@
 use actix_session::Session;
 use actix_web::{HttpRequest, HttpResponse};
 
+use crate::app::account::Rotation;
 use crate::app::error::{AppError, AppResult};
-use crate::db::{sessions, Conn};
 use crate::domain::config::Config;
 use crate::domain::crypto;
 use crate::web::cookies;
@@ -40,60 +40,35 @@ impl Held {
         self.secrets.iter().map(|s| crypto::sha256_hex(s)).collect()
     }
 
-    /// New secrets for every held session of `account_id`, written to the registry. Call in
-    /// the transaction that revokes the others; `apply` then hands them to the browser.
-    pub fn rotate(
-        &self,
-        conn: &mut Conn,
-        account_id: i32,
-        now: chrono::NaiveDateTime,
-    ) -> diesel::QueryResult<Rotation> {
-        let mut pairs = Vec::new();
-        for old in &self.secrets {
-            let new = crypto::random_token::<32>();
-            let old_hash = crypto::sha256_hex(old);
-            let new_hash = crypto::sha256_hex(&new);
-            if sessions::rotate_secret(conn, account_id, &old_hash, &new_hash, now)? {
-                pairs.push((old.clone(), new));
-            }
-        }
-        Ok(Rotation { pairs })
+    /// The secrets themselves, for the flow that rotates them (`app::account`).
+    pub fn secrets(&self) -> &[String] {
+        &self.secrets
     }
 }
 
-/// Old secret → new secret, for the sessions of the account this browser holds.
-pub struct Rotation {
-    pairs: Vec<(String, String)>,
-}
-
-impl Rotation {
-    fn new_for(&self, old: &str) -> Option<&str> {
-        self.pairs
-            .iter()
-            .find(|(o, _)| o == old)
-            .map(|(_, n)| n.as_str())
-    }
-
-    /// Writes the new secrets where the old ones were: the realms' keys in the session cookie,
-    /// and the remember cookie. Other accounts' keys in this browser are not touched.
-    pub fn apply(
-        &self,
-        req: &HttpRequest,
-        session: &Session,
-        res: &mut HttpResponse,
-        config: &Config,
-    ) -> AppResult<()> {
-        for realm in Realm::ALL {
-            let keys = RealmSession::of(session, realm);
-            if let Some(new) = keys.secret().as_deref().and_then(|old| self.new_for(old)) {
-                keys.replace_secret(new)?;
-            }
+/// Writes the new secrets where the old ones were: the realms' keys in the session cookie, and
+/// the remember cookie. Other accounts' keys in this browser are not touched.
+pub fn apply(
+    rotation: &Rotation,
+    req: &HttpRequest,
+    session: &Session,
+    res: &mut HttpResponse,
+    config: &Config,
+) -> AppResult<()> {
+    for realm in Realm::ALL {
+        let keys = RealmSession::of(session, realm);
+        if let Some(new) = keys
+            .secret()
+            .as_deref()
+            .and_then(|old| rotation.new_for(old))
+        {
+            keys.replace_secret(new)?;
         }
-        let remembered = cookies::read_remember(req, config);
-        if let Some(new) = remembered.as_deref().and_then(|old| self.new_for(old)) {
-            res.add_cookie(&cookies::remember(new, config))
-                .map_err(|e| AppError::Internal(anyhow::anyhow!("cookie: {e}")))?;
-        }
-        Ok(())
     }
+    let remembered = cookies::read_remember(req, config);
+    if let Some(new) = remembered.as_deref().and_then(|old| rotation.new_for(old)) {
+        res.add_cookie(&cookies::remember(new, config))
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("cookie: {e}")))?;
+    }
+    Ok(())
 }

@@ -7,15 +7,14 @@ use actix_web::{web, HttpRequest, HttpResponse, ResponseError as _};
 use actix_web_flash_messages::{FlashMessage, IncomingFlashMessages};
 use serde::Deserialize;
 
-use super::held::Held;
+use super::held::{self, Held};
 use super::register::checked_password;
 use super::{html, see_other, signed_in_chrome};
+use crate::app::account::{self, PasswordChange};
 use crate::app::error::{AppError, AppResult};
 use crate::app::mail::Mail;
-use crate::db::audit::{Incident, IncidentKind, LogoutReason};
 use crate::db::password_checks::{self, Admission};
-use crate::db::tokens::{self, Purpose};
-use crate::db::{self, accounts, sessions};
+use crate::db::{self};
 use crate::web::csrf;
 use crate::web::form::Form;
 use crate::web::realm::{Realm, RealmKind, RealmSession, SignedIn, SESSION_ENDED};
@@ -149,33 +148,18 @@ pub async fn change<R: RealmKind>(
     if !matches!(&verified, Ok(v) if v.matches) {
         // A check the hasher could not run (a saturated pool's 503) is no wrong password.
         let wrong = verified.is_ok();
-        let (id, row, audit_client) = (session_id.clone(), signed.session.clone(), client.clone());
+        let (row, audit_client) = (signed.session.clone(), client.clone());
         let now = state.clock.now();
         let ended = db::block(&state.pool, move |conn| {
-            Ok(conn.immediate_transaction(|conn| {
-                let wrong_so_far = password_checks::finish(conn, &id, wrong)?;
-                password_checks::release(conn, &id)?;
-                if wrong_so_far < password_checks::MAX_WRONG {
-                    return Ok::<_, diesel::result::Error>(false);
-                }
-                let reason = LogoutReason::PasswordGuessing;
-                if sessions::revoke(conn, &row, reason, Some(&audit_client), now)? {
-                    log::warn!(
-                        target: "security",
-                        "session {} ended after {wrong_so_far} wrong current passwords",
-                        row.id
-                    );
-                    Incident::new(IncidentKind::PasswordGuessing, &audit_client)
-                        .realm(realm)
-                        .account(account_id)
-                        .details(format!(
-                            "session {}: {wrong_so_far} wrong current passwords",
-                            row.id
-                        ))
-                        .record(conn, now, floods)?;
-                }
-                Ok(true)
-            })?)
+            Ok(account::failed_password_check(
+                conn,
+                &row,
+                realm,
+                wrong,
+                &audit_client,
+                floods,
+                now,
+            )?)
         })
         .await?;
         in_flight.disarm();
@@ -188,42 +172,27 @@ pub async fn change<R: RealmKind>(
     let hash = state.hasher.hash(password.expose().to_owned()).await?;
 
     let held = Held::read(&req, &session, &state.config);
-    let keep = held.hashes();
     let this_device = crate::web::cookies::read_device(&req, &state.config)
         .map(|d| crate::domain::crypto::sha256_hex(&d));
-    let account_email = signed.account.email.clone();
+    let (changing, id) = (signed.account.clone(), session_id.clone());
     let now = state.clock.now();
     let audit_client = client.clone();
-    let id = session_id.clone();
     let rotation = db::block(&state.pool, move |conn| {
-        Ok(conn.immediate_transaction(|conn| {
-            password_checks::release(conn, &id)?;
-            // SECURITY: the session may have been ended while Argon2 ran (signed out
-            // elsewhere, revoked, the account deactivated); then nothing changes (SPEC I3).
-            let session_live = sessions::find(conn, &id)?.is_some_and(|r| r.revoked_at.is_none());
-            let account_active = accounts::find(conn, account_id)?.is_some_and(|a| a.is_active);
-            if !(session_live && account_active) {
-                return Ok::<_, diesel::result::Error>(None);
-            }
-            accounts::set_new_password(conn, account_id, &hash)?;
-            // Browsers that knew the old password lose their separate lockout budget.
-            crate::db::lockout::forget_devices(conn, &account_email, this_device.as_deref())?;
-            tokens::void_all(conn, account_id, Purpose::Reset, now)?;
-            sessions::revoke_all_for(
-                conn,
-                account_id,
-                &keep,
-                LogoutReason::PasswordChanged,
-                Some(&audit_client),
-                now,
-            )?;
-            let rotation = held.rotate(conn, account_id, now)?;
-            Incident::new(IncidentKind::PasswordChanged, &audit_client)
-                .realm(realm)
-                .account(account_id)
-                .record(conn, now, floods)?;
-            Ok(Some(rotation))
-        })?)
+        let change = PasswordChange {
+            session_id: &id,
+            account: &changing,
+            new_hash: &hash,
+            held: held.secrets(),
+            this_device: this_device.as_deref(),
+            realm,
+        };
+        Ok(account::change_password(
+            conn,
+            &change,
+            &audit_client,
+            floods,
+            now,
+        )?)
     })
     .await?;
     in_flight.disarm();
@@ -244,7 +213,7 @@ pub async fn change<R: RealmKind>(
     ));
     FlashMessage::success(CHANGED).send();
     let mut res = see_other(realm.home_path());
-    rotation.apply(&req, &session, &mut res, &state.config)?;
+    held::apply(&rotation, &req, &session, &mut res, &state.config)?;
     Ok(res)
 }
 

@@ -5,12 +5,11 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_flash_messages::{FlashMessage, IncomingFlashMessages};
 
-use super::held::Held;
+use super::held::{self, Held};
 use super::{html, see_other, signed_in_chrome};
 use crate::app::account::{self, Revoked};
 use crate::app::error::{AppError, AppResult};
 use crate::db::audit::LogoutReason;
-use crate::db::tokens::{self, Purpose};
 use crate::db::{self, sessions};
 use crate::domain::client::describe_user_agent;
 use crate::web::cookies;
@@ -115,24 +114,17 @@ pub async fn revoke_others(
 ) -> AppResult<HttpResponse> {
     csrf::verify(&req, &session, &state, Realm::User, &form.csrf_token).await?;
     let held = Held::read(&req, &session, &state.config);
-    let keep = held.hashes();
     let client = client_info(req.head(), &state.config.trusted_proxies);
     let now = state.clock.now();
     let account_id = signed.account.id;
     let (ended, rotation) = db::block(&state.pool, move |conn| {
-        Ok(conn.immediate_transaction(|conn| {
-            let ended = sessions::revoke_all_for(
-                conn,
-                account_id,
-                &keep,
-                LogoutReason::RevokedByUser,
-                Some(&client),
-                now,
-            )?;
-            tokens::void_all(conn, account_id, Purpose::Reset, now)?;
-            let rotation = held.rotate(conn, account_id, now)?;
-            Ok::<_, diesel::result::Error>((ended, rotation))
-        })?)
+        Ok(account::sign_out_others(
+            conn,
+            account_id,
+            held.secrets(),
+            &client,
+            now,
+        )?)
     })
     .await?;
     FlashMessage::success(match ended {
@@ -142,6 +134,6 @@ pub async fn revoke_others(
     })
     .send();
     let mut res = see_other("/account/sessions");
-    rotation.apply(&req, &session, &mut res, &state.config)?;
+    held::apply(&rotation, &req, &session, &mut res, &state.config)?;
     Ok(res)
 }
