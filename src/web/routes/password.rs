@@ -15,6 +15,8 @@ use crate::app::error::{AppError, AppResult};
 use crate::app::mail::Mail;
 use crate::db::password_checks::{self, Admission};
 use crate::db::{self};
+use crate::domain::crypto::sha256_hex;
+use crate::web::cookies;
 use crate::web::csrf;
 use crate::web::form::Form;
 use crate::web::realm::{Realm, RealmKind, RealmSession, SignedIn, SESSION_ENDED};
@@ -172,8 +174,7 @@ pub async fn change<R: RealmKind>(
     let hash = state.hasher.hash(password.expose().to_owned()).await?;
 
     let held = Held::read(&req, &session, &state.config);
-    let this_device = crate::web::cookies::read_device(&req, &state.config)
-        .map(|d| crate::domain::crypto::sha256_hex(&d));
+    let this_device = cookies::read_device(&req, &state.config).map(|d| sha256_hex(&d));
     let (changing, id) = (signed.account.clone(), session_id.clone());
     let now = state.clock.now();
     let audit_client = client.clone();
