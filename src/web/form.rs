@@ -18,11 +18,54 @@ pub const MAX_FORM_BYTES: usize = 16 * 1024;
 
 pub struct Form<T>(pub T);
 
+/// A form whose `csrf_token` field `CsrfForm` checks.
+pub trait CsrfField {
+    fn csrf_token(&self) -> &str;
+}
+
+/// A form of realm `R` whose CSRF token and origin passed (SPEC §6): `Form<T>`, then
+/// `csrf::verify` against the realm's token, before the handler runs. The guard, being
+/// middleware, has already run; a refusal is the 403 page and a `csrf_rejected` incident.
+pub struct CsrfForm<R, T>(pub T, pub std::marker::PhantomData<R>);
+
+impl<R, T> FromRequest for CsrfForm<R, T>
+where
+    R: crate::web::realm::RealmKind,
+    T: DeserializeOwned + CsrfField + 'static,
+{
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        use actix_session::SessionExt as _;
+        let form = Form::<T>::from_request(req, payload);
+        let req = req.clone();
+        Box::pin(async move {
+            let Form(form) = form.await?;
+            let Some(state) = req
+                .app_data::<actix_web::web::Data<crate::web::startup::AppState>>()
+                .cloned()
+            else {
+                return Err(AppError::Internal(anyhow::anyhow!("AppState missing")));
+            };
+            let session = req.get_session();
+            crate::web::csrf::verify(&req, &session, &state, R::REALM, form.csrf_token()).await?;
+            Ok(CsrfForm(form, std::marker::PhantomData))
+        })
+    }
+}
+
 /// The body of a form whose only field is its CSRF token (sign-out, revoke, admin actions).
 #[derive(serde::Deserialize)]
 pub struct CsrfOnly {
     #[serde(default)]
     pub csrf_token: String,
+}
+
+impl CsrfField for CsrfOnly {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
 }
 
 impl<T: DeserializeOwned + 'static> FromRequest for Form<T> {

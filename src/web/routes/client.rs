@@ -18,3 +18,20 @@ pub fn client_info(head: &RequestHead, trusted: &[IpNet]) -> ClientInfo {
         trusted,
     )
 }
+
+/// A handler takes `client: ClientInfo` for the request's client, through the configured
+/// trusted proxies.
+impl actix_web::FromRequest for ClientInfo {
+    type Error = crate::app::error::AppError;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &actix_web::HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let state = req.app_data::<actix_web::web::Data<crate::web::startup::AppState>>();
+        std::future::ready(match state {
+            Some(state) => Ok(client_info(req.head(), &state.config.trusted_proxies)),
+            None => Err(crate::app::error::AppError::Internal(anyhow::anyhow!(
+                "AppState missing"
+            ))),
+        })
+    }
+}

@@ -10,11 +10,11 @@ use serde::Deserialize;
 use super::{html, safe_next, see_other};
 use crate::app::auth::{sign_in, Browser, SignInOutcome};
 use crate::app::error::{AppError, AppResult};
+use crate::domain::client::ClientInfo;
 use crate::web::cookies;
 use crate::web::csrf;
-use crate::web::form::Form;
+use crate::web::form::{CsrfField, CsrfForm};
 use crate::web::realm::{Realm, RealmKind, RealmSession};
-use crate::web::routes::client::client_info;
 use crate::web::startup::AppState;
 use crate::web::templates::{self, Chrome, LoginPage};
 
@@ -39,6 +39,12 @@ pub struct LoginForm {
     next: String,
     #[serde(default)]
     csrf_token: String,
+}
+
+impl CsrfField for LoginForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
 }
 
 impl std::fmt::Debug for LoginForm {
@@ -92,18 +98,18 @@ pub async fn form<R: RealmKind>(
 
 pub async fn submit<R: RealmKind>(
     req: HttpRequest,
+    client: ClientInfo,
     session: Session,
     state: web::Data<AppState>,
-    Form(form): Form<LoginForm>,
+    CsrfForm(form, _): CsrfForm<R, LoginForm>,
 ) -> AppResult<HttpResponse> {
     let realm = R::REALM;
-    csrf::verify(&req, &session, &state, realm, &form.csrf_token).await?;
     let remembered = realm
         .persists()
         .then(|| cookies::read_remember(&req, &state.config))
         .flatten();
     let browser = Browser {
-        client: client_info(req.head(), &state.config.trusted_proxies),
+        client,
         earlier_secrets: RealmSession::of(&session, realm)
             .secret()
             .into_iter()

@@ -9,11 +9,11 @@ use actix_web_flash_messages::{FlashMessage, IncomingFlashMessages};
 use super::{html, see_other, signed_in_chrome};
 use crate::app::error::{AppError, AppResult};
 use crate::db::{self, audit::LogoutReason, sessions};
+use crate::domain::client::ClientInfo;
 use crate::web::cookies;
 use crate::web::csrf;
-use crate::web::form::{CsrfOnly, Form};
+use crate::web::form::{CsrfForm, CsrfOnly};
 use crate::web::realm::{RealmKind, RealmSession, SignedIn};
-use crate::web::routes::client::client_info;
 use crate::web::startup::AppState;
 use crate::web::templates::{self, LogoutPage};
 
@@ -40,15 +40,14 @@ pub async fn confirm<R: RealmKind>(
 
 pub async fn submit<R: RealmKind>(
     req: HttpRequest,
+    client: ClientInfo,
     signed: SignedIn<R>,
     session: Session,
     state: web::Data<AppState>,
-    Form(form): Form<CsrfOnly>,
+    CsrfForm(_form, _): CsrfForm<R, CsrfOnly>,
 ) -> AppResult<HttpResponse> {
     let realm = R::REALM;
-    csrf::verify(&req, &session, &state, realm, &form.csrf_token).await?;
 
-    let client = client_info(req.head(), &state.config.trusted_proxies);
     let now = state.clock.now();
     let row = signed.session;
     // SPEC I5: the answer goes out only after the revocation and its activity row commit.

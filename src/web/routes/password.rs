@@ -15,12 +15,12 @@ use crate::app::error::{AppError, AppResult};
 use crate::app::mail::Mail;
 use crate::db::password_checks::{self, Admission};
 use crate::db::{self};
+use crate::domain::client::ClientInfo;
 use crate::domain::crypto::sha256_hex;
 use crate::web::cookies;
 use crate::web::csrf;
-use crate::web::form::Form;
+use crate::web::form::{CsrfField, CsrfForm};
 use crate::web::realm::{Realm, RealmKind, RealmSession, SignedIn, SESSION_ENDED};
-use crate::web::routes::client::client_info;
 use crate::web::startup::AppState;
 use crate::web::templates::{self, PasswordPage};
 
@@ -38,6 +38,12 @@ pub struct ChangeForm {
     new_password_confirm: String,
     #[serde(default)]
     csrf_token: String,
+}
+
+impl CsrfField for ChangeForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
 }
 
 fn page<R: RealmKind>(
@@ -70,14 +76,14 @@ pub async fn form<R: RealmKind>(
 
 pub async fn change<R: RealmKind>(
     req: HttpRequest,
+    client: ClientInfo,
     signed: SignedIn<R>,
     session: Session,
     flashes: IncomingFlashMessages,
     state: web::Data<AppState>,
-    Form(form): Form<ChangeForm>,
+    CsrfForm(form, _): CsrfForm<R, ChangeForm>,
 ) -> AppResult<HttpResponse> {
     let realm = R::REALM;
-    csrf::verify(&req, &session, &state, realm, &form.csrf_token).await?;
     let refuse = |message: &str| {
         page(
             &signed,
@@ -145,7 +151,6 @@ pub async fn change<R: RealmKind>(
             form.current_password.clone(),
         )
         .await;
-    let client = client_info(req.head(), &state.config.trusted_proxies);
     let floods = state.config.incidents_per_ip;
     if !matches!(&verified, Ok(v) if v.matches) {
         // A check the hasher could not run (a saturated pool's 503) is no wrong password.

@@ -11,11 +11,11 @@ use crate::app::error::{AppError, AppResult};
 use crate::app::jobs::Job;
 use crate::db::rates::{self, RateKind};
 use crate::db::{self, accounts, tokens};
+use crate::domain::client::ClientInfo;
 use crate::domain::{Email, Name, NewPassword};
 use crate::web::csrf;
 use crate::web::form::Form;
 use crate::web::realm::Realm;
-use crate::web::routes::client::client_info;
 use crate::web::startup::AppState;
 use crate::web::templates::{self, Chrome, NoticePage, RegisterPage};
 
@@ -79,11 +79,13 @@ pub async fn form(
 
 pub async fn submit(
     req: HttpRequest,
+    client: ClientInfo,
     session: Session,
     state: web::Data<AppState>,
     Form(form): Form<RegisterForm>,
 ) -> AppResult<HttpResponse> {
     enabled(&state)?;
+    // Not a CsrfForm: with sign-up off, the answer is the 404 whatever the token.
     csrf::verify(&req, &session, &state, Realm::User, &form.csrf_token).await?;
     let refuse = |message: &str| {
         form_page(
@@ -104,7 +106,6 @@ pub async fn submit(
     if form.password != form.password_confirm {
         return refuse("The two passwords do not match.");
     }
-    let client = client_info(req.head(), &state.config.trusted_proxies);
     let ip = crate::domain::client::rate_key(client.ip);
     let limit = state.config.signup_per_ip;
     let now = state.clock.now();

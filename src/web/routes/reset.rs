@@ -16,11 +16,11 @@ use crate::app::mail::Mail;
 use crate::db::rates::{self, RateKind};
 use crate::db::tokens::{self, Purpose};
 use crate::db::{self, accounts};
+use crate::domain::client::ClientInfo;
 use crate::domain::Email;
 use crate::web::csrf;
-use crate::web::form::Form;
-use crate::web::realm::Realm;
-use crate::web::routes::client::client_info;
+use crate::web::form::{CsrfField, CsrfForm};
+use crate::web::realm::{Realm, UserRealm};
 use crate::web::startup::AppState;
 use crate::web::templates::{self, Chrome, ResetConfirmPage, ResetRequestPage};
 
@@ -36,6 +36,12 @@ pub struct RequestForm {
     csrf_token: String,
 }
 
+impl CsrfField for RequestForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
 #[derive(Deserialize)]
 pub struct ConfirmForm {
     #[serde(default)]
@@ -44,6 +50,12 @@ pub struct ConfirmForm {
     new_password_confirm: String,
     #[serde(default)]
     csrf_token: String,
+}
+
+impl CsrfField for ConfirmForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
 }
 
 fn invalid_link() -> AppError {
@@ -88,12 +100,12 @@ pub async fn request_form(
 }
 
 pub async fn request(
-    req: HttpRequest,
+    _req: HttpRequest,
+    client: ClientInfo,
     session: Session,
     state: web::Data<AppState>,
-    Form(form): Form<RequestForm>,
+    CsrfForm(form, _): CsrfForm<UserRealm, RequestForm>,
 ) -> AppResult<HttpResponse> {
-    csrf::verify(&req, &session, &state, Realm::User, &form.csrf_token).await?;
     let Ok(email) = Email::parse(&form.email) else {
         return request_page(
             &session,
@@ -106,7 +118,6 @@ pub async fn request(
     };
     // SECURITY: look-up, rate limits, token and mail all happen on the job thread, so this
     // answer is the same, and as fast, for every well-formed address.
-    let client = client_info(req.head(), &state.config.trusted_proxies);
     // The per-network limit is counted here, in one write transaction, so a burst cannot
     // fill the job queue ahead of the count; it is per network, so the answer still says
     // nothing about the address. Over it, nothing is queued and the answer is unchanged.
@@ -204,12 +215,12 @@ pub async fn confirm_form(session: Session, state: web::Data<AppState>) -> AppRe
 }
 
 pub async fn confirm(
-    req: HttpRequest,
+    _req: HttpRequest,
+    client: ClientInfo,
     session: Session,
     state: web::Data<AppState>,
-    Form(form): Form<ConfirmForm>,
+    CsrfForm(form, _): CsrfForm<UserRealm, ConfirmForm>,
 ) -> AppResult<HttpResponse> {
-    csrf::verify(&req, &session, &state, Realm::User, &form.csrf_token).await?;
     let (token, account) = pending(&session, &state).await?;
     // A refused password leaves the token unused, so the person can try again.
     if form.new_password != form.new_password_confirm {
@@ -234,7 +245,6 @@ pub async fn confirm(
     };
     let hash = state.hasher.hash(password.expose().to_owned()).await?;
 
-    let client = client_info(req.head(), &state.config.trusted_proxies);
     let now = state.clock.now();
     let floods = state.config.incidents_per_ip;
     let resetting = account.clone();

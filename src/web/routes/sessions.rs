@@ -12,11 +12,11 @@ use crate::app::error::{AppError, AppResult};
 use crate::db::audit::LogoutReason;
 use crate::db::{self, sessions};
 use crate::domain::client::describe_user_agent;
+use crate::domain::client::ClientInfo;
 use crate::web::cookies;
 use crate::web::csrf;
-use crate::web::form::{CsrfOnly, Form};
+use crate::web::form::{CsrfForm, CsrfOnly};
 use crate::web::realm::{Realm, RealmSession, SignedIn, UserRealm};
-use crate::web::routes::client::client_info;
 use crate::web::startup::AppState;
 use crate::web::templates::{self, SessionRow, SessionsPage};
 
@@ -63,16 +63,15 @@ pub async fn list(
 /// `POST /account/sessions/{id}/revoke`. The current session is a sign-out; another account's
 /// id is a 404, recorded as `unauthorized_access`.
 pub async fn revoke(
-    req: HttpRequest,
+    _req: HttpRequest,
+    client: ClientInfo,
     id: web::Path<String>,
     signed: SignedIn<UserRealm>,
     session: Session,
     state: web::Data<AppState>,
-    Form(form): Form<CsrfOnly>,
+    CsrfForm(_form, _): CsrfForm<UserRealm, CsrfOnly>,
 ) -> AppResult<HttpResponse> {
-    csrf::verify(&req, &session, &state, Realm::User, &form.csrf_token).await?;
     let id = id.into_inner();
-    let client = client_info(req.head(), &state.config.trusted_proxies);
     let now = state.clock.now();
     let floods = state.config.incidents_per_ip;
     let account_id = signed.account.id;
@@ -107,14 +106,13 @@ pub async fn revoke(
 /// new secrets in this response (SPEC §8), and every pending reset link of the account.
 pub async fn revoke_others(
     req: HttpRequest,
+    client: ClientInfo,
     signed: SignedIn<UserRealm>,
     session: Session,
     state: web::Data<AppState>,
-    Form(form): Form<CsrfOnly>,
+    CsrfForm(_form, _): CsrfForm<UserRealm, CsrfOnly>,
 ) -> AppResult<HttpResponse> {
-    csrf::verify(&req, &session, &state, Realm::User, &form.csrf_token).await?;
     let held = Held::read(&req, &session, &state.config);
-    let client = client_info(req.head(), &state.config.trusted_proxies);
     let now = state.clock.now();
     let account_id = signed.account.id;
     let (ended, rotation) = db::block(&state.pool, move |conn| {

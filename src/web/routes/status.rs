@@ -8,10 +8,10 @@ use serde::Serialize;
 use crate::app::auth::access::{self, AccessPolicy, Claim};
 use crate::app::error::AppResult;
 use crate::db::{self, sessions};
+use crate::domain::client::ClientInfo;
 use crate::domain::crypto;
 use crate::web::cookies;
 use crate::web::realm::{Realm, RealmSession};
-use crate::web::routes::client::client_info;
 use crate::web::startup::AppState;
 
 #[derive(Serialize, Default)]
@@ -29,6 +29,7 @@ struct Status {
 
 pub async fn status(
     req: HttpRequest,
+    client: ClientInfo,
     session: Session,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
@@ -50,7 +51,6 @@ pub async fn status(
         (Realm::Admin, secret(Realm::Admin)),
     ];
     let now = state.clock.now();
-    let client = client_info(req.head(), &state.config.trusted_proxies);
     let policies = Realm::ALL.map(|realm| AccessPolicy {
         realm,
         timeouts: state.config.realm(realm).clone(),

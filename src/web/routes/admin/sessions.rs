@@ -12,10 +12,10 @@ use crate::db::audit::LogoutReason;
 use crate::db::reports::{self, Window};
 use crate::db::{self, sessions};
 use crate::domain::client::describe_user_agent;
+use crate::domain::client::ClientInfo;
 use crate::web::csrf;
-use crate::web::form::{CsrfOnly, Form};
+use crate::web::form::{CsrfForm, CsrfOnly};
 use crate::web::realm::{AdminRealm, Realm, SignedIn};
-use crate::web::routes::client::client_info;
 use crate::web::routes::{html, see_other, signed_in_chrome};
 use crate::web::startup::AppState;
 use crate::web::templates::{self, AdminSessionRow, AdminSessionsPage};
@@ -96,19 +96,18 @@ pub async fn list(
 }
 
 pub async fn revoke(
-    req: HttpRequest,
+    _req: HttpRequest,
+    client: ClientInfo,
     id: web::Path<String>,
     signed: SignedIn<AdminRealm>,
-    session: Session,
+    _session: Session,
     state: web::Data<AppState>,
-    Form(form): Form<CsrfOnly>,
+    CsrfForm(_form, _): CsrfForm<AdminRealm, CsrfOnly>,
 ) -> AppResult<HttpResponse> {
-    csrf::verify(&req, &session, &state, Realm::Admin, &form.csrf_token).await?;
     if let Some(redirect) = reauth_needed(&signed, &state, LIST) {
         return Ok(redirect);
     }
     let id = id.into_inner();
-    let client = client_info(req.head(), &state.config.trusted_proxies);
     let now = state.clock.now();
     let found = db::block(&state.pool, move |conn| {
         Ok(conn.immediate_transaction(|conn| {

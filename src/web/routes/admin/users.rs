@@ -13,11 +13,11 @@ use crate::app::mail::Mail;
 use crate::db::reports::{self, Window};
 use crate::db::tokens::{self, Purpose};
 use crate::db::{self, accounts, lockout};
+use crate::domain::client::ClientInfo;
 use crate::domain::{Email, Name};
 use crate::web::csrf;
-use crate::web::form::{CsrfOnly, Form};
+use crate::web::form::{CsrfField, CsrfForm, CsrfOnly, Form};
 use crate::web::realm::{AdminRealm, Realm, SignedIn};
-use crate::web::routes::client::client_info;
 use crate::web::routes::register::checked_password;
 use crate::web::routes::{html, see_other, signed_in_chrome};
 use crate::web::startup::AppState;
@@ -99,16 +99,21 @@ pub struct CreateForm {
     csrf_token: String,
 }
 
+impl CsrfField for CreateForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
 /// `POST /admin/users`: with a password, the account must change it at first sign-in;
 /// without one, it gets a reset link by mail. Either way it is confirmed.
 pub async fn create(
-    req: HttpRequest,
+    _req: HttpRequest,
     signed: SignedIn<AdminRealm>,
-    session: Session,
+    _session: Session,
     state: web::Data<AppState>,
-    Form(form): Form<CreateForm>,
+    CsrfForm(form, _): CsrfForm<AdminRealm, CreateForm>,
 ) -> AppResult<HttpResponse> {
-    csrf::verify(&req, &session, &state, Realm::Admin, &form.csrf_token).await?;
     if let Some(redirect) = reauth_needed(&signed, &state, LIST) {
         return Ok(redirect);
     }
@@ -186,6 +191,7 @@ fn reset_mail(state: &AppState, to: &str, token: &str, welcome: bool) -> Mail {
 /// `POST /admin/users/{id}/{action}`.
 pub async fn act(
     req: HttpRequest,
+    client: ClientInfo,
     path: web::Path<(String, String)>,
     signed: SignedIn<AdminRealm>,
     session: Session,
@@ -196,6 +202,7 @@ pub async fn act(
     // An id that is not a number is as unknown as one that is not in the table.
     let id: i32 = id.parse().map_err(|_| AppError::NotFound)?;
     let action = AdminAction::parse(&action).ok_or(AppError::NotFound)?;
+    // Not a CsrfForm: an unknown id or action is the 404 whatever the token.
     csrf::verify(&req, &session, &state, Realm::Admin, &form.csrf_token).await?;
     if let Some(redirect) = reauth_needed(&signed, &state, LIST) {
         return Ok(redirect);
@@ -204,7 +211,6 @@ pub async fn act(
         FlashMessage::error("You cannot deactivate your own account.").send();
         return Ok(see_other(LIST));
     }
-    let client = client_info(req.head(), &state.config.trusted_proxies);
     let now = state.clock.now();
     let ttl = state.config.reset_token_ttl;
     let outcome = db::block(&state.pool, move |conn| {
