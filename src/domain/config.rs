@@ -380,13 +380,14 @@ impl Config {
             None => cores,
         };
 
-        let bootstrap_admin_email =
+        let mut bootstrap_admin_email =
             get("REALMGATE_BOOTSTRAP_ADMIN_EMAIL").unwrap_or_else(|| "admin@localhost".into());
         if crate::domain::Email::parse(&bootstrap_admin_email).is_err() {
             errors.add(err(
                 "REALMGATE_BOOTSTRAP_ADMIN_EMAIL",
                 "is not a valid email address",
             ));
+            bootstrap_admin_email = "admin@localhost".into();
         }
 
         let signup_enabled = flag("REALMGATE_SIGNUP", true);
@@ -424,6 +425,8 @@ impl Config {
             }
         };
 
+        let clear_sessions_on_start = flag("REALMGATE_CLEAR_SESSIONS_ON_START", false);
+
         let config = Self {
             environment,
             bind,
@@ -445,7 +448,7 @@ impl Config {
             mail,
             lockout,
             single_session,
-            clear_sessions_on_start: flag("REALMGATE_CLEAR_SESSIONS_ON_START", false),
+            clear_sessions_on_start,
             cleanup_interval: duration("REALMGATE_CLEANUP_INTERVAL", "5m"),
             retention: duration("REALMGATE_RETENTION", "365d"),
             admin_reauth: duration("REALMGATE_ADMIN_REAUTH", "10m"),
