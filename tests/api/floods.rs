@@ -211,3 +211,53 @@ async fn every_cookie_has_the_host_prefix_when_secure() {
         .await;
     assert_eq!(real.status, 200);
 }
+
+#[actix_web::test]
+async fn sign_up_and_reset_limits_key_ipv6_by_64() {
+    let app = spawn_with(&[("REALMGATE_SIGNUP_PER_IP", "2")]).await;
+    let token = app.csrf("/register").await;
+    for host in 1..=3 {
+        app.peer
+            .set(format!("[2001:db8:7:7::{host}]:40000").parse().unwrap());
+        let email = format!("n{host}@example.com");
+        let res = app
+            .post(
+                "/register",
+                &[
+                    ("email", email.as_str()),
+                    ("name", "Nia"),
+                    ("password", "violet tractor marmalade"),
+                    ("password_confirm", "violet tractor marmalade"),
+                    ("csrf_token", &token),
+                ],
+            )
+            .await;
+        assert_eq!(
+            res.status,
+            if host < 3 { 200 } else { 429 },
+            "sign-up {host}"
+        );
+    }
+
+    // Reset requests are counted per network on the request path, before they are queued:
+    // 25 from one /64 record 20, and every answer is the same.
+    let token = app.csrf("/password/reset").await;
+    for host in 1..=25 {
+        app.peer
+            .set(format!("[2001:db8:9:9::{host}]:40000").parse().unwrap());
+        let res = app
+            .post(
+                "/password/reset",
+                &[("email", "someone@example.com"), ("csrf_token", &token)],
+            )
+            .await;
+        assert_eq!(res.status, 200);
+    }
+    use realmgate::db::schema::rate_events as re;
+    let counted: i64 = re::table
+        .filter(re::kind.eq("reset_ip"))
+        .count()
+        .get_result(&mut app.db())
+        .unwrap();
+    assert_eq!(counted, 20);
+}

@@ -125,20 +125,23 @@ pub async fn guard<R: RealmKind, P: PageData>(
     } else {
         Claim::Account(keys.claimed_account())
     };
-    let client = client_info(req.head(), &state.config.trusted_proxies);
-    let policy = Policy {
+    let now = state.clock.now();
+    let presented = Presented {
+        realm,
+        secret_hash: crypto::sha256_hex(&secret),
+        claim,
+        client: client_info(req.head(), &state.config.trusted_proxies),
         access: AccessPolicy {
             realm,
             timeouts: state.config.realm(realm).clone(),
             remember_me: state.config.remember_me,
         },
         floods: state.config.incidents_per_ip,
+        now,
     };
-    let now = state.clock.now();
-    let secret_hash = crypto::sha256_hex(&secret);
 
     let verdict = db::block(&state.pool, move |conn| {
-        let verdict = match check(conn, realm, &secret_hash, claim, &client, &policy, now)? {
+        let verdict = match check(conn, &presented)? {
             Verdict::Live(found) => {
                 let (account, row, ()) = *found;
                 let data = P::load(conn, &account, &row, now)?;
@@ -210,10 +213,16 @@ fn must_change(req: ServiceRequest, realm: Realm) -> ServiceResponse {
     )
 }
 
-struct Policy {
+/// What the request presents to the guard, and the realm's rules to judge it by.
+struct Presented {
+    realm: Realm,
+    secret_hash: String,
+    claim: Claim,
+    client: ClientInfo,
     access: AccessPolicy,
     /// `REALMGATE_INCIDENTS_PER_IP`.
     floods: u32,
+    now: NaiveDateTime,
 }
 
 /// SPEC §4 step 1: a GET goes to the sign-in page and comes back after; anything else gets a
@@ -249,24 +258,25 @@ fn refuse(req: ServiceRequest, realm: Realm, message: Option<&'static str>) -> S
 /// no write (the common case) is answered from one read; anything else is decided again inside
 /// a write transaction from fresh rows, so a sign-out or deactivation committed in between is
 /// never missed.
-fn check(
-    conn: &mut Conn,
-    realm: Realm,
-    secret_hash: &str,
-    claim: Claim,
-    client: &ClientInfo,
-    policy: &Policy,
-    now: NaiveDateTime,
-) -> diesel::QueryResult<Verdict<()>> {
+fn check(conn: &mut Conn, p: &Presented) -> diesel::QueryResult<Verdict<()>> {
+    let Presented {
+        realm,
+        ref secret_hash,
+        claim,
+        ref client,
+        ref access,
+        now,
+        ..
+    } = *p;
     if let Some((row, account)) = sessions::find_by_secret_with_account(conn, realm, secret_hash)? {
-        let decision = access::decide(&row, Some(&account), claim, client, &policy.access, now);
+        let decision = access::decide(&row, Some(&account), claim, client, access, now);
         if decision.clean() {
             if !decision.touch_due {
                 return Ok(Verdict::Live(Box::new((account, row, ()))));
             }
             // Only last-seen is due: one conditional update, no transaction to open. If the
             // row was revoked meanwhile, nothing changes and the full check below decides.
-            let idle_expires_at = crate::domain::clock::after(now, policy.access.idle(&row));
+            let idle_expires_at = crate::domain::clock::after(now, access.idle(&row));
             if sessions::touch_if_live(conn, &row.id, now, idle_expires_at)? {
                 let row = AuthSession {
                     last_seen_at: now,
@@ -285,26 +295,26 @@ fn check(
         }
         return Ok(Verdict::Ended(SESSION_ENDED));
     }
-    conn.immediate_transaction(|conn| apply(conn, realm, secret_hash, claim, client, policy, now))
+    conn.immediate_transaction(|conn| apply(conn, p))
 }
 
 /// Decides again from fresh rows, inside the write transaction, and writes what the answer
 /// calls for: revocation, logout activity, incidents, the new client, last-seen.
-fn apply(
-    conn: &mut Conn,
-    realm: Realm,
-    secret_hash: &str,
-    claim: Claim,
-    client: &ClientInfo,
-    policy: &Policy,
-    now: NaiveDateTime,
-) -> diesel::QueryResult<Verdict<()>> {
+fn apply(conn: &mut Conn, p: &Presented) -> diesel::QueryResult<Verdict<()>> {
+    let Presented {
+        realm,
+        ref secret_hash,
+        claim,
+        ref client,
+        ref access,
+        floods,
+        now,
+    } = *p;
     let Some(row) = sessions::find_by_secret(conn, realm, secret_hash)? else {
         return Ok(Verdict::Ended(SESSION_ENDED));
     };
     let account = accounts::find(conn, row.account_id)?;
-    let decision = access::decide(&row, account.as_ref(), claim, client, &policy.access, now);
-    let floods = policy.floods;
+    let decision = access::decide(&row, account.as_ref(), claim, client, access, now);
     let end = |conn: &mut Conn, reason: LogoutReason| -> diesel::QueryResult<()> {
         sessions::revoke(conn, &row, reason, Some(client), now).map(drop)
     };
@@ -377,7 +387,7 @@ fn apply(
     let mut row = row.clone();
     if decision.touch_due {
         row.last_seen_at = now;
-        row.idle_expires_at = crate::domain::clock::after(now, policy.access.idle(&row));
+        row.idle_expires_at = crate::domain::clock::after(now, access.idle(&row));
         sessions::touch(conn, &row.id, now, row.idle_expires_at)?;
     }
     row.ip = ip;
