@@ -8,9 +8,9 @@ use clap::{Parser, Subcommand};
 
 use crate::app::auth::password::hash_now;
 use crate::app::maintenance;
-use crate::db::audit::LogoutReason;
 use crate::db::{self, accounts, sessions, Pool};
 use crate::domain::config::{Config, HashParams};
+use crate::domain::events::LogoutReason;
 use crate::domain::realm::Realm;
 use crate::domain::{Email, Name, NewPassword};
 use crate::web::startup::Application;

@@ -5,12 +5,13 @@
 use chrono::NaiveDateTime;
 
 use crate::db::accounts::{self, Account};
-use crate::db::audit::{Incident, IncidentKind, LogoutReason};
+use crate::db::audit::Incident;
 use crate::db::sessions::AuthSession;
 use crate::db::tokens::{self, Purpose};
 use crate::db::{lockout, password_checks, sessions, Conn};
 use crate::domain::client::ClientInfo;
 use crate::domain::crypto;
+use crate::domain::events::{IncidentKind, LogoutReason};
 use crate::domain::realm::Realm;
 
 /// Completes a password reset with `token` for `account`, whose new password is already

@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use chrono::NaiveDateTime;
 
-use crate::db::audit::LogoutReason;
 use crate::db::tokens::{self, PlainToken, Purpose};
 use crate::db::{accounts, lockout, sessions, Conn};
 use crate::domain::client::ClientInfo;
+use crate::domain::events::LogoutReason;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AdminAction {

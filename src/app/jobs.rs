@@ -6,12 +6,13 @@ use std::time::Duration;
 
 use crate::app::auth::password::Hasher;
 use crate::app::mail::{Mail, Mailer};
-use crate::db::audit::{Incident, IncidentKind};
+use crate::db::audit::Incident;
 use crate::db::rates::{self, RateKind};
 use crate::db::tokens::{self, Purpose};
 use crate::db::{accounts, Pool};
 use crate::domain::client::ClientInfo;
 use crate::domain::clock::{after, Clock};
+use crate::domain::events::IncidentKind;
 use crate::domain::{Email, Name, NewPassword};
 
 /// How long a sign-up confirmation link works.

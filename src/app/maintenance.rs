@@ -7,10 +7,10 @@ use std::time::Duration;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::audit::LogoutReason;
 use crate::db::sessions;
 use crate::db::{housekeeping, lockout, Conn, Pool};
 use crate::domain::config::Config;
+use crate::domain::events::LogoutReason;
 use crate::domain::realm::Realm;
 
 const BATCH: i64 = 500;

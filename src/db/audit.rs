@@ -1,4 +1,4 @@
-//! Logout activity and security incidents: typed kinds whose `as_str` is the SPEC's string.
+//! Logout activity and security incidents (their kinds are `domain::events`).
 //! These rows are written in the same transaction as the change they describe (SPEC I5).
 
 use chrono::{NaiveDateTime, Timelike as _};
@@ -6,146 +6,8 @@ use diesel::prelude::*;
 
 use super::schema::{incident_counts, logout_activity, security_incidents};
 use crate::domain::client::{rate_key, ClientInfo};
+use crate::domain::events::{IncidentKind, LogoutReason};
 use crate::domain::realm::Realm;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LogoutReason {
-    UserLogout,
-    IdleTimeout,
-    AbsoluteTimeout,
-    AccountDeactivated,
-    RevokedByUser,
-    RevokedByAdmin,
-    LogoutEverywhere,
-    PasswordReset,
-    PasswordChanged,
-    ReplacedByNewLogin,
-    ServerRestart,
-    IpChanged,
-    SessionMismatch,
-    SignedInAgain,
-    ClearedByOperator,
-    PasswordGuessing,
-}
-
-impl LogoutReason {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            LogoutReason::UserLogout => "user_logout",
-            LogoutReason::IdleTimeout => "idle_timeout",
-            LogoutReason::AbsoluteTimeout => "absolute_timeout",
-            LogoutReason::AccountDeactivated => "account_deactivated",
-            LogoutReason::RevokedByUser => "revoked_by_user",
-            LogoutReason::RevokedByAdmin => "revoked_by_admin",
-            LogoutReason::LogoutEverywhere => "logout_everywhere",
-            LogoutReason::PasswordReset => "password_reset",
-            LogoutReason::PasswordChanged => "password_changed",
-            LogoutReason::ReplacedByNewLogin => "replaced_by_new_login",
-            LogoutReason::ServerRestart => "server_restart",
-            LogoutReason::IpChanged => "ip_changed",
-            LogoutReason::SessionMismatch => "session_mismatch",
-            LogoutReason::SignedInAgain => "signed_in_again",
-            LogoutReason::ClearedByOperator => "cleared_by_operator",
-            LogoutReason::PasswordGuessing => "password_guessing",
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum IncidentKind {
-    LoginFailed,
-    AccountLocked,
-    IpLocked,
-    AdminLoginDenied,
-    ConcurrentLoginBlocked,
-    CsrfRejected,
-    RevokedSessionUsed,
-    InactiveAccountAccess,
-    SessionMismatch,
-    IpChanged,
-    UserAgentChanged,
-    PasswordResetRequested,
-    PasswordResetCompleted,
-    PasswordChanged,
-    UnauthorizedAccess,
-    PasswordGuessing,
-    IncidentFlood,
-}
-
-impl IncidentKind {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            IncidentKind::LoginFailed => "login_failed",
-            IncidentKind::AccountLocked => "account_locked",
-            IncidentKind::IpLocked => "ip_locked",
-            IncidentKind::AdminLoginDenied => "admin_login_denied",
-            IncidentKind::ConcurrentLoginBlocked => "concurrent_login_blocked",
-            IncidentKind::CsrfRejected => "csrf_rejected",
-            IncidentKind::RevokedSessionUsed => "revoked_session_used",
-            IncidentKind::InactiveAccountAccess => "inactive_account_access",
-            IncidentKind::SessionMismatch => "session_mismatch",
-            IncidentKind::IpChanged => "ip_changed",
-            IncidentKind::UserAgentChanged => "user_agent_changed",
-            IncidentKind::PasswordResetRequested => "password_reset_requested",
-            IncidentKind::PasswordResetCompleted => "password_reset_completed",
-            IncidentKind::PasswordChanged => "password_changed",
-            IncidentKind::UnauthorizedAccess => "unauthorized_access",
-            IncidentKind::PasswordGuessing => "password_guessing",
-            IncidentKind::IncidentFlood => "incident_flood",
-        }
-    }
-
-    pub const fn severity(self) -> &'static str {
-        use IncidentKind::*;
-        match self {
-            LoginFailed
-            | ConcurrentLoginBlocked
-            | IpChanged
-            | PasswordResetRequested
-            | PasswordResetCompleted
-            | PasswordChanged => "info",
-            SessionMismatch => "critical",
-            AccountLocked
-            | IpLocked
-            | AdminLoginDenied
-            | CsrfRejected
-            | RevokedSessionUsed
-            | InactiveAccountAccess
-            | UserAgentChanged
-            | UnauthorizedAccess
-            | PasswordGuessing
-            | IncidentFlood => "warning",
-        }
-    }
-
-    /// Kinds a client can cause again and again at the cost of a cheap request, most of them
-    /// without being signed in: limited per client IP and minute (SPEC §9 "Floods"), so a
-    /// flood writes one `incident_flood` row instead of a row per request. Kinds that end a
-    /// session or follow an Argon2 check or a committed change cannot be repeated cheaply and
-    /// are always written.
-    pub const fn flood_limited(self) -> bool {
-        use IncidentKind::*;
-        match self {
-            LoginFailed
-            | AccountLocked
-            | IpLocked
-            | AdminLoginDenied
-            | ConcurrentLoginBlocked
-            | CsrfRejected
-            | RevokedSessionUsed
-            | InactiveAccountAccess
-            | IpChanged
-            | UserAgentChanged
-            | PasswordResetRequested
-            | UnauthorizedAccess => true,
-            SessionMismatch
-            | PasswordResetCompleted
-            | PasswordChanged
-            | PasswordGuessing
-            | IncidentFlood => false,
-        }
-    }
-}
 
 /// One abnormal event. Build it with `Incident::new(kind, client)` and the optional setters.
 pub struct Incident<'a> {
@@ -215,7 +77,7 @@ impl<'a> Incident<'a> {
                 - chrono::Duration::nanoseconds(i64::from(now.nanosecond()));
             let this = (
                 incident_counts::ip_key.eq(&key),
-                incident_counts::kind.eq(self.kind.as_str()),
+                incident_counts::kind.eq(self.kind),
                 incident_counts::minute.eq(minute),
             );
             diesel::insert_into(incident_counts::table)
@@ -229,7 +91,7 @@ impl<'a> Incident<'a> {
                 .set(incident_counts::count.eq(incident_counts::count + 1))
                 .execute(conn)?;
             let (count, flood_id): (i32, Option<i32>) = incident_counts::table
-                .find((&key, self.kind.as_str(), minute))
+                .find((&key, self.kind, minute))
                 .select((incident_counts::count, incident_counts::flood_incident_id))
                 .get_result(conn)?;
             let limit = i32::try_from(incidents_per_ip).unwrap_or(i32::MAX);
@@ -256,7 +118,7 @@ impl<'a> Incident<'a> {
                         client: self.client,
                     }
                     .write(conn, now)?;
-                    diesel::update(incident_counts::table.find((&key, self.kind.as_str(), minute)))
+                    diesel::update(incident_counts::table.find((&key, self.kind, minute)))
                         .set(incident_counts::flood_incident_id.eq(id))
                         .execute(conn)
                         .map(drop)
@@ -270,7 +132,7 @@ impl<'a> Incident<'a> {
         log::warn!(
             target: "security",
             "incident {} severity={} realm={} account={:?} ip={}",
-            self.kind.as_str(),
+            self.kind,
             self.kind.severity(),
             self.realm.map_or("-", Realm::as_str),
             self.account_id,
@@ -278,9 +140,9 @@ impl<'a> Incident<'a> {
         );
         diesel::insert_into(security_incidents::table)
             .values((
-                security_incidents::kind.eq(self.kind.as_str()),
+                security_incidents::kind.eq(self.kind),
                 security_incidents::severity.eq(self.kind.severity()),
-                security_incidents::realm.eq(self.realm.map(Realm::as_str)),
+                security_incidents::realm.eq(self.realm),
                 security_incidents::account_id.eq(self.account_id),
                 security_incidents::email_attempted.eq(self.email_attempted),
                 security_incidents::ip.eq(self.client.ip.to_string()),
@@ -326,9 +188,9 @@ pub fn record_logout(
     diesel::insert_into(logout_activity::table)
         .values((
             logout_activity::account_id.eq(account_id),
-            logout_activity::realm.eq(realm.as_str()),
+            logout_activity::realm.eq(realm),
             logout_activity::session_id.eq(session_id),
-            logout_activity::reason.eq(reason.as_str()),
+            logout_activity::reason.eq(reason),
             logout_activity::ip.eq(client.map(|c| c.ip.to_string())),
             logout_activity::user_agent.eq(client.map(|c| c.user_agent.as_str())),
             logout_activity::created_at.eq(now),
@@ -340,22 +202,6 @@ pub fn record_logout(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn spec_strings_and_severities() {
-        assert_eq!(LogoutReason::SignedInAgain.as_str(), "signed_in_again");
-        assert_eq!(
-            LogoutReason::ClearedByOperator.as_str(),
-            "cleared_by_operator"
-        );
-        assert_eq!(IncidentKind::SessionMismatch.severity(), "critical");
-        assert_eq!(IncidentKind::IpChanged.severity(), "info");
-        assert_eq!(IncidentKind::UserAgentChanged.severity(), "warning");
-        assert_eq!(
-            IncidentKind::AdminLoginDenied.as_str(),
-            "admin_login_denied"
-        );
-    }
 
     #[test]
     fn email_attempted_keeps_only_addresses() {

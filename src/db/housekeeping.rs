@@ -23,7 +23,7 @@ pub fn live_sessions(
         .filter(auth_sessions::absolute_expires_at.gt(now))
         .into_boxed();
     if let Some(realm) = realm {
-        query = query.filter(auth_sessions::realm.eq(realm.as_str()));
+        query = query.filter(auth_sessions::realm.eq(realm));
     }
     query
         .limit(limit)

@@ -17,6 +17,7 @@ pub mod reports;
 pub mod schema;
 pub mod sessions;
 pub mod tokens;
+mod types;
 
 use std::time::Duration;
 
@@ -203,7 +204,7 @@ mod tests {
                     id,
                     secret_hash: id,
                     account_id: account.id,
-                    realm: "user",
+                    realm: Realm::User,
                     remember: false,
                     created_at: at,
                     last_seen_at: at,

@@ -4,6 +4,8 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::schema::{accounts, auth_sessions, logout_activity, security_incidents};
+use crate::domain::events::{IncidentKind, LogoutReason, Severity};
+use crate::domain::realm::Realm;
 
 pub const PAGE_SIZE: i64 = 25;
 /// A CSV export holds at most this many rows.
@@ -112,7 +114,7 @@ pub fn resolve_account(conn: &mut SqliteConnection, raw: &str) -> QueryResult<Op
 #[derive(Queryable, Debug)]
 pub struct SessionRow {
     pub id: String,
-    pub realm: String,
+    pub realm: Realm,
     pub account_id: i32,
     pub email: String,
     pub created_at: NaiveDateTime,
@@ -124,7 +126,7 @@ pub struct SessionRow {
 
 pub fn live_sessions(
     conn: &mut SqliteConnection,
-    realm: Option<&str>,
+    realm: Option<Realm>,
     account: Option<Option<i32>>,
     now: NaiveDateTime,
     window: Window,
@@ -132,12 +134,10 @@ pub fn live_sessions(
     let (limit, offset) = window.limit_offset();
     let mut query = auth_sessions::table
         .inner_join(accounts::table)
-        .filter(auth_sessions::revoked_at.is_null())
-        .filter(auth_sessions::idle_expires_at.gt(now))
-        .filter(auth_sessions::absolute_expires_at.gt(now))
+        .filter(super::sessions::live(now))
         .into_boxed();
     if let Some(realm) = realm {
-        query = query.filter(auth_sessions::realm.eq(realm.to_owned()));
+        query = query.filter(auth_sessions::realm.eq(realm));
     }
     match account {
         None => {}
@@ -184,9 +184,9 @@ fn day_start(d: NaiveDate) -> NaiveDateTime {
 pub struct IncidentRow {
     pub id: i32,
     pub created_at: NaiveDateTime,
-    pub kind: String,
-    pub severity: String,
-    pub realm: Option<String>,
+    pub kind: IncidentKind,
+    pub severity: Severity,
+    pub realm: Option<Realm>,
     pub account_id: Option<i32>,
     pub email_attempted: Option<String>,
     pub ip: Option<String>,
@@ -246,8 +246,8 @@ pub fn incidents(
 pub struct LogoutRow {
     pub id: i32,
     pub created_at: NaiveDateTime,
-    pub reason: String,
-    pub realm: String,
+    pub reason: LogoutReason,
+    pub realm: Realm,
     pub account_id: Option<i32>,
     pub session_id: Option<String>,
     pub ip: Option<String>,
@@ -312,12 +312,11 @@ pub struct Overview {
 }
 
 pub fn overview(conn: &mut SqliteConnection, now: NaiveDateTime) -> QueryResult<Overview> {
-    use crate::domain::realm::Realm;
     let day_ago = now - chrono::Duration::hours(24);
-    let severity = |conn: &mut SqliteConnection, s: &str| {
+    let severity = |conn: &mut SqliteConnection, s: Severity| {
         security_incidents::table
             .filter(security_incidents::created_at.gt(day_ago))
-            .filter(security_incidents::severity.eq(s.to_owned()))
+            .filter(security_incidents::severity.eq(s))
             .count()
             .get_result::<i64>(conn)
     };
@@ -347,9 +346,9 @@ pub fn overview(conn: &mut SqliteConnection, now: NaiveDateTime) -> QueryResult<
         accounts: super::accounts::count(conn)?,
         user_sessions: super::sessions::count_live(conn, Some(Realm::User), None, now)?,
         admin_sessions: super::sessions::count_live(conn, Some(Realm::Admin), None, now)?,
-        incidents_info: severity(conn, "info")?,
-        incidents_warning: severity(conn, "warning")?,
-        incidents_critical: severity(conn, "critical")?,
+        incidents_info: severity(conn, Severity::Info)?,
+        incidents_warning: severity(conn, Severity::Warning)?,
+        incidents_critical: severity(conn, Severity::Critical)?,
         sign_outs: logout_activity::table
             .filter(logout_activity::created_at.gt(day_ago))
             .count()

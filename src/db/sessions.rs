@@ -5,9 +5,10 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::accounts::Account;
-use super::audit::{record_logout, LogoutReason};
+use super::audit::record_logout;
 use super::schema::{accounts, auth_sessions, rotated_secrets};
 use crate::domain::client::ClientInfo;
+use crate::domain::events::LogoutReason;
 use crate::domain::realm::Realm;
 
 #[derive(Queryable, Selectable, Clone, Debug)]
@@ -16,7 +17,7 @@ pub struct AuthSession {
     pub id: String,
     pub secret_hash: String,
     pub account_id: i32,
-    pub realm: String,
+    pub realm: Realm,
     pub remember: bool,
     pub created_at: NaiveDateTime,
     pub last_seen_at: NaiveDateTime,
@@ -25,7 +26,7 @@ pub struct AuthSession {
     pub ip: String,
     pub user_agent: String,
     pub revoked_at: Option<NaiveDateTime>,
-    pub revoke_reason: Option<String>,
+    pub revoke_reason: Option<LogoutReason>,
 }
 
 impl AuthSession {
@@ -47,7 +48,7 @@ pub struct NewSession<'a> {
     pub id: &'a str,
     pub secret_hash: &'a str,
     pub account_id: i32,
-    pub realm: &'a str,
+    pub realm: Realm,
     pub remember: bool,
     pub created_at: NaiveDateTime,
     pub last_seen_at: NaiveDateTime,
@@ -73,7 +74,7 @@ pub fn find_by_secret(
 ) -> QueryResult<Option<AuthSession>> {
     auth_sessions::table
         .filter(auth_sessions::secret_hash.eq(secret_hash))
-        .filter(auth_sessions::realm.eq(realm.as_str()))
+        .filter(auth_sessions::realm.eq(realm))
         .select(AuthSession::as_select())
         .get_result(conn)
         .optional()
@@ -88,7 +89,7 @@ pub fn find_by_secret_with_account(
     auth_sessions::table
         .inner_join(accounts::table)
         .filter(auth_sessions::secret_hash.eq(secret_hash))
-        .filter(auth_sessions::realm.eq(realm.as_str()))
+        .filter(auth_sessions::realm.eq(realm))
         .select((AuthSession::as_select(), Account::as_select()))
         .get_result(conn)
         .optional()
@@ -110,15 +111,14 @@ pub fn revoke(
     )
     .set((
         auth_sessions::revoked_at.eq(now),
-        auth_sessions::revoke_reason.eq(reason.as_str()),
+        auth_sessions::revoke_reason.eq(reason),
     ))
     .execute(conn)?;
     if changed == 1 {
-        let realm = Realm::parse(&session.realm).unwrap_or(Realm::User);
         record_logout(
             conn,
             session.account_id,
-            realm,
+            session.realm,
             &session.id,
             reason,
             client,
@@ -229,8 +229,9 @@ pub fn set_client(conn: &mut SqliteConnection, id: &str, client: &ClientInfo) ->
         .map(drop)
 }
 
+/// The live-session filter, the one definition of "live".
 #[diesel::dsl::auto_type]
-fn live(now: NaiveDateTime) -> _ {
+pub(super) fn live(now: NaiveDateTime) -> _ {
     auth_sessions::revoked_at
         .is_null()
         .and(auth_sessions::idle_expires_at.gt(now))
@@ -249,7 +250,7 @@ pub fn count_live(
     match (realm, account_id) {
         (None, None) => base.count().get_result(conn),
         (Some(r), None) => base
-            .filter(auth_sessions::realm.eq(r.as_str()))
+            .filter(auth_sessions::realm.eq(r))
             .count()
             .get_result(conn),
         (None, Some(id)) => base
@@ -257,7 +258,7 @@ pub fn count_live(
             .count()
             .get_result(conn),
         (Some(r), Some(id)) => base
-            .filter(auth_sessions::realm.eq(r.as_str()))
+            .filter(auth_sessions::realm.eq(r))
             .filter(auth_sessions::account_id.eq(id))
             .count()
             .get_result(conn),
@@ -318,7 +319,7 @@ pub fn revoke_live_in_realm(
     let rows: Vec<AuthSession> = auth_sessions::table
         .filter(live(now))
         .filter(auth_sessions::account_id.eq(account_id))
-        .filter(auth_sessions::realm.eq(realm.as_str()))
+        .filter(auth_sessions::realm.eq(realm))
         .select(AuthSession::as_select())
         .load(conn)?;
     revoke_each(conn, &rows, reason, client, now)

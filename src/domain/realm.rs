@@ -2,27 +2,14 @@
 //! persists, whom it admits, its navigation) lives in this one table, so a new realm is one
 //! new variant and its arms here.
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Realm {
-    User,
-    Admin,
+text_enum! {
+    pub enum Realm {
+        User => "user",
+        Admin => "admin",
+    }
 }
 
 impl Realm {
-    pub const ALL: [Realm; 2] = [Realm::User, Realm::Admin];
-
-    /// The value stored in `auth_sessions.realm` and friends.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Realm::User => "user",
-            Realm::Admin => "admin",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|r| r.as_str() == raw)
-    }
-
     /// Session key holding the realm's session secret (the actix-identity id).
     pub const fn session_key(self) -> &'static str {
         match self {

@@ -8,8 +8,9 @@ use actix_web::http::header::{HeaderMap, ORIGIN};
 use actix_web::HttpRequest;
 
 use crate::app::error::{AppError, AppResult};
-use crate::db::{self, audit::Incident, audit::IncidentKind};
+use crate::db::{self, audit::Incident};
 use crate::domain::crypto;
+use crate::domain::events::IncidentKind;
 use crate::web::realm::Realm;
 use crate::web::routes::client::client_info;
 use crate::web::startup::AppState;

@@ -4,6 +4,8 @@ use actix_web::http::StatusCode;
 use actix_web_flash_messages::{IncomingFlashMessages, Level};
 use askama::Template;
 
+use crate::domain::realm::Realm;
+
 pub const HTML: &str = "text/html; charset=utf-8";
 
 pub fn render(page: &impl Template) -> Result<String, askama::Error> {
@@ -164,7 +166,7 @@ pub struct AdminUsersPage<'a> {
 
 pub struct AdminSessionRow {
     pub id: String,
-    pub realm: String,
+    pub realm: Realm,
     pub account_id: i32,
     pub email: String,
     pub browser: String,
@@ -265,7 +267,7 @@ pub struct PasswordPage<'a> {
 
 pub struct SessionRow {
     pub id: String,
-    pub realm: String,
+    pub realm: Realm,
     pub browser: String,
     pub created: String,
     pub last_seen: String,

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use realmgate::app::maintenance;
-use realmgate::db::audit::LogoutReason;
+use realmgate::domain::events::LogoutReason;
 
 use crate::helpers::{assert_redirect_to, spawn, spawn_with, PASSWORD};
 

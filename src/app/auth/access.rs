@@ -8,10 +8,10 @@ use std::time::Duration;
 use chrono::NaiveDateTime;
 
 use crate::db::accounts::Account;
-use crate::db::audit::{IncidentKind, LogoutReason};
 use crate::db::sessions::AuthSession;
 use crate::domain::client::ClientInfo;
 use crate::domain::config::{IpChangePolicy, RealmTimeouts};
+use crate::domain::events::{IncidentKind, LogoutReason};
 use crate::domain::realm::Realm;
 
 /// What the cookie says about the session's account.
@@ -104,13 +104,9 @@ pub fn decide(
         return refused(Refusal::Revoked(None));
     }
     if row.revoked_at.is_some() {
-        let replay = match row.revoke_reason.as_deref() {
-            Some(r) if r == LogoutReason::UserLogout.as_str() => {
-                Some(IncidentKind::RevokedSessionUsed)
-            }
-            Some(r) if r == LogoutReason::AccountDeactivated.as_str() => {
-                Some(IncidentKind::InactiveAccountAccess)
-            }
+        let replay = match row.revoke_reason {
+            Some(LogoutReason::UserLogout) => Some(IncidentKind::RevokedSessionUsed),
+            Some(LogoutReason::AccountDeactivated) => Some(IncidentKind::InactiveAccountAccess),
             _ => None,
         };
         return refused(Refusal::Revoked(replay));
@@ -167,7 +163,7 @@ mod tests {
             id: "s1".into(),
             secret_hash: "h".into(),
             account_id: 7,
-            realm: "admin".into(),
+            realm: Realm::Admin,
             remember: false,
             created_at: t(0),
             last_seen_at: t(0),
@@ -262,7 +258,7 @@ mod tests {
         let admin = account(true, true);
         let mut revoked = row();
         revoked.revoked_at = Some(t(5));
-        revoked.revoke_reason = Some("user_logout".into());
+        revoked.revoke_reason = Some(LogoutReason::UserLogout);
         let d = ask(&revoked, Some(&admin), Claim::Account(Some(7)), 2000);
         assert_eq!(
             d.refusal,

@@ -5,7 +5,7 @@ use chrono::NaiveDateTime;
 use crate::app::error::AppResult;
 use crate::app::services::Services;
 use crate::db::accounts::{self, Account};
-use crate::db::audit::{Incident, IncidentKind, LogoutReason};
+use crate::db::audit::Incident;
 use crate::db::lockout::{self, Subject};
 use crate::db::sessions::{self, NewSession};
 use crate::db::{self, Conn};
@@ -13,6 +13,7 @@ use crate::domain::client::ClientInfo;
 use crate::domain::clock::after;
 use crate::domain::config::SingleSession;
 use crate::domain::crypto;
+use crate::domain::events::{IncidentKind, LogoutReason};
 use crate::domain::realm::Realm;
 use crate::domain::{Email, PasswordInput};
 
@@ -302,7 +303,7 @@ fn open_session(
             id: &id,
             secret_hash: &new.secret_hash,
             account_id: account.id,
-            realm: realm.as_str(),
+            realm,
             remember: new.remember,
             created_at: now,
             last_seen_at: now,

@@ -8,8 +8,9 @@ use actix_web_flash_messages::{FlashMessage, IncomingFlashMessages};
 
 use super::{html, see_other, signed_in_chrome};
 use crate::app::error::{AppError, AppResult};
-use crate::db::{self, audit::LogoutReason, sessions};
+use crate::db::{self, sessions};
 use crate::domain::client::ClientInfo;
+use crate::domain::events::LogoutReason;
 use crate::web::cookies;
 use crate::web::csrf;
 use crate::web::form::{CsrfForm, CsrfOnly};

@@ -86,9 +86,9 @@ pub async fn incidents(
             vec![
                 r.id.to_string(),
                 r.created_at.format(TIME).to_string(),
-                r.kind,
-                r.severity,
-                r.realm.unwrap_or_default(),
+                r.kind.to_string(),
+                r.severity.to_string(),
+                r.realm.map(|r| r.to_string()).unwrap_or_default(),
                 r.account_id.map(|a| a.to_string()).unwrap_or_default(),
                 r.email_attempted.unwrap_or_default(),
                 r.ip.unwrap_or_default(),
@@ -164,8 +164,8 @@ pub async fn logouts(
             vec![
                 r.id.to_string(),
                 r.created_at.format(TIME).to_string(),
-                r.reason,
-                r.realm,
+                r.reason.to_string(),
+                r.realm.to_string(),
                 r.account_id.map(|a| a.to_string()).unwrap_or_default(),
                 r.session_id.unwrap_or_default(),
                 r.ip.unwrap_or_default(),

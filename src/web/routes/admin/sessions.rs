@@ -8,11 +8,11 @@ use serde::Deserialize;
 
 use super::{empty_to_none, page_number, reauth_needed, Pager};
 use crate::app::error::{AppError, AppResult};
-use crate::db::audit::LogoutReason;
 use crate::db::reports::{self, Window};
 use crate::db::{self, sessions};
 use crate::domain::client::describe_user_agent;
 use crate::domain::client::ClientInfo;
+use crate::domain::events::LogoutReason;
 use crate::web::csrf;
 use crate::web::form::{CsrfForm, CsrfOnly};
 use crate::web::realm::{AdminRealm, Realm, SignedIn};
@@ -54,7 +54,7 @@ pub async fn list(
         let account = reports::resolve_account(conn, &account_filter)?;
         Ok(reports::live_sessions(
             conn,
-            realm.map(Realm::as_str),
+            realm,
             account,
             now,
             Window::Page(page),
