@@ -10,8 +10,8 @@ use crate::db::sessions::AuthSession;
 use crate::db::tokens::{self, Purpose};
 use crate::db::{lockout, password_checks, sessions, Conn};
 use crate::domain::client::ClientInfo;
-use crate::domain::crypto;
 use crate::domain::events::{IncidentKind, LogoutReason};
+use crate::domain::ids::{AccountId, SecretHash, SessionId, SessionSecret};
 use crate::domain::realm::Realm;
 
 /// Completes a password reset with `token` for `account`, whose new password is already
@@ -65,8 +65,8 @@ pub enum Revoked {
 /// `revoked_by_user`).
 pub fn revoke_own_session(
     conn: &mut Conn,
-    account_id: i32,
-    id: &str,
+    account_id: AccountId,
+    id: &SessionId,
     reason: LogoutReason,
     client: &ClientInfo,
     floods: u32,
@@ -92,16 +92,13 @@ pub fn revoke_own_session(
 /// Old secret → new secret, for the sessions of the account that a browser holds (SPEC §8):
 /// the same registry rows with a new `secret_hash`, so a copy of the old cookie stops working.
 pub struct Rotation {
-    pairs: Vec<(String, String)>,
+    pairs: Vec<(SessionSecret, SessionSecret)>,
 }
 
 impl Rotation {
     /// The new secret for one the browser held, if that session was rotated.
-    pub fn new_for(&self, old: &str) -> Option<&str> {
-        self.pairs
-            .iter()
-            .find(|(o, _)| o == old)
-            .map(|(_, n)| n.as_str())
+    pub fn new_for(&self, old: &SessionSecret) -> Option<&SessionSecret> {
+        self.pairs.iter().find(|(o, _)| o == old).map(|(_, n)| n)
     }
 }
 
@@ -109,24 +106,22 @@ impl Rotation {
 /// in the transaction that revokes the others.
 fn rotate_held(
     conn: &mut Conn,
-    account_id: i32,
-    held: &[String],
+    account_id: AccountId,
+    held: &[SessionSecret],
     now: NaiveDateTime,
 ) -> diesel::QueryResult<Rotation> {
     let mut pairs = Vec::new();
     for old in held {
-        let new = crypto::random_token::<32>();
-        let old_hash = crypto::sha256_hex(old);
-        let new_hash = crypto::sha256_hex(&new);
-        if sessions::rotate_secret(conn, account_id, &old_hash, &new_hash, now)? {
+        let new = SessionSecret::generate();
+        if sessions::rotate_secret(conn, account_id, &old.hash(), &new.hash(), now)? {
             pairs.push((old.clone(), new));
         }
     }
     Ok(Rotation { pairs })
 }
 
-fn hashes(secrets: &[String]) -> Vec<String> {
-    secrets.iter().map(|s| crypto::sha256_hex(s)).collect()
+fn hashes(secrets: &[SessionSecret]) -> Vec<SecretHash> {
+    secrets.iter().map(SessionSecret::hash).collect()
 }
 
 /// "Sign out everywhere else": every session of the account but those `held` by this browser
@@ -134,8 +129,8 @@ fn hashes(secrets: &[String]) -> Vec<String> {
 /// secrets. Returns how many ended, and the rotation.
 pub fn sign_out_others(
     conn: &mut Conn,
-    account_id: i32,
-    held: &[String],
+    account_id: AccountId,
+    held: &[SessionSecret],
     client: &ClientInfo,
     now: NaiveDateTime,
 ) -> diesel::QueryResult<(usize, Rotation)> {
@@ -194,11 +189,11 @@ pub fn failed_password_check(
 /// A password change whose current password was checked and whose new one is hashed.
 pub struct PasswordChange<'a> {
     /// The registry row of the session that asked.
-    pub session_id: &'a str,
+    pub session_id: &'a SessionId,
     pub account: &'a Account,
     pub new_hash: &'a str,
     /// The secrets this browser holds: those sessions stay, with new secrets.
-    pub held: &'a [String],
+    pub held: &'a [SessionSecret],
     /// The hash of this browser's device id: it keeps its lockout budget.
     pub this_device: Option<&'a str>,
     pub realm: Realm,

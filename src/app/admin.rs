@@ -9,6 +9,7 @@ use crate::db::tokens::{self, PlainToken, Purpose};
 use crate::db::{accounts, lockout, sessions, Conn};
 use crate::domain::client::ClientInfo;
 use crate::domain::events::LogoutReason;
+use crate::domain::ids::AccountId;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AdminAction {
@@ -72,7 +73,7 @@ pub enum ActionOutcome {
 pub fn act(
     conn: &mut Conn,
     action: AdminAction,
-    id: i32,
+    id: AccountId,
     client: &ClientInfo,
     reset_ttl: Duration,
     now: NaiveDateTime,
@@ -112,7 +113,7 @@ pub fn act(
 /// A credential event: every session of the account ends, and every pending reset link.
 fn end_sessions_and_links(
     conn: &mut Conn,
-    id: i32,
+    id: AccountId,
     reason: LogoutReason,
     client: &ClientInfo,
     now: NaiveDateTime,

@@ -2,12 +2,13 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::accounts;
+use crate::domain::ids::AccountId;
 use crate::domain::Email;
 
 #[derive(Queryable, Selectable, Clone)]
 #[diesel(table_name = accounts)]
 pub struct Account {
-    pub id: i32,
+    pub id: AccountId,
     pub email: String,
     pub name: String,
     pub password_hash: String,
@@ -87,7 +88,7 @@ impl<'a> NewAccount<'a> {
     }
 }
 
-pub fn find(conn: &mut SqliteConnection, id: i32) -> QueryResult<Option<Account>> {
+pub fn find(conn: &mut SqliteConnection, id: AccountId) -> QueryResult<Option<Account>> {
     accounts::table
         .find(id)
         .select(Account::as_select())
@@ -127,7 +128,7 @@ pub fn count(conn: &mut SqliteConnection) -> QueryResult<i64> {
 
 pub fn record_sign_in(
     conn: &mut SqliteConnection,
-    id: i32,
+    id: AccountId,
     now: NaiveDateTime,
     ip: &str,
 ) -> QueryResult<()> {
@@ -140,7 +141,11 @@ pub fn record_sign_in(
         .map(drop)
 }
 
-pub fn set_password_hash(conn: &mut SqliteConnection, id: i32, hash: &str) -> QueryResult<()> {
+pub fn set_password_hash(
+    conn: &mut SqliteConnection,
+    id: AccountId,
+    hash: &str,
+) -> QueryResult<()> {
     diesel::update(accounts::table.find(id))
         .set(accounts::password_hash.eq(hash))
         .execute(conn)
@@ -148,7 +153,7 @@ pub fn set_password_hash(conn: &mut SqliteConnection, id: i32, hash: &str) -> Qu
 }
 
 /// Sets a new password (already hashed) and clears the must-change flag.
-pub fn set_new_password(conn: &mut SqliteConnection, id: i32, hash: &str) -> QueryResult<()> {
+pub fn set_new_password(conn: &mut SqliteConnection, id: AccountId, hash: &str) -> QueryResult<()> {
     diesel::update(accounts::table.find(id))
         .set((
             accounts::password_hash.eq(hash),
@@ -158,7 +163,11 @@ pub fn set_new_password(conn: &mut SqliteConnection, id: i32, hash: &str) -> Que
         .map(drop)
 }
 
-pub fn confirm_email(conn: &mut SqliteConnection, id: i32, now: NaiveDateTime) -> QueryResult<()> {
+pub fn confirm_email(
+    conn: &mut SqliteConnection,
+    id: AccountId,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
     diesel::update(
         accounts::table
             .find(id)
@@ -169,7 +178,7 @@ pub fn confirm_email(conn: &mut SqliteConnection, id: i32, now: NaiveDateTime) -
     .map(drop)
 }
 
-pub fn set_active(conn: &mut SqliteConnection, id: i32, active: bool) -> QueryResult<()> {
+pub fn set_active(conn: &mut SqliteConnection, id: AccountId, active: bool) -> QueryResult<()> {
     diesel::update(accounts::table.find(id))
         .set(accounts::is_active.eq(active))
         .execute(conn)
@@ -179,7 +188,7 @@ pub fn set_active(conn: &mut SqliteConnection, id: i32, active: bool) -> QueryRe
 /// `realmgate demo`: the demo account as new again (except its id and history).
 pub fn reset_for_demo(
     conn: &mut SqliteConnection,
-    id: i32,
+    id: AccountId,
     name: &str,
     hash: &str,
     is_admin: bool,

@@ -7,13 +7,14 @@ use diesel::prelude::*;
 use super::schema::{incident_counts, logout_activity, security_incidents};
 use crate::domain::client::{rate_key, ClientInfo};
 use crate::domain::events::{IncidentKind, LogoutReason};
+use crate::domain::ids::{AccountId, SessionId};
 use crate::domain::realm::Realm;
 
 /// One abnormal event. Build it with `Incident::new(kind, client)` and the optional setters.
 pub struct Incident<'a> {
     pub kind: IncidentKind,
     pub realm: Option<Realm>,
-    pub account_id: Option<i32>,
+    pub account_id: Option<AccountId>,
     pub email_attempted: Option<&'a str>,
     pub details: Option<String>,
     pub client: &'a ClientInfo,
@@ -36,7 +37,7 @@ impl<'a> Incident<'a> {
         self
     }
 
-    pub fn account(mut self, id: i32) -> Self {
+    pub fn account(mut self, id: AccountId) -> Self {
         self.account_id = Some(id);
         self
     }
@@ -178,9 +179,9 @@ pub fn delete_incident_counts_before(
 
 pub fn record_logout(
     conn: &mut SqliteConnection,
-    account_id: i32,
+    account_id: AccountId,
     realm: Realm,
-    session_id: &str,
+    session_id: &SessionId,
     reason: LogoutReason,
     client: Option<&ClientInfo>,
     now: NaiveDateTime,

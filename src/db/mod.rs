@@ -144,6 +144,7 @@ mod tests {
     use diesel::RunQueryDsl as _;
 
     use super::*;
+    use crate::domain::ids::{SecretHash, SessionId};
     use crate::domain::realm::Realm;
 
     /// A migrated in-memory database whose statements are recorded as they start.
@@ -201,8 +202,8 @@ mod tests {
             sessions::insert(
                 &mut conn,
                 &sessions::NewSession {
-                    id,
-                    secret_hash: id,
+                    id: &SessionId::from(id.to_owned()),
+                    secret_hash: &SecretHash(id.into()),
                     account_id: account.id,
                     realm: Realm::User,
                     remember: false,
@@ -218,10 +219,11 @@ mod tests {
         }
         seen.lock().unwrap().clear();
 
-        let (row, _) = sessions::find_by_secret_with_account(&mut conn, Realm::User, "newer")
+        let newer = SecretHash("newer".into());
+        let (row, _) = sessions::find_by_secret_with_account(&mut conn, Realm::User, &newer)
             .unwrap()
             .unwrap();
-        assert!(sessions::find_by_secret(&mut conn, Realm::User, "newer")
+        assert!(sessions::find_by_secret(&mut conn, Realm::User, &newer)
             .unwrap()
             .is_some());
         assert!(accounts::find(&mut conn, account.id).unwrap().is_some());

@@ -13,6 +13,7 @@ use diesel::prelude::*;
 
 use super::schema::{auth_sessions, password_checks};
 use crate::domain::clock::after;
+use crate::domain::ids::{AccountId, SessionId};
 
 /// At most this many checks admitted per session in one `REALMGATE_LOGIN_WINDOW`.
 pub const MAX_CHECKS: i32 = 10;
@@ -44,8 +45,8 @@ struct Row {
 /// lock. `admit` decides again inside its transaction.
 pub fn would_admit(
     conn: &mut SqliteConnection,
-    session_id: &str,
-    account_id: i32,
+    session_id: &SessionId,
+    account_id: AccountId,
     window: Duration,
     now: NaiveDateTime,
 ) -> QueryResult<Admission> {
@@ -56,8 +57,8 @@ pub fn would_admit(
 /// transaction, so parallel requests are decided one after another.
 pub fn admit(
     conn: &mut SqliteConnection,
-    session_id: &str,
-    account_id: i32,
+    session_id: &SessionId,
+    account_id: AccountId,
     window: Duration,
     now: NaiveDateTime,
 ) -> QueryResult<Admission> {
@@ -88,8 +89,8 @@ pub fn admit(
 /// The answer, and the window's count and start should the check be admitted.
 fn state(
     conn: &mut SqliteConnection,
-    session_id: &str,
-    account_id: i32,
+    session_id: &SessionId,
+    account_id: AccountId,
     window: Duration,
     now: NaiveDateTime,
 ) -> QueryResult<(Admission, i32, NaiveDateTime)> {
@@ -134,7 +135,11 @@ fn state(
 
 /// Records the check's outcome: a wrong password is counted. Returns the session's wrong
 /// checks so far. The check stays marked in flight until `release`.
-pub fn finish(conn: &mut SqliteConnection, session_id: &str, wrong: bool) -> QueryResult<i32> {
+pub fn finish(
+    conn: &mut SqliteConnection,
+    session_id: &SessionId,
+    wrong: bool,
+) -> QueryResult<i32> {
     let added = i32::from(wrong);
     diesel::update(password_checks::table.find(session_id))
         .set(password_checks::wrong.eq(password_checks::wrong + added))
@@ -145,7 +150,7 @@ pub fn finish(conn: &mut SqliteConnection, session_id: &str, wrong: bool) -> Que
 }
 
 /// The check is over (answered, failed, or its request dropped).
-pub fn release(conn: &mut SqliteConnection, session_id: &str) -> QueryResult<()> {
+pub fn release(conn: &mut SqliteConnection, session_id: &SessionId) -> QueryResult<()> {
     diesel::update(password_checks::table.find(session_id))
         .set(password_checks::in_flight_since.eq(None::<NaiveDateTime>))
         .execute(conn)

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use super::schema::{accounts, auth_sessions, logout_activity, security_incidents};
 use crate::domain::events::{IncidentKind, LogoutReason, Severity};
+use crate::domain::ids::{AccountId, SessionId};
 use crate::domain::realm::Realm;
 
 pub const PAGE_SIZE: i64 = 25;
@@ -43,7 +44,7 @@ fn paged<T>(mut rows: Vec<T>, window: Window) -> Paged<T> {
 
 #[derive(Queryable, Debug)]
 pub struct AccountRow {
-    pub id: i32,
+    pub id: AccountId,
     pub email: String,
     pub name: String,
     pub is_admin: bool,
@@ -95,12 +96,15 @@ fn escape_like(raw: &str) -> String {
 }
 
 /// An `account` filter: an id, or an email (normalised). `Some(None)` means "matches none".
-pub fn resolve_account(conn: &mut SqliteConnection, raw: &str) -> QueryResult<Option<Option<i32>>> {
+pub fn resolve_account(
+    conn: &mut SqliteConnection,
+    raw: &str,
+) -> QueryResult<Option<Option<AccountId>>> {
     let raw = raw.trim();
     if raw.is_empty() {
         return Ok(None);
     }
-    if let Ok(id) = raw.parse::<i32>() {
+    if let Ok(id) = raw.parse::<AccountId>() {
         return Ok(Some(Some(id)));
     }
     let Ok(email) = crate::domain::Email::parse(raw) else {
@@ -113,9 +117,9 @@ pub fn resolve_account(conn: &mut SqliteConnection, raw: &str) -> QueryResult<Op
 
 #[derive(Queryable, Debug)]
 pub struct SessionRow {
-    pub id: String,
+    pub id: SessionId,
     pub realm: Realm,
-    pub account_id: i32,
+    pub account_id: AccountId,
     pub email: String,
     pub created_at: NaiveDateTime,
     pub last_seen_at: NaiveDateTime,
@@ -127,7 +131,7 @@ pub struct SessionRow {
 pub fn live_sessions(
     conn: &mut SqliteConnection,
     realm: Option<Realm>,
-    account: Option<Option<i32>>,
+    account: Option<Option<AccountId>>,
     now: NaiveDateTime,
     window: Window,
 ) -> QueryResult<Paged<SessionRow>> {
@@ -170,7 +174,7 @@ pub struct Filters {
     pub kind: Option<String>,
     pub severity: Option<String>,
     pub realm: Option<String>,
-    pub account: Option<Option<i32>>,
+    pub account: Option<Option<AccountId>>,
     pub from: Option<NaiveDate>,
     /// Inclusive.
     pub to: Option<NaiveDate>,
@@ -187,7 +191,7 @@ pub struct IncidentRow {
     pub kind: IncidentKind,
     pub severity: Severity,
     pub realm: Option<Realm>,
-    pub account_id: Option<i32>,
+    pub account_id: Option<AccountId>,
     pub email_attempted: Option<String>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
@@ -248,8 +252,8 @@ pub struct LogoutRow {
     pub created_at: NaiveDateTime,
     pub reason: LogoutReason,
     pub realm: Realm,
-    pub account_id: Option<i32>,
-    pub session_id: Option<String>,
+    pub account_id: Option<AccountId>,
+    pub session_id: Option<SessionId>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
 }

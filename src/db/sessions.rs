@@ -9,14 +9,15 @@ use super::audit::record_logout;
 use super::schema::{accounts, auth_sessions, rotated_secrets};
 use crate::domain::client::ClientInfo;
 use crate::domain::events::LogoutReason;
+use crate::domain::ids::{AccountId, SecretHash, SessionId};
 use crate::domain::realm::Realm;
 
 #[derive(Queryable, Selectable, Clone, Debug)]
 #[diesel(table_name = auth_sessions)]
 pub struct AuthSession {
-    pub id: String,
-    pub secret_hash: String,
-    pub account_id: i32,
+    pub id: SessionId,
+    pub secret_hash: SecretHash,
+    pub account_id: AccountId,
     pub realm: Realm,
     pub remember: bool,
     pub created_at: NaiveDateTime,
@@ -45,9 +46,9 @@ impl AuthSession {
 #[derive(Insertable)]
 #[diesel(table_name = auth_sessions)]
 pub struct NewSession<'a> {
-    pub id: &'a str,
-    pub secret_hash: &'a str,
-    pub account_id: i32,
+    pub id: &'a SessionId,
+    pub secret_hash: &'a SecretHash,
+    pub account_id: AccountId,
     pub realm: Realm,
     pub remember: bool,
     pub created_at: NaiveDateTime,
@@ -70,7 +71,7 @@ pub fn insert(conn: &mut SqliteConnection, new: &NewSession<'_>) -> QueryResult<
 pub fn find_by_secret(
     conn: &mut SqliteConnection,
     realm: Realm,
-    secret_hash: &str,
+    secret_hash: &SecretHash,
 ) -> QueryResult<Option<AuthSession>> {
     auth_sessions::table
         .filter(auth_sessions::secret_hash.eq(secret_hash))
@@ -84,7 +85,7 @@ pub fn find_by_secret(
 pub fn find_by_secret_with_account(
     conn: &mut SqliteConnection,
     realm: Realm,
-    secret_hash: &str,
+    secret_hash: &SecretHash,
 ) -> QueryResult<Option<(AuthSession, Account)>> {
     auth_sessions::table
         .inner_join(accounts::table)
@@ -132,12 +133,12 @@ pub fn revoke(
 /// was one. The row, its id and its bounds stay: only a copy of the old secret stops working.
 pub fn rotate_secret(
     conn: &mut SqliteConnection,
-    account_id: i32,
-    old_hash: &str,
-    new_hash: &str,
+    account_id: AccountId,
+    old_hash: &SecretHash,
+    new_hash: &SecretHash,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
-    let rotated: Option<String> = diesel::update(
+    let rotated: Option<SessionId> = diesel::update(
         auth_sessions::table
             .filter(auth_sessions::secret_hash.eq(old_hash))
             .filter(auth_sessions::account_id.eq(account_id))
@@ -161,7 +162,7 @@ pub fn rotate_secret(
 }
 
 /// Whether `secret_hash` was a session's secret before a rotation (see `rotate_secret`).
-pub fn was_rotated(conn: &mut SqliteConnection, secret_hash: &str) -> QueryResult<bool> {
+pub fn was_rotated(conn: &mut SqliteConnection, secret_hash: &SecretHash) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
         rotated_secrets::table.find(secret_hash),
     ))
@@ -174,7 +175,7 @@ pub fn forget_rotated_before(
     before: NaiveDateTime,
     limit: i64,
 ) -> QueryResult<usize> {
-    let hashes: Vec<String> = rotated_secrets::table
+    let hashes: Vec<SecretHash> = rotated_secrets::table
         .filter(rotated_secrets::rotated_at.lt(before))
         .select(rotated_secrets::secret_hash)
         .limit(limit)
@@ -186,7 +187,7 @@ pub fn forget_rotated_before(
 /// Records activity: pushes the idle expiry forward.
 pub fn touch(
     conn: &mut SqliteConnection,
-    id: &str,
+    id: &SessionId,
     now: NaiveDateTime,
     idle_expires_at: NaiveDateTime,
 ) -> QueryResult<()> {
@@ -202,7 +203,7 @@ pub fn touch(
 /// `touch`, only while the row is unrevoked; whether it was.
 pub fn touch_if_live(
     conn: &mut SqliteConnection,
-    id: &str,
+    id: &SessionId,
     now: NaiveDateTime,
     idle_expires_at: NaiveDateTime,
 ) -> QueryResult<bool> {
@@ -219,7 +220,11 @@ pub fn touch_if_live(
     .map(|n| n == 1)
 }
 
-pub fn set_client(conn: &mut SqliteConnection, id: &str, client: &ClientInfo) -> QueryResult<()> {
+pub fn set_client(
+    conn: &mut SqliteConnection,
+    id: &SessionId,
+    client: &ClientInfo,
+) -> QueryResult<()> {
     diesel::update(auth_sessions::table.find(id))
         .set((
             auth_sessions::ip.eq(client.ip.to_string()),
@@ -241,7 +246,7 @@ pub(super) fn live(now: NaiveDateTime) -> _ {
 pub fn count_live(
     conn: &mut SqliteConnection,
     realm: Option<Realm>,
-    account_id: Option<i32>,
+    account_id: Option<AccountId>,
     now: NaiveDateTime,
 ) -> QueryResult<i64> {
     // Each shape is its own static query: Diesel caches the prepared statement of a static
@@ -265,7 +270,7 @@ pub fn count_live(
     }
 }
 
-pub fn find(conn: &mut SqliteConnection, id: &str) -> QueryResult<Option<AuthSession>> {
+pub fn find(conn: &mut SqliteConnection, id: &SessionId) -> QueryResult<Option<AuthSession>> {
     auth_sessions::table
         .find(id)
         .select(AuthSession::as_select())
@@ -276,7 +281,7 @@ pub fn find(conn: &mut SqliteConnection, id: &str) -> QueryResult<Option<AuthSes
 /// The account's live sessions in every realm, newest first.
 pub fn live_for_account(
     conn: &mut SqliteConnection,
-    account_id: i32,
+    account_id: AccountId,
     now: NaiveDateTime,
 ) -> QueryResult<Vec<AuthSession>> {
     auth_sessions::table
@@ -292,8 +297,8 @@ pub fn live_for_account(
 /// how many it ended.
 pub fn revoke_all_for(
     conn: &mut SqliteConnection,
-    account_id: i32,
-    keep: &[String],
+    account_id: AccountId,
+    keep: &[SecretHash],
     reason: LogoutReason,
     client: Option<&ClientInfo>,
     now: NaiveDateTime,
@@ -310,7 +315,7 @@ pub fn revoke_all_for(
 /// Revokes the account's live sessions in one realm (the single-session `replace` policy).
 pub fn revoke_live_in_realm(
     conn: &mut SqliteConnection,
-    account_id: i32,
+    account_id: AccountId,
     realm: Realm,
     reason: LogoutReason,
     client: Option<&ClientInfo>,
@@ -345,7 +350,7 @@ pub fn revoke_each(
 /// The sign-in before `current`, for "last sign-in" on the dashboard.
 pub fn previous_sign_in(
     conn: &mut SqliteConnection,
-    account_id: i32,
+    account_id: AccountId,
     current: &AuthSession,
 ) -> QueryResult<Option<(NaiveDateTime, String)>> {
     auth_sessions::table

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use super::schema::{accounts, email_tokens};
 use crate::domain::crypto;
+use crate::domain::ids::AccountId;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Purpose {
@@ -48,7 +49,7 @@ pub fn well_formed(raw: &str) -> bool {
 /// password change, completed reset, sign-out everywhere) ends pending reset links (SPEC §8).
 pub fn void_all(
     conn: &mut SqliteConnection,
-    account_id: i32,
+    account_id: AccountId,
     purpose: Purpose,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
@@ -66,7 +67,7 @@ pub fn void_all(
 /// Issues a token for `account`, voiding the account's earlier unused ones of that purpose.
 pub fn issue(
     conn: &mut SqliteConnection,
-    account_id: i32,
+    account_id: AccountId,
     purpose: Purpose,
     now: NaiveDateTime,
     expires_at: NaiveDateTime,
@@ -92,7 +93,7 @@ pub fn peek(
     token: &str,
     purpose: Purpose,
     now: NaiveDateTime,
-) -> QueryResult<Option<i32>> {
+) -> QueryResult<Option<AccountId>> {
     if !well_formed(token) {
         return Ok(None);
     }
@@ -115,7 +116,7 @@ pub fn consume(
     token: &str,
     purpose: Purpose,
     now: NaiveDateTime,
-) -> QueryResult<Option<i32>> {
+) -> QueryResult<Option<AccountId>> {
     let Some(account_id) = peek(conn, token, purpose, now)? else {
         return Ok(None);
     };

@@ -4,9 +4,10 @@
 use diesel::backend::Backend;
 use diesel::deserialize::{self, FromSql};
 use diesel::serialize::{self, Output, ToSql};
-use diesel::sql_types::Text;
+use diesel::sql_types::{Integer, Text};
 
 use crate::domain::events::{IncidentKind, LogoutReason, Severity};
+use crate::domain::ids::{AccountId, SecretHash, SessionId};
 use crate::domain::realm::Realm;
 
 macro_rules! stored_as_text {
@@ -35,3 +36,28 @@ macro_rules! stored_as_text {
 }
 
 stored_as_text!(Realm, LogoutReason, IncidentKind, Severity);
+
+/// Newtypes stored as their one field.
+macro_rules! stored_as_inner {
+    ($($name:ident($inner:ty): $sql:ty),+) => {$(
+        impl<DB: Backend> ToSql<$sql, DB> for $name
+        where
+            $inner: ToSql<$sql, DB>,
+        {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, DB>) -> serialize::Result {
+                self.0.to_sql(out)
+            }
+        }
+
+        impl<DB: Backend> FromSql<$sql, DB> for $name
+        where
+            $inner: FromSql<$sql, DB>,
+        {
+            fn from_sql(bytes: DB::RawValue<'_>) -> deserialize::Result<Self> {
+                <$inner>::from_sql(bytes).map($name)
+            }
+        }
+    )+};
+}
+
+stored_as_inner!(AccountId(i32): Integer, SessionId(String): Text, SecretHash(String): Text);

@@ -44,6 +44,7 @@ pub mod config;
 pub mod crypto;
 mod email;
 pub mod events;
+pub mod ids;
 mod name;
 mod password;
 pub mod paths;

@@ -12,6 +12,7 @@ use actix_web::cookie::{time, Cookie, SameSite};
 use actix_web::HttpRequest;
 
 use crate::domain::config::Config;
+use crate::domain::ids::SessionSecret;
 
 pub const REMEMBER: &str = "realmgate_remember";
 pub const DEVICE: &str = "realmgate_device";
@@ -47,14 +48,19 @@ fn persistent(
         .finish()
 }
 
-pub fn remember(secret: &str, config: &Config) -> Cookie<'static> {
+pub fn remember(secret: &SessionSecret, config: &Config) -> Cookie<'static> {
     let name = name(config, REMEMBER, SECURE_REMEMBER);
-    persistent(name, secret, config.remember_me, config)
+    persistent(name, secret.expose(), config.remember_me, config)
 }
 
 /// A cookie that makes the browser forget the remember cookie.
 pub fn remember_removal(config: &Config) -> Cookie<'static> {
-    let mut c = remember("", config);
+    let mut c = persistent(
+        name(config, REMEMBER, SECURE_REMEMBER),
+        "",
+        config.remember_me,
+        config,
+    );
     c.make_removal();
     c
 }
@@ -69,8 +75,8 @@ pub fn device(id: &str, config: &Config) -> Cookie<'static> {
 }
 
 /// The remembered secret (32 random bytes, base64url), if the browser sent one.
-pub fn read_remember(req: &HttpRequest, config: &Config) -> Option<String> {
-    read(req, name(config, REMEMBER, SECURE_REMEMBER), 43)
+pub fn read_remember(req: &HttpRequest, config: &Config) -> Option<SessionSecret> {
+    read(req, name(config, REMEMBER, SECURE_REMEMBER), 43).map(SessionSecret::from)
 }
 
 /// The device id (16 random bytes, base64url), if the browser sent one.

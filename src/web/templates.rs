@@ -4,6 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web_flash_messages::{IncomingFlashMessages, Level};
 use askama::Template;
 
+use crate::domain::ids::{AccountId, SessionId};
 use crate::domain::realm::Realm;
 
 pub const HTML: &str = "text/html; charset=utf-8";
@@ -142,7 +143,7 @@ pub struct AdminDashboardPage<'a> {
 }
 
 pub struct UserListRow {
-    pub id: i32,
+    pub id: AccountId,
     pub email: String,
     pub name: String,
     pub is_admin: bool,
@@ -165,9 +166,9 @@ pub struct AdminUsersPage<'a> {
 }
 
 pub struct AdminSessionRow {
-    pub id: String,
+    pub id: SessionId,
     pub realm: Realm,
-    pub account_id: i32,
+    pub account_id: AccountId,
     pub email: String,
     pub browser: String,
     pub created: String,
@@ -266,7 +267,7 @@ pub struct PasswordPage<'a> {
 }
 
 pub struct SessionRow {
-    pub id: String,
+    pub id: SessionId,
     pub realm: Realm,
     pub browser: String,
     pub created: String,

@@ -12,13 +12,14 @@ use crate::db::sessions::AuthSession;
 use crate::domain::client::ClientInfo;
 use crate::domain::config::{IpChangePolicy, RealmTimeouts};
 use crate::domain::events::{IncidentKind, LogoutReason};
+use crate::domain::ids::AccountId;
 use crate::domain::realm::Realm;
 
 /// What the cookie says about the session's account.
 #[derive(Clone, Copy, Debug)]
 pub enum Claim {
     /// The session cookie's `R.account` (`None` when missing or garbled).
-    Account(Option<i32>),
+    Account(Option<AccountId>),
     /// Restored from the remember cookie: the row alone names the account.
     Remembered,
 }
@@ -151,6 +152,7 @@ pub fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::ids::{SecretHash, SessionId};
 
     fn t(secs: i64) -> NaiveDateTime {
         chrono::DateTime::from_timestamp(1_800_000_000 + secs, 0)
@@ -160,9 +162,9 @@ mod tests {
 
     fn row() -> AuthSession {
         AuthSession {
-            id: "s1".into(),
-            secret_hash: "h".into(),
-            account_id: 7,
+            id: SessionId::from("s1".to_owned()),
+            secret_hash: SecretHash("h".into()),
+            account_id: AccountId(7),
             realm: Realm::Admin,
             remember: false,
             created_at: t(0),
@@ -178,7 +180,7 @@ mod tests {
 
     fn account(is_admin: bool, is_active: bool) -> Account {
         Account {
-            id: 7,
+            id: AccountId(7),
             email: "a@b.example".into(),
             name: "A".into(),
             password_hash: String::new(),
@@ -240,14 +242,14 @@ mod tests {
         let d = ask(
             &row(),
             Some(&account(true, true)),
-            Claim::Account(Some(7)),
+            Claim::Account(Some(AccountId(7))),
             10,
         );
         assert!(d.clean() && !d.touch_due);
         let d = ask(
             &row(),
             Some(&account(true, true)),
-            Claim::Account(Some(7)),
+            Claim::Account(Some(AccountId(7))),
             61,
         );
         assert!(d.clean() && d.touch_due, "a minute on, last-seen is due");
@@ -259,13 +261,18 @@ mod tests {
         let mut revoked = row();
         revoked.revoked_at = Some(t(5));
         revoked.revoke_reason = Some(LogoutReason::UserLogout);
-        let d = ask(&revoked, Some(&admin), Claim::Account(Some(7)), 2000);
+        let d = ask(
+            &revoked,
+            Some(&admin),
+            Claim::Account(Some(AccountId(7))),
+            2000,
+        );
         assert_eq!(
             d.refusal,
             Some(Refusal::Revoked(Some(IncidentKind::RevokedSessionUsed))),
             "revoked wins over expired"
         );
-        let d = ask(&row(), None, Claim::Account(Some(8)), 2000);
+        let d = ask(&row(), None, Claim::Account(Some(AccountId(8))), 2000);
         assert_eq!(
             d.refusal,
             Some(Refusal::Expired(LogoutReason::IdleTimeout)),
@@ -274,7 +281,7 @@ mod tests {
         let d = ask(
             &row(),
             Some(&account(true, false)),
-            Claim::Account(Some(8)),
+            Claim::Account(Some(AccountId(8))),
             10,
         );
         assert_eq!(
@@ -282,7 +289,7 @@ mod tests {
             Some(Refusal::Inactive),
             "inactive wins over mismatch"
         );
-        let d = ask(&row(), Some(&admin), Claim::Account(Some(8)), 10);
+        let d = ask(&row(), Some(&admin), Claim::Account(Some(AccountId(8))), 10);
         assert_eq!(d.refusal, Some(Refusal::Mismatch));
         let d = ask(&row(), Some(&admin), Claim::Account(None), 10);
         assert_eq!(
@@ -293,7 +300,7 @@ mod tests {
         let d = ask(
             &row(),
             Some(&account(false, true)),
-            Claim::Account(Some(7)),
+            Claim::Account(Some(AccountId(7))),
             10,
         );
         assert_eq!(d.refusal, Some(Refusal::NotAdmitted));
@@ -309,7 +316,7 @@ mod tests {
     fn a_moved_client_is_noticed_and_revoked_only_by_policy() {
         let admin = account(true, true);
         let moved = client("198.51.100.7", "Other");
-        let claim = Claim::Account(Some(7));
+        let claim = Claim::Account(Some(AccountId(7)));
         let d = decide(
             &row(),
             Some(&admin),

@@ -14,6 +14,7 @@ use crate::domain::clock::after;
 use crate::domain::config::SingleSession;
 use crate::domain::crypto;
 use crate::domain::events::{IncidentKind, LogoutReason};
+use crate::domain::ids::{AccountId, SecretHash, SessionId, SessionSecret};
 use crate::domain::realm::Realm;
 use crate::domain::{Email, PasswordInput};
 
@@ -22,8 +23,8 @@ pub enum SignInOutcome {
     /// browser's device id (for the device cookie that keeps the owner able to sign in while
     /// the email is locked).
     SignedIn {
-        secret: String,
-        account_id: i32,
+        secret: SessionSecret,
+        account_id: AccountId,
         device: String,
     },
     /// Wrong email or password, inactive, unconfirmed, or not an admin: one answer for all.
@@ -38,7 +39,7 @@ pub enum SignInOutcome {
 pub struct Browser {
     pub client: ClientInfo,
     /// Secrets of this realm the browser already holds (session and remember cookies).
-    pub earlier_secrets: Vec<String>,
+    pub earlier_secrets: Vec<SessionSecret>,
     /// The device cookie's id, if the browser has one.
     pub device: Option<String>,
 }
@@ -185,7 +186,7 @@ pub async fn sign_in(
         rehash(state, &accepted, typed).await;
     }
 
-    let secret = crypto::random_token::<32>();
+    let secret = SessionSecret::generate();
     let device = device.unwrap_or_else(crypto::random_token::<16>);
     let timeouts = state.config.realm(realm).clone();
     let (idle, absolute) = if remember {
@@ -195,7 +196,7 @@ pub async fn sign_in(
     };
     let single = state.config.single_session;
     let new = PendingSession {
-        secret_hash: crypto::sha256_hex(&secret),
+        secret_hash: secret.hash(),
         device_hash: crypto::sha256_hex(&device),
         account: accepted,
         realm,
@@ -231,7 +232,7 @@ pub async fn sign_in(
 }
 
 struct PendingSession {
-    secret_hash: String,
+    secret_hash: SecretHash,
     device_hash: String,
     account: Account,
     realm: Realm,
@@ -248,7 +249,7 @@ fn open_session(
     conn: &mut Conn,
     new: &PendingSession,
     subject: Option<&Subject>,
-    earlier_secrets: &[String],
+    earlier_secrets: &[SessionSecret],
     single: SingleSession,
     client: &ClientInfo,
     now: NaiveDateTime,
@@ -269,7 +270,7 @@ fn open_session(
     // SECURITY: no session fixation. The browser's earlier session of this realm ends and the
     // new one has a secret the browser has never held.
     for earlier in earlier_secrets {
-        if let Some(row) = sessions::find_by_secret(conn, realm, &crypto::sha256_hex(earlier))? {
+        if let Some(row) = sessions::find_by_secret(conn, realm, &earlier.hash())? {
             sessions::revoke(conn, &row, LogoutReason::SignedInAgain, Some(client), now)?;
         }
     }
@@ -295,7 +296,7 @@ fn open_session(
             )?;
         }
     }
-    let id = crypto::random_token::<16>();
+    let id = SessionId::generate();
     let ip = client.ip.to_string();
     sessions::insert(
         conn,

@@ -26,8 +26,8 @@ use crate::db::accounts::{self, Account};
 use crate::db::audit::Incident;
 use crate::db::sessions::{self, AuthSession};
 use crate::db::{self, Conn};
-use crate::domain::crypto;
 use crate::domain::events::{IncidentKind, LogoutReason};
+use crate::domain::ids::SecretHash;
 use crate::web::cookies;
 use crate::web::routes::client::client_info;
 use crate::web::startup::AppState;
@@ -129,7 +129,7 @@ pub async fn guard<R: RealmKind, P: PageData>(
     let now = state.clock.now();
     let presented = Presented {
         realm,
-        secret_hash: crypto::sha256_hex(&secret),
+        secret_hash: secret.hash(),
         claim,
         client: client_info(req.head(), &state.config.trusted_proxies),
         access: AccessPolicy {
@@ -217,7 +217,7 @@ fn must_change(req: ServiceRequest, realm: Realm) -> ServiceResponse {
 /// What the request presents to the guard, and the realm's rules to judge it by.
 struct Presented {
     realm: Realm,
-    secret_hash: String,
+    secret_hash: SecretHash,
     claim: Claim,
     client: ClientInfo,
     access: AccessPolicy,

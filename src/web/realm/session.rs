@@ -6,6 +6,7 @@ use actix_session::Session;
 
 use super::Realm;
 use crate::app::error::{AppError, AppResult};
+use crate::domain::ids::{AccountId, SessionSecret};
 
 pub struct RealmSession<'a> {
     session: &'a Session,
@@ -18,24 +19,25 @@ impl<'a> RealmSession<'a> {
     }
 
     /// The session secret this browser holds for the realm.
-    pub fn secret(&self) -> Option<String> {
+    pub fn secret(&self) -> Option<SessionSecret> {
         self.session
             .get::<String>(self.realm.session_key())
             .ok()
             .flatten()
+            .map(SessionSecret::from)
     }
 
     /// The account the cookie names for the realm (`None` when missing or garbled).
-    pub fn claimed_account(&self) -> Option<i32> {
+    pub fn claimed_account(&self) -> Option<AccountId> {
         self.session
-            .get::<i32>(self.realm.account_key())
+            .get::<AccountId>(self.realm.account_key())
             .ok()
             .flatten()
     }
 
     /// Writes the realm's secret and account (a sign-in, or a restore from the remember
     /// cookie).
-    pub fn sign_in(&self, secret: &str, account_id: i32) -> AppResult<()> {
+    pub fn sign_in(&self, secret: &SessionSecret, account_id: AccountId) -> AppResult<()> {
         self.replace_secret(secret)?;
         self.session
             .insert(self.realm.account_key(), account_id)
@@ -43,9 +45,9 @@ impl<'a> RealmSession<'a> {
     }
 
     /// A new secret for the same session (SPEC §8's rotation).
-    pub fn replace_secret(&self, secret: &str) -> AppResult<()> {
+    pub fn replace_secret(&self, secret: &SessionSecret) -> AppResult<()> {
         self.session
-            .insert(self.realm.session_key(), secret)
+            .insert(self.realm.session_key(), secret.expose())
             .map_err(|e| AppError::Internal(anyhow::anyhow!("session insert: {e}")))
     }
 

@@ -10,19 +10,19 @@ use actix_web::{HttpRequest, HttpResponse};
 use crate::app::account::Rotation;
 use crate::app::error::{AppError, AppResult};
 use crate::domain::config::Config;
-use crate::domain::crypto;
+use crate::domain::ids::{SecretHash, SessionSecret};
 use crate::web::cookies;
 use crate::web::realm::{Realm, RealmSession};
 
 pub struct Held {
     /// Distinct secrets: a session restored from the remember cookie holds the same secret in
     /// both places.
-    secrets: Vec<String>,
+    secrets: Vec<SessionSecret>,
 }
 
 impl Held {
     pub fn read(req: &HttpRequest, session: &Session, config: &Config) -> Self {
-        let mut secrets: Vec<String> = Vec::new();
+        let mut secrets: Vec<SessionSecret> = Vec::new();
         let found = Realm::ALL
             .iter()
             .filter_map(|realm| RealmSession::of(session, *realm).secret())
@@ -36,12 +36,12 @@ impl Held {
     }
 
     /// SHA-256 of each secret, as the registry stores them.
-    pub fn hashes(&self) -> Vec<String> {
-        self.secrets.iter().map(|s| crypto::sha256_hex(s)).collect()
+    pub fn hashes(&self) -> Vec<SecretHash> {
+        self.secrets.iter().map(SessionSecret::hash).collect()
     }
 
     /// The secrets themselves, for the flow that rotates them (`app::account`).
-    pub fn secrets(&self) -> &[String] {
+    pub fn secrets(&self) -> &[SessionSecret] {
         &self.secrets
     }
 }
@@ -57,16 +57,12 @@ pub fn apply(
 ) -> AppResult<()> {
     for realm in Realm::ALL {
         let keys = RealmSession::of(session, realm);
-        if let Some(new) = keys
-            .secret()
-            .as_deref()
-            .and_then(|old| rotation.new_for(old))
-        {
+        if let Some(new) = keys.secret().and_then(|old| rotation.new_for(&old)) {
             keys.replace_secret(new)?;
         }
     }
     let remembered = cookies::read_remember(req, config);
-    if let Some(new) = remembered.as_deref().and_then(|old| rotation.new_for(old)) {
+    if let Some(new) = remembered.and_then(|old| rotation.new_for(&old)) {
         res.add_cookie(&cookies::remember(new, config))
             .map_err(|e| AppError::Internal(anyhow::anyhow!("cookie: {e}")))?;
     }

@@ -177,7 +177,7 @@ pub async fn submit<R: RealmKind>(
         None
     };
     // actix-identity's login renews the session before the realm's keys are written.
-    Identity::login(&req.extensions(), secret.clone())
+    Identity::login(&req.extensions(), secret.expose().to_owned())
         .map_err(|e| AppError::Internal(anyhow::anyhow!("identity login: {e}")))?;
     RealmSession::of(&session, realm).sign_in(&secret, account_id)?;
     csrf::replace(&session, realm)?;

@@ -17,6 +17,7 @@ use crate::db::password_checks::{self, Admission};
 use crate::db::{self};
 use crate::domain::client::ClientInfo;
 use crate::domain::crypto::sha256_hex;
+use crate::domain::ids::SessionId;
 use crate::web::cookies;
 use crate::web::csrf;
 use crate::web::form::{CsrfField, CsrfForm};
@@ -267,7 +268,7 @@ fn signed_out(
 /// transaction did (an error on the way, or the connection dropped mid-check).
 struct InFlight {
     pool: db::Pool,
-    session_id: Option<String>,
+    session_id: Option<SessionId>,
 }
 
 impl InFlight {

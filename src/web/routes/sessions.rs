@@ -13,6 +13,7 @@ use crate::db::{self, sessions};
 use crate::domain::client::describe_user_agent;
 use crate::domain::client::ClientInfo;
 use crate::domain::events::LogoutReason;
+use crate::domain::ids::SessionId;
 use crate::web::cookies;
 use crate::web::csrf;
 use crate::web::form::{CsrfForm, CsrfOnly};
@@ -65,7 +66,7 @@ pub async fn list(
 pub async fn revoke(
     _req: HttpRequest,
     client: ClientInfo,
-    id: web::Path<String>,
+    id: web::Path<SessionId>,
     signed: SignedIn<UserRealm>,
     session: Session,
     state: web::Data<AppState>,

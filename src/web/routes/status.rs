@@ -9,7 +9,6 @@ use crate::app::auth::access::{self, AccessPolicy, Claim};
 use crate::app::error::AppResult;
 use crate::db::{self, sessions};
 use crate::domain::client::ClientInfo;
-use crate::domain::crypto;
 use crate::web::cookies;
 use crate::web::realm::{Realm, RealmSession};
 use crate::web::startup::AppState;
@@ -37,14 +36,14 @@ pub async fn status(
     // cookie, whose row alone names the account, as in the guard).
     let secret = |realm: Realm| match RealmSession::of(&session, realm).secret() {
         Some(secret) => Some((
-            crypto::sha256_hex(&secret),
+            secret.hash(),
             Some(RealmSession::of(&session, realm).claimed_account()),
         )),
         None => realm
             .persists()
             .then(|| cookies::read_remember(&req, &state.config))
             .flatten()
-            .map(|secret| (crypto::sha256_hex(&secret), None)),
+            .map(|secret| (secret.hash(), None)),
     };
     let secrets = [
         (Realm::User, secret(Realm::User)),

@@ -167,7 +167,7 @@ pub async fn logouts(
                 r.reason.to_string(),
                 r.realm.to_string(),
                 r.account_id.map(|a| a.to_string()).unwrap_or_default(),
-                r.session_id.unwrap_or_default(),
+                r.session_id.map(|s| s.to_string()).unwrap_or_default(),
                 r.ip.unwrap_or_default(),
                 r.user_agent.unwrap_or_default(),
             ]

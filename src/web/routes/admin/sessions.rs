@@ -13,6 +13,7 @@ use crate::db::{self, sessions};
 use crate::domain::client::describe_user_agent;
 use crate::domain::client::ClientInfo;
 use crate::domain::events::LogoutReason;
+use crate::domain::ids::SessionId;
 use crate::web::csrf;
 use crate::web::form::{CsrfForm, CsrfOnly};
 use crate::web::realm::{AdminRealm, Realm, SignedIn};
@@ -98,7 +99,7 @@ pub async fn list(
 pub async fn revoke(
     _req: HttpRequest,
     client: ClientInfo,
-    id: web::Path<String>,
+    id: web::Path<SessionId>,
     signed: SignedIn<AdminRealm>,
     _session: Session,
     state: web::Data<AppState>,

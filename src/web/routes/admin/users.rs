@@ -14,6 +14,7 @@ use crate::db::reports::{self, Window};
 use crate::db::tokens::{self, Purpose};
 use crate::db::{self, accounts, lockout};
 use crate::domain::client::ClientInfo;
+use crate::domain::ids::AccountId;
 use crate::domain::{Email, Name};
 use crate::web::csrf;
 use crate::web::form::{CsrfField, CsrfForm, CsrfOnly, Form};
@@ -200,7 +201,7 @@ pub async fn act(
 ) -> AppResult<HttpResponse> {
     let (id, action) = path.into_inner();
     // An id that is not a number is as unknown as one that is not in the table.
-    let id: i32 = id.parse().map_err(|_| AppError::NotFound)?;
+    let id: AccountId = id.parse().map_err(|_| AppError::NotFound)?;
     let action = AdminAction::parse(&action).ok_or(AppError::NotFound)?;
     // Not a CsrfForm: an unknown id or action is the 404 whatever the token.
     csrf::verify(&req, &session, &state, Realm::Admin, &form.csrf_token).await?;
