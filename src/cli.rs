@@ -104,8 +104,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Demo => demo(&config),
         Command::Serve => actix_web::rt::System::new().block_on(serve(config)),
         Command::Migrate => {
-            db::connect(&config.database_url)?;
-            println!("Database {} is up to date.", config.database_url);
+            db::connect(&config.server.database_url)?;
+            println!("Database {} is up to date.", config.server.database_url);
             Ok(())
         }
         Command::CreateUser {
@@ -130,12 +130,12 @@ fn demo(config: &Config) -> anyhow::Result<()> {
              when REALMGATE_ENV=production"
         );
     }
-    let pool = db::connect(&config.database_url)?;
+    let pool = db::connect(&config.server.database_url)?;
     let mut conn = pool.get()?;
     let now = Utc::now().naive_utc();
-    let base = match &config.public_url {
+    let base = match &config.server.public_url {
         Some(url) => url.origin(),
-        None => format!("http://{}", config.bind),
+        None => format!("http://{}", config.server.bind),
     };
     let mut lines = vec!["Demo accounts are ready (development only):".to_owned()];
     for (email, name, is_admin, login) in [
@@ -143,7 +143,7 @@ fn demo(config: &Config) -> anyhow::Result<()> {
         (DEMO_ADMIN, "Demo Admin", true, "/admin/login"),
     ] {
         let password = crate::domain::crypto::random_token::<12>();
-        let hash = hash_now(&config.hash_params, &password)?;
+        let hash = hash_now(&config.hashing.params, &password)?;
         let email = Email::parse(email).map_err(|_| anyhow::anyhow!("demo email"))?;
         conn.immediate_transaction(|conn| -> anyhow::Result<()> {
             match accounts::find_by_email(conn, &email)? {
@@ -172,7 +172,7 @@ fn demo(config: &Config) -> anyhow::Result<()> {
 }
 
 fn sessions(config: &Config, action: SessionsCommand) -> anyhow::Result<()> {
-    let pool = db::connect(&config.database_url)?;
+    let pool = db::connect(&config.server.database_url)?;
     let mut conn = pool.get()?;
     let now = Utc::now().naive_utc();
     match action {
@@ -209,15 +209,15 @@ fn sessions(config: &Config, action: SessionsCommand) -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    if config.secret_key_generated {
+    if config.cookie.key.generated() {
         log::warn!(
             "REALMGATE_SECRET_KEY is not set: using a random key for this run, so a restart \
              signs everyone out. Set it (64+ bytes, hex or base64) to keep sessions."
         );
     }
-    let bootstrap_email = config.bootstrap_admin_email.clone();
-    let hash_params = config.hash_params.clone();
-    let clear_on_start = config.clear_sessions_on_start;
+    let bootstrap_email = config.admin.bootstrap_email.clone();
+    let hash_params = config.hashing.params.clone();
+    let clear_on_start = config.housekeeping.clear_sessions_on_start;
     let (app, state) = Application::build(config)?;
     bootstrap_admin(&state.pool, &bootstrap_email, &hash_params)?;
     if clear_on_start {
@@ -311,9 +311,9 @@ fn create_user(
     };
     let password = NewPassword::parse(&raw, email.as_str(), name.as_str())
         .map_err(|m| anyhow::anyhow!("{m}"))?;
-    let hash = hash_now(&config.hash_params, password.expose())?;
+    let hash = hash_now(&config.hashing.params, password.expose())?;
 
-    let pool = db::connect(&config.database_url)?;
+    let pool = db::connect(&config.server.database_url)?;
     let mut conn = pool.get()?;
     if accounts::find_by_email(&mut conn, &email)?.is_some() {
         bail!("an account with the email {email} already exists");

@@ -39,12 +39,12 @@ pub fn run(get: impl Fn(&str) -> Option<String>) -> Vec<Problem> {
 
     let production = config.environment == Environment::Production;
     if production {
-        if !config.cookie_secure {
+        if !config.cookie.secure {
             problems.push(Problem::Error(
                 "REALMGATE_COOKIE_SECURE: cookies must be Secure in production".into(),
             ));
         }
-        match &config.public_url {
+        match &config.server.public_url {
             Some(url) if url.https => {}
             _ => problems.push(Problem::Error(
                 "REALMGATE_PUBLIC_URL: must be an https:// URL in production".into(),
@@ -56,13 +56,16 @@ pub fn run(get: impl Fn(&str) -> Option<String>) -> Vec<Problem> {
                 "REALMGATE_MAIL: production needs an smtp:// or smtps:// mailer (log and file: keep links on this machine)".into(),
             )),
         }
-    } else if config.secret_key_generated {
+    } else if config.cookie.key.generated() {
         problems.push(Problem::Warning(
             "REALMGATE_SECRET_KEY: not set; a random key is made at each start, so a restart signs everyone out".into(),
         ));
     }
 
-    for (realm, t) in [("USER", &config.user), ("ADMIN", &config.admin)] {
+    for (realm, t) in [
+        ("USER", &config.realms.user),
+        ("ADMIN", &config.realms.admin),
+    ] {
         if t.idle > t.absolute {
             problems.push(Problem::Warning(format!(
                 "REALMGATE_{realm}_IDLE_TIMEOUT ({}) is longer than REALMGATE_{realm}_ABSOLUTE_TIMEOUT ({}); the absolute bound wins",
@@ -71,7 +74,7 @@ pub fn run(get: impl Fn(&str) -> Option<String>) -> Vec<Problem> {
             )));
         }
     }
-    if config.remember_me < config.user.idle {
+    if config.cookie.remember_me < config.realms.user.idle {
         problems.push(Problem::Warning(
             "REALMGATE_REMEMBER_ME is shorter than the user idle timeout; remembered sessions end sooner than ordinary ones".into(),
         ));
@@ -87,6 +90,7 @@ pub fn run(get: impl Fn(&str) -> Option<String>) -> Vec<Problem> {
         ));
     }
     if config
+        .server
         .trusted_proxies
         .iter()
         .any(|net| net.prefix_len() == 0)
@@ -95,7 +99,10 @@ pub fn run(get: impl Fn(&str) -> Option<String>) -> Vec<Problem> {
             "REALMGATE_TRUSTED_PROXIES trusts every address; anyone can then choose their own client IP".into(),
         ));
     }
-    if !production && config.public_url.as_ref().is_some_and(|u| u.https) && !config.cookie_secure {
+    if !production
+        && config.server.public_url.as_ref().is_some_and(|u| u.https)
+        && !config.cookie.secure
+    {
         problems.push(Problem::Warning(
             "REALMGATE_COOKIE_SECURE=false with an https public URL".into(),
         ));
@@ -103,10 +110,10 @@ pub fn run(get: impl Fn(&str) -> Option<String>) -> Vec<Problem> {
 
     // The database: reachable, and (in production) no bootstrap admin still unchanged.
     // Opened as it is: `check` must not create a mistyped database or migrate a live one.
-    let path = config.database_url.trim_start_matches("sqlite://");
+    let path = config.server.database_url.trim_start_matches("sqlite://");
     let exists = path == ":memory:" || std::path::Path::new(path).is_file();
     let opened = if exists {
-        diesel::SqliteConnection::establish(&config.database_url)
+        diesel::SqliteConnection::establish(&config.server.database_url)
             .map_err(|e| e.to_string())
             .and_then(|mut conn| {
                 use diesel::connection::SimpleConnection as _;
@@ -124,14 +131,14 @@ pub fn run(get: impl Fn(&str) -> Option<String>) -> Vec<Problem> {
         ))),
         Ok(mut conn) => {
             // A database not yet migrated has no accounts table: then there is no admin either.
-            let unchanged = Email::parse(&config.bootstrap_admin_email)
+            let unchanged = Email::parse(&config.admin.bootstrap_email)
                 .ok()
                 .and_then(|email| accounts::find_by_email(&mut conn, &email).ok().flatten())
                 .map(|a| a.is_admin && a.must_change_password);
             if production && unchanged == Some(true) {
                 problems.push(Problem::Error(format!(
                     "the bootstrap admin {} still has its first password; sign in and change it",
-                    config.bootstrap_admin_email
+                    config.admin.bootstrap_email
                 )));
             }
         }

@@ -86,7 +86,8 @@ pub fn cleanup(conn: &mut Conn, config: &Config, now: NaiveDateTime) -> QueryRes
     })?;
     // Past the retention: incidents, logout activity, revoked sessions, and browsers that
     // have not signed in since.
-    let retention = chrono::Duration::from_std(config.retention).unwrap_or(chrono::Duration::MAX);
+    let retention =
+        chrono::Duration::from_std(config.housekeeping.retention).unwrap_or(chrono::Duration::MAX);
     if let Some(cutoff) = now.checked_sub_signed(retention) {
         report.old_rows_deleted += batched(conn, |conn| {
             housekeeping::delete_incidents_before(conn, cutoff, BATCH)
@@ -126,7 +127,10 @@ pub fn spawn_cleanup_loop(
     config: std::sync::Arc<Config>,
     clock: crate::domain::clock::Clock,
 ) {
-    let every = config.cleanup_interval.max(Duration::from_secs(1));
+    let every = config
+        .housekeeping
+        .cleanup_interval
+        .max(Duration::from_secs(1));
     tokio::task::spawn_local(async move {
         let mut ticker = tokio::time::interval(every);
         ticker.tick().await; // the first tick is immediate; start after one interval

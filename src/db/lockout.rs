@@ -258,6 +258,7 @@ mod tests {
             ip_max_failures: 10,
             window: Duration::from_secs(60),
             lockout: Duration::from_secs(120),
+            incidents_per_ip: 60,
         }
     }
 

@@ -171,48 +171,127 @@ pub fn split_authority(authority: &str, default_port: u16) -> Option<(String, u1
     Some((host.to_ascii_lowercase(), port))
 }
 
-#[derive(Clone)]
+/// Every setting, in sections; each consumer takes the section it needs.
+#[derive(Clone, Debug)]
 pub struct Config {
     pub environment: Environment,
+    pub server: Server,
+    pub cookie: CookieSettings,
+    pub realms: Realms,
+    pub lockout: LockoutPolicy,
+    pub signup: Signup,
+    pub reset: Reset,
+    pub mail: MailSetting,
+    pub housekeeping: Housekeeping,
+    pub hashing: Hashing,
+    pub admin: AdminSettings,
+}
+
+/// Where the portal listens, what it is reached as, and what it trusts of the network.
+#[derive(Clone, Debug)]
+pub struct Server {
     pub bind: SocketAddr,
     pub database_url: String,
-    /// At least 64 bytes; signs and encrypts the session cookie.
-    pub secret_key: Vec<u8>,
-    /// True when no key was configured and one was made at start.
-    pub secret_key_generated: bool,
-    pub cookie_secure: bool,
     /// `None` means "http:// + the bound address", resolved once the port is known.
     pub public_url: Option<PublicUrl>,
-    pub user: RealmTimeouts,
-    pub admin: RealmTimeouts,
     pub trusted_proxies: Vec<IpNet>,
-    pub hash_workers: usize,
-    pub hash_params: HashParams,
-    pub bootstrap_admin_email: String,
-    pub signup_enabled: bool,
-    pub signup_per_ip: u32,
-    pub reset_token_ttl: Duration,
-    pub remember_me: Duration,
-    pub mail: MailSetting,
-    pub lockout: LockoutPolicy,
-    pub single_session: SingleSession,
-    pub clear_sessions_on_start: bool,
-    pub cleanup_interval: Duration,
-    pub retention: Duration,
-    pub admin_reauth: Duration,
-    /// Flood-limited incidents per client IP key, kind and clock minute (SPEC §9).
-    pub incidents_per_ip: u32,
     /// How long after its headers a request body may take to arrive (SPEC §6).
     pub body_timeout: Duration,
 }
 
-/// SPEC §9 lockout settings.
+/// The session cookie's key and flags, and how long the remember cookie (and the session it
+/// restores) lasts.
+#[derive(Clone, Debug)]
+pub struct CookieSettings {
+    pub key: SecretKey,
+    pub secure: bool,
+    pub remember_me: Duration,
+}
+
+/// `REALMGATE_SECRET_KEY`: at least 64 bytes; signs and encrypts the session cookie.
+/// SECURITY: it never prints.
+#[derive(Clone)]
+pub struct SecretKey {
+    bytes: Vec<u8>,
+    generated: bool,
+}
+
+impl SecretKey {
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// True when no key was configured and one was made at start.
+    pub fn generated(&self) -> bool {
+        self.generated
+    }
+}
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey([redacted])")
+    }
+}
+
+/// Each browser realm's timeouts and IP-change policy, and the single-session policy.
+#[derive(Clone, Debug)]
+pub struct Realms {
+    pub user: RealmTimeouts,
+    pub admin: RealmTimeouts,
+    pub single_session: SingleSession,
+}
+
+impl Realms {
+    pub fn get(&self, realm: Realm) -> &RealmTimeouts {
+        match realm {
+            Realm::User => &self.user,
+            Realm::Admin => &self.admin,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Signup {
+    pub enabled: bool,
+    pub per_ip: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct Reset {
+    pub token_ttl: Duration,
+}
+
+/// The periodic cleanup and what happens to sessions at start.
+#[derive(Clone, Debug)]
+pub struct Housekeeping {
+    pub cleanup_interval: Duration,
+    pub retention: Duration,
+    pub clear_sessions_on_start: bool,
+}
+
+/// Argon2id: its pool's size and cost.
+#[derive(Clone, Debug)]
+pub struct Hashing {
+    pub workers: usize,
+    pub params: HashParams,
+}
+
+#[derive(Clone, Debug)]
+pub struct AdminSettings {
+    pub bootstrap_email: String,
+    /// How old an admin's sign-in may be before a destructive action asks for the password.
+    pub reauth: Duration,
+}
+
+/// SPEC §9: lockout, and the flood limit on incidents.
 #[derive(Clone, Debug)]
 pub struct LockoutPolicy {
     pub max_failures: u32,
     pub ip_max_failures: u32,
     pub window: Duration,
     pub lockout: Duration,
+    /// Flood-limited incidents per client IP key, kind and clock minute.
+    pub incidents_per_ip: u32,
 }
 
 /// `REALMGATE_SINGLE_SESSION`.
@@ -224,7 +303,7 @@ pub enum SingleSession {
 }
 
 /// Where mail goes (`REALMGATE_MAIL`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum MailSetting {
     /// One file per message in this folder (development).
     File(std::path::PathBuf),
@@ -234,16 +313,17 @@ pub enum MailSetting {
     Smtp(String),
 }
 
-impl std::fmt::Debug for Config {
+/// SECURITY: an SMTP URL carries the mail account's password; its Debug shows the scheme only.
+impl std::fmt::Debug for MailSetting {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Config")
-            .field("environment", &self.environment)
-            .field("bind", &self.bind)
-            .field("database_url", &self.database_url)
-            .field("secret_key", &"[redacted]")
-            .field("cookie_secure", &self.cookie_secure)
-            .field("public_url", &self.public_url)
-            .finish_non_exhaustive()
+        match self {
+            MailSetting::File(dir) => f.debug_tuple("File").field(dir).finish(),
+            MailSetting::Log => f.write_str("Log"),
+            MailSetting::Smtp(url) => {
+                let scheme = url.split("://").next().unwrap_or("smtp");
+                write!(f, "Smtp({scheme}://[redacted])")
+            }
+        }
     }
 }
 
@@ -326,15 +406,18 @@ impl Config {
             )
         });
 
-        let generated = || (crate::domain::crypto::random_bytes::<64>().to_vec(), true);
-        let (secret_key, secret_key_generated) = match get("REALMGATE_SECRET_KEY") {
-            Some(raw) => match parse_key(&raw) {
-                Ok(key) => (key, false),
-                // Reported; a stand-in key lets the other settings be read.
-                Err(e) => {
+        let generated = || SecretKey {
+            bytes: crate::domain::crypto::random_bytes::<64>().to_vec(),
+            generated: true,
+        };
+        let key = match get("REALMGATE_SECRET_KEY") {
+            Some(raw) => SecretKey {
+                bytes: parse_key(&raw).unwrap_or_else(|e| {
+                    // Reported; a stand-in key lets the other settings be read.
                     errors.add(e);
-                    (vec![0; 64], false)
-                }
+                    vec![0; 64]
+                }),
+                generated: false,
             },
             None if environment == Environment::Production => {
                 errors.add(err(
@@ -411,6 +494,7 @@ impl Config {
             ip_max_failures: count("REALMGATE_IP_MAX_FAILURES", 50),
             window: duration("REALMGATE_LOGIN_WINDOW", "15m"),
             lockout: duration("REALMGATE_LOCKOUT", "15m"),
+            incidents_per_ip: count("REALMGATE_INCIDENTS_PER_IP", 60),
         };
         let single_session = match get("REALMGATE_SINGLE_SESSION").as_deref().map(str::trim) {
             None | Some("off") => SingleSession::Off,
@@ -429,40 +513,47 @@ impl Config {
 
         let config = Self {
             environment,
-            bind,
-            database_url,
-            secret_key,
-            secret_key_generated,
-            cookie_secure,
-            public_url,
-            user,
-            admin,
-            trusted_proxies,
-            hash_workers,
-            hash_params: HashParams::spec(),
-            bootstrap_admin_email,
-            signup_enabled,
-            signup_per_ip,
-            reset_token_ttl: duration("REALMGATE_RESET_TOKEN_TTL", "1h"),
-            remember_me: duration("REALMGATE_REMEMBER_ME", "14d"),
-            mail,
+            server: Server {
+                bind,
+                database_url,
+                public_url,
+                trusted_proxies,
+                body_timeout: duration("REALMGATE_BODY_TIMEOUT", "10s"),
+            },
+            cookie: CookieSettings {
+                key,
+                secure: cookie_secure,
+                remember_me: duration("REALMGATE_REMEMBER_ME", "14d"),
+            },
+            realms: Realms {
+                user,
+                admin,
+                single_session,
+            },
             lockout,
-            single_session,
-            clear_sessions_on_start,
-            cleanup_interval: duration("REALMGATE_CLEANUP_INTERVAL", "5m"),
-            retention: duration("REALMGATE_RETENTION", "365d"),
-            admin_reauth: duration("REALMGATE_ADMIN_REAUTH", "10m"),
-            incidents_per_ip: count("REALMGATE_INCIDENTS_PER_IP", 60),
-            body_timeout: duration("REALMGATE_BODY_TIMEOUT", "10s"),
+            signup: Signup {
+                enabled: signup_enabled,
+                per_ip: signup_per_ip,
+            },
+            reset: Reset {
+                token_ttl: duration("REALMGATE_RESET_TOKEN_TTL", "1h"),
+            },
+            mail,
+            housekeeping: Housekeeping {
+                cleanup_interval: duration("REALMGATE_CLEANUP_INTERVAL", "5m"),
+                retention: duration("REALMGATE_RETENTION", "365d"),
+                clear_sessions_on_start,
+            },
+            hashing: Hashing {
+                workers: hash_workers,
+                params: HashParams::spec(),
+            },
+            admin: AdminSettings {
+                bootstrap_email: bootstrap_admin_email,
+                reauth: duration("REALMGATE_ADMIN_REAUTH", "10m"),
+            },
         };
         (config, errors.0.into_inner())
-    }
-
-    pub fn realm(&self, realm: Realm) -> &RealmTimeouts {
-        match realm {
-            Realm::User => &self.user,
-            Realm::Admin => &self.admin,
-        }
     }
 
     pub fn is_development(&self) -> bool {
@@ -575,18 +666,35 @@ mod tests {
     fn defaults_follow_the_spec() {
         let c = Config::from_map(&HashMap::new()).unwrap();
         assert_eq!(c.environment, Environment::Development);
-        assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
-        assert_eq!(c.user.idle, Duration::from_secs(20 * 60));
-        assert_eq!(c.admin.absolute, Duration::from_secs(12 * 3600));
-        assert_eq!(c.user.absolute, Duration::from_secs(24 * 3600));
-        assert!(!c.cookie_secure);
-        assert!(c.secret_key_generated);
-        assert_eq!(c.secret_key.len(), 64);
+        assert_eq!(c.server.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.realms.user.idle, Duration::from_secs(20 * 60));
+        assert_eq!(c.realms.admin.absolute, Duration::from_secs(12 * 3600));
+        assert_eq!(c.realms.user.absolute, Duration::from_secs(24 * 3600));
+        assert!(!c.cookie.secure);
+        assert!(c.cookie.key.generated());
+        assert_eq!(c.cookie.key.as_bytes().len(), 64);
         assert_eq!(c.mail, MailSetting::File("mail-outbox".into()));
-        assert_eq!(c.remember_me, Duration::from_secs(14 * 86400));
-        assert_eq!(c.reset_token_ttl, Duration::from_secs(3600));
-        assert!(c.signup_enabled);
-        assert_eq!(c.signup_per_ip, 10);
+        assert_eq!(c.cookie.remember_me, Duration::from_secs(14 * 86400));
+        assert_eq!(c.reset.token_ttl, Duration::from_secs(3600));
+        assert!(c.signup.enabled);
+        assert_eq!(c.signup.per_ip, 10);
+        assert_eq!(c.lockout.incidents_per_ip, 60);
+        assert_eq!(format!("{:?}", c.cookie.key), "SecretKey([redacted])");
+    }
+
+    #[test]
+    fn debug_prints_no_secret() {
+        let key = "cd".repeat(64);
+        let m = HashMap::from([
+            ("REALMGATE_SECRET_KEY", key.as_str()),
+            ("REALMGATE_MAIL", "smtps://mailer:pa55word@mail.example:465"),
+        ]);
+        let shown = format!("{:?}", Config::from_map(&m).unwrap());
+        assert!(
+            !shown.contains("pa55word") && !shown.contains("cdcdcd"),
+            "{shown}"
+        );
+        assert!(shown.contains("Smtp(smtps://[redacted])"), "{shown}");
     }
 
     #[test]
@@ -628,7 +736,7 @@ mod tests {
             ("REALMGATE_ENV", "production"),
             ("REALMGATE_SECRET_KEY", &long),
         ]);
-        assert!(Config::from_map(&m).unwrap().cookie_secure);
+        assert!(Config::from_map(&m).unwrap().cookie.secure);
     }
 
     #[test]
@@ -657,8 +765,8 @@ mod tests {
     fn https_public_url_makes_cookies_secure() {
         let m = HashMap::from([("REALMGATE_PUBLIC_URL", "https://Portal.Example/")]);
         let c = Config::from_map(&m).unwrap();
-        assert!(c.cookie_secure);
-        let u = c.public_url.unwrap();
+        assert!(c.cookie.secure);
+        let u = c.server.public_url.unwrap();
         assert_eq!(u.origin(), "https://portal.example");
     }
 

@@ -11,7 +11,7 @@
 use actix_web::cookie::{time, Cookie, SameSite};
 use actix_web::HttpRequest;
 
-use crate::domain::config::Config;
+use crate::domain::config::CookieSettings;
 use crate::domain::ids::SessionSecret;
 
 pub const REMEMBER: &str = "realmgate_remember";
@@ -22,8 +22,8 @@ pub const SECURE_DEVICE: &str = "__Host-realmgate_device";
 /// SECURITY: when Secure, every cookie is named with `__Host-` (SPEC §3), which browsers set
 /// only from this exact host, over HTTPS, with `Path=/` and no `Domain`; so a sibling host
 /// cannot plant one. The plain name is then never read.
-fn name(config: &Config, plain: &'static str, host: &'static str) -> &'static str {
-    if config.cookie_secure {
+fn name(cookie: &CookieSettings, plain: &'static str, host: &'static str) -> &'static str {
+    if cookie.secure {
         host
     } else {
         plain
@@ -36,52 +36,52 @@ fn persistent(
     name: &'static str,
     value: &str,
     max_age: std::time::Duration,
-    config: &Config,
+    cookie: &CookieSettings,
 ) -> Cookie<'static> {
     let secs = i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX);
     Cookie::build(name, value.to_owned())
         .http_only(true)
         .same_site(SameSite::Lax)
-        .secure(config.cookie_secure)
+        .secure(cookie.secure)
         .path("/")
         .max_age(time::Duration::seconds(secs))
         .finish()
 }
 
-pub fn remember(secret: &SessionSecret, config: &Config) -> Cookie<'static> {
-    let name = name(config, REMEMBER, SECURE_REMEMBER);
-    persistent(name, secret.expose(), config.remember_me, config)
+pub fn remember(secret: &SessionSecret, cookie: &CookieSettings) -> Cookie<'static> {
+    let name = name(cookie, REMEMBER, SECURE_REMEMBER);
+    persistent(name, secret.expose(), cookie.remember_me, cookie)
 }
 
 /// A cookie that makes the browser forget the remember cookie.
-pub fn remember_removal(config: &Config) -> Cookie<'static> {
+pub fn remember_removal(cookie: &CookieSettings) -> Cookie<'static> {
     let mut c = persistent(
-        name(config, REMEMBER, SECURE_REMEMBER),
+        name(cookie, REMEMBER, SECURE_REMEMBER),
         "",
-        config.remember_me,
-        config,
+        cookie.remember_me,
+        cookie,
     );
     c.make_removal();
     c
 }
 
-pub fn device(id: &str, config: &Config) -> Cookie<'static> {
+pub fn device(id: &str, cookie: &CookieSettings) -> Cookie<'static> {
     persistent(
-        name(config, DEVICE, SECURE_DEVICE),
+        name(cookie, DEVICE, SECURE_DEVICE),
         id,
         DEVICE_MAX_AGE,
-        config,
+        cookie,
     )
 }
 
 /// The remembered secret (32 random bytes, base64url), if the browser sent one.
-pub fn read_remember(req: &HttpRequest, config: &Config) -> Option<SessionSecret> {
-    read(req, name(config, REMEMBER, SECURE_REMEMBER), 43).map(SessionSecret::from)
+pub fn read_remember(req: &HttpRequest, cookie: &CookieSettings) -> Option<SessionSecret> {
+    read(req, name(cookie, REMEMBER, SECURE_REMEMBER), 43).map(SessionSecret::from)
 }
 
 /// The device id (16 random bytes, base64url), if the browser sent one.
-pub fn read_device(req: &HttpRequest, config: &Config) -> Option<String> {
-    read(req, name(config, DEVICE, SECURE_DEVICE), 22)
+pub fn read_device(req: &HttpRequest, cookie: &CookieSettings) -> Option<String> {
+    read(req, name(cookie, DEVICE, SECURE_DEVICE), 22)
 }
 
 /// A cookie value only when it could be one of ours at all, so garbage never reaches a query.

@@ -54,17 +54,21 @@ impl std::ops::Deref for AppState {
 impl AppState {
     /// `port` is the port actually bound, which differs from the configured one for port 0.
     pub fn new(config: Config, pool: Pool, clock: Clock, port: u16) -> anyhow::Result<Self> {
-        let key = Key::try_from(config.secret_key.as_slice())
+        let key = Key::try_from(config.cookie.key.as_bytes())
             .map_err(|e| anyhow::anyhow!("REALMGATE_SECRET_KEY: {e}"))?;
-        let hasher = Hasher::new(&config.hash_params, config.hash_workers)?;
-        let public_url = config.public_url.clone().unwrap_or_else(|| PublicUrl {
-            https: false,
-            host: match config.bind.ip() {
-                std::net::IpAddr::V6(ip) => format!("[{ip}]"),
-                ip => ip.to_string(),
-            },
-            port,
-        });
+        let hasher = Hasher::new(&config.hashing)?;
+        let public_url = config
+            .server
+            .public_url
+            .clone()
+            .unwrap_or_else(|| PublicUrl {
+                https: false,
+                host: match config.server.bind.ip() {
+                    std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+                    ip => ip.to_string(),
+                },
+                port,
+            });
         let mut allowed_hosts = vec![(public_url.host.clone(), public_url.port)];
         let mut allowed_origins = vec![public_url.origin()];
         if config.is_development() {
@@ -81,8 +85,8 @@ impl AppState {
             hasher: hasher.clone(),
             mailer: mailer.clone(),
             public_origin: public_url.origin(),
-            reset_ttl: config.reset_token_ttl,
-            incidents_per_ip: config.incidents_per_ip,
+            reset_ttl: config.reset.token_ttl,
+            incidents_per_ip: config.lockout.incidents_per_ip,
         })?;
         Ok(Self {
             services: Services {
@@ -125,7 +129,7 @@ pub fn app(
         InitError = (),
     >,
 > {
-    let secure = state.config.cookie_secure;
+    let secure = state.config.cookie.secure;
     let session = SessionMiddleware::builder(CookieSessionStore::default(), state.key.clone())
         .cookie_name(
             if secure {
@@ -143,7 +147,7 @@ pub fn app(
         .cookie_content_security(CookieContentSecurity::Private)
         .session_lifecycle(BrowserSession::default())
         .build();
-    let trusted = state.config.trusted_proxies.clone();
+    let trusted = state.config.server.trusted_proxies.clone();
     let access_log = Logger::new(r#"%{client}xi "%{line}xi" %s %b %Dms"#)
         .custom_request_replace("client", move |req| {
             client_info(req.head(), &trusted).ip.to_string()
@@ -239,7 +243,7 @@ async fn edge(
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return Err(AppError::Internal(anyhow::anyhow!("AppState missing")).into());
     };
-    let secure = state.config.cookie_secure;
+    let secure = state.config.cookie.secure;
     // SPEC §6: HEAD is answered as the GET would be. actix's HTTP/1 codec remembered the
     // method when it parsed the request and sends no body for it, with the GET's length.
     if req.method() == Method::HEAD {
@@ -250,7 +254,7 @@ async fn edge(
     // into a 408, so a patient client cannot hold a worker's request open.
     let payload = actix_web::HttpMessage::take_payload(&mut req);
     req.set_payload(actix_web::dev::Payload::Stream {
-        payload: Box::pin(Deadline::new(payload, state.config.body_timeout)),
+        payload: Box::pin(Deadline::new(payload, state.config.server.body_timeout)),
     });
     let is_static = req.path().starts_with("/static/");
     let res = if req.path() != "/healthz" && !state.host_allowed(&req) {
@@ -414,11 +418,14 @@ pub struct Application {
 impl Application {
     /// Binds (port 0 allowed), opens and migrates the database, and builds the server.
     pub fn build(config: Config) -> anyhow::Result<(Self, web::Data<AppState>)> {
-        let listener = TcpListener::bind(config.bind).map_err(|e| {
-            anyhow::anyhow!("REALMGATE_BIND: cannot listen on {}: {e}", config.bind)
+        let listener = TcpListener::bind(config.server.bind).map_err(|e| {
+            anyhow::anyhow!(
+                "REALMGATE_BIND: cannot listen on {}: {e}",
+                config.server.bind
+            )
         })?;
         let port = listener.local_addr()?.port();
-        let pool = db::connect(&config.database_url)?;
+        let pool = db::connect(&config.server.database_url)?;
         let state = web::Data::new(AppState::new(config, pool, Clock::default(), port)?);
         let for_server = state.clone();
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get());

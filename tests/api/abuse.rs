@@ -148,7 +148,7 @@ async fn a_locked_email_does_not_stop_the_signed_in_owner() {
 async fn parallel_checks_of_one_account_run_one_at_a_time() {
     // Real Argon2 parameters, so a check takes long enough for the burst to overlap it.
     let app = spawn_tuned(&[], |c| {
-        c.hash_params = realmgate::domain::config::HashParams::spec();
+        c.hashing.params = realmgate::domain::config::HashParams::spec();
     })
     .await;
     app.sign_in_user().await;

@@ -219,7 +219,7 @@ async fn the_application_runs_on_port_zero() {
         ("REALMGATE_BIND", "127.0.0.1:0"),
     ]);
     let mut config = Config::from_map(&map).unwrap();
-    config.hash_params = realmgate::domain::config::HashParams::danger_insecure_test_params();
+    config.hashing.params = realmgate::domain::config::HashParams::danger_insecure_test_params();
     let (app, _state) = Application::build(config).unwrap();
     let port = app.port();
     assert_ne!(port, 0);

@@ -160,10 +160,10 @@ pub async fn spawn_tuned(
     map.insert("REALMGATE_DATABASE_URL", &db);
     map.entry("REALMGATE_MAIL").or_insert(&mail);
     let mut config = Config::from_map(&map).unwrap();
-    config.hash_params = HashParams::danger_insecure_test_params();
-    config.hash_workers = 1;
+    config.hashing.params = HashParams::danger_insecure_test_params();
+    config.hashing.workers = 1;
     tune(&mut config);
-    let pool = realmgate::db::connect(&config.database_url).unwrap();
+    let pool = realmgate::db::connect(&config.server.database_url).unwrap();
     let clock = Clock::default();
     let state = web::Data::new(AppState::new(config, pool, clock.clone(), 8080).unwrap());
     let svc = test::init_service(app(state.clone())).await;
@@ -391,7 +391,7 @@ where
         let Some(value) = self.cookie.borrow().clone() else {
             return HashMap::new();
         };
-        let key = Key::from(&self.state.config.secret_key);
+        let key = Key::from(self.state.config.cookie.key.as_bytes());
         let mut jar = CookieJar::new();
         jar.add_original(
             Cookie::parse_encoded(format!("{SESSION_COOKIE}={value}"))
@@ -407,7 +407,7 @@ where
 
     /// Replaces the browser's cookie with one holding `map`, encrypted with the app's key.
     pub fn forge_session(&self, map: &HashMap<String, String>) {
-        let key = Key::from(&self.state.config.secret_key);
+        let key = Key::from(self.state.config.cookie.key.as_bytes());
         let mut jar = CookieJar::new();
         jar.private_mut(&key).add(Cookie::new(
             SESSION_COOKIE,

@@ -22,7 +22,7 @@ fn start(settings: &[(&str, &str)]) -> (u16, tempfile::TempDir) {
     ]);
     map.extend(settings.iter().copied());
     let mut config = Config::from_map(&map).unwrap();
-    config.hash_params = realmgate::domain::config::HashParams::danger_insecure_test_params();
+    config.hashing.params = realmgate::domain::config::HashParams::danger_insecure_test_params();
     let (app, _state) = Application::build(config).unwrap();
     let port = app.port();
     actix_web::rt::spawn(app.run_until_stopped());

@@ -17,7 +17,7 @@ use argon2::{Algorithm, Argon2, Block, Params, Version};
 
 use tokio::sync::oneshot;
 
-use crate::domain::config::HashParams;
+use crate::domain::config::{HashParams, Hashing};
 
 /// A request that waited longer than this for a hashing thread gets 503.
 const MAX_QUEUE_WAIT: Duration = Duration::from_secs(5);
@@ -72,7 +72,8 @@ pub struct Verified {
 }
 
 impl Hasher {
-    pub fn new(params: &HashParams, workers: usize) -> anyhow::Result<Self> {
+    pub fn new(hashing: &Hashing) -> anyhow::Result<Self> {
+        let (params, workers) = (&hashing.params, hashing.workers);
         let argon2 = Arc::new(argon2_for(params)?);
         let dummy_hash = hash_with(&argon2, "realmgate dummy password")?.into();
         let (queue, rx) = mpsc::channel::<(Instant, Job)>();
@@ -323,7 +324,11 @@ mod tests {
             after_name.split(' ').nth(16).unwrap().parse().unwrap()
         };
         let before = own();
-        let _hasher = Hasher::new(&HashParams::danger_insecure_test_params(), 2).unwrap();
+        let _hasher = Hasher::new(&Hashing {
+            params: HashParams::danger_insecure_test_params(),
+            workers: 2,
+        })
+        .unwrap();
         // Relative to where the tests run (which may itself be niced), capped at 19.
         let expected = (before + HASH_NICE).min(19);
         assert!(HASH_NICE > 0 && expected > before);
@@ -346,7 +351,11 @@ mod tests {
     #[actix_web::test]
     async fn verifies_and_flags_outdated_hashes() {
         let weak = HashParams::danger_insecure_test_params();
-        let hasher = Hasher::new(&weak, 1).unwrap();
+        let hasher = Hasher::new(&Hashing {
+            params: weak.clone(),
+            workers: 1,
+        })
+        .unwrap();
         let hash = hasher.hash("correct horse battery".into()).await.unwrap();
         assert!(hash.starts_with("$argon2id$"));
         let ok = hasher
@@ -385,7 +394,11 @@ mod tests {
         );
 
         let stronger = HashParams { t_cost: 2, ..weak };
-        let other = Hasher::new(&stronger, 1).unwrap();
+        let other = Hasher::new(&Hashing {
+            params: stronger,
+            workers: 1,
+        })
+        .unwrap();
         let v = other
             .verify(Some(hash), "correct horse battery".into())
             .await

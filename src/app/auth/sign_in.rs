@@ -70,7 +70,7 @@ pub async fn sign_in(
     let email = Email::parse(&email_raw).ok();
     let password = PasswordInput::new(password);
     let policy = state.config.lockout.clone();
-    let floods = state.config.incidents_per_ip;
+    let floods = state.config.lockout.incidents_per_ip;
     let now = state.clock.now();
 
     // SECURITY: the lock is checked and this attempt counted as a failure in one write
@@ -188,13 +188,16 @@ pub async fn sign_in(
 
     let secret = SessionSecret::generate();
     let device = device.unwrap_or_else(crypto::random_token::<16>);
-    let timeouts = state.config.realm(realm).clone();
+    let timeouts = state.config.realms.get(realm).clone();
     let (idle, absolute) = if remember {
-        (state.config.remember_me, state.config.remember_me)
+        (
+            state.config.cookie.remember_me,
+            state.config.cookie.remember_me,
+        )
     } else {
         (timeouts.idle, timeouts.absolute)
     };
-    let single = state.config.single_session;
+    let single = state.config.realms.single_session;
     let new = PendingSession {
         secret_hash: secret.hash(),
         device_hash: crypto::sha256_hex(&device),

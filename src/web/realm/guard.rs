@@ -116,7 +116,10 @@ pub async fn guard<R: RealmKind, P: PageData>(
     let keys = super::RealmSession::of(&session, realm);
     let (secret, restoring) = match keys.secret() {
         Some(secret) => (secret, false),
-        None => match (realm, cookies::read_remember(req.request(), &state.config)) {
+        None => match (
+            realm,
+            cookies::read_remember(req.request(), &state.config.cookie),
+        ) {
             (realm, Some(secret)) if realm.persists() => (secret, true),
             _ => return Ok(refuse(req, realm, None)),
         },
@@ -131,13 +134,13 @@ pub async fn guard<R: RealmKind, P: PageData>(
         realm,
         secret_hash: secret.hash(),
         claim,
-        client: client_info(req.head(), &state.config.trusted_proxies),
+        client: client_info(req.head(), &state.config.server.trusted_proxies),
         access: AccessPolicy {
             realm,
-            timeouts: state.config.realm(realm).clone(),
-            remember_me: state.config.remember_me,
+            timeouts: state.config.realms.get(realm).clone(),
+            remember_me: state.config.cookie.remember_me,
         },
-        floods: state.config.incidents_per_ip,
+        floods: state.config.lockout.incidents_per_ip,
         now,
     };
 
@@ -180,9 +183,9 @@ pub async fn guard<R: RealmKind, P: PageData>(
         Ok(Verdict::Superseded) => Ok(refuse(req, realm, None)),
         Ok(Verdict::Ended(message)) => {
             keys.forget();
-            let forget =
-                realm.persists() && cookies::read_remember(req.request(), &state.config).is_some();
-            let removal = cookies::remember_removal(&state.config);
+            let forget = realm.persists()
+                && cookies::read_remember(req.request(), &state.config.cookie).is_some();
+            let removal = cookies::remember_removal(&state.config.cookie);
             let mut res = refuse(req, realm, Some(message));
             if forget {
                 if let Err(e) = res.response_mut().add_cookie(&removal) {

@@ -28,7 +28,10 @@ impl actix_web::FromRequest for ClientInfo {
     fn from_request(req: &actix_web::HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let state = req.app_data::<actix_web::web::Data<crate::web::startup::AppState>>();
         std::future::ready(match state {
-            Some(state) => Ok(client_info(req.head(), &state.config.trusted_proxies)),
+            Some(state) => Ok(client_info(
+                req.head(),
+                &state.config.server.trusted_proxies,
+            )),
             None => Err(crate::app::error::AppError::Internal(anyhow::anyhow!(
                 "AppState missing"
             ))),

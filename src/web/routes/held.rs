@@ -9,7 +9,7 @@ use actix_web::{HttpRequest, HttpResponse};
 
 use crate::app::account::Rotation;
 use crate::app::error::{AppError, AppResult};
-use crate::domain::config::Config;
+use crate::domain::config::CookieSettings;
 use crate::domain::ids::{SecretHash, SessionSecret};
 use crate::web::cookies;
 use crate::web::realm::{Realm, RealmSession};
@@ -21,12 +21,12 @@ pub struct Held {
 }
 
 impl Held {
-    pub fn read(req: &HttpRequest, session: &Session, config: &Config) -> Self {
+    pub fn read(req: &HttpRequest, session: &Session, cookie: &CookieSettings) -> Self {
         let mut secrets: Vec<SessionSecret> = Vec::new();
         let found = Realm::ALL
             .iter()
             .filter_map(|realm| RealmSession::of(session, *realm).secret())
-            .chain(cookies::read_remember(req, config));
+            .chain(cookies::read_remember(req, cookie));
         for secret in found {
             if !secrets.contains(&secret) {
                 secrets.push(secret);
@@ -53,7 +53,7 @@ pub fn apply(
     req: &HttpRequest,
     session: &Session,
     res: &mut HttpResponse,
-    config: &Config,
+    cookie: &CookieSettings,
 ) -> AppResult<()> {
     for realm in Realm::ALL {
         let keys = RealmSession::of(session, realm);
@@ -61,9 +61,9 @@ pub fn apply(
             keys.replace_secret(new)?;
         }
     }
-    let remembered = cookies::read_remember(req, config);
+    let remembered = cookies::read_remember(req, cookie);
     if let Some(new) = remembered.and_then(|old| rotation.new_for(&old)) {
-        res.add_cookie(&cookies::remember(new, config))
+        res.add_cookie(&cookies::remember(new, cookie))
             .map_err(|e| AppError::Internal(anyhow::anyhow!("cookie: {e}")))?;
     }
     Ok(())

@@ -106,7 +106,7 @@ pub async fn submit<R: RealmKind>(
     let realm = R::REALM;
     let remembered = realm
         .persists()
-        .then(|| cookies::read_remember(&req, &state.config))
+        .then(|| cookies::read_remember(&req, &state.config.cookie))
         .flatten();
     let browser = Browser {
         client,
@@ -115,7 +115,7 @@ pub async fn submit<R: RealmKind>(
             .into_iter()
             .chain(remembered.clone())
             .collect(),
-        device: cookies::read_device(&req, &state.config),
+        device: cookies::read_device(&req, &state.config.cookie),
     };
     let remember_me = form.remember_me == "on";
     let outcome = sign_in(
@@ -169,10 +169,10 @@ pub async fn submit<R: RealmKind>(
         } => (secret, account_id, device),
     };
     let remember_cookie = if remember_me && realm.persists() {
-        Some(cookies::remember(&secret, &state.config))
+        Some(cookies::remember(&secret, &state.config.cookie))
     } else if remembered.is_some() {
         // The earlier remembered session was just replaced: forget it.
-        Some(cookies::remember_removal(&state.config))
+        Some(cookies::remember_removal(&state.config.cookie))
     } else {
         None
     };
@@ -184,7 +184,7 @@ pub async fn submit<R: RealmKind>(
     let mut res = see_other(&safe_next(realm, &form.next).unwrap_or(realm.home_path().into()));
     for c in remember_cookie
         .into_iter()
-        .chain(Some(cookies::device(&device, &state.config)))
+        .chain(Some(cookies::device(&device, &state.config.cookie)))
     {
         res.add_cookie(&c)
             .map_err(|e| AppError::Internal(anyhow::anyhow!("cookie: {e}")))?;

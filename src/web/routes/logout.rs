@@ -68,7 +68,7 @@ pub async fn submit<R: RealmKind>(
     let mut res = see_other(realm.login_path());
     if realm.persists() {
         // This device's remembered session is the row just revoked; other devices keep theirs.
-        res.add_cookie(&cookies::remember_removal(&state.config))
+        res.add_cookie(&cookies::remember_removal(&state.config.cookie))
             .map_err(|e| AppError::Internal(anyhow::anyhow!("cookie: {e}")))?;
     }
     Ok(res)

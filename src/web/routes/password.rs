@@ -152,7 +152,7 @@ pub async fn change<R: RealmKind>(
             form.current_password.clone(),
         )
         .await;
-    let floods = state.config.incidents_per_ip;
+    let floods = state.config.lockout.incidents_per_ip;
     if !matches!(&verified, Ok(v) if v.matches) {
         // A check the hasher could not run (a saturated pool's 503) is no wrong password.
         let wrong = verified.is_ok();
@@ -179,8 +179,8 @@ pub async fn change<R: RealmKind>(
     }
     let hash = state.hasher.hash(password.expose().to_owned()).await?;
 
-    let held = Held::read(&req, &session, &state.config);
-    let this_device = cookies::read_device(&req, &state.config).map(|d| sha256_hex(&d));
+    let held = Held::read(&req, &session, &state.config.cookie);
+    let this_device = cookies::read_device(&req, &state.config.cookie).map(|d| sha256_hex(&d));
     let (changing, id) = (signed.account.clone(), session_id.clone());
     let now = state.clock.now();
     let audit_client = client.clone();
@@ -220,7 +220,7 @@ pub async fn change<R: RealmKind>(
     ));
     FlashMessage::success(CHANGED).send();
     let mut res = see_other(realm.home_path());
-    held::apply(&rotation, &req, &session, &mut res, &state.config)?;
+    held::apply(&rotation, &req, &session, &mut res, &state.config.cookie)?;
     Ok(res)
 }
 
@@ -258,7 +258,7 @@ fn signed_out(
     }
     .error_response();
     if remembered {
-        res.add_cookie(&crate::web::cookies::remember_removal(&state.config))
+        res.add_cookie(&crate::web::cookies::remember_removal(&state.config.cookie))
             .map_err(|e| AppError::Internal(anyhow::anyhow!("cookie: {e}")))?;
     }
     Ok(res)

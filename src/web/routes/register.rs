@@ -37,7 +37,7 @@ pub struct RegisterForm {
 }
 
 fn enabled(state: &AppState) -> AppResult<()> {
-    if state.config.signup_enabled {
+    if state.config.signup.enabled {
         Ok(())
     } else {
         Err(AppError::NotFound)
@@ -107,7 +107,7 @@ pub async fn submit(
         return refuse("The two passwords do not match.");
     }
     let ip = crate::domain::client::rate_key(client.ip);
-    let limit = state.config.signup_per_ip;
+    let limit = state.config.signup.per_ip;
     let now = state.clock.now();
     let too_many = || AppError::TooMany {
         message: "Too many sign-ups from your network. Try again in an hour.".into(),

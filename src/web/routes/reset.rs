@@ -246,7 +246,7 @@ pub async fn confirm(
     let hash = state.hasher.hash(password.expose().to_owned()).await?;
 
     let now = state.clock.now();
-    let floods = state.config.incidents_per_ip;
+    let floods = state.config.lockout.incidents_per_ip;
     let resetting = account.clone();
     let audit_client = client.clone();
     let done = db::block(&state.pool, move |conn| {

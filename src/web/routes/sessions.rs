@@ -32,7 +32,7 @@ pub async fn list(
 ) -> AppResult<HttpResponse> {
     let chrome = signed_in_chrome(&signed, &session, &flashes)?;
     let token = csrf::token(&session, Realm::User)?;
-    let held = Held::read(&req, &session, &state.config).hashes();
+    let held = Held::read(&req, &session, &state.config.cookie).hashes();
     let now = state.clock.now();
     let account_id = signed.account.id;
     let live = db::block(&state.pool, move |conn| {
@@ -74,7 +74,7 @@ pub async fn revoke(
 ) -> AppResult<HttpResponse> {
     let id = id.into_inner();
     let now = state.clock.now();
-    let floods = state.config.incidents_per_ip;
+    let floods = state.config.lockout.incidents_per_ip;
     let account_id = signed.account.id;
     let current = id == signed.session.id;
     let reason = if current {
@@ -95,7 +95,7 @@ pub async fn revoke(
         RealmSession::of(&session, Realm::User).sign_out();
         FlashMessage::success(super::logout::LOGGED_OUT).send();
         let mut res = see_other(Realm::User.login_path());
-        res.add_cookie(&cookies::remember_removal(&state.config))
+        res.add_cookie(&cookies::remember_removal(&state.config.cookie))
             .map_err(|e| AppError::Internal(anyhow::anyhow!("cookie: {e}")))?;
         return Ok(res);
     }
@@ -113,7 +113,7 @@ pub async fn revoke_others(
     state: web::Data<AppState>,
     CsrfForm(_form, _): CsrfForm<UserRealm, CsrfOnly>,
 ) -> AppResult<HttpResponse> {
-    let held = Held::read(&req, &session, &state.config);
+    let held = Held::read(&req, &session, &state.config.cookie);
     let now = state.clock.now();
     let account_id = signed.account.id;
     let (ended, rotation) = db::block(&state.pool, move |conn| {
@@ -133,6 +133,6 @@ pub async fn revoke_others(
     })
     .send();
     let mut res = see_other("/account/sessions");
-    held::apply(&rotation, &req, &session, &mut res, &state.config)?;
+    held::apply(&rotation, &req, &session, &mut res, &state.config.cookie)?;
     Ok(res)
 }

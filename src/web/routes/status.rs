@@ -41,7 +41,7 @@ pub async fn status(
         )),
         None => realm
             .persists()
-            .then(|| cookies::read_remember(&req, &state.config))
+            .then(|| cookies::read_remember(&req, &state.config.cookie))
             .flatten()
             .map(|secret| (secret.hash(), None)),
     };
@@ -52,8 +52,8 @@ pub async fn status(
     let now = state.clock.now();
     let policies = Realm::ALL.map(|realm| AccessPolicy {
         realm,
-        timeouts: state.config.realm(realm).clone(),
-        remember_me: state.config.remember_me,
+        timeouts: state.config.realms.get(realm).clone(),
+        remember_me: state.config.cookie.remember_me,
     });
     let [user, admin] = db::block(&state.pool, move |conn| {
         let mut out: [RealmStatus; 2] = Default::default();

@@ -25,7 +25,7 @@ pub async fn root(
     let signed_in = crate::web::realm::RealmSession::of(&session, Realm::User)
         .secret()
         .is_some()
-        || crate::web::cookies::read_remember(&req, &state.config).is_some();
+        || crate::web::cookies::read_remember(&req, &state.config.cookie).is_some();
     see_other(if signed_in { "/dashboard" } else { "/login" })
 }
 

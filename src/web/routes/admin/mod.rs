@@ -77,7 +77,7 @@ fn reauth_needed(
     list_page: &str,
 ) -> Option<HttpResponse> {
     let fresh_until =
-        crate::domain::clock::after(signed.session.created_at, state.config.admin_reauth);
+        crate::domain::clock::after(signed.session.created_at, state.config.admin.reauth);
     if state.clock.now() <= fresh_until {
         return None;
     }

@@ -143,7 +143,7 @@ pub async fn create(
             .await?
     };
     let now = state.clock.now();
-    let ttl = state.config.reset_token_ttl;
+    let ttl = state.config.reset.token_ttl;
     let is_admin = form.is_admin == "on";
     let new_email = email.clone();
     let created = db::block(&state.pool, move |conn| {
@@ -213,7 +213,7 @@ pub async fn act(
         return Ok(see_other(LIST));
     }
     let now = state.clock.now();
-    let ttl = state.config.reset_token_ttl;
+    let ttl = state.config.reset.token_ttl;
     let outcome = db::block(&state.pool, move |conn| {
         Ok(admin::act(conn, action, id, &client, ttl, now)?)
     })
