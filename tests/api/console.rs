@@ -157,6 +157,16 @@ async fn actions_need_csrf_a_known_id_and_a_recent_sign_in() {
             .await;
         assert_redirect_to(&res, "/admin/login?next=/admin/users");
     }
+    // Freshness is checked last: an unknown target is still the 404 and a forged token the
+    // 403, not a trip to the sign-in page.
+    for (path, token, status) in [
+        (format!("/admin/users/{user}/explode"), token.as_str(), 404),
+        ("/admin/users/abc/deactivate".to_owned(), "forged", 404),
+        (format!("/admin/users/{user}/deactivate"), "forged", 403),
+    ] {
+        let res = app.post(&path, &[("csrf_token", token)]).await;
+        assert_eq!(res.status, status, "{path}");
+    }
     let res = app
         .post(
             "/admin/users",

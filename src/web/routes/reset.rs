@@ -3,7 +3,7 @@
 
 use actix_session::Session;
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use actix_web_flash_messages::{FlashMessage, IncomingFlashMessages};
 use serde::Deserialize;
 
@@ -100,7 +100,6 @@ pub async fn request_form(
 }
 
 pub async fn request(
-    _req: HttpRequest,
     client: ClientInfo,
     session: Session,
     state: web::Data<AppState>,
@@ -215,7 +214,6 @@ pub async fn confirm_form(session: Session, state: web::Data<AppState>) -> AppRe
 }
 
 pub async fn confirm(
-    _req: HttpRequest,
     client: ClientInfo,
     session: Session,
     state: web::Data<AppState>,

@@ -64,7 +64,6 @@ pub async fn list(
 /// `POST /account/sessions/{id}/revoke`. The current session is a sign-out; another account's
 /// id is a 404, recorded as `unauthorized_access`.
 pub async fn revoke(
-    _req: HttpRequest,
     client: ClientInfo,
     id: web::Path<SessionId>,
     signed: SignedIn<UserRealm>,

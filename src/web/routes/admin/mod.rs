@@ -11,10 +11,14 @@ pub use sessions::{list as sessions, revoke as revoke_session};
 pub use users::{act as user_action, create as create_user, list as users};
 
 use actix_session::Session;
+use actix_web::dev::Payload;
+use actix_web::error::InternalError;
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use actix_web_flash_messages::{FlashMessage, IncomingFlashMessages};
 use chrono::{NaiveDate, NaiveDateTime};
+use futures_util::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
 
 use super::{encode_query_value, html, see_other, signed_in_chrome};
 use crate::app::error::{AppError, AppResult};
@@ -22,6 +26,7 @@ use crate::db::accounts::Account;
 use crate::db::reports;
 use crate::db::sessions::AuthSession;
 use crate::db::Conn;
+use crate::web::form::{CsrfField, CsrfForm};
 use crate::web::realm::{AdminRealm, PageData, SignedIn};
 use crate::web::startup::AppState;
 use crate::web::templates::{self, AdminDashboardPage};
@@ -68,24 +73,56 @@ pub async fn dashboard(
     Ok(html(StatusCode::OK, templates::render(&page)?))
 }
 
-/// SPEC §5: an action on another account needs an admin sign-in within
-/// `REALMGATE_ADMIN_REAUTH`; otherwise the admin confirms their password and comes back.
-/// `Some(redirect)` when the admin must sign in again first.
-fn reauth_needed(
-    signed: &SignedIn<AdminRealm>,
-    state: &AppState,
-    list_page: &str,
-) -> Option<HttpResponse> {
-    let fresh_until =
-        crate::domain::clock::after(signed.session.created_at, state.config.admin.reauth);
-    if state.clock.now() <= fresh_until {
-        return None;
+/// An admin action's form, CSRF-checked as `CsrfForm`, from an admin whose sign-in is recent
+/// enough (SPEC §5: within `REALMGATE_ADMIN_REAUTH`). Otherwise the admin is sent, with a
+/// flash, to confirm their password and come back to the console section the action was on.
+/// The checks run in that order (token, then freshness) once the body has arrived, so listed
+/// after a path extractor that answers 404, the 404 still comes first.
+pub struct FreshAdmin<T> {
+    pub admin: SignedIn<AdminRealm>,
+    pub form: T,
+}
+
+impl<T> FromRequest for FreshAdmin<T>
+where
+    T: DeserializeOwned + CsrfField + 'static,
+{
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let form = CsrfForm::<AdminRealm, T>::from_request(req, payload);
+        let req = req.clone();
+        Box::pin(async move {
+            let CsrfForm(form, _) = form.await?;
+            let admin = SignedIn::<AdminRealm>::extract(&req).await?;
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .ok_or_else(|| AppError::Internal(anyhow::anyhow!("AppState missing")))?;
+            let fresh_until =
+                crate::domain::clock::after(admin.session.created_at, state.config.admin.reauth);
+            if state.clock.now() > fresh_until {
+                FlashMessage::warning("Please confirm your password.").send();
+                let back = format!(
+                    "/admin/login?next={}",
+                    encode_query_value(section(req.path()))
+                );
+                return Err(
+                    InternalError::from_response("re-authentication", see_other(&back)).into(),
+                );
+            }
+            Ok(Self { admin, form })
+        })
     }
-    FlashMessage::warning("Please confirm your password.").send();
-    Some(see_other(&format!(
-        "/admin/login?next={}",
-        encode_query_value(list_page)
-    )))
+}
+
+/// The console section a path is in: `/admin/users/7/unlock` → `/admin/users`.
+fn section(path: &str) -> &str {
+    let end = path
+        .match_indices('/')
+        .nth(2)
+        .map_or(path.len(), |(i, _)| i);
+    &path[..end]
 }
 
 /// `page` from a query: 1 when absent.

@@ -2,11 +2,11 @@
 
 use actix_session::Session;
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use actix_web_flash_messages::{FlashMessage, IncomingFlashMessages};
 use serde::Deserialize;
 
-use super::{empty_to_none, page_number, reauth_needed, Pager};
+use super::{empty_to_none, page_number, FreshAdmin, Pager};
 use crate::app::error::{AppError, AppResult};
 use crate::db::reports::{self, Window};
 use crate::db::{self, sessions};
@@ -15,7 +15,7 @@ use crate::domain::client::ClientInfo;
 use crate::domain::events::LogoutReason;
 use crate::domain::ids::SessionId;
 use crate::web::csrf;
-use crate::web::form::{CsrfForm, CsrfOnly};
+use crate::web::form::CsrfOnly;
 use crate::web::realm::{AdminRealm, Realm, SignedIn};
 use crate::web::routes::{html, see_other, signed_in_chrome};
 use crate::web::startup::AppState;
@@ -97,17 +97,11 @@ pub async fn list(
 }
 
 pub async fn revoke(
-    _req: HttpRequest,
     client: ClientInfo,
     id: web::Path<SessionId>,
-    signed: SignedIn<AdminRealm>,
-    _session: Session,
     state: web::Data<AppState>,
-    CsrfForm(_form, _): CsrfForm<AdminRealm, CsrfOnly>,
+    _: FreshAdmin<CsrfOnly>,
 ) -> AppResult<HttpResponse> {
-    if let Some(redirect) = reauth_needed(&signed, &state, LIST) {
-        return Ok(redirect);
-    }
     let id = id.into_inner();
     let now = state.clock.now();
     let found = db::block(&state.pool, move |conn| {

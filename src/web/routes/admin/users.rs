@@ -1,12 +1,13 @@
 //! `/admin/users`: search, create, and the actions on an account.
 
 use actix_session::Session;
+use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use actix_web_flash_messages::{FlashMessage, IncomingFlashMessages};
 use serde::Deserialize;
 
-use super::{page_number, reauth_needed, Pager};
+use super::{page_number, FreshAdmin, Pager};
 use crate::app::admin::{self, ActionOutcome, AdminAction};
 use crate::app::error::{AppError, AppResult};
 use crate::app::mail::Mail;
@@ -17,7 +18,7 @@ use crate::domain::client::ClientInfo;
 use crate::domain::ids::AccountId;
 use crate::domain::{Email, Name};
 use crate::web::csrf;
-use crate::web::form::{CsrfField, CsrfForm, CsrfOnly, Form};
+use crate::web::form::{CsrfField, CsrfOnly};
 use crate::web::realm::{AdminRealm, Realm, SignedIn};
 use crate::web::routes::register::checked_password;
 use crate::web::routes::{html, see_other, signed_in_chrome};
@@ -109,15 +110,9 @@ impl CsrfField for CreateForm {
 /// `POST /admin/users`: with a password, the account must change it at first sign-in;
 /// without one, it gets a reset link by mail. Either way it is confirmed.
 pub async fn create(
-    _req: HttpRequest,
-    signed: SignedIn<AdminRealm>,
-    _session: Session,
     state: web::Data<AppState>,
-    CsrfForm(form, _): CsrfForm<AdminRealm, CreateForm>,
+    FreshAdmin { form, .. }: FreshAdmin<CreateForm>,
 ) -> AppResult<HttpResponse> {
-    if let Some(redirect) = reauth_needed(&signed, &state, LIST) {
-        return Ok(redirect);
-    }
     let refuse = |message: &str| {
         FlashMessage::error(message).send();
         Ok(see_other(LIST))
@@ -189,25 +184,35 @@ fn reset_mail(state: &AppState, to: &str, token: &str, welcome: bool) -> Mail {
     Mail::reset_by_admin(to, &state.public_url.origin(), token, welcome)
 }
 
+/// `{id}/{action}` of `/admin/users/{id}/{action}`. An id that is not a number, or an action
+/// not on the list, is as unknown as an id not in the table: the 404, whatever the form holds.
+pub struct Target {
+    id: AccountId,
+    action: AdminAction,
+}
+
+impl FromRequest for Target {
+    type Error = AppError;
+    type Future = std::future::Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let info = req.match_info();
+        let id = info.get("id").and_then(|raw| raw.parse().ok());
+        let action = info.get("action").and_then(AdminAction::parse);
+        std::future::ready(match (id, action) {
+            (Some(id), Some(action)) => Ok(Self { id, action }),
+            _ => Err(AppError::NotFound),
+        })
+    }
+}
+
 /// `POST /admin/users/{id}/{action}`.
 pub async fn act(
-    req: HttpRequest,
     client: ClientInfo,
-    path: web::Path<(String, String)>,
-    signed: SignedIn<AdminRealm>,
-    session: Session,
+    Target { id, action }: Target,
     state: web::Data<AppState>,
-    Form(form): Form<CsrfOnly>,
+    FreshAdmin { admin: signed, .. }: FreshAdmin<CsrfOnly>,
 ) -> AppResult<HttpResponse> {
-    let (id, action) = path.into_inner();
-    // An id that is not a number is as unknown as one that is not in the table.
-    let id: AccountId = id.parse().map_err(|_| AppError::NotFound)?;
-    let action = AdminAction::parse(&action).ok_or(AppError::NotFound)?;
-    // Not a CsrfForm: an unknown id or action is the 404 whatever the token.
-    csrf::verify(&req, &session, &state, Realm::Admin, &form.csrf_token).await?;
-    if let Some(redirect) = reauth_needed(&signed, &state, LIST) {
-        return Ok(redirect);
-    }
     if action == AdminAction::Deactivate && id == signed.account.id {
         FlashMessage::error("You cannot deactivate your own account.").send();
         return Ok(see_other(LIST));
