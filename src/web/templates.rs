@@ -189,16 +189,22 @@ pub struct AdminSessionsPage<'a> {
     pub csrf_token: &'a str,
 }
 
+/// The filters an audit list was asked for, shown back in its form.
+pub struct AuditShown {
+    /// Incident kind, or logout reason.
+    pub kind: String,
+    pub severity: String,
+    pub realm: String,
+    pub account: String,
+    pub from: String,
+    pub to: String,
+}
+
 #[derive(Template)]
 #[template(path = "admin_incidents.html")]
-pub struct AdminIncidentsPage<'a> {
+pub struct AdminIncidentsPage {
     pub chrome: Chrome,
-    pub kind: &'a str,
-    pub severity: &'a str,
-    pub realm: &'a str,
-    pub account: &'a str,
-    pub from: &'a str,
-    pub to: &'a str,
+    pub shown: AuditShown,
     pub rows: Vec<crate::db::reports::IncidentRow>,
     pub pager: crate::web::routes::admin::Pager,
     pub csv_href: String,
@@ -206,13 +212,9 @@ pub struct AdminIncidentsPage<'a> {
 
 #[derive(Template)]
 #[template(path = "admin_logouts.html")]
-pub struct AdminLogoutsPage<'a> {
+pub struct AdminLogoutsPage {
     pub chrome: Chrome,
-    pub reason: &'a str,
-    pub realm: &'a str,
-    pub account: &'a str,
-    pub from: &'a str,
-    pub to: &'a str,
+    pub shown: AuditShown,
     pub rows: Vec<crate::db::reports::LogoutRow>,
     pub pager: crate::web::routes::admin::Pager,
     pub csv_href: String,

@@ -4,15 +4,14 @@ use actix_identity::IdentityExt as _;
 use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use actix_web_flash_messages::{FlashMessage, IncomingFlashMessages};
+use actix_web_flash_messages::FlashMessage;
 
-use super::{html, see_other, signed_in_chrome};
+use super::{html, see_other, SignedPage};
 use crate::app::error::{AppError, AppResult};
 use crate::db::{self, sessions};
 use crate::domain::client::ClientInfo;
 use crate::domain::events::LogoutReason;
 use crate::web::cookies;
-use crate::web::csrf;
 use crate::web::form::{CsrfForm, CsrfOnly};
 use crate::web::realm::{RealmKind, RealmSession, SignedIn};
 use crate::web::startup::AppState;
@@ -22,13 +21,11 @@ pub const LOGGED_OUT: &str = "You have been successfully logged out.";
 
 /// `GET /logout`: a confirmation page. A GET never signs anyone out.
 pub async fn confirm<R: RealmKind>(
-    signed: SignedIn<R>,
-    session: Session,
-    flashes: IncomingFlashMessages,
+    SignedPage {
+        chrome, csrf_token, ..
+    }: SignedPage<R>,
 ) -> AppResult<HttpResponse> {
     let realm = R::REALM;
-    let chrome = signed_in_chrome(&signed, &session, &flashes)?;
-    let csrf_token = csrf::token(&session, realm)?;
     let page = LogoutPage {
         chrome,
         realm_title: realm.title(),

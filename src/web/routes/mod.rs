@@ -16,13 +16,14 @@ mod sessions;
 mod status;
 mod user;
 
-use actix_session::Session;
+use actix_session::SessionExt as _;
+use actix_web::dev::Payload;
 use actix_web::http::{header, StatusCode};
 use actix_web::middleware::from_fn;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use actix_web_flash_messages::IncomingFlashMessages;
+use futures_util::future::LocalBoxFuture;
 
-use crate::app::error::AppResult;
 use crate::web::csrf;
 use crate::web::realm::{
     guard, identity_middleware, AdminRealm, Realm, RealmKind, SignedIn, UserRealm,
@@ -175,25 +176,44 @@ pub fn see_other(location: &str) -> HttpResponse {
         .finish()
 }
 
-/// The layout of a signed-in page of realm `R`: who is signed in, and the sign-out form.
-pub fn signed_in_chrome<R: RealmKind>(
-    signed: &SignedIn<R>,
-    session: &Session,
-    flashes: &IncomingFlashMessages,
-) -> AppResult<Chrome> {
-    let realm = R::REALM;
-    let header = HeaderUser {
-        realm: realm.as_str(),
-        realm_title: realm.title(),
-        login_path: realm.login_path(),
-        home_path: realm.home_path(),
-        nav: realm.nav().to_vec(),
-        name: signed.account.name.clone(),
-        email: signed.account.email.clone(),
-        logout_action: realm.logout_path(),
-        csrf_token: csrf::token(session, realm)?,
-    };
-    Ok(Chrome::new(Some(header), flashes))
+/// What every signed-in page starts from: the guard's account and row, the layout (the
+/// realm's header and menu, the flashes) and the realm's CSRF token for the page's forms.
+pub struct SignedPage<R: RealmKind> {
+    pub signed: SignedIn<R>,
+    pub chrome: Chrome,
+    pub csrf_token: String,
+}
+
+impl<R: RealmKind> FromRequest for SignedPage<R> {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let signed = SignedIn::<R>::from_request(req, payload);
+        let flashes = IncomingFlashMessages::from_request(req, payload);
+        let session = req.get_session();
+        Box::pin(async move {
+            let (signed, flashes) = (signed.await?, flashes.await?);
+            let realm = R::REALM;
+            let csrf_token = csrf::token(&session, realm)?;
+            let header = HeaderUser {
+                realm: realm.as_str(),
+                realm_title: realm.title(),
+                login_path: realm.login_path(),
+                home_path: realm.home_path(),
+                nav: realm.nav().to_vec(),
+                name: signed.account.name.clone(),
+                email: signed.account.email.clone(),
+                logout_action: realm.logout_path(),
+                csrf_token: csrf_token.clone(),
+            };
+            Ok(Self {
+                signed,
+                chrome: Chrome::new(Some(header), &flashes),
+                csrf_token,
+            })
+        })
+    }
 }
 
 /// Percent-encodes a query value (everything but unreserved characters).

@@ -4,12 +4,12 @@
 use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError as _};
-use actix_web_flash_messages::{FlashMessage, IncomingFlashMessages};
+use actix_web_flash_messages::FlashMessage;
 use serde::Deserialize;
 
 use super::held::{self, Held};
 use super::register::checked_password;
-use super::{html, see_other, signed_in_chrome};
+use super::{html, see_other, SignedPage};
 use crate::app::account::{self, PasswordChange};
 use crate::app::error::{AppError, AppResult};
 use crate::app::mail::Mail;
@@ -19,9 +19,8 @@ use crate::domain::client::ClientInfo;
 use crate::domain::crypto::sha256_hex;
 use crate::domain::ids::SessionId;
 use crate::web::cookies;
-use crate::web::csrf;
 use crate::web::form::{CsrfField, CsrfForm};
-use crate::web::realm::{Realm, RealmKind, RealmSession, SignedIn, SESSION_ENDED};
+use crate::web::realm::{Realm, RealmKind, RealmSession, SESSION_ENDED};
 use crate::web::startup::AppState;
 use crate::web::templates::{self, PasswordPage};
 
@@ -48,52 +47,37 @@ impl CsrfField for ChangeForm {
 }
 
 fn page<R: RealmKind>(
-    signed: &SignedIn<R>,
-    session: &Session,
-    flashes: &IncomingFlashMessages,
+    page: SignedPage<R>,
     status: StatusCode,
     error: Option<&str>,
 ) -> AppResult<HttpResponse> {
-    let chrome = signed_in_chrome(signed, session, flashes)?;
-    let token = csrf::token(session, R::REALM)?;
+    let account = &page.signed.account;
     let page = PasswordPage {
-        chrome,
         action: R::REALM.password_path(),
-        email: &signed.account.email,
-        must_change: signed.account.must_change_password,
-        csrf_token: &token,
+        email: &account.email,
+        must_change: account.must_change_password,
+        csrf_token: &page.csrf_token,
         error,
+        chrome: page.chrome,
     };
     Ok(html(status, templates::render(&page)?))
 }
 
-pub async fn form<R: RealmKind>(
-    signed: SignedIn<R>,
-    session: Session,
-    flashes: IncomingFlashMessages,
-) -> AppResult<HttpResponse> {
-    page(&signed, &session, &flashes, StatusCode::OK, None)
+pub async fn form<R: RealmKind>(signed: SignedPage<R>) -> AppResult<HttpResponse> {
+    page(signed, StatusCode::OK, None)
 }
 
 pub async fn change<R: RealmKind>(
     req: HttpRequest,
     client: ClientInfo,
-    signed: SignedIn<R>,
+    signed_page: SignedPage<R>,
     session: Session,
-    flashes: IncomingFlashMessages,
     state: web::Data<AppState>,
     CsrfForm(form, _): CsrfForm<R, ChangeForm>,
 ) -> AppResult<HttpResponse> {
     let realm = R::REALM;
-    let refuse = |message: &str| {
-        page(
-            &signed,
-            &session,
-            &flashes,
-            StatusCode::BAD_REQUEST,
-            Some(message),
-        )
-    };
+    let signed = signed_page.signed.clone();
+    let refuse = |message: &str| page(signed_page, StatusCode::BAD_REQUEST, Some(message));
 
     // SECURITY: every cheap check first, so a request that would fail anyway never makes a
     // hashing thread work (SPEC §9).

@@ -3,10 +3,10 @@
 use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use actix_web_flash_messages::{FlashMessage, IncomingFlashMessages};
+use actix_web_flash_messages::FlashMessage;
 
 use super::held::{self, Held};
-use super::{html, see_other, signed_in_chrome};
+use super::{html, see_other, SignedPage};
 use crate::app::account::{self, Revoked};
 use crate::app::error::{AppError, AppResult};
 use crate::db::{self, sessions};
@@ -15,7 +15,6 @@ use crate::domain::client::ClientInfo;
 use crate::domain::events::LogoutReason;
 use crate::domain::ids::SessionId;
 use crate::web::cookies;
-use crate::web::csrf;
 use crate::web::form::{CsrfForm, CsrfOnly};
 use crate::web::realm::{Realm, RealmSession, SignedIn, UserRealm};
 use crate::web::startup::AppState;
@@ -25,13 +24,14 @@ const TIME_FORMAT: &str = "%Y-%m-%d %H:%M";
 
 pub async fn list(
     req: HttpRequest,
-    signed: SignedIn<UserRealm>,
+    SignedPage {
+        signed,
+        chrome,
+        csrf_token: token,
+    }: SignedPage<UserRealm>,
     session: Session,
-    flashes: IncomingFlashMessages,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    let chrome = signed_in_chrome(&signed, &session, &flashes)?;
-    let token = csrf::token(&session, Realm::User)?;
     let held = Held::read(&req, &session, &state.config.cookie).hashes();
     let now = state.clock.now();
     let account_id = signed.account.id;

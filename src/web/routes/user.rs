@@ -3,15 +3,14 @@
 use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use actix_web_flash_messages::IncomingFlashMessages;
 use chrono::NaiveDateTime;
 
-use super::{html, see_other, signed_in_chrome};
+use super::{html, see_other, SignedPage};
 use crate::app::error::AppResult;
 use crate::db::accounts::Account;
 use crate::db::sessions::{self, AuthSession};
 use crate::db::Conn;
-use crate::web::realm::{PageData, Realm, SignedIn, UserRealm};
+use crate::web::realm::{PageData, Realm, UserRealm};
 use crate::web::templates::{self, DashboardPage};
 
 const TIME_FORMAT: &str = "%Y-%m-%d %H:%M";
@@ -51,12 +50,9 @@ impl PageData for DashboardData {
 }
 
 pub async fn dashboard(
-    signed: SignedIn<UserRealm>,
+    SignedPage { signed, chrome, .. }: SignedPage<UserRealm>,
     data: web::ReqData<DashboardData>,
-    session: Session,
-    flashes: IncomingFlashMessages,
 ) -> AppResult<HttpResponse> {
-    let chrome = signed_in_chrome(&signed, &session, &flashes)?;
     let data = data.into_inner();
     let page = DashboardPage {
         chrome,

@@ -1,21 +1,19 @@
 //! `/admin/incidents` and `/admin/logouts`: filtered, paginated, newest first, and as CSV with
-//! `format=csv`.
+//! `format=csv`. One handler serves both; `AuditList` says what differs.
 
-use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
-use actix_web_flash_messages::IncomingFlashMessages;
 use serde::Deserialize;
 
 use super::{date, empty_to_none, page_number, Pager};
 use crate::app::error::{AppError, AppResult};
-use crate::db::reports::{self, Filters, Window};
-use crate::db::{self};
-use crate::web::realm::{AdminRealm, SignedIn};
+use crate::db::reports::{self, Filters, IncidentRow, LogoutRow, Paged, Window};
+use crate::db::{self, Conn};
+use crate::web::realm::AdminRealm;
 use crate::web::routes::csv;
-use crate::web::routes::{html, signed_in_chrome};
+use crate::web::routes::{html, SignedPage};
 use crate::web::startup::AppState;
-use crate::web::templates::{self, AdminIncidentsPage, AdminLogoutsPage};
+use crate::web::templates::{self, AdminIncidentsPage, AdminLogoutsPage, AuditShown, Chrome};
 
 const TIME: &str = "%Y-%m-%d %H:%M:%S";
 
@@ -42,8 +40,201 @@ impl AuditQuery {
     }
 }
 
-fn opt(v: &Option<String>) -> String {
-    v.clone().unwrap_or_default()
+/// What tells the two audit lists apart.
+trait AuditList: Sized + Send + 'static {
+    const PATH: &'static str;
+    const CSV_FILE: &'static str;
+    const CSV_HEADER: &'static [&'static str];
+    /// The query parameter that filters by kind: `kind` for incidents, `reason` for sign-outs.
+    const KIND: &'static str;
+    /// Whether the list filters by severity.
+    const SEVERITY: bool;
+
+    fn kind(query: &AuditQuery) -> &Option<String>;
+    fn load(conn: &mut Conn, f: &Filters, window: Window) -> diesel::QueryResult<Paged<Self>>;
+    fn csv_row(self) -> Vec<String>;
+    fn render(
+        chrome: Chrome,
+        shown: AuditShown,
+        rows: Vec<Self>,
+        pager: Pager,
+        csv_href: String,
+    ) -> Result<String, askama::Error>;
+}
+
+impl AuditList for IncidentRow {
+    const PATH: &'static str = "/admin/incidents";
+    const CSV_FILE: &'static str = "incidents.csv";
+    const CSV_HEADER: &'static [&'static str] = &[
+        "id",
+        "created_at",
+        "kind",
+        "severity",
+        "realm",
+        "account_id",
+        "email_attempted",
+        "ip",
+        "user_agent",
+        "details",
+    ];
+    const KIND: &'static str = "kind";
+    const SEVERITY: bool = true;
+
+    fn kind(query: &AuditQuery) -> &Option<String> {
+        &query.kind
+    }
+
+    fn load(conn: &mut Conn, f: &Filters, window: Window) -> diesel::QueryResult<Paged<Self>> {
+        reports::incidents(conn, f, window)
+    }
+
+    fn csv_row(self) -> Vec<String> {
+        vec![
+            self.id.to_string(),
+            self.created_at.format(TIME).to_string(),
+            self.kind.to_string(),
+            self.severity.to_string(),
+            self.realm.map(|r| r.to_string()).unwrap_or_default(),
+            self.account_id.map(|a| a.to_string()).unwrap_or_default(),
+            self.email_attempted.unwrap_or_default(),
+            self.ip.unwrap_or_default(),
+            self.user_agent.unwrap_or_default(),
+            self.details.unwrap_or_default(),
+        ]
+    }
+
+    fn render(
+        chrome: Chrome,
+        shown: AuditShown,
+        rows: Vec<Self>,
+        pager: Pager,
+        csv_href: String,
+    ) -> Result<String, askama::Error> {
+        templates::render(&AdminIncidentsPage {
+            chrome,
+            shown,
+            rows,
+            pager,
+            csv_href,
+        })
+    }
+}
+
+impl AuditList for LogoutRow {
+    const PATH: &'static str = "/admin/logouts";
+    const CSV_FILE: &'static str = "logouts.csv";
+    const CSV_HEADER: &'static [&'static str] = &[
+        "id",
+        "created_at",
+        "reason",
+        "realm",
+        "account_id",
+        "session_id",
+        "ip",
+        "user_agent",
+    ];
+    const KIND: &'static str = "reason";
+    const SEVERITY: bool = false;
+
+    fn kind(query: &AuditQuery) -> &Option<String> {
+        &query.reason
+    }
+
+    fn load(conn: &mut Conn, f: &Filters, window: Window) -> diesel::QueryResult<Paged<Self>> {
+        reports::logouts(conn, f, window)
+    }
+
+    fn csv_row(self) -> Vec<String> {
+        vec![
+            self.id.to_string(),
+            self.created_at.format(TIME).to_string(),
+            self.reason.to_string(),
+            self.realm.to_string(),
+            self.account_id.map(|a| a.to_string()).unwrap_or_default(),
+            self.session_id.map(|s| s.to_string()).unwrap_or_default(),
+            self.ip.unwrap_or_default(),
+            self.user_agent.unwrap_or_default(),
+        ]
+    }
+
+    fn render(
+        chrome: Chrome,
+        shown: AuditShown,
+        rows: Vec<Self>,
+        pager: Pager,
+        csv_href: String,
+    ) -> Result<String, askama::Error> {
+        templates::render(&AdminLogoutsPage {
+            chrome,
+            shown,
+            rows,
+            pager,
+            csv_href,
+        })
+    }
+}
+
+pub async fn incidents(
+    page: SignedPage<AdminRealm>,
+    state: web::Data<AppState>,
+    query: web::Query<AuditQuery>,
+) -> AppResult<HttpResponse> {
+    list::<IncidentRow>(page, state, query).await
+}
+
+pub async fn logouts(
+    page: SignedPage<AdminRealm>,
+    state: web::Data<AppState>,
+    query: web::Query<AuditQuery>,
+) -> AppResult<HttpResponse> {
+    list::<LogoutRow>(page, state, query).await
+}
+
+async fn list<L: AuditList>(
+    SignedPage { chrome, .. }: SignedPage<AdminRealm>,
+    state: web::Data<AppState>,
+    query: web::Query<AuditQuery>,
+) -> AppResult<HttpResponse> {
+    let csv_wanted = query.wants_csv()?;
+    let page = page_number(query.page)?;
+    let f = filters(&state, &query, empty_to_none(L::kind(&query))).await?;
+    let window = if csv_wanted {
+        Window::Export
+    } else {
+        Window::Page(page)
+    };
+    let found = db::block(&state.pool, move |conn| Ok(L::load(conn, &f, window)?)).await?;
+    if csv_wanted {
+        let rows = found.rows.into_iter().map(L::csv_row);
+        return Ok(csv::attachment(
+            L::CSV_FILE,
+            csv::document(L::CSV_HEADER, rows),
+        ));
+    }
+    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+    let shown = AuditShown {
+        kind: opt(L::kind(&query)),
+        severity: opt(&query.severity),
+        realm: opt(&query.realm),
+        account: opt(&query.account),
+        from: opt(&query.from),
+        to: opt(&query.to),
+    };
+    // In the order the forms list them, for the pager's and the CSV link's query strings.
+    let mut params = vec![(L::KIND, shown.kind.as_str())];
+    if L::SEVERITY {
+        params.push(("severity", &shown.severity));
+    }
+    params.extend([
+        ("realm", shown.realm.as_str()),
+        ("account", &shown.account),
+        ("from", &shown.from),
+        ("to", &shown.to),
+    ]);
+    let pager = Pager::new(L::PATH, &params, page, found.has_next);
+    let csv_href = csv_link(L::PATH, &params);
+    let body = L::render(chrome, shown, found.rows, pager, csv_href)?;
+    Ok(html(StatusCode::OK, body))
 }
 
 async fn filters(state: &AppState, q: &AuditQuery, kind: Option<String>) -> AppResult<Filters> {
@@ -60,153 +251,6 @@ async fn filters(state: &AppState, q: &AuditQuery, kind: Option<String>) -> AppR
         from: date(&q.from, "from")?,
         to: date(&q.to, "to")?,
     })
-}
-
-pub async fn incidents(
-    signed: SignedIn<AdminRealm>,
-    session: Session,
-    flashes: IncomingFlashMessages,
-    state: web::Data<AppState>,
-    query: web::Query<AuditQuery>,
-) -> AppResult<HttpResponse> {
-    let csv_wanted = query.wants_csv()?;
-    let page = page_number(query.page)?;
-    let f = filters(&state, &query, empty_to_none(&query.kind)).await?;
-    let window = if csv_wanted {
-        Window::Export
-    } else {
-        Window::Page(page)
-    };
-    let found = db::block(&state.pool, move |conn| {
-        Ok(reports::incidents(conn, &f, window)?)
-    })
-    .await?;
-    if csv_wanted {
-        let rows = found.rows.into_iter().map(|r| {
-            vec![
-                r.id.to_string(),
-                r.created_at.format(TIME).to_string(),
-                r.kind.to_string(),
-                r.severity.to_string(),
-                r.realm.map(|r| r.to_string()).unwrap_or_default(),
-                r.account_id.map(|a| a.to_string()).unwrap_or_default(),
-                r.email_attempted.unwrap_or_default(),
-                r.ip.unwrap_or_default(),
-                r.user_agent.unwrap_or_default(),
-                r.details.unwrap_or_default(),
-            ]
-        });
-        let header = [
-            "id",
-            "created_at",
-            "kind",
-            "severity",
-            "realm",
-            "account_id",
-            "email_attempted",
-            "ip",
-            "user_agent",
-            "details",
-        ];
-        return Ok(csv::attachment(
-            "incidents.csv",
-            csv::document(&header, rows),
-        ));
-    }
-    let chrome = signed_in_chrome(&signed, &session, &flashes)?;
-    let params = [
-        ("kind", opt(&query.kind)),
-        ("severity", opt(&query.severity)),
-        ("realm", opt(&query.realm)),
-        ("account", opt(&query.account)),
-        ("from", opt(&query.from)),
-        ("to", opt(&query.to)),
-    ];
-    let borrowed: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let pager = Pager::new("/admin/incidents", &borrowed, page, found.has_next);
-    let csv_href = csv_link("/admin/incidents", &borrowed);
-    let page = AdminIncidentsPage {
-        chrome,
-        kind: &params[0].1,
-        severity: &params[1].1,
-        realm: &params[2].1,
-        account: &params[3].1,
-        from: &params[4].1,
-        to: &params[5].1,
-        rows: found.rows,
-        pager,
-        csv_href,
-    };
-    Ok(html(StatusCode::OK, templates::render(&page)?))
-}
-
-pub async fn logouts(
-    signed: SignedIn<AdminRealm>,
-    session: Session,
-    flashes: IncomingFlashMessages,
-    state: web::Data<AppState>,
-    query: web::Query<AuditQuery>,
-) -> AppResult<HttpResponse> {
-    let csv_wanted = query.wants_csv()?;
-    let page = page_number(query.page)?;
-    let f = filters(&state, &query, empty_to_none(&query.reason)).await?;
-    let window = if csv_wanted {
-        Window::Export
-    } else {
-        Window::Page(page)
-    };
-    let found = db::block(&state.pool, move |conn| {
-        Ok(reports::logouts(conn, &f, window)?)
-    })
-    .await?;
-    if csv_wanted {
-        let rows = found.rows.into_iter().map(|r| {
-            vec![
-                r.id.to_string(),
-                r.created_at.format(TIME).to_string(),
-                r.reason.to_string(),
-                r.realm.to_string(),
-                r.account_id.map(|a| a.to_string()).unwrap_or_default(),
-                r.session_id.map(|s| s.to_string()).unwrap_or_default(),
-                r.ip.unwrap_or_default(),
-                r.user_agent.unwrap_or_default(),
-            ]
-        });
-        let header = [
-            "id",
-            "created_at",
-            "reason",
-            "realm",
-            "account_id",
-            "session_id",
-            "ip",
-            "user_agent",
-        ];
-        return Ok(csv::attachment("logouts.csv", csv::document(&header, rows)));
-    }
-    let chrome = signed_in_chrome(&signed, &session, &flashes)?;
-    let params = [
-        ("reason", opt(&query.reason)),
-        ("realm", opt(&query.realm)),
-        ("account", opt(&query.account)),
-        ("from", opt(&query.from)),
-        ("to", opt(&query.to)),
-    ];
-    let borrowed: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let pager = Pager::new("/admin/logouts", &borrowed, page, found.has_next);
-    let csv_href = csv_link("/admin/logouts", &borrowed);
-    let page = AdminLogoutsPage {
-        chrome,
-        reason: &params[0].1,
-        realm: &params[1].1,
-        account: &params[2].1,
-        from: &params[3].1,
-        to: &params[4].1,
-        rows: found.rows,
-        pager,
-        csv_href,
-    };
-    Ok(html(StatusCode::OK, templates::render(&page)?))
 }
 
 fn csv_link(path: &str, params: &[(&str, &str)]) -> String {

@@ -10,17 +10,16 @@ pub use audit::{incidents, logouts};
 pub use sessions::{list as sessions, revoke as revoke_session};
 pub use users::{act as user_action, create as create_user, list as users};
 
-use actix_session::Session;
 use actix_web::dev::Payload;
 use actix_web::error::InternalError;
 use actix_web::http::StatusCode;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
-use actix_web_flash_messages::{FlashMessage, IncomingFlashMessages};
+use actix_web_flash_messages::FlashMessage;
 use chrono::{NaiveDate, NaiveDateTime};
 use futures_util::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
 
-use super::{encode_query_value, html, see_other, signed_in_chrome};
+use super::{encode_query_value, html, see_other, SignedPage};
 use crate::app::error::{AppError, AppResult};
 use crate::db::accounts::Account;
 use crate::db::reports;
@@ -45,12 +44,9 @@ impl PageData for reports::Overview {
 }
 
 pub async fn dashboard(
-    signed: SignedIn<AdminRealm>,
+    SignedPage { signed, chrome, .. }: SignedPage<AdminRealm>,
     overview: web::ReqData<reports::Overview>,
-    session: Session,
-    flashes: IncomingFlashMessages,
 ) -> AppResult<HttpResponse> {
-    let chrome = signed_in_chrome(&signed, &session, &flashes)?;
     let o = overview.into_inner();
     let page = AdminDashboardPage {
         chrome,

@@ -1,9 +1,8 @@
 //! `/admin/sessions`: live sessions of every account, filtered by realm and account.
 
-use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
-use actix_web_flash_messages::{FlashMessage, IncomingFlashMessages};
+use actix_web_flash_messages::FlashMessage;
 use serde::Deserialize;
 
 use super::{empty_to_none, page_number, FreshAdmin, Pager};
@@ -14,10 +13,9 @@ use crate::domain::client::describe_user_agent;
 use crate::domain::client::ClientInfo;
 use crate::domain::events::LogoutReason;
 use crate::domain::ids::SessionId;
-use crate::web::csrf;
 use crate::web::form::CsrfOnly;
-use crate::web::realm::{AdminRealm, Realm, SignedIn};
-use crate::web::routes::{html, see_other, signed_in_chrome};
+use crate::web::realm::{AdminRealm, Realm};
+use crate::web::routes::{html, see_other, SignedPage};
 use crate::web::startup::AppState;
 use crate::web::templates::{self, AdminSessionRow, AdminSessionsPage};
 
@@ -32,14 +30,14 @@ pub struct SessionsQuery {
 }
 
 pub async fn list(
-    signed: SignedIn<AdminRealm>,
-    session: Session,
-    flashes: IncomingFlashMessages,
+    SignedPage {
+        signed,
+        chrome,
+        csrf_token: token,
+    }: SignedPage<AdminRealm>,
     state: web::Data<AppState>,
     query: web::Query<SessionsQuery>,
 ) -> AppResult<HttpResponse> {
-    let chrome = signed_in_chrome(&signed, &session, &flashes)?;
-    let token = csrf::token(&session, Realm::Admin)?;
     let page = page_number(query.page)?;
     let realm = match empty_to_none(&query.realm) {
         None => None,

@@ -1,10 +1,9 @@
 //! `/admin/users`: search, create, and the actions on an account.
 
-use actix_session::Session;
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
-use actix_web_flash_messages::{FlashMessage, IncomingFlashMessages};
+use actix_web_flash_messages::FlashMessage;
 use serde::Deserialize;
 
 use super::{page_number, FreshAdmin, Pager};
@@ -17,11 +16,10 @@ use crate::db::{self, accounts, lockout};
 use crate::domain::client::ClientInfo;
 use crate::domain::ids::AccountId;
 use crate::domain::{Email, Name};
-use crate::web::csrf;
 use crate::web::form::{CsrfField, CsrfOnly};
-use crate::web::realm::{AdminRealm, Realm, SignedIn};
+use crate::web::realm::AdminRealm;
 use crate::web::routes::register::checked_password;
-use crate::web::routes::{html, see_other, signed_in_chrome};
+use crate::web::routes::{html, see_other, SignedPage};
 use crate::web::startup::AppState;
 use crate::web::templates::{self, AdminUsersPage, UserListRow};
 
@@ -34,14 +32,14 @@ pub struct UsersQuery {
 }
 
 pub async fn list(
-    signed: SignedIn<AdminRealm>,
-    session: Session,
-    flashes: IncomingFlashMessages,
+    SignedPage {
+        signed,
+        chrome,
+        csrf_token: token,
+    }: SignedPage<AdminRealm>,
     state: web::Data<AppState>,
     query: web::Query<UsersQuery>,
 ) -> AppResult<HttpResponse> {
-    let chrome = signed_in_chrome(&signed, &session, &flashes)?;
-    let token = csrf::token(&session, Realm::Admin)?;
     let page = page_number(query.page)?;
     let q = query.q.clone().unwrap_or_default();
     let now = state.clock.now();
