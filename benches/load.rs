@@ -1,5 +1,6 @@
 //! `cargo bench --bench load [-- --accounts N --connections C --seconds S --storm S --honest H
-//! --password-storm P]`
+//! --password-storm P]`; `REALMGATE_LOAD_BIN=path` runs that server binary instead of this
+//! commit's release build (before/after comparisons).
 //!
 //! One repeatable load run against the release `realmgate` binary on a random loopback port
 //! with a temporary database: seeding, sign-in of every account, page views with a
@@ -91,7 +92,10 @@ impl Drop for Server {
 }
 
 fn realmgate(dir: &std::path::Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_realmgate"));
+    // REALMGATE_LOAD_BIN measures another build (an older commit, say) with this same client.
+    let bin = std::env::var_os("REALMGATE_LOAD_BIN")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_realmgate").into());
+    let mut cmd = Command::new(bin);
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("REALMGATE_DATABASE_URL", dir.join("load.db"))
