@@ -119,7 +119,7 @@ fn seed(dir: &std::path::Path, n: usize, admins: usize) {
     .unwrap();
     let now = chrono::Utc::now().naive_utc();
     let mut conn = pool.get().unwrap();
-    conn.immediate_transaction(|conn| {
+    conn.write_transaction(|conn| {
         for i in 0..=n + admins {
             let (email, admin) = if i < n {
                 (format!("user{i}@load.example"), false)

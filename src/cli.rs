@@ -145,7 +145,7 @@ fn demo(config: &Config) -> anyhow::Result<()> {
         let password = crate::domain::crypto::random_token::<12>();
         let hash = hash_now(&config.hashing.params, &password)?;
         let email = Email::parse(email).map_err(|_| anyhow::anyhow!("demo email"))?;
-        conn.immediate_transaction(|conn| -> anyhow::Result<()> {
+        conn.write_transaction(|conn| -> anyhow::Result<()> {
             match accounts::find_by_email(conn, &email)? {
                 Some(existing) => {
                     accounts::reset_for_demo(conn, existing.id, name, &hash, is_admin, now)?;

@@ -26,7 +26,7 @@ pub fn complete_reset(
     now: NaiveDateTime,
 ) -> diesel::QueryResult<bool> {
     let (account_id, email) = (account.id, account.email.as_str());
-    conn.immediate_transaction(|conn| {
+    conn.write_transaction(|conn| {
         // One conditional update: two tabs racing with one link cannot both win.
         if tokens::consume(conn, token, Purpose::Reset, now)? != Some(account_id) {
             return Ok(false);
@@ -72,7 +72,7 @@ pub fn revoke_own_session(
     floods: u32,
     now: NaiveDateTime,
 ) -> diesel::QueryResult<Revoked> {
-    conn.immediate_transaction(|conn| {
+    conn.write_transaction(|conn| {
         let Some(row) = sessions::find(conn, id)? else {
             return Ok(Revoked::NotFound);
         };
@@ -134,7 +134,7 @@ pub fn sign_out_others(
     client: &ClientInfo,
     now: NaiveDateTime,
 ) -> diesel::QueryResult<(usize, Rotation)> {
-    conn.immediate_transaction(|conn| {
+    conn.write_transaction(|conn| {
         let ended = sessions::revoke_all_for(
             conn,
             account_id,
@@ -160,7 +160,7 @@ pub fn failed_password_check(
     floods: u32,
     now: NaiveDateTime,
 ) -> diesel::QueryResult<bool> {
-    conn.immediate_transaction(|conn| {
+    conn.write_transaction(|conn| {
         let wrong_so_far = password_checks::finish(conn, &session.id, wrong)?;
         password_checks::release(conn, &session.id)?;
         if wrong_so_far < password_checks::MAX_WRONG {
@@ -209,7 +209,7 @@ pub fn change_password(
     now: NaiveDateTime,
 ) -> diesel::QueryResult<Option<Rotation>> {
     let account_id = change.account.id;
-    conn.immediate_transaction(|conn| {
+    conn.write_transaction(|conn| {
         password_checks::release(conn, change.session_id)?;
         let session_live =
             sessions::find(conn, change.session_id)?.is_some_and(|r| r.revoked_at.is_none());

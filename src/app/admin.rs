@@ -78,7 +78,7 @@ pub fn act(
     reset_ttl: Duration,
     now: NaiveDateTime,
 ) -> diesel::QueryResult<ActionOutcome> {
-    conn.immediate_transaction(|conn| {
+    conn.write_transaction(|conn| {
         let Some(account) = accounts::find(conn, id)? else {
             return Ok(ActionOutcome::NotFound);
         };

@@ -3,7 +3,6 @@
 use std::fmt;
 
 use crate::domain::config::{Config, Environment, MailSetting};
-use diesel::Connection as _;
 
 use crate::db::accounts;
 use crate::domain::Email;
@@ -110,21 +109,7 @@ pub fn run(get: impl Fn(&str) -> Option<String>) -> Vec<Problem> {
 
     // The database: reachable, and (in production) no bootstrap admin still unchanged.
     // Opened as it is: `check` must not create a mistyped database or migrate a live one.
-    let path = config.server.database_url.trim_start_matches("sqlite://");
-    let exists = path == ":memory:" || std::path::Path::new(path).is_file();
-    let opened = if exists {
-        diesel::SqliteConnection::establish(&config.server.database_url)
-            .map_err(|e| e.to_string())
-            .and_then(|mut conn| {
-                use diesel::connection::SimpleConnection as _;
-                conn.batch_execute("SELECT 1").map_err(|e| e.to_string())?;
-                Ok(conn)
-            })
-    } else {
-        Err(format!(
-            "{path} does not exist (run `realmgate migrate` to create it)"
-        ))
-    };
+    let opened = crate::db::open_existing(&config.server.database_url);
     match opened {
         Err(e) => problems.push(Problem::Error(format!(
             "REALMGATE_DATABASE_URL: cannot open the database: {e}"

@@ -102,7 +102,7 @@ fn run(ctx: &JobContext, job: Job) -> anyhow::Result<()> {
                 return Ok(());
             }
             let mut conn = ctx.pool.get()?;
-            let token = conn.immediate_transaction(|conn| {
+            let token = conn.write_transaction(|conn| {
                 let account = accounts::insert(
                     conn,
                     &accounts::NewAccount::new(email.as_str(), name.as_str(), &hash, now),
@@ -123,7 +123,7 @@ fn run(ctx: &JobContext, job: Job) -> anyhow::Result<()> {
         }
         Job::ResetRequest { email, client } => {
             // The per-network limit was counted on the request path (routes::reset).
-            let issued = conn.immediate_transaction(|conn| {
+            let issued = conn.write_transaction(|conn| {
                 let Some(account) = accounts::find_by_email(conn, &email)? else {
                     return Ok::<_, diesel::result::Error>(None);
                 };

@@ -25,7 +25,7 @@ pub fn clear_sessions(
 ) -> QueryResult<usize> {
     let mut total = 0;
     loop {
-        let ended = conn.immediate_transaction(|conn| {
+        let ended = conn.write_transaction(|conn| {
             let rows = housekeeping::live_sessions(conn, realm, now, BATCH)?;
             sessions::revoke_each(conn, &rows, reason, None, now)?;
             Ok::<_, diesel::result::Error>(rows.len())
@@ -50,7 +50,7 @@ pub fn cleanup(conn: &mut Conn, config: &Config, now: NaiveDateTime) -> QueryRes
     let mut report = CleanupReport::default();
     // Sessions past their bounds end with the reason their bound gives, and logout activity.
     loop {
-        let ended = conn.immediate_transaction(|conn| {
+        let ended = conn.write_transaction(|conn| {
             let rows = housekeeping::expired_sessions(conn, now, BATCH)?;
             for row in &rows {
                 let reason = row.expiry(now).unwrap_or(LogoutReason::IdleTimeout);
@@ -112,7 +112,7 @@ fn batched(
 ) -> QueryResult<usize> {
     let mut total = 0;
     loop {
-        let n = conn.immediate_transaction(&mut step)?;
+        let n = conn.write_transaction(&mut step)?;
         total += n;
         if n < BATCH as usize {
             return Ok(total);

@@ -1,6 +1,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::Conn;
+
 use super::schema::accounts;
 use crate::domain::ids::AccountId;
 use crate::domain::Email;
@@ -88,7 +90,7 @@ impl<'a> NewAccount<'a> {
     }
 }
 
-pub fn find(conn: &mut SqliteConnection, id: AccountId) -> QueryResult<Option<Account>> {
+pub fn find(conn: &mut Conn, id: AccountId) -> QueryResult<Option<Account>> {
     accounts::table
         .find(id)
         .select(Account::as_select())
@@ -96,7 +98,7 @@ pub fn find(conn: &mut SqliteConnection, id: AccountId) -> QueryResult<Option<Ac
         .optional()
 }
 
-pub fn find_by_email(conn: &mut SqliteConnection, email: &Email) -> QueryResult<Option<Account>> {
+pub fn find_by_email(conn: &mut Conn, email: &Email) -> QueryResult<Option<Account>> {
     accounts::table
         .filter(accounts::email.eq(email.as_str()))
         .select(Account::as_select())
@@ -104,7 +106,7 @@ pub fn find_by_email(conn: &mut SqliteConnection, email: &Email) -> QueryResult<
         .optional()
 }
 
-pub fn insert(conn: &mut SqliteConnection, new: &NewAccount<'_>) -> QueryResult<Account> {
+pub fn insert(conn: &mut Conn, new: &NewAccount<'_>) -> QueryResult<Account> {
     diesel::insert_into(accounts::table)
         .values(new)
         .execute(conn)?;
@@ -115,19 +117,19 @@ pub fn insert(conn: &mut SqliteConnection, new: &NewAccount<'_>) -> QueryResult<
         .get_result(conn)
 }
 
-pub fn admin_exists(conn: &mut SqliteConnection) -> QueryResult<bool> {
+pub fn admin_exists(conn: &mut Conn) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
         accounts::table.filter(accounts::is_admin.eq(true)),
     ))
     .get_result(conn)
 }
 
-pub fn count(conn: &mut SqliteConnection) -> QueryResult<i64> {
+pub fn count(conn: &mut Conn) -> QueryResult<i64> {
     accounts::table.count().get_result(conn)
 }
 
 pub fn record_sign_in(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: AccountId,
     now: NaiveDateTime,
     ip: &str,
@@ -141,11 +143,7 @@ pub fn record_sign_in(
         .map(drop)
 }
 
-pub fn set_password_hash(
-    conn: &mut SqliteConnection,
-    id: AccountId,
-    hash: &str,
-) -> QueryResult<()> {
+pub fn set_password_hash(conn: &mut Conn, id: AccountId, hash: &str) -> QueryResult<()> {
     diesel::update(accounts::table.find(id))
         .set(accounts::password_hash.eq(hash))
         .execute(conn)
@@ -153,7 +151,7 @@ pub fn set_password_hash(
 }
 
 /// Sets a new password (already hashed) and clears the must-change flag.
-pub fn set_new_password(conn: &mut SqliteConnection, id: AccountId, hash: &str) -> QueryResult<()> {
+pub fn set_new_password(conn: &mut Conn, id: AccountId, hash: &str) -> QueryResult<()> {
     diesel::update(accounts::table.find(id))
         .set((
             accounts::password_hash.eq(hash),
@@ -163,11 +161,7 @@ pub fn set_new_password(conn: &mut SqliteConnection, id: AccountId, hash: &str) 
         .map(drop)
 }
 
-pub fn confirm_email(
-    conn: &mut SqliteConnection,
-    id: AccountId,
-    now: NaiveDateTime,
-) -> QueryResult<()> {
+pub fn confirm_email(conn: &mut Conn, id: AccountId, now: NaiveDateTime) -> QueryResult<()> {
     diesel::update(
         accounts::table
             .find(id)
@@ -178,7 +172,7 @@ pub fn confirm_email(
     .map(drop)
 }
 
-pub fn set_active(conn: &mut SqliteConnection, id: AccountId, active: bool) -> QueryResult<()> {
+pub fn set_active(conn: &mut Conn, id: AccountId, active: bool) -> QueryResult<()> {
     diesel::update(accounts::table.find(id))
         .set(accounts::is_active.eq(active))
         .execute(conn)
@@ -187,7 +181,7 @@ pub fn set_active(conn: &mut SqliteConnection, id: AccountId, active: bool) -> Q
 
 /// `realmgate demo`: the demo account as new again (except its id and history).
 pub fn reset_for_demo(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: AccountId,
     name: &str,
     hash: &str,

@@ -4,6 +4,8 @@
 use chrono::{NaiveDateTime, Timelike as _};
 use diesel::prelude::*;
 
+use super::{per_backend, Conn};
+
 use super::schema::{incident_counts, logout_activity, security_incidents};
 use crate::domain::client::{rate_key, ClientInfo};
 use crate::domain::events::{IncidentKind, LogoutReason};
@@ -64,7 +66,7 @@ impl<'a> Incident<'a> {
     /// write lock at once and parallel requests count exactly.
     pub fn record(
         self,
-        conn: &mut SqliteConnection,
+        conn: &mut Conn,
         now: NaiveDateTime,
         incidents_per_ip: u32,
     ) -> QueryResult<()> {
@@ -81,7 +83,7 @@ impl<'a> Incident<'a> {
                 incident_counts::kind.eq(self.kind),
                 incident_counts::minute.eq(minute),
             );
-            diesel::insert_into(incident_counts::table)
+            per_backend!(conn, |c| diesel::insert_into(incident_counts::table)
                 .values((this, incident_counts::count.eq(1)))
                 .on_conflict((
                     incident_counts::ip_key,
@@ -90,7 +92,7 @@ impl<'a> Incident<'a> {
                 ))
                 .do_update()
                 .set(incident_counts::count.eq(incident_counts::count + 1))
-                .execute(conn)?;
+                .execute(c))?;
             let (count, flood_id): (i32, Option<i32>) = incident_counts::table
                 .find((&key, self.kind, minute))
                 .select((incident_counts::count, incident_counts::flood_incident_id))
@@ -129,7 +131,7 @@ impl<'a> Incident<'a> {
     }
 
     /// Inserts the row; returns its id.
-    fn write(self, conn: &mut SqliteConnection, now: NaiveDateTime) -> QueryResult<i32> {
+    fn write(self, conn: &mut Conn, now: NaiveDateTime) -> QueryResult<i32> {
         log::warn!(
             target: "security",
             "incident {} severity={} realm={} account={:?} ip={}",
@@ -158,7 +160,7 @@ impl<'a> Incident<'a> {
 
 /// Deletes at most `limit` flood counters of minutes before `before` (cleanup); how many.
 pub fn delete_incident_counts_before(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     before: NaiveDateTime,
     limit: i64,
 ) -> QueryResult<usize> {
@@ -178,7 +180,7 @@ pub fn delete_incident_counts_before(
 }
 
 pub fn record_logout(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     account_id: AccountId,
     realm: Realm,
     session_id: &SessionId,

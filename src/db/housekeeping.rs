@@ -4,6 +4,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::Conn;
+
 use super::schema::{
     auth_sessions, email_tokens, logout_activity, rate_events, security_incidents,
 };
@@ -12,7 +14,7 @@ use crate::domain::realm::Realm;
 
 /// Up to `limit` live sessions, of one realm or all.
 pub fn live_sessions(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     realm: Option<Realm>,
     now: NaiveDateTime,
     limit: i64,
@@ -33,7 +35,7 @@ pub fn live_sessions(
 
 /// Up to `limit` unrevoked sessions past their idle or absolute bound.
 pub fn expired_sessions(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     now: NaiveDateTime,
     limit: i64,
 ) -> QueryResult<Vec<AuthSession>> {
@@ -50,11 +52,7 @@ pub fn expired_sessions(
 }
 
 /// Deletes up to `limit` used or expired mail tokens; how many.
-pub fn delete_spent_tokens(
-    conn: &mut SqliteConnection,
-    now: NaiveDateTime,
-    limit: i64,
-) -> QueryResult<usize> {
+pub fn delete_spent_tokens(conn: &mut Conn, now: NaiveDateTime, limit: i64) -> QueryResult<usize> {
     let ids: Vec<i32> = email_tokens::table
         .filter(
             email_tokens::used_at
@@ -69,7 +67,7 @@ pub fn delete_spent_tokens(
 
 /// Deletes up to `limit` rate events from before `before`; how many.
 pub fn delete_rate_events_before(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     before: NaiveDateTime,
     limit: i64,
 ) -> QueryResult<usize> {
@@ -83,7 +81,7 @@ pub fn delete_rate_events_before(
 
 /// Deletes up to `limit` incidents from before `before` (retention); how many.
 pub fn delete_incidents_before(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     before: NaiveDateTime,
     limit: i64,
 ) -> QueryResult<usize> {
@@ -98,7 +96,7 @@ pub fn delete_incidents_before(
 
 /// Deletes up to `limit` logout activity rows from before `before` (retention); how many.
 pub fn delete_logouts_before(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     before: NaiveDateTime,
     limit: i64,
 ) -> QueryResult<usize> {
@@ -112,7 +110,7 @@ pub fn delete_logouts_before(
 
 /// Deletes up to `limit` sessions revoked before `before` (retention); how many.
 pub fn delete_revoked_sessions_before(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     before: NaiveDateTime,
     limit: i64,
 ) -> QueryResult<usize> {

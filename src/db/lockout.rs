@@ -7,6 +7,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::{per_backend, Conn};
+
 use super::schema::{known_devices, login_failures};
 use crate::domain::clock::after;
 use crate::domain::config::LockoutPolicy;
@@ -46,7 +48,7 @@ struct Row {
     locked_until: Option<NaiveDateTime>,
 }
 
-fn find(conn: &mut SqliteConnection, subject: &Subject) -> QueryResult<Option<Row>> {
+fn find(conn: &mut Conn, subject: &Subject) -> QueryResult<Option<Row>> {
     let (kind, key) = subject.parts();
     login_failures::table
         .find((kind, key))
@@ -61,7 +63,7 @@ fn find(conn: &mut SqliteConnection, subject: &Subject) -> QueryResult<Option<Ro
 
 /// When the subject is locked, until when.
 pub fn locked_until(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     subject: &Subject,
     now: NaiveDateTime,
 ) -> QueryResult<Option<NaiveDateTime>> {
@@ -72,7 +74,7 @@ pub fn locked_until(
 
 /// Counts one failure. Returns `true` when this failure reached the limit and locked it.
 pub fn count_failure(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     subject: &Subject,
     policy: &LockoutPolicy,
     now: NaiveDateTime,
@@ -89,20 +91,26 @@ pub fn count_failure(
     };
     let locks = u32::try_from(failures).unwrap_or(u32::MAX) >= subject.max(policy);
     let locked_until = locks.then(|| after(now, policy.lockout));
-    diesel::replace_into(login_failures::table)
+    let counts = (
+        login_failures::failures.eq(failures),
+        login_failures::window_started_at.eq(window_started_at),
+        login_failures::locked_until.eq(locked_until),
+    );
+    per_backend!(conn, |c| diesel::insert_into(login_failures::table)
         .values((
             login_failures::kind.eq(kind),
             login_failures::subject.eq(key),
-            login_failures::failures.eq(failures),
-            login_failures::window_started_at.eq(window_started_at),
-            login_failures::locked_until.eq(locked_until),
+            counts,
         ))
-        .execute(conn)?;
+        .on_conflict((login_failures::kind, login_failures::subject))
+        .do_update()
+        .set(counts)
+        .execute(c))?;
     Ok(locks)
 }
 
 /// Gives back one counted failure (the attempt succeeded), without lifting a lock.
-pub fn give_back(conn: &mut SqliteConnection, subject: &Subject) -> QueryResult<()> {
+pub fn give_back(conn: &mut Conn, subject: &Subject) -> QueryResult<()> {
     let (kind, key) = subject.parts();
     diesel::update(
         login_failures::table
@@ -115,7 +123,7 @@ pub fn give_back(conn: &mut SqliteConnection, subject: &Subject) -> QueryResult<
     .map(drop)
 }
 
-pub fn clear(conn: &mut SqliteConnection, subject: &Subject) -> QueryResult<()> {
+pub fn clear(conn: &mut Conn, subject: &Subject) -> QueryResult<()> {
     let (kind, key) = subject.parts();
     diesel::delete(login_failures::table.find((kind, key)))
         .execute(conn)
@@ -125,7 +133,7 @@ pub fn clear(conn: &mut SqliteConnection, subject: &Subject) -> QueryResult<()> 
 /// Unlocks an email: its own counter and every known device's counter for it (admin unlock,
 /// completed reset). The devices known for it are forgotten too, so whoever held the old
 /// password cannot keep a separate budget of guesses per device they ever used.
-pub fn unlock_email(conn: &mut SqliteConnection, email: &str) -> QueryResult<()> {
+pub fn unlock_email(conn: &mut Conn, email: &str) -> QueryResult<()> {
     forget_devices(conn, email, None)?;
     clear(conn, &Subject::Email(email.to_owned()))?;
     diesel::delete(
@@ -148,11 +156,7 @@ fn escape_like(raw: &str) -> String {
 }
 
 /// Forgets the browsers known for `email`, except `keep` (a device hash).
-pub fn forget_devices(
-    conn: &mut SqliteConnection,
-    email: &str,
-    keep: Option<&str>,
-) -> QueryResult<()> {
+pub fn forget_devices(conn: &mut Conn, email: &str, keep: Option<&str>) -> QueryResult<()> {
     diesel::delete(
         known_devices::table
             .filter(known_devices::email.eq(email))
@@ -165,7 +169,7 @@ pub fn forget_devices(
 /// Forgets at most `limit` browsers whose last successful sign-in is before `cutoff`
 /// (retention); returns how many.
 pub fn forget_devices_unused_since(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     cutoff: NaiveDateTime,
     limit: i64,
 ) -> QueryResult<usize> {
@@ -184,11 +188,7 @@ pub fn device_subject(device_hash: &str, email: &str) -> Subject {
     Subject::Device(format!("{device_hash}:{email}"))
 }
 
-pub fn is_known_device(
-    conn: &mut SqliteConnection,
-    device_hash: &str,
-    email: &str,
-) -> QueryResult<bool> {
+pub fn is_known_device(conn: &mut Conn, device_hash: &str, email: &str) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
         known_devices::table.find((device_hash, email)),
     ))
@@ -196,33 +196,32 @@ pub fn is_known_device(
 }
 
 pub fn remember_device(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     device_hash: &str,
     email: &str,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
-    diesel::replace_into(known_devices::table)
+    per_backend!(conn, |c| diesel::insert_into(known_devices::table)
         .values((
             known_devices::device_hash.eq(device_hash),
             known_devices::email.eq(email),
             known_devices::last_success_at.eq(now),
         ))
-        .execute(conn)
-        .map(drop)
+        .on_conflict((known_devices::device_hash, known_devices::email))
+        .do_update()
+        .set(known_devices::last_success_at.eq(now))
+        .execute(c))
+    .map(drop)
 }
 
 /// Whether an email is locked right now (for the admin console).
-pub fn email_locked(
-    conn: &mut SqliteConnection,
-    email: &str,
-    now: NaiveDateTime,
-) -> QueryResult<bool> {
+pub fn email_locked(conn: &mut Conn, email: &str, now: NaiveDateTime) -> QueryResult<bool> {
     Ok(locked_until(conn, &Subject::Email(email.to_owned()), now)?.is_some())
 }
 
 /// Deletes counters whose window and lock are both over (cleanup).
 pub fn delete_stale(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     policy: &LockoutPolicy,
     now: NaiveDateTime,
     limit: i64,

@@ -1,5 +1,6 @@
-//! SQLite through an r2d2 pool: one place sets the PRAGMAs, runs migrations and moves queries
-//! off the async workers.
+//! Storage: SQLite (embedded, the default) or PostgreSQL (several instances) through one r2d2
+//! pool of `Conn`. One place opens connections, runs each backend's migrations, defines the
+//! write transaction and moves queries off the async workers.
 //!
 //! Single-row reads use `get_result` (a cursor that stops at the first row), never Diesel's
 //! `first()`: `first()` sends `LIMIT ?` with a bound 1, and SQLite (since 3.47) plans around a
@@ -21,62 +22,247 @@ mod types;
 
 use std::time::Duration;
 
-use diesel::connection::SimpleConnection as _;
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool as R2d2Pool};
-use diesel::{Connection as _, SqliteConnection};
+use diesel::connection::{AnsiTransactionManager, SimpleConnection as _, TransactionManager};
+use diesel::r2d2::{ManageConnection, R2D2Connection as _};
+use diesel::{Connection as _, PgConnection, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness as _};
 
-pub type Pool = R2d2Pool<ConnectionManager<SqliteConnection>>;
-pub type Conn = SqliteConnection;
+pub use crate::domain::config::Backend;
 
-/// Pooled SQLite connections (WAL: many readers, one writer at a time).
+/// One connection to either backend. Queries are written once against it (Diesel's
+/// `MultiConnection`); the few statements that each backend spells its own way (upserts and
+/// `RETURNING`) go through `per_backend!`, which compiles one text for each.
+#[derive(diesel::MultiConnection)]
+pub enum Conn {
+    Postgres(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// Runs `$body` with `$c` bound to the backend's own connection: for a statement that Diesel's
+/// multi-backend cannot express. Written once, compiled for each backend.
+macro_rules! per_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::Conn::Postgres($c) => $body,
+            $crate::db::Conn::Sqlite($c) => $body,
+        }
+    };
+}
+pub(crate) use per_backend;
+
+pub type Pool = diesel::r2d2::Pool<Manager>;
+
+/// Pooled connections by default: on SQLite (WAL) many readers and one writer at a time; on
+/// PostgreSQL, per instance, against the server's `max_connections`.
 pub const POOL_SIZE: u32 = 8;
 
-pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
+/// PostgreSQL advisory lock keys (one namespace per purpose).
+mod lock_key {
+    /// Held by each write transaction: see `Conn::write_transaction`.
+    pub const WRITE: i64 = 0x7267_0001;
+    /// Held while migrating, so instances starting together migrate once.
+    pub const MIGRATE: i64 = 0x7267_0002;
+}
+
+/// Opens connections of the backend the URL names (never trying one after another: a
+/// PostgreSQL URL that fails must not become a SQLite file of that name).
 #[derive(Debug)]
-struct Pragmas;
+pub struct Manager {
+    url: String,
+    backend: Backend,
+}
 
-impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Pragmas {
-    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
-        // NORMAL is durable under WAL except for the last transactions on power loss; foreign
-        // keys are off in SQLite unless asked for.
-        conn.batch_execute(
-            "PRAGMA busy_timeout = 5000;
-             PRAGMA synchronous = NORMAL;
-             PRAGMA foreign_keys = ON;",
-        )
-        .map_err(diesel::r2d2::Error::QueryError)
+impl ManageConnection for Manager {
+    type Connection = Conn;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<Conn, Self::Error> {
+        use diesel::r2d2::Error;
+        match self.backend {
+            Backend::Sqlite => {
+                let mut conn =
+                    SqliteConnection::establish(&self.url).map_err(Error::ConnectionError)?;
+                // NORMAL is durable under WAL except for the last transactions on power loss;
+                // foreign keys are off in SQLite unless asked for.
+                conn.batch_execute(
+                    "PRAGMA busy_timeout = 5000;
+                     PRAGMA synchronous = NORMAL;
+                     PRAGMA foreign_keys = ON;",
+                )
+                .map_err(Error::QueryError)?;
+                Ok(Conn::Sqlite(conn))
+            }
+            Backend::Postgres => PgConnection::establish(&self.url)
+                .map(Conn::Postgres)
+                .map_err(Error::ConnectionError),
+        }
+    }
+
+    fn is_valid(&self, conn: &mut Conn) -> Result<(), Self::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut Conn) -> bool {
+        per_backend!(conn, |c| c.is_broken())
     }
 }
 
-/// Opens (creating when missing) the database, migrates it, and returns a pool.
+impl Conn {
+    /// The portal's write transaction. On SQLite `BEGIN IMMEDIATE`: the write lock is taken at
+    /// once, so two writers queue (busy timeout) instead of one failing at its first write. On
+    /// PostgreSQL a transaction whose first statement takes one transaction-scoped advisory
+    /// lock: write transactions of every instance then run one at a time, exactly as on
+    /// SQLite, so every count-then-write flow is exact across instances for the same reason it
+    /// is exact on one file. Reads never take it.
+    pub fn write_transaction<T, E, F>(&mut self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Conn) -> Result<T, E>,
+        E: From<diesel::result::Error>,
+    {
+        match self {
+            Conn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
+            Conn::Postgres(c) => {
+                AnsiTransactionManager::begin_transaction(c)?;
+                let locked = c.batch_execute(&format!(
+                    "SELECT pg_advisory_xact_lock({})",
+                    lock_key::WRITE
+                ));
+                if let Err(e) = locked {
+                    let _ = AnsiTransactionManager::rollback_transaction(c);
+                    return Err(e.into());
+                }
+            }
+        }
+        match f(self) {
+            Ok(value) => {
+                per_backend!(self, |c| AnsiTransactionManager::commit_transaction(c))?;
+                Ok(value)
+            }
+            Err(e) => {
+                per_backend!(self, |c| AnsiTransactionManager::rollback_transaction(c))?;
+                Err(e)
+            }
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Conn::Postgres(_) => Backend::Postgres,
+            Conn::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+}
+
+/// Opens (on SQLite creating when missing) the database, migrates it, and returns a pool.
 pub fn connect(database_url: &str) -> anyhow::Result<Pool> {
-    // WAL (many readers beside the one writer) is a property of the file: set it once, before
-    // the pool opens its connections in parallel, where concurrent switches report "database
-    // is locked".
-    SqliteConnection::establish(database_url)
-        .map_err(|e| anyhow::anyhow!("cannot open the database {database_url}: {e}"))?
-        .batch_execute("PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL;")
-        .map_err(|e| anyhow::anyhow!("cannot use WAL on the database {database_url}: {e}"))?;
-    let manager = ConnectionManager::<SqliteConnection>::new(database_url);
-    let pool = R2d2Pool::builder()
+    let backend = Backend::of(database_url);
+    // Never the URL itself in a message: a PostgreSQL URL carries its password.
+    let shown = crate::domain::config::redact_database_url(database_url);
+    if backend == Backend::Postgres {
+        // One connection first, so a refused login, a missing database or an old server is
+        // one clear line rather than a pool timeout.
+        let mut conn = PgConnection::establish(database_url).map_err(|e| {
+            anyhow::anyhow!("cannot connect to the database {shown}: {}", one_line(&e))
+        })?;
+        check_postgres_version(&mut conn).map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
+    }
+    if backend == Backend::Sqlite {
+        // WAL (many readers beside the one writer) is a property of the file: set it once,
+        // before the pool opens its connections in parallel, where concurrent switches report
+        // "database is locked".
+        SqliteConnection::establish(database_url)
+            .map_err(|e| anyhow::anyhow!("cannot open the database {shown}: {e}"))?
+            .batch_execute("PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL;")
+            .map_err(|e| anyhow::anyhow!("cannot use WAL on the database {shown}: {e}"))?;
+    }
+    let manager = Manager {
+        url: database_url.to_owned(),
+        backend,
+    };
+    let pool = diesel::r2d2::Pool::builder()
         .max_size(POOL_SIZE)
         .connection_timeout(Duration::from_secs(5))
         // A connection to a local file does not go stale; testing each check-out with
         // `SELECT 1` was one more statement on every request.
         .test_on_check_out(false)
-        .connection_customizer(Box::new(Pragmas))
         .build(manager)
-        .map_err(|e| anyhow::anyhow!("cannot open the database {database_url}: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("cannot open the database {shown}: {e}"))?;
     run_migrations(&pool)?;
     Ok(pool)
 }
 
+/// One connection to an existing database, neither created nor migrated (`realmgate check`).
+pub fn open_existing(database_url: &str) -> Result<Conn, String> {
+    match Backend::of(database_url) {
+        Backend::Sqlite => {
+            let path = database_url.trim_start_matches("sqlite://");
+            if !(path == ":memory:" || std::path::Path::new(path).is_file()) {
+                return Err(format!(
+                    "{path} does not exist (run `realmgate migrate` to create it)"
+                ));
+            }
+            let mut conn = SqliteConnection::establish(database_url).map_err(|e| e.to_string())?;
+            conn.batch_execute("SELECT 1").map_err(|e| e.to_string())?;
+            Ok(Conn::Sqlite(conn))
+        }
+        Backend::Postgres => {
+            let mut conn = PgConnection::establish(database_url).map_err(|e| one_line(&e))?;
+            check_postgres_version(&mut conn)?;
+            Ok(Conn::Postgres(conn))
+        }
+    }
+}
+
+/// SPEC §16: PostgreSQL 15 or later.
+fn check_postgres_version(conn: &mut PgConnection) -> Result<(), String> {
+    use diesel::RunQueryDsl as _;
+    let version: i32 = diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>(
+        "current_setting('server_version_num')::integer",
+    ))
+    .get_result(conn)
+    .map_err(|e| e.to_string())?;
+    if version < 150_000 {
+        return Err(format!(
+            "PostgreSQL {}.{} is too old; Realmgate needs 15 or later",
+            version / 10_000,
+            version % 10_000 / 100
+        ));
+    }
+    Ok(())
+}
+
+/// libpq's messages run over several lines; a start-up error is one.
+fn one_line(e: &impl std::fmt::Display) -> String {
+    e.to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Applies pending migrations; on PostgreSQL under an advisory lock, so instances starting
+/// together migrate once.
 pub fn run_migrations(pool: &Pool) -> anyhow::Result<()> {
     let mut conn = pool.get()?;
-    conn.run_pending_migrations(MIGRATIONS)
-        .map_err(|e| anyhow::anyhow!("migrations failed: {e}"))?;
+    let failed = |e| anyhow::anyhow!("migrations failed: {e}");
+    match &mut *conn {
+        Conn::Sqlite(c) => c
+            .run_pending_migrations(SQLITE_MIGRATIONS)
+            .map(drop)
+            .map_err(failed)?,
+        Conn::Postgres(c) => {
+            c.batch_execute(&format!("SELECT pg_advisory_lock({})", lock_key::MIGRATE))?;
+            let ran = c
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(drop)
+                .map_err(failed);
+            c.batch_execute(&format!("SELECT pg_advisory_unlock({})", lock_key::MIGRATE))?;
+            ran?
+        }
+    };
     Ok(())
 }
 
@@ -148,9 +334,9 @@ mod tests {
     use crate::domain::realm::Realm;
 
     /// A migrated in-memory database whose statements are recorded as they start.
-    fn recording() -> (SqliteConnection, Arc<Mutex<Vec<String>>>) {
+    fn recording() -> (Conn, Arc<Mutex<Vec<String>>>) {
         let mut conn = SqliteConnection::establish(":memory:").unwrap();
-        conn.run_pending_migrations(MIGRATIONS).unwrap();
+        conn.run_pending_migrations(SQLITE_MIGRATIONS).unwrap();
         let seen = Arc::new(Mutex::new(Vec::<String>::new()));
         let sink = seen.clone();
         conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
@@ -158,7 +344,7 @@ mod tests {
                 sink.lock().unwrap().push(query.to_string());
             }
         });
-        (conn, seen)
+        (Conn::Sqlite(conn), seen)
     }
 
     /// The console's live-session count per realm reads the index alone, not every live row
@@ -175,8 +361,11 @@ mod tests {
         sessions::count_live(&mut conn, Some(Realm::User), None, now).unwrap();
         let sql = seen.lock().unwrap().last().cloned().unwrap();
         let sql = sql.split(" -- binds:").next().unwrap();
+        let Conn::Sqlite(sqlite) = &mut conn else {
+            unreachable!()
+        };
         let plan: Vec<Plan> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
-            .load(&mut conn)
+            .load(sqlite)
             .unwrap();
         assert!(
             plan.iter().any(|p| p

@@ -11,6 +11,8 @@ use std::time::Duration;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::{per_backend, Conn};
+
 use super::schema::{auth_sessions, password_checks};
 use crate::domain::clock::after;
 use crate::domain::ids::{AccountId, SessionId};
@@ -44,7 +46,7 @@ struct Row {
 /// be refused before any costly check (the strength policy) and without taking the write
 /// lock. `admit` decides again inside its transaction.
 pub fn would_admit(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     session_id: &SessionId,
     account_id: AccountId,
     window: Duration,
@@ -56,7 +58,7 @@ pub fn would_admit(
 /// Admits one check (counted, marked in flight) or says why not. Call inside an immediate
 /// transaction, so parallel requests are decided one after another.
 pub fn admit(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     session_id: &SessionId,
     account_id: AccountId,
     window: Duration,
@@ -66,7 +68,7 @@ pub fn admit(
     if admission != Admission::Admitted {
         return Ok(admission);
     }
-    diesel::insert_into(password_checks::table)
+    per_backend!(conn, |c| diesel::insert_into(password_checks::table)
         .values((
             password_checks::session_id.eq(session_id),
             password_checks::account_id.eq(account_id),
@@ -82,13 +84,13 @@ pub fn admit(
             password_checks::window_started_at.eq(window_started_at),
             password_checks::in_flight_since.eq(Some(now)),
         ))
-        .execute(conn)?;
+        .execute(c))?;
     Ok(Admission::Admitted)
 }
 
 /// The answer, and the window's count and start should the check be admitted.
 fn state(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     session_id: &SessionId,
     account_id: AccountId,
     window: Duration,
@@ -135,11 +137,7 @@ fn state(
 
 /// Records the check's outcome: a wrong password is counted. Returns the session's wrong
 /// checks so far. The check stays marked in flight until `release`.
-pub fn finish(
-    conn: &mut SqliteConnection,
-    session_id: &SessionId,
-    wrong: bool,
-) -> QueryResult<i32> {
+pub fn finish(conn: &mut Conn, session_id: &SessionId, wrong: bool) -> QueryResult<i32> {
     let added = i32::from(wrong);
     diesel::update(password_checks::table.find(session_id))
         .set(password_checks::wrong.eq(password_checks::wrong + added))
@@ -150,7 +148,7 @@ pub fn finish(
 }
 
 /// The check is over (answered, failed, or its request dropped).
-pub fn release(conn: &mut SqliteConnection, session_id: &SessionId) -> QueryResult<()> {
+pub fn release(conn: &mut Conn, session_id: &SessionId) -> QueryResult<()> {
     diesel::update(password_checks::table.find(session_id))
         .set(password_checks::in_flight_since.eq(None::<NaiveDateTime>))
         .execute(conn)

@@ -3,6 +3,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::Conn;
+
 use super::schema::rate_events;
 
 #[derive(Clone, Copy, Debug)]
@@ -25,7 +27,7 @@ impl RateKind {
 /// Whether one more event would be within `limit` for the past hour. Records nothing: for
 /// refusing early, before expensive work; `hit` decides.
 pub fn within(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     kind: RateKind,
     subject: &str,
     limit: u32,
@@ -44,7 +46,7 @@ pub fn within(
 /// Records one event and says whether it is within `limit` for the past hour (this one
 /// included). Call inside a write transaction so parallel requests count correctly.
 pub fn hit(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     kind: RateKind,
     subject: &str,
     limit: u32,

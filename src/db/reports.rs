@@ -3,6 +3,8 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
+use super::Conn;
+
 use super::schema::{accounts, auth_sessions, logout_activity, security_incidents};
 use crate::domain::events::{IncidentKind, LogoutReason, Severity};
 use crate::domain::ids::{AccountId, SessionId};
@@ -54,11 +56,7 @@ pub struct AccountRow {
     pub last_login_at: Option<NaiveDateTime>,
 }
 
-pub fn accounts(
-    conn: &mut SqliteConnection,
-    q: &str,
-    window: Window,
-) -> QueryResult<Paged<AccountRow>> {
+pub fn accounts(conn: &mut Conn, q: &str, window: Window) -> QueryResult<Paged<AccountRow>> {
     let (limit, offset) = window.limit_offset();
     let mut query = accounts::table.into_boxed();
     let q = q.trim();
@@ -96,10 +94,7 @@ fn escape_like(raw: &str) -> String {
 }
 
 /// An `account` filter: an id, or an email (normalised). `Some(None)` means "matches none".
-pub fn resolve_account(
-    conn: &mut SqliteConnection,
-    raw: &str,
-) -> QueryResult<Option<Option<AccountId>>> {
+pub fn resolve_account(conn: &mut Conn, raw: &str) -> QueryResult<Option<Option<AccountId>>> {
     let raw = raw.trim();
     if raw.is_empty() {
         return Ok(None);
@@ -129,7 +124,7 @@ pub struct SessionRow {
 }
 
 pub fn live_sessions(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     realm: Option<Realm>,
     account: Option<Option<AccountId>>,
     now: NaiveDateTime,
@@ -198,11 +193,7 @@ pub struct IncidentRow {
     pub details: Option<String>,
 }
 
-pub fn incidents(
-    conn: &mut SqliteConnection,
-    f: &Filters,
-    window: Window,
-) -> QueryResult<Paged<IncidentRow>> {
+pub fn incidents(conn: &mut Conn, f: &Filters, window: Window) -> QueryResult<Paged<IncidentRow>> {
     use security_incidents as si;
     let (limit, offset) = window.limit_offset();
     let mut query = si::table.into_boxed();
@@ -258,11 +249,7 @@ pub struct LogoutRow {
     pub user_agent: Option<String>,
 }
 
-pub fn logouts(
-    conn: &mut SqliteConnection,
-    f: &Filters,
-    window: Window,
-) -> QueryResult<Paged<LogoutRow>> {
+pub fn logouts(conn: &mut Conn, f: &Filters, window: Window) -> QueryResult<Paged<LogoutRow>> {
     use logout_activity as la;
     let (limit, offset) = window.limit_offset();
     let mut query = la::table.into_boxed();
@@ -315,9 +302,9 @@ pub struct Overview {
     pub days: Vec<(NaiveDate, i64, i64, i64)>,
 }
 
-pub fn overview(conn: &mut SqliteConnection, now: NaiveDateTime) -> QueryResult<Overview> {
+pub fn overview(conn: &mut Conn, now: NaiveDateTime) -> QueryResult<Overview> {
     let day_ago = now - chrono::Duration::hours(24);
-    let severity = |conn: &mut SqliteConnection, s: Severity| {
+    let severity = |conn: &mut Conn, s: Severity| {
         security_incidents::table
             .filter(security_incidents::created_at.gt(day_ago))
             .filter(security_incidents::severity.eq(s))

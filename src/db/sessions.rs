@@ -4,6 +4,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::{per_backend, Conn};
+
 use super::accounts::Account;
 use super::audit::record_logout;
 use super::schema::{accounts, auth_sessions, rotated_secrets};
@@ -59,7 +61,7 @@ pub struct NewSession<'a> {
     pub user_agent: &'a str,
 }
 
-pub fn insert(conn: &mut SqliteConnection, new: &NewSession<'_>) -> QueryResult<()> {
+pub fn insert(conn: &mut Conn, new: &NewSession<'_>) -> QueryResult<()> {
     diesel::insert_into(auth_sessions::table)
         .values(new)
         .execute(conn)
@@ -69,7 +71,7 @@ pub fn insert(conn: &mut SqliteConnection, new: &NewSession<'_>) -> QueryResult<
 /// The row whose secret hashes to `secret_hash`, in `realm` only: a user-realm secret never
 /// finds an admin-realm row.
 pub fn find_by_secret(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     realm: Realm,
     secret_hash: &SecretHash,
 ) -> QueryResult<Option<AuthSession>> {
@@ -83,7 +85,7 @@ pub fn find_by_secret(
 
 /// As `find_by_secret`, with the row's account, in one statement: the guard's common case.
 pub fn find_by_secret_with_account(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     realm: Realm,
     secret_hash: &SecretHash,
 ) -> QueryResult<Option<(AuthSession, Account)>> {
@@ -99,7 +101,7 @@ pub fn find_by_secret_with_account(
 /// Revokes the row if it is still unrevoked and writes its logout activity. Returns whether
 /// this call revoked it, so a race between two tabs records one sign-out, not two.
 pub fn revoke(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     session: &AuthSession,
     reason: LogoutReason,
     client: Option<&ClientInfo>,
@@ -132,7 +134,7 @@ pub fn revoke(
 /// Gives the account's live row whose secret hashes to `old_hash` a new secret; whether there
 /// was one. The row, its id and its bounds stay: only a copy of the old secret stops working.
 pub fn rotate_secret(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     account_id: AccountId,
     old_hash: &SecretHash,
     new_hash: &SecretHash,
@@ -151,18 +153,25 @@ pub fn rotate_secret(
     let Some(id) = rotated else {
         return Ok(false);
     };
-    diesel::replace_into(rotated_secrets::table)
-        .values((
-            rotated_secrets::secret_hash.eq(old_hash),
-            rotated_secrets::session_id.eq(id),
+    let row = (
+        rotated_secrets::secret_hash.eq(old_hash),
+        rotated_secrets::session_id.eq(&id),
+        rotated_secrets::rotated_at.eq(now),
+    );
+    per_backend!(conn, |c| diesel::insert_into(rotated_secrets::table)
+        .values(row)
+        .on_conflict(rotated_secrets::secret_hash)
+        .do_update()
+        .set((
+            rotated_secrets::session_id.eq(&id),
             rotated_secrets::rotated_at.eq(now),
         ))
-        .execute(conn)?;
+        .execute(c))?;
     Ok(true)
 }
 
 /// Whether `secret_hash` was a session's secret before a rotation (see `rotate_secret`).
-pub fn was_rotated(conn: &mut SqliteConnection, secret_hash: &SecretHash) -> QueryResult<bool> {
+pub fn was_rotated(conn: &mut Conn, secret_hash: &SecretHash) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
         rotated_secrets::table.find(secret_hash),
     ))
@@ -171,7 +180,7 @@ pub fn was_rotated(conn: &mut SqliteConnection, secret_hash: &SecretHash) -> Que
 
 /// Forgets at most `limit` rotated secrets older than `before` (cleanup); how many.
 pub fn forget_rotated_before(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     before: NaiveDateTime,
     limit: i64,
 ) -> QueryResult<usize> {
@@ -186,7 +195,7 @@ pub fn forget_rotated_before(
 
 /// Records activity: pushes the idle expiry forward.
 pub fn touch(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: &SessionId,
     now: NaiveDateTime,
     idle_expires_at: NaiveDateTime,
@@ -202,7 +211,7 @@ pub fn touch(
 
 /// `touch`, only while the row is unrevoked; whether it was.
 pub fn touch_if_live(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     id: &SessionId,
     now: NaiveDateTime,
     idle_expires_at: NaiveDateTime,
@@ -220,11 +229,7 @@ pub fn touch_if_live(
     .map(|n| n == 1)
 }
 
-pub fn set_client(
-    conn: &mut SqliteConnection,
-    id: &SessionId,
-    client: &ClientInfo,
-) -> QueryResult<()> {
+pub fn set_client(conn: &mut Conn, id: &SessionId, client: &ClientInfo) -> QueryResult<()> {
     diesel::update(auth_sessions::table.find(id))
         .set((
             auth_sessions::ip.eq(client.ip.to_string()),
@@ -244,7 +249,7 @@ pub(super) fn live(now: NaiveDateTime) -> _ {
 }
 
 pub fn count_live(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     realm: Option<Realm>,
     account_id: Option<AccountId>,
     now: NaiveDateTime,
@@ -270,7 +275,7 @@ pub fn count_live(
     }
 }
 
-pub fn find(conn: &mut SqliteConnection, id: &SessionId) -> QueryResult<Option<AuthSession>> {
+pub fn find(conn: &mut Conn, id: &SessionId) -> QueryResult<Option<AuthSession>> {
     auth_sessions::table
         .find(id)
         .select(AuthSession::as_select())
@@ -280,7 +285,7 @@ pub fn find(conn: &mut SqliteConnection, id: &SessionId) -> QueryResult<Option<A
 
 /// The account's live sessions in every realm, newest first.
 pub fn live_for_account(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     account_id: AccountId,
     now: NaiveDateTime,
 ) -> QueryResult<Vec<AuthSession>> {
@@ -296,7 +301,7 @@ pub fn live_for_account(
 /// hash is in `keep` (the ones this browser holds), each with its logout activity. Returns
 /// how many it ended.
 pub fn revoke_all_for(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     account_id: AccountId,
     keep: &[SecretHash],
     reason: LogoutReason,
@@ -314,7 +319,7 @@ pub fn revoke_all_for(
 
 /// Revokes the account's live sessions in one realm (the single-session `replace` policy).
 pub fn revoke_live_in_realm(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     account_id: AccountId,
     realm: Realm,
     reason: LogoutReason,
@@ -332,7 +337,7 @@ pub fn revoke_live_in_realm(
 
 /// Revokes each row (with its logout activity); returns how many this call ended.
 pub fn revoke_each(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     rows: &[AuthSession],
     reason: LogoutReason,
     client: Option<&ClientInfo>,
@@ -349,7 +354,7 @@ pub fn revoke_each(
 
 /// The sign-in before `current`, for "last sign-in" on the dashboard.
 pub fn previous_sign_in(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     account_id: AccountId,
     current: &AuthSession,
 ) -> QueryResult<Option<(NaiveDateTime, String)>> {

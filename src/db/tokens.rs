@@ -3,6 +3,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::Conn;
+
 use super::schema::{accounts, email_tokens};
 use crate::domain::crypto;
 use crate::domain::ids::AccountId;
@@ -48,7 +50,7 @@ pub fn well_formed(raw: &str) -> bool {
 /// Voids every unused token of the account for `purpose`: a credential event (deactivation,
 /// password change, completed reset, sign-out everywhere) ends pending reset links (SPEC §8).
 pub fn void_all(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     account_id: AccountId,
     purpose: Purpose,
     now: NaiveDateTime,
@@ -66,7 +68,7 @@ pub fn void_all(
 
 /// Issues a token for `account`, voiding the account's earlier unused ones of that purpose.
 pub fn issue(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     account_id: AccountId,
     purpose: Purpose,
     now: NaiveDateTime,
@@ -89,7 +91,7 @@ pub fn issue(
 /// The account a still-valid token belongs to, without using it up. A token of a deactivated
 /// account is no token: its link answers like a used one and changes nothing.
 pub fn peek(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     token: &str,
     purpose: Purpose,
     now: NaiveDateTime,
@@ -112,7 +114,7 @@ pub fn peek(
 /// Uses the token up with one conditional update, so two tabs racing with the same link
 /// cannot both succeed. Returns the account, or `None` when unknown, used or expired.
 pub fn consume(
-    conn: &mut SqliteConnection,
+    conn: &mut Conn,
     token: &str,
     purpose: Purpose,
     now: NaiveDateTime,

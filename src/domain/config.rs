@@ -188,7 +188,7 @@ pub struct Config {
 }
 
 /// Where the portal listens, what it is reached as, and what it trusts of the network.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Server {
     pub bind: SocketAddr,
     pub database_url: String,
@@ -197,6 +197,78 @@ pub struct Server {
     pub trusted_proxies: Vec<IpNet>,
     /// How long after its headers a request body may take to arrive (SPEC §6).
     pub body_timeout: Duration,
+}
+
+impl Server {
+    pub fn backend(&self) -> Backend {
+        Backend::of(&self.database_url)
+    }
+}
+
+/// SECURITY: a PostgreSQL URL carries its password; Debug shows the URL without it.
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("bind", &self.bind)
+            .field("database_url", &redact_database_url(&self.database_url))
+            .field("public_url", &self.public_url)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("body_timeout", &self.body_timeout)
+            .finish()
+    }
+}
+
+/// Which database `REALMGATE_DATABASE_URL` names (SPEC §16).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// A file path (the embedded default).
+    Sqlite,
+    /// `postgres://` or `postgresql://`.
+    Postgres,
+}
+
+impl Backend {
+    pub fn of(url: &str) -> Self {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+}
+
+/// The database URL fit for a message or a log line: a PostgreSQL URL's password (in the
+/// user part or as a `password=` parameter) becomes `***`.
+pub fn redact_database_url(url: &str) -> String {
+    if Backend::of(url) == Backend::Sqlite {
+        return url.to_owned();
+    }
+    let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
+    let (authority, tail) = match rest.find(['/', '?']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let authority = match authority.rsplit_once('@') {
+        Some((user, host)) => match user.split_once(':') {
+            Some((name, _)) => format!("{name}:***@{host}"),
+            None => format!("{user}@{host}"),
+        },
+        None => authority.to_owned(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                    _ => pair.to_owned(),
+                })
+                .collect();
+            format!("{path}?{}", query.join("&"))
+        }
+        None => tail.to_owned(),
+    };
+    format!("{scheme}://{authority}{tail}")
 }
 
 /// The session cookie's key and flags, and how long the remember cookie (and the session it
@@ -419,6 +491,15 @@ impl Config {
                 }),
                 generated: false,
             },
+            // A key made at start differs per process: with several instances on one
+            // database, each would refuse the others' cookies (SPEC §16).
+            None if Backend::of(&database_url) == Backend::Postgres => {
+                errors.add(err(
+                    "REALMGATE_SECRET_KEY",
+                    "is required with PostgreSQL (every instance must share one key)",
+                ));
+                generated()
+            }
             None if environment == Environment::Production => {
                 errors.add(err(
                     "REALMGATE_SECRET_KEY",
@@ -695,6 +776,32 @@ mod tests {
             "{shown}"
         );
         assert!(shown.contains("Smtp(smtps://[redacted])"), "{shown}");
+    }
+
+    #[test]
+    fn database_urls_pick_the_backend_and_never_print_a_password() {
+        assert_eq!(Backend::of("realmgate.db"), Backend::Sqlite);
+        assert_eq!(Backend::of("postgresql://h/db"), Backend::Postgres);
+        for (url, shown) in [
+            (
+                "postgres://rg:s3cret@db.internal:5432/rg",
+                "postgres://rg:***@db.internal:5432/rg",
+            ),
+            (
+                "postgresql://rg@db/rg?sslmode=require&password=s3cret",
+                "postgresql://rg@db/rg?sslmode=require&password=***",
+            ),
+            ("postgres://rg:p%40ss@db", "postgres://rg:***@db"),
+            ("data/realmgate.db", "data/realmgate.db"),
+        ] {
+            assert_eq!(redact_database_url(url), shown);
+        }
+        let m = HashMap::from([
+            ("REALMGATE_DATABASE_URL", "postgres://rg:s3cret@db/rg"),
+            ("REALMGATE_SECRET_KEY", "ab".repeat(64).leak() as &str),
+        ]);
+        let shown = format!("{:?}", Config::from_map(&m).unwrap());
+        assert!(!shown.contains("s3cret"), "{shown}");
     }
 
     #[test]

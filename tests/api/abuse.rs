@@ -182,7 +182,7 @@ async fn parallel_checks_of_one_account_run_one_at_a_time() {
 }
 
 /// `(id, secret_hash)` of the account's unrevoked registry rows.
-fn secret_hashes(conn: &mut SqliteConnection, account: i32) -> Vec<(String, String)> {
+fn secret_hashes(conn: &mut realmgate::db::Conn, account: i32) -> Vec<(String, String)> {
     s::table
         .filter(s::account_id.eq(account))
         .filter(s::revoked_at.is_null())

@@ -13,7 +13,7 @@ fn start_of_a_minute(clock: &realmgate::domain::clock::Clock) {
     clock.danger_advance(std::time::Duration::from_secs(60 - into_minute));
 }
 
-fn flood_details(conn: &mut SqliteConnection) -> Vec<String> {
+fn flood_details(conn: &mut realmgate::db::Conn) -> Vec<String> {
     si::table
         .filter(si::kind.eq("incident_flood"))
         .select(si::details)

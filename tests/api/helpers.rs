@@ -351,9 +351,7 @@ where
         self.post(realm_logout, &[("csrf_token", &token)]).await
     }
 
-    pub fn db(
-        &self,
-    ) -> diesel::r2d2::PooledConnection<diesel::r2d2::ConnectionManager<SqliteConnection>> {
+    pub fn db(&self) -> diesel::r2d2::PooledConnection<realmgate::db::Manager> {
         self.state.pool.get().unwrap()
     }
 

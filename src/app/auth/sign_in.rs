@@ -79,7 +79,7 @@ pub async fn sign_in(
         let (email, client, device) = (email.clone(), client.clone(), device.clone());
         let email_raw = email_raw.clone();
         db::block(&state.pool, move |conn| {
-            Ok(conn.immediate_transaction(|conn| {
+            Ok(conn.write_transaction(|conn| {
                 let ip = Subject::Ip(crate::domain::client::rate_key(client.ip));
                 let subject = match &email {
                     None => None,
@@ -210,7 +210,7 @@ pub async fn sign_in(
     };
     let account_id = new.account.id;
     let opened = db::block(&state.pool, move |conn| {
-        Ok(conn.immediate_transaction(|conn| {
+        Ok(conn.write_transaction(|conn| {
             open_session(
                 conn,
                 &new,

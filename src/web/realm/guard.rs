@@ -299,7 +299,7 @@ fn check(conn: &mut Conn, p: &Presented) -> diesel::QueryResult<Verdict<()>> {
         }
         return Ok(Verdict::Ended(SESSION_ENDED));
     }
-    conn.immediate_transaction(|conn| apply(conn, p))
+    conn.write_transaction(|conn| apply(conn, p))
 }
 
 /// Decides again from fresh rows, inside the write transaction, and writes what the answer

@@ -50,7 +50,7 @@ pub async fn submit<R: RealmKind>(
     let row = signed.session;
     // SPEC I5: the answer goes out only after the revocation and its activity row commit.
     db::block(&state.pool, move |conn| {
-        Ok(conn.immediate_transaction(|conn| {
+        Ok(conn.write_transaction(|conn| {
             sessions::revoke(conn, &row, LogoutReason::UserLogout, Some(&client), now)
         })?)
     })

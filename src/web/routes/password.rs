@@ -117,9 +117,8 @@ pub async fn change<R: RealmKind>(
     let id = session_id.clone();
     let now = state.clock.now();
     let admission = db::block(&state.pool, move |conn| {
-        Ok(conn.immediate_transaction(|conn| {
-            password_checks::admit(conn, &id, account_id, window, now)
-        })?)
+        Ok(conn
+            .write_transaction(|conn| password_checks::admit(conn, &id, account_id, window, now))?)
     })
     .await?;
     refused(admission)?;

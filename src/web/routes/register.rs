@@ -134,9 +134,8 @@ pub async fn submit(
         Err(message) => return refuse(&message),
     };
     let allowed = db::block(&state.pool, move |conn| {
-        Ok(conn.immediate_transaction(|conn| {
-            rates::hit(conn, RateKind::SignupPerIp, &ip, limit, now)
-        })?)
+        Ok(conn
+            .write_transaction(|conn| rates::hit(conn, RateKind::SignupPerIp, &ip, limit, now))?)
     })
     .await?;
     if !allowed {
@@ -181,7 +180,7 @@ pub async fn confirm(
         if tokens::peek(conn, &token, tokens::Purpose::Confirm, now)?.is_none() {
             return Ok(false);
         }
-        Ok(conn.immediate_transaction(|conn| {
+        Ok(conn.write_transaction(|conn| {
             let Some(id) = tokens::consume(conn, &token, tokens::Purpose::Confirm, now)? else {
                 return Ok::<_, diesel::result::Error>(false);
             };

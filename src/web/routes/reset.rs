@@ -123,7 +123,7 @@ pub async fn request(
     let ip = crate::domain::client::rate_key(client.ip);
     let now = state.clock.now();
     let open = db::block(&state.pool, move |conn| {
-        Ok(conn.immediate_transaction(|conn| {
+        Ok(conn.write_transaction(|conn| {
             rates::hit(
                 conn,
                 RateKind::ResetRequestPerIp,

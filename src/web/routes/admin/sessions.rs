@@ -103,7 +103,7 @@ pub async fn revoke(
     let id = id.into_inner();
     let now = state.clock.now();
     let found = db::block(&state.pool, move |conn| {
-        Ok(conn.immediate_transaction(|conn| {
+        Ok(conn.write_transaction(|conn| {
             let Some(row) = sessions::find(conn, &id)? else {
                 return Ok::<_, diesel::result::Error>(false);
             };

@@ -140,7 +140,7 @@ pub async fn create(
     let is_admin = form.is_admin == "on";
     let new_email = email.clone();
     let created = db::block(&state.pool, move |conn| {
-        Ok(conn.immediate_transaction(|conn| {
+        Ok(conn.write_transaction(|conn| {
             if accounts::find_by_email(conn, &new_email)?.is_some() {
                 return Ok::<_, diesel::result::Error>(None);
             }

@@ -1,0 +1,11 @@
+DROP TABLE rotated_secrets;
+DROP TABLE incident_counts;
+DROP TABLE password_checks;
+DROP TABLE known_devices;
+DROP TABLE login_failures;
+DROP TABLE rate_events;
+DROP TABLE email_tokens;
+DROP TABLE security_incidents;
+DROP TABLE logout_activity;
+DROP TABLE auth_sessions;
+DROP TABLE accounts;
