@@ -105,7 +105,10 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Serve => actix_web::rt::System::new().block_on(serve(config)),
         Command::Migrate => {
             db::connect(&config.server.database_url)?;
-            println!("Database {} is up to date.", config.server.database_url);
+            println!(
+                "Database {} is up to date.",
+                crate::domain::config::redact_database_url(&config.server.database_url)
+            );
             Ok(())
         }
         Command::CreateUser {

@@ -1,5 +1,6 @@
-//! `TestApp`: the production wiring (`startup::app`) over a fresh temporary SQLite database,
-//! driven through `actix_web::test` with one browser cookie jar shared by every "tab".
+//! `TestApp`: the production wiring (`startup::app`) over a fresh temporary database (a SQLite
+//! file, or in the PostgreSQL half of the suite a database of its own), driven through
+//! `actix_web::test` with one browser cookie jar shared by every "tab".
 #![allow(dead_code)]
 
 use std::cell::{Cell, RefCell};
@@ -14,6 +15,7 @@ use actix_web::test::{self, TestRequest};
 use actix_web::web;
 use actix_web::HttpMessage as _;
 use diesel::prelude::*;
+use realmgate::db::Backend;
 use realmgate::domain::clock::Clock;
 use realmgate::domain::config::{Config, HashParams};
 use realmgate::web::cookies::{DEVICE as DEVICE_COOKIE, REMEMBER as REMEMBER_COOKIE};
@@ -21,6 +23,8 @@ use realmgate::web::startup::{app, AppState, SESSION_COOKIE};
 
 pub const HOST: &str = "127.0.0.1:8080";
 pub const PASSWORD: &str = "correct horse battery staple";
+/// A fixed key: PostgreSQL needs one configured (SPEC §16), and tests need none random.
+pub const TEST_KEY: &str = "7465737420736563726574206b6579207468617420697320736978747920666f757220627974657320617420746865206c65617374206f6b206f6b6f6b6f6b6f";
 
 /// Every log line of this test binary, so tests can prove what never reaches the log.
 static LOGS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
@@ -111,6 +115,8 @@ pub struct TestApp<S> {
     pub device: RefCell<Option<String>>,
     pub peer: Cell<SocketAddr>,
     pub user_agent: RefCell<String>,
+    // DROP DATABASE … WITH (FORCE) ends the connections background threads still hold.
+    _db: TestDatabase,
     _dir: tempfile::TempDir,
 }
 
@@ -118,6 +124,75 @@ pub struct TestApp<S> {
 pub type IncidentRow = (Option<String>, Option<i32>, String, Option<String>);
 
 pub type Settings<'a> = &'a [(&'a str, &'a str)];
+
+/// A fresh database for one test, of the backend this test binary runs on (`crate::BACKEND`):
+/// a SQLite file in `dir`, or a PostgreSQL database of its own on the server named by
+/// `REALMGATE_TEST_POSTGRES`, dropped when this is.
+pub struct TestDatabase {
+    pub url: String,
+    postgres: Option<(String, String)>,
+}
+
+impl TestDatabase {
+    pub fn new(dir: &std::path::Path, name: &str) -> Self {
+        match crate::BACKEND {
+            Backend::Sqlite => Self {
+                url: dir.join(format!("{name}.db")).to_str().unwrap().to_owned(),
+                postgres: None,
+            },
+            Backend::Postgres => {
+                let server = postgres_server();
+                let db = format!(
+                    "rg_test_{}",
+                    realmgate::domain::crypto::random_token::<9>()
+                        .to_ascii_lowercase()
+                        .replace('-', "_")
+                );
+                let mut admin = diesel::PgConnection::establish(&server).unwrap();
+                diesel::sql_query(format!("CREATE DATABASE {db}"))
+                    .execute(&mut admin)
+                    .unwrap();
+                let (base, _) = server.rsplit_once('/').unwrap();
+                Self {
+                    url: format!("{base}/{db}"),
+                    postgres: Some((server, db)),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Some((server, db)) = &self.postgres {
+            if let Ok(mut admin) = diesel::PgConnection::establish(server) {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+                    .execute(&mut admin);
+            }
+        }
+    }
+}
+
+/// `REALMGATE_TEST_POSTGRES` (`postgres://user@host:port/postgres`, a role that may create
+/// databases). Without it the PostgreSQL half is skipped with one loud line, except under
+/// `CI=true`, where it fails: CI must run both.
+fn postgres_server() -> String {
+    if let Ok(url) = std::env::var("REALMGATE_TEST_POSTGRES") {
+        return url;
+    }
+    use std::io::Write as _;
+    // Tests reach this in parallel: one says it, and the process ends.
+    static SAID: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = SAID.lock();
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    // Past the test harness's capture, so the line is seen even though no test reports it.
+    let _ = writeln!(
+        std::io::stderr(),
+        "\n*** PostgreSQL half {}: REALMGATE_TEST_POSTGRES is not set (scripts/pg-test-cluster.sh starts a server) ***\n",
+        if ci { "FAILED under CI=true" } else { "SKIPPED" }
+    );
+    std::process::exit(if ci { 1 } else { 0 });
+}
 
 pub async fn spawn() -> TestApp<
     impl Service<
@@ -154,10 +229,11 @@ pub async fn spawn_tuned(
 > {
     install_log_capture();
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("test.db").to_str().unwrap().to_owned();
+    let db = TestDatabase::new(dir.path(), "test");
     let mail = format!("file:{}", dir.path().join("outbox").display());
     let mut map: HashMap<&str, &str> = settings.iter().copied().collect();
-    map.insert("REALMGATE_DATABASE_URL", &db);
+    map.insert("REALMGATE_DATABASE_URL", &db.url);
+    map.entry("REALMGATE_SECRET_KEY").or_insert(TEST_KEY);
     map.entry("REALMGATE_MAIL").or_insert(&mail);
     let mut config = Config::from_map(&map).unwrap();
     config.hashing.params = HashParams::danger_insecure_test_params();
@@ -176,6 +252,7 @@ pub async fn spawn_tuned(
         device: RefCell::new(None),
         peer: Cell::new("127.0.0.1:40000".parse().unwrap()),
         user_agent: RefCell::new("TestBrowser/1.0".into()),
+        _db: db,
         _dir: dir,
     }
 }

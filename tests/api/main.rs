@@ -2,6 +2,9 @@
 // Test code: a failed unwrap is a failed test (the portal's own code denies these).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+/// The backend this binary tests; `tests/api_postgres` runs the same modules on PostgreSQL.
+pub const BACKEND: realmgate::db::Backend = realmgate::db::Backend::Sqlite;
+
 mod abuse;
 mod bad_input;
 mod cli;

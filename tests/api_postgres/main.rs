@@ -1,0 +1,44 @@
+//! The API suite again, on PostgreSQL (SPEC §16: every rule holds on both backends). Each test
+//! gets a database of its own on the server named by `REALMGATE_TEST_POSTGRES`
+//! (`scripts/pg-test-cluster.sh` starts one); without it this binary skips with one loud line,
+//! or fails under `CI=true`. The modules are `tests/api`'s; those that test the SQLite file
+//! itself (`cli`, `http_edge`) or the source tree (`layers`) run there only.
+// Test code: a failed unwrap is a failed test (the portal's own code denies these).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub const BACKEND: realmgate::db::Backend = realmgate::db::Backend::Postgres;
+
+#[path = "../api/abuse.rs"]
+mod abuse;
+#[path = "../api/bad_input.rs"]
+mod bad_input;
+#[path = "../api/console.rs"]
+mod console;
+#[path = "../api/csrf.rs"]
+mod csrf;
+#[path = "../api/defences.rs"]
+mod defences;
+#[path = "../api/dual_realm.rs"]
+mod dual_realm;
+#[path = "../api/floods.rs"]
+mod floods;
+#[path = "../api/guard.rs"]
+mod guard;
+#[path = "../api/helpers.rs"]
+mod helpers;
+#[path = "../api/lockout.rs"]
+mod lockout;
+#[path = "../common/outbox.rs"]
+mod outbox;
+#[path = "../api/pages.rs"]
+mod pages;
+#[path = "../api/password.rs"]
+mod password;
+#[path = "../api/reset.rs"]
+mod reset;
+#[path = "../api/sessions_page.rs"]
+mod sessions_page;
+#[path = "../api/sign_in.rs"]
+mod sign_in;
+#[path = "../api/signup.rs"]
+mod signup;
