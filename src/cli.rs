@@ -260,14 +260,25 @@ fn bootstrap_admin(pool: &Pool, email: &str, params: &HashParams) -> anyhow::Res
     let password = crate::domain::crypto::random_token::<18>();
     let hash = hash_now(params, &password)?;
     let now = Utc::now().naive_utc();
-    accounts::insert(
-        &mut conn,
-        &accounts::NewAccount::new(email.as_str(), "Administrator", &hash, now)
-            .admin(true)
-            .confirmed(now)
-            .must_change_password(true),
-    )
-    .context("creating the bootstrap admin")?;
+    // Checked again inside the write transaction: instances started together on an empty
+    // database make one admin between them, and only the one that made it prints it.
+    let created = conn.write_transaction(|conn| -> anyhow::Result<bool> {
+        if accounts::admin_exists(conn)? {
+            return Ok(false);
+        }
+        accounts::insert(
+            conn,
+            &accounts::NewAccount::new(email.as_str(), "Administrator", &hash, now)
+                .admin(true)
+                .confirmed(now)
+                .must_change_password(true),
+        )
+        .context("creating the bootstrap admin")?;
+        Ok(true)
+    })?;
+    if !created {
+        return Ok(());
+    }
     say(&format!(
         "\nNo admin account existed, so one was created. Sign in at /admin/login with:\n  \
          email:    {email}\n  password: {password}\n\

@@ -243,16 +243,20 @@ fn one_line(e: &impl std::fmt::Display) -> String {
         .join(" ")
 }
 
-/// Applies pending migrations; on PostgreSQL under an advisory lock, so instances starting
-/// together migrate once.
+/// Applies pending migrations, once however many instances start together: on SQLite inside
+/// one `BEGIN IMMEDIATE` (each migration a savepoint in it), on PostgreSQL under an advisory
+/// lock. The later ones find nothing to do.
 pub fn run_migrations(pool: &Pool) -> anyhow::Result<()> {
     let mut conn = pool.get()?;
     let failed = |e| anyhow::anyhow!("migrations failed: {e}");
     match &mut *conn {
-        Conn::Sqlite(c) => c
-            .run_pending_migrations(SQLITE_MIGRATIONS)
-            .map(drop)
-            .map_err(failed)?,
+        Conn::Sqlite(_) => conn.write_transaction(|conn| match conn {
+            Conn::Sqlite(c) => c
+                .run_pending_migrations(SQLITE_MIGRATIONS)
+                .map(drop)
+                .map_err(failed),
+            Conn::Postgres(_) => Ok(()),
+        })?,
         Conn::Postgres(c) => {
             c.batch_execute(&format!("SELECT pg_advisory_lock({})", lock_key::MIGRATE))?;
             let ran = c

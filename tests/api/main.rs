@@ -16,6 +16,7 @@ mod floods;
 mod guard;
 mod helpers;
 mod http_edge;
+mod instances;
 mod layers;
 mod lockout;
 #[path = "../common/outbox.rs"]

@@ -26,6 +26,8 @@ mod floods;
 mod guard;
 #[path = "../api/helpers.rs"]
 mod helpers;
+#[path = "../api/instances.rs"]
+mod instances;
 #[path = "../api/lockout.rs"]
 mod lockout;
 #[path = "../common/outbox.rs"]

@@ -1,0 +1,99 @@
+//! Several `realmgate` processes on one database (SPEC §16): they start together, migrate once
+//! and make one bootstrap admin between them. Runs on both backends.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use diesel::prelude::*;
+
+use crate::helpers::{TestDatabase, TEST_KEY};
+
+/// A `realmgate serve` on a random loopback port.
+pub struct Instance {
+    pub child: Child,
+    pub port: u16,
+    /// What it printed before it said where it serves.
+    pub banner: Vec<String>,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn command(db: &str, extra: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_realmgate"));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("REALMGATE_DATABASE_URL", db)
+        .env("REALMGATE_SECRET_KEY", TEST_KEY)
+        .env("REALMGATE_BIND", "127.0.0.1:0")
+        .env("REALMGATE_MAIL", "log")
+        .env("RUST_LOG", "warn")
+        .envs(extra.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    cmd
+}
+
+/// Waits for a spawned `serve` to print its address; `None` if it exited first.
+pub fn wait_until_serving(mut child: Child) -> Result<Instance, Vec<String>> {
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let started = Instant::now();
+    let mut banner = Vec::new();
+    for line in stdout.lines() {
+        let Ok(line) = line else { break };
+        if let Some(rest) = line.strip_prefix("Realmgate is serving on http://127.0.0.1:") {
+            let port = rest.trim_end_matches('/').parse().unwrap();
+            return Ok(Instance {
+                child,
+                port,
+                banner,
+            });
+        }
+        banner.push(line);
+        assert!(started.elapsed() < Duration::from_secs(60), "no start");
+    }
+    let _ = child.wait();
+    Err(banner)
+}
+
+#[test]
+fn three_instances_started_together_on_an_empty_database_make_one_admin() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDatabase::new(dir.path(), "instances");
+    let children: Vec<Child> = (0..3)
+        .map(|_| command(&db.url, &[]).spawn().unwrap())
+        .collect();
+    let started: Vec<Result<Instance, Vec<String>>> =
+        children.into_iter().map(wait_until_serving).collect();
+    for s in &started {
+        assert!(
+            s.is_ok(),
+            "an instance failed to start: {s:?}",
+            s = s.as_ref().err()
+        );
+    }
+    let told = started
+        .iter()
+        .flatten()
+        .filter(|i| {
+            i.banner
+                .iter()
+                .any(|l| l.contains("No admin account existed"))
+        })
+        .count();
+    assert_eq!(told, 1, "exactly one instance made and printed the admin");
+
+    use realmgate::db::schema::accounts as a;
+    let pool = realmgate::db::connect(&db.url).unwrap();
+    let admins: i64 = a::table
+        .filter(a::is_admin.eq(true))
+        .count()
+        .get_result(&mut pool.get().unwrap())
+        .unwrap();
+    assert_eq!(admins, 1);
+}
