@@ -61,6 +61,23 @@ pub fn wait_until_serving(mut child: Child) -> Result<Instance, Vec<String>> {
     Err(banner)
 }
 
+/// One raw HTTP/1.1 GET; the whole answer.
+pub fn get(port: u16, path: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    stream.read_to_string(&mut out).unwrap();
+    out
+}
+
 #[test]
 fn three_instances_started_together_on_an_empty_database_make_one_admin() {
     let dir = tempfile::tempdir().unwrap();
@@ -87,6 +104,10 @@ fn three_instances_started_together_on_an_empty_database_make_one_admin() {
         })
         .count();
     assert_eq!(told, 1, "exactly one instance made and printed the admin");
+    for instance in started.iter().flatten() {
+        let health = get(instance.port, "/healthz");
+        assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    }
 
     use realmgate::db::schema::accounts as a;
     let pool = realmgate::db::connect(&db.url).unwrap();
