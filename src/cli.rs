@@ -104,7 +104,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Demo => demo(&config),
         Command::Serve => actix_web::rt::System::new().block_on(serve(config)),
         Command::Migrate => {
-            db::connect(&config.server.database_url)?;
+            db::connect_server(&config.server)?;
             println!(
                 "Database {} is up to date.",
                 crate::domain::config::redact_database_url(&config.server.database_url)
@@ -133,7 +133,7 @@ fn demo(config: &Config) -> anyhow::Result<()> {
              when REALMGATE_ENV=production"
         );
     }
-    let pool = db::connect(&config.server.database_url)?;
+    let pool = db::connect_server(&config.server)?;
     let mut conn = pool.get()?;
     let now = Utc::now().naive_utc();
     let base = match &config.server.public_url {
@@ -175,7 +175,7 @@ fn demo(config: &Config) -> anyhow::Result<()> {
 }
 
 fn sessions(config: &Config, action: SessionsCommand) -> anyhow::Result<()> {
-    let pool = db::connect(&config.server.database_url)?;
+    let pool = db::connect_server(&config.server)?;
     let mut conn = pool.get()?;
     let now = Utc::now().naive_utc();
     match action {
@@ -327,7 +327,7 @@ fn create_user(
         .map_err(|m| anyhow::anyhow!("{m}"))?;
     let hash = hash_now(&config.hashing.params, password.expose())?;
 
-    let pool = db::connect(&config.server.database_url)?;
+    let pool = db::connect_server(&config.server)?;
     let mut conn = pool.get()?;
     if accounts::find_by_email(&mut conn, &email)?.is_some() {
         bail!("an account with the email {email} already exists");

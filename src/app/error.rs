@@ -59,7 +59,7 @@ impl From<crate::db::DbError> for AppError {
         use crate::db::DbError;
         match e {
             DbError::Query(diesel::result::Error::NotFound) => AppError::NotFound,
-            DbError::Busy(_) | DbError::Locked(_) | DbError::Pool(_) => {
+            DbError::Busy(_) | DbError::Locked(_) | DbError::Pool(_) | DbError::Unreachable(_) => {
                 log::warn!("{e}");
                 AppError::Unavailable
             }

@@ -157,9 +157,27 @@ impl Conn {
     }
 }
 
-/// Opens (on SQLite creating when missing) the database, migrates it, and returns a pool.
+/// `connect_with` the defaults of `REALMGATE_DB_POOL_SIZE` and `REALMGATE_DB_TIMEOUT`
+/// (tools and tests).
 pub fn connect(database_url: &str) -> anyhow::Result<Pool> {
+    connect_with(database_url, POOL_SIZE, Duration::from_secs(5))
+}
+
+/// The pool of an instance: `server`'s database, pool size and timeout.
+pub fn connect_server(server: &crate::domain::config::Server) -> anyhow::Result<Pool> {
+    connect_with(&server.database_url, server.db_pool_size, server.db_timeout)
+}
+
+/// Opens (on SQLite creating when missing) the database, migrates it, and returns a pool of
+/// `size` connections. A request waits at most `timeout` for one (then its 503); on PostgreSQL
+/// the same bound is put on connecting and on unacknowledged writes to the server, so an
+/// unreachable database answers within it instead of hanging.
+pub fn connect_with(database_url: &str, size: u32, timeout: Duration) -> anyhow::Result<Pool> {
     let backend = Backend::of(database_url);
+    let database_url = &match backend {
+        Backend::Postgres => with_timeouts(database_url, timeout),
+        Backend::Sqlite => database_url.to_owned(),
+    };
     // Never the URL itself in a message: a PostgreSQL URL carries its password.
     let shown = crate::domain::config::redact_database_url(database_url);
     if backend == Backend::Postgres {
@@ -184,15 +202,34 @@ pub fn connect(database_url: &str) -> anyhow::Result<Pool> {
         backend,
     };
     let pool = diesel::r2d2::Pool::builder()
-        .max_size(POOL_SIZE)
-        .connection_timeout(Duration::from_secs(5))
-        // A connection to a local file does not go stale; testing each check-out with
-        // `SELECT 1` was one more statement on every request.
+        .max_size(size.max(1))
+        .connection_timeout(timeout)
+        // No `SELECT 1` at each check-out (one more statement on every request): a
+        // PostgreSQL connection that lost its server fails its next query (a 503), Diesel
+        // then reports it broken, and the pool replaces it (tests/api/faults.rs). Checking
+        // first only made each request of an outage wait out the timeout.
         .test_on_check_out(false)
         .build(manager)
         .map_err(|e| anyhow::anyhow!("cannot open the database {shown}: {e}"))?;
     run_migrations(&pool)?;
     Ok(pool)
+}
+
+/// libpq's own bounds, unless the URL sets them: `connect_timeout` (whole seconds) and
+/// `tcp_user_timeout` (how long sent data may stay unacknowledged, in ms).
+fn with_timeouts(url: &str, timeout: Duration) -> String {
+    let mut url = url.to_owned();
+    let secs = timeout.as_secs().max(1);
+    for (key, value) in [
+        ("connect_timeout", secs.to_string()),
+        ("tcp_user_timeout", (secs * 1000).to_string()),
+    ] {
+        if !url.contains(&format!("{key}=")) {
+            url.push(if url.contains('?') { '&' } else { '?' });
+            url.push_str(&format!("{key}={value}"));
+        }
+    }
+    url
 }
 
 /// One connection to an existing database, neither created nor migrated (`realmgate check`).
@@ -283,6 +320,10 @@ pub enum DbError {
     /// No connection came free in the pool's wait.
     #[error("database pool: {0}")]
     Pool(String),
+    /// The connection to the server was lost (a restart, the network): worth a 503; the
+    /// pool replaces the connection.
+    #[error("database unreachable: {0}")]
+    Unreachable(String),
     #[error("database: {0}")]
     Query(diesel::result::Error),
     /// The blocking task itself failed (it panicked or was cancelled).
@@ -304,6 +345,10 @@ impl From<diesel::result::Error> for DbError {
                     DbError::Query(e)
                 }
             }
+            Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                ref info,
+            ) => DbError::Unreachable(info.message().to_owned()),
             e => DbError::Query(e),
         }
     }

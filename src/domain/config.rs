@@ -197,6 +197,11 @@ pub struct Server {
     pub trusted_proxies: Vec<IpNet>,
     /// How long after its headers a request body may take to arrive (SPEC §6).
     pub body_timeout: Duration,
+    /// `REALMGATE_DB_POOL_SIZE`: pooled database connections of this instance.
+    pub db_pool_size: u32,
+    /// `REALMGATE_DB_TIMEOUT`: the longest a request waits for the database (a connection
+    /// from the pool, or a new one) before its 503 (SPEC §16).
+    pub db_timeout: Duration,
 }
 
 impl Server {
@@ -214,6 +219,8 @@ impl std::fmt::Debug for Server {
             .field("public_url", &self.public_url)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("body_timeout", &self.body_timeout)
+            .field("db_pool_size", &self.db_pool_size)
+            .field("db_timeout", &self.db_timeout)
             .finish()
     }
 }
@@ -600,6 +607,8 @@ impl Config {
                 public_url,
                 trusted_proxies,
                 body_timeout: duration("REALMGATE_BODY_TIMEOUT", "10s"),
+                db_pool_size: count("REALMGATE_DB_POOL_SIZE", 8),
+                db_timeout: duration("REALMGATE_DB_TIMEOUT", "5s"),
             },
             cookie: CookieSettings {
                 key,

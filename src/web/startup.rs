@@ -425,7 +425,7 @@ impl Application {
             )
         })?;
         let port = listener.local_addr()?.port();
-        let pool = db::connect(&config.server.database_url)?;
+        let pool = db::connect_server(&config.server)?;
         let state = web::Data::new(AppState::new(config, pool, Clock::default(), port)?);
         let for_server = state.clone();
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get());

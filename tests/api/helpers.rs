@@ -140,24 +140,27 @@ impl TestDatabase {
                 url: dir.join(format!("{name}.db")).to_str().unwrap().to_owned(),
                 postgres: None,
             },
-            Backend::Postgres => {
-                let server = postgres_server();
-                let db = format!(
-                    "rg_test_{}",
-                    realmgate::domain::crypto::random_token::<9>()
-                        .to_ascii_lowercase()
-                        .replace('-', "_")
-                );
-                let mut admin = diesel::PgConnection::establish(&server).unwrap();
-                diesel::sql_query(format!("CREATE DATABASE {db}"))
-                    .execute(&mut admin)
-                    .unwrap();
-                let (base, _) = server.rsplit_once('/').unwrap();
-                Self {
-                    url: format!("{base}/{db}"),
-                    postgres: Some((server, db)),
-                }
-            }
+            Backend::Postgres => Self::on_postgres(&postgres_server()),
+        }
+    }
+
+    /// A fresh database on the PostgreSQL server at `server` (a URL whose path is a database
+    /// the role may connect to, such as `/postgres`).
+    pub fn on_postgres(server: &str) -> Self {
+        let db = format!(
+            "rg_test_{}",
+            realmgate::domain::crypto::random_token::<9>()
+                .to_ascii_lowercase()
+                .replace('-', "_")
+        );
+        let mut admin = diesel::PgConnection::establish(server).unwrap();
+        diesel::sql_query(format!("CREATE DATABASE {db}"))
+            .execute(&mut admin)
+            .unwrap();
+        let (base, _) = server.rsplit_once('/').unwrap();
+        Self {
+            url: format!("{base}/{db}"),
+            postgres: Some((server.to_owned(), db)),
         }
     }
 }
@@ -227,9 +230,25 @@ pub async fn spawn_tuned(
         Error = actix_web::Error,
     >,
 > {
-    install_log_capture();
     let dir = tempfile::tempdir().unwrap();
     let db = TestDatabase::new(dir.path(), "test");
+    spawn_on(db, dir, settings, tune).await
+}
+
+/// `spawn_tuned` on a database the caller made (a PostgreSQL server of its own, say).
+pub async fn spawn_on(
+    db: TestDatabase,
+    dir: tempfile::TempDir,
+    settings: Settings<'_>,
+    tune: impl FnOnce(&mut Config),
+) -> TestApp<
+    impl Service<
+        actix_http::Request,
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+    >,
+> {
+    install_log_capture();
     let mail = format!("file:{}", dir.path().join("outbox").display());
     let mut map: HashMap<&str, &str> = settings.iter().copied().collect();
     map.insert("REALMGATE_DATABASE_URL", &db.url);

@@ -12,6 +12,7 @@ mod console;
 mod csrf;
 mod defences;
 mod dual_realm;
+mod faults;
 mod floods;
 mod guard;
 mod helpers;

@@ -20,6 +20,8 @@ mod csrf;
 mod defences;
 #[path = "../api/dual_realm.rs"]
 mod dual_realm;
+#[path = "../api/faults.rs"]
+mod faults;
 #[path = "../api/floods.rs"]
 mod floods;
 #[path = "../api/guard.rs"]
