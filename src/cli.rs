@@ -7,7 +7,7 @@ use chrono::Utc;
 use clap::{Parser, Subcommand};
 
 use crate::app::auth::password::hash_now;
-use crate::app::maintenance;
+use crate::app::maintenance::{self, StartSessions};
 use crate::db::{self, accounts, sessions, Pool};
 use crate::domain::config::{Config, HashParams};
 use crate::domain::events::LogoutReason;
@@ -223,17 +223,23 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let clear_on_start = config.housekeeping.clear_sessions_on_start;
     let (app, state) = Application::build(config)?;
     bootstrap_admin(&state.pool, &bootstrap_email, &hash_params)?;
-    if clear_on_start {
+    let instance_id = crate::domain::crypto::random_token::<12>();
+    let postgres = state.config.server.backend() == db::Backend::Postgres;
+    let started = {
         let mut conn = state.pool.get()?;
-        let n = maintenance::clear_sessions(
-            &mut conn,
-            None,
-            LogoutReason::ServerRestart,
-            state.clock.now(),
-        )?;
-        say(&format!(
+        maintenance::start_instance(&mut conn, &instance_id, clear_on_start, state.clock.now())?
+    };
+    match started {
+        StartSessions::Kept => {}
+        StartSessions::Cleared(n) => say(&format!(
             "[SECURITY] Server restart detected: cleared {n} session(s)\n"
-        ));
+        )),
+        StartSessions::Joined(n) => say(&format!(
+            "[SECURITY] Joined {n} running instance(s): sessions kept\n"
+        )),
+    }
+    if postgres {
+        maintenance::spawn_heartbeat(state.pool.clone(), instance_id.clone(), state.clock.clone());
     }
     maintenance::spawn_cleanup_loop(
         state.pool.clone(),
@@ -245,6 +251,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         "Realmgate is serving on {base}/\n  user sign-in:  {base}/login\n  admin console: {base}/admin/login\n"
     ));
     app.run_until_stopped().await?;
+    // A graceful stop leaves: the next start counts only the instances still running.
+    if postgres {
+        let mut conn = state.pool.get()?;
+        db::instances::leave(&mut conn, &instance_id)?;
+    }
     Ok(())
 }
 

@@ -120,6 +120,59 @@ fn batched(
     }
 }
 
+/// What a start did about sessions (SPEC §9, §16).
+#[derive(Debug, PartialEq, Eq)]
+pub enum StartSessions {
+    /// `REALMGATE_CLEAR_SESSIONS_ON_START` is off.
+    Kept,
+    /// A cold start: every live session ended (`server_restart`).
+    Cleared(usize),
+    /// A rolling restart on PostgreSQL: this many other instances are running, so nobody is
+    /// signed out.
+    Joined(i64),
+}
+
+/// Registers this instance (PostgreSQL) and, with `clear`, ends every live session unless
+/// other instances beat within the last 30 s.
+pub fn start_instance(
+    conn: &mut Conn,
+    instance_id: &str,
+    clear: bool,
+    now: NaiveDateTime,
+) -> QueryResult<StartSessions> {
+    let others = match conn.backend() {
+        crate::db::Backend::Postgres => crate::db::instances::join(conn, instance_id, now)?,
+        crate::db::Backend::Sqlite => 0,
+    };
+    if !clear {
+        return Ok(StartSessions::Kept);
+    }
+    if others > 0 {
+        return Ok(StartSessions::Joined(others));
+    }
+    clear_sessions(conn, None, LogoutReason::ServerRestart, now).map(StartSessions::Cleared)
+}
+
+/// On PostgreSQL, beats for `instance_id` every 10 s as a task of the current thread's runtime
+/// (the server's system), so other instances starting know this one runs.
+pub fn spawn_heartbeat(pool: Pool, instance_id: String, clock: crate::domain::clock::Clock) {
+    tokio::task::spawn_local(async move {
+        let mut ticker = tokio::time::interval(crate::db::instances::BEAT);
+        ticker.tick().await;
+        loop {
+            ticker.tick().await;
+            let (pool, id, now) = (pool.clone(), instance_id.clone(), clock.now());
+            let beat = crate::db::block(&pool, move |conn| {
+                Ok(crate::db::instances::beat(conn, &id, now)?)
+            })
+            .await;
+            if let Err(e) = beat {
+                log::warn!("instance heartbeat failed: {e}");
+            }
+        }
+    });
+}
+
 /// Runs `cleanup` every `REALMGATE_CLEANUP_INTERVAL` as a task of the current thread's
 /// runtime (the server's system); it stops with it.
 pub fn spawn_cleanup_loop(
@@ -139,7 +192,9 @@ pub fn spawn_cleanup_loop(
             let (pool, config, now) = (pool.clone(), config.clone(), clock.now());
             let outcome = tokio::task::spawn_blocking(move || {
                 let mut conn = pool.get().map_err(|e| anyhow::anyhow!("{e}"))?;
-                cleanup(&mut conn, &config, now).map_err(anyhow::Error::from)
+                // On PostgreSQL one instance at a time; the others skip this round.
+                let ran = conn.as_only_cleaner(|conn| cleanup(conn, &config, now))?;
+                Ok::<_, anyhow::Error>(ran.unwrap_or_default())
             })
             .await;
             match outcome {

@@ -11,6 +11,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod housekeeping;
+pub mod instances;
 pub mod lockout;
 pub mod password_checks;
 pub mod rates;
@@ -65,6 +66,8 @@ mod lock_key {
     pub const WRITE: i64 = 0x7267_0001;
     /// Held while migrating, so instances starting together migrate once.
     pub const MIGRATE: i64 = 0x7267_0002;
+    /// Held by the instance running the periodic cleanup.
+    pub const CLEANUP: i64 = 0x7267_0003;
 }
 
 /// Opens connections of the backend the URL names (never trying one after another: a
@@ -147,6 +150,33 @@ impl Conn {
                 Err(e)
             }
         }
+    }
+
+    /// Runs the periodic cleanup `f` unless another instance is running it now (on
+    /// PostgreSQL, `pg_try_advisory_lock`); `None` when skipped. On SQLite it always runs: its
+    /// write transactions already take turns.
+    pub fn as_only_cleaner<T>(
+        &mut self,
+        f: impl FnOnce(&mut Conn) -> diesel::QueryResult<T>,
+    ) -> diesel::QueryResult<Option<T>> {
+        use diesel::RunQueryDsl as _;
+        let Conn::Postgres(c) = self else {
+            return f(self).map(Some);
+        };
+        let got: bool = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
+            "pg_try_advisory_lock({})",
+            lock_key::CLEANUP
+        )))
+        .get_result(c)?;
+        if !got {
+            return Ok(None);
+        }
+        let ran = f(self);
+        per_backend!(self, |c| c.batch_execute(&format!(
+            "SELECT pg_advisory_unlock({})",
+            lock_key::CLEANUP
+        )))?;
+        ran.map(Some)
     }
 
     pub fn backend(&self) -> Backend {

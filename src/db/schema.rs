@@ -119,6 +119,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     password_checks,
     incident_counts,
     rotated_secrets,
+    instances,
 );
 
 diesel::table! {
@@ -147,5 +148,14 @@ diesel::table! {
         minute -> Timestamp,
         count -> Integer,
         flood_incident_id -> Nullable<Integer>,
+    }
+}
+
+// PostgreSQL only (several instances, SPEC §16).
+diesel::table! {
+    instances (id) {
+        id -> Text,
+        started_at -> Timestamp,
+        last_beat_at -> Timestamp,
     }
 }

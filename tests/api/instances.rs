@@ -118,3 +118,102 @@ fn three_instances_started_together_on_an_empty_database_make_one_admin() {
         .unwrap();
     assert_eq!(admins, 1);
 }
+
+/// Stops an instance as an operator's `systemctl stop` would (SIGTERM), and waits for it.
+fn stop_gracefully(mut instance: Instance) {
+    let pid = instance.child.id().to_string();
+    let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(status.success());
+    let started = Instant::now();
+    while instance.child.try_wait().unwrap().is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no graceful stop"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_rolling_restart_keeps_sessions_and_a_cold_start_clears_them() {
+    if crate::BACKEND != realmgate::db::Backend::Postgres {
+        return; // the instances heartbeat is PostgreSQL's (SPEC §16)
+    }
+    use realmgate::db::{accounts, schema::auth_sessions as s, sessions};
+    use realmgate::domain::ids::{SessionId, SessionSecret};
+    use realmgate::domain::realm::Realm;
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDatabase::new(dir.path(), "restarts");
+    let clear = [("REALMGATE_CLEAR_SESSIONS_ON_START", "true")];
+    let first = wait_until_serving(command(&db.url, &clear).spawn().unwrap()).unwrap();
+    assert!(
+        first
+            .banner
+            .iter()
+            .any(|l| l.contains("Server restart detected: cleared 0 session(s)")),
+        "{:?}",
+        first.banner
+    );
+
+    // A live session, as a sign-in would leave it.
+    let pool = realmgate::db::connect(&db.url).unwrap();
+    let mut conn = pool.get().unwrap();
+    let now = chrono::Utc::now().naive_utc();
+    let account = accounts::insert(
+        &mut conn,
+        &accounts::NewAccount::new("kept@example.com", "Kept", "x", now).confirmed(now),
+    )
+    .unwrap();
+    let id = SessionId::generate();
+    sessions::insert(
+        &mut conn,
+        &sessions::NewSession {
+            id: &id,
+            secret_hash: &SessionSecret::generate().hash(),
+            account_id: account.id,
+            realm: Realm::User,
+            remember: false,
+            created_at: now,
+            last_seen_at: now,
+            idle_expires_at: now + chrono::Duration::hours(1),
+            absolute_expires_at: now + chrono::Duration::hours(1),
+            ip: "127.0.0.1",
+            user_agent: "test",
+        },
+    )
+    .unwrap();
+    let reason = |conn: &mut realmgate::db::Conn| -> Option<String> {
+        s::table
+            .find(id.as_str())
+            .select(s::revoke_reason)
+            .first(conn)
+            .unwrap()
+    };
+
+    // Rolling: a second instance starts while the first runs; nobody is signed out.
+    let second = wait_until_serving(command(&db.url, &clear).spawn().unwrap()).unwrap();
+    assert!(
+        second
+            .banner
+            .iter()
+            .any(|l| l.contains("[SECURITY] Joined 1 running instance(s): sessions kept")),
+        "{:?}",
+        second.banner
+    );
+    assert_eq!(reason(&mut conn), None);
+
+    // Cold: both stop, then one starts; every session ends.
+    stop_gracefully(first);
+    stop_gracefully(second);
+    let third = wait_until_serving(command(&db.url, &clear).spawn().unwrap()).unwrap();
+    assert!(
+        third
+            .banner
+            .iter()
+            .any(|l| l.contains("Server restart detected: cleared 1 session(s)")),
+        "{:?}",
+        third.banner
+    );
+    assert_eq!(reason(&mut conn).as_deref(), Some("server_restart"));
+}

@@ -1,0 +1,49 @@
+//! `instances` (PostgreSQL, SPEC §16): which instances are running on this database, so a
+//! start can tell a cold start of the whole service from a rolling restart.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::instances;
+use super::Conn;
+
+/// How often a running instance beats.
+pub const BEAT: std::time::Duration = std::time::Duration::from_secs(10);
+/// An instance that has not beaten for this long is taken for gone.
+pub const ALIVE: chrono::Duration = chrono::Duration::seconds(30);
+
+/// Records instance `id` as running; returns how many others beat within `ALIVE`. One write
+/// transaction, so instances starting together count each other exactly once.
+pub fn join(conn: &mut Conn, id: &str, now: NaiveDateTime) -> QueryResult<i64> {
+    conn.write_transaction(|conn| {
+        // Rows of instances that died without leaving.
+        diesel::delete(instances::table.filter(instances::last_beat_at.le(now - ALIVE)))
+            .execute(conn)?;
+        let others = instances::table
+            .filter(instances::id.ne(id))
+            .count()
+            .get_result(conn)?;
+        diesel::insert_into(instances::table)
+            .values((
+                instances::id.eq(id),
+                instances::started_at.eq(now),
+                instances::last_beat_at.eq(now),
+            ))
+            .execute(conn)?;
+        Ok(others)
+    })
+}
+
+pub fn beat(conn: &mut Conn, id: &str, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(instances::table.find(id))
+        .set(instances::last_beat_at.eq(now))
+        .execute(conn)
+        .map(drop)
+}
+
+/// A graceful stop.
+pub fn leave(conn: &mut Conn, id: &str) -> QueryResult<()> {
+    diesel::delete(instances::table.find(id))
+        .execute(conn)
+        .map(drop)
+}
