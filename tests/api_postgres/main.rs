@@ -12,6 +12,8 @@ pub const BACKEND: realmgate::db::Backend = realmgate::db::Backend::Postgres;
 mod abuse;
 #[path = "../api/bad_input.rs"]
 mod bad_input;
+#[path = "../api/cluster.rs"]
+mod cluster;
 #[path = "../api/console.rs"]
 mod console;
 #[path = "../api/csrf.rs"]
