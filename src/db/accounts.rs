@@ -1,7 +1,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::Conn;
+use super::{Conn, Run as _};
 
 use super::schema::accounts;
 use crate::domain::ids::AccountId;
@@ -32,6 +32,12 @@ impl std::fmt::Debug for Account {
             .field("is_active", &self.is_active)
             .finish_non_exhaustive()
     }
+}
+
+/// `Account`'s columns as one backend-independent expression (`as_select()` names a backend),
+/// so its queries run on each backend's own connection (`db::Run`).
+pub fn columns() -> <Account as Selectable<diesel::sqlite::Sqlite>>::SelectExpression {
+    <Account as Selectable<diesel::sqlite::Sqlite>>::construct_selection()
 }
 
 impl Account {
@@ -93,39 +99,39 @@ impl<'a> NewAccount<'a> {
 pub fn find(conn: &mut Conn, id: AccountId) -> QueryResult<Option<Account>> {
     accounts::table
         .find(id)
-        .select(Account::as_select())
-        .get_result(conn)
+        .select(columns())
+        .one(conn)
         .optional()
 }
 
 pub fn find_by_email(conn: &mut Conn, email: &Email) -> QueryResult<Option<Account>> {
     accounts::table
         .filter(accounts::email.eq(email.as_str()))
-        .select(Account::as_select())
-        .get_result(conn)
+        .select(columns())
+        .one(conn)
         .optional()
 }
 
 pub fn insert(conn: &mut Conn, new: &NewAccount<'_>) -> QueryResult<Account> {
     diesel::insert_into(accounts::table)
         .values(new)
-        .execute(conn)?;
+        .exec(conn)?;
     // `email` is unique, so this reads back exactly the row just written.
     accounts::table
         .filter(accounts::email.eq(new.email))
-        .select(Account::as_select())
-        .get_result(conn)
+        .select(columns())
+        .one(conn)
 }
 
 pub fn admin_exists(conn: &mut Conn) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
         accounts::table.filter(accounts::is_admin.eq(true)),
     ))
-    .get_result(conn)
+    .one(conn)
 }
 
 pub fn count(conn: &mut Conn) -> QueryResult<i64> {
-    accounts::table.count().get_result(conn)
+    accounts::table.count().one(conn)
 }
 
 pub fn record_sign_in(
@@ -139,14 +145,14 @@ pub fn record_sign_in(
             accounts::last_login_at.eq(now),
             accounts::last_login_ip.eq(ip),
         ))
-        .execute(conn)
+        .exec(conn)
         .map(drop)
 }
 
 pub fn set_password_hash(conn: &mut Conn, id: AccountId, hash: &str) -> QueryResult<()> {
     diesel::update(accounts::table.find(id))
         .set(accounts::password_hash.eq(hash))
-        .execute(conn)
+        .exec(conn)
         .map(drop)
 }
 
@@ -157,7 +163,7 @@ pub fn set_new_password(conn: &mut Conn, id: AccountId, hash: &str) -> QueryResu
             accounts::password_hash.eq(hash),
             accounts::must_change_password.eq(false),
         ))
-        .execute(conn)
+        .exec(conn)
         .map(drop)
 }
 
@@ -168,14 +174,14 @@ pub fn confirm_email(conn: &mut Conn, id: AccountId, now: NaiveDateTime) -> Quer
             .filter(accounts::email_confirmed_at.is_null()),
     )
     .set(accounts::email_confirmed_at.eq(now))
-    .execute(conn)
+    .exec(conn)
     .map(drop)
 }
 
 pub fn set_active(conn: &mut Conn, id: AccountId, active: bool) -> QueryResult<()> {
     diesel::update(accounts::table.find(id))
         .set(accounts::is_active.eq(active))
-        .execute(conn)
+        .exec(conn)
         .map(drop)
 }
 
@@ -197,6 +203,6 @@ pub fn reset_for_demo(
             accounts::must_change_password.eq(false),
             accounts::email_confirmed_at.eq(Some(now)),
         ))
-        .execute(conn)
+        .exec(conn)
         .map(drop)
 }

@@ -4,7 +4,7 @@
 use chrono::{NaiveDateTime, Timelike as _};
 use diesel::prelude::*;
 
-use super::{per_backend, Conn};
+use super::{per_backend, Conn, Run as _};
 
 use super::schema::{incident_counts, logout_activity, security_incidents};
 use crate::domain::client::{rate_key, ClientInfo};
@@ -96,7 +96,7 @@ impl<'a> Incident<'a> {
             let (count, flood_id): (i32, Option<i32>) = incident_counts::table
                 .find((&key, self.kind, minute))
                 .select((incident_counts::count, incident_counts::flood_incident_id))
-                .get_result(conn)?;
+                .one(conn)?;
             let limit = i32::try_from(incidents_per_ip).unwrap_or(i32::MAX);
             if count <= limit {
                 return self.write(conn, now).map(drop);
@@ -109,7 +109,7 @@ impl<'a> Incident<'a> {
             match flood_id {
                 Some(id) => diesel::update(security_incidents::table.find(id))
                     .set(security_incidents::details.eq(details))
-                    .execute(conn)
+                    .exec(conn)
                     .map(drop),
                 None => {
                     let id = Incident {
@@ -123,7 +123,7 @@ impl<'a> Incident<'a> {
                     .write(conn, now)?;
                     diesel::update(incident_counts::table.find((&key, self.kind, minute)))
                         .set(incident_counts::flood_incident_id.eq(id))
-                        .execute(conn)
+                        .exec(conn)
                         .map(drop)
                 }
             }
@@ -154,7 +154,7 @@ impl<'a> Incident<'a> {
                 security_incidents::created_at.eq(now),
             ))
             .returning(security_incidents::id)
-            .get_result(conn)
+            .one(conn)
     }
 }
 
@@ -172,9 +172,9 @@ pub fn delete_incident_counts_before(
             incident_counts::minute,
         ))
         .limit(limit)
-        .load(conn)?;
+        .all(conn)?;
     for (ip_key, kind, minute) in &keys {
-        diesel::delete(incident_counts::table.find((ip_key, kind, minute))).execute(conn)?;
+        diesel::delete(incident_counts::table.find((ip_key, kind, minute))).exec(conn)?;
     }
     Ok(keys.len())
 }
@@ -198,7 +198,7 @@ pub fn record_logout(
             logout_activity::user_agent.eq(client.map(|c| c.user_agent.as_str())),
             logout_activity::created_at.eq(now),
         ))
-        .execute(conn)
+        .exec(conn)
         .map(drop)
 }
 

@@ -4,7 +4,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::Conn;
+use super::{Conn, Run as _};
 
 use super::schema::{
     auth_sessions, email_tokens, logout_activity, rate_events, security_incidents,
@@ -27,6 +27,7 @@ pub fn live_sessions(
     if let Some(realm) = realm {
         query = query.filter(auth_sessions::realm.eq(realm));
     }
+    // Boxed (its filters vary), so it names the multi-backend and runs through `Conn`.
     query
         .limit(limit)
         .select(AuthSession::as_select())
@@ -47,8 +48,8 @@ pub fn expired_sessions(
                 .or(auth_sessions::absolute_expires_at.le(now)),
         )
         .limit(limit)
-        .select(AuthSession::as_select())
-        .load(conn)
+        .select(super::sessions::columns())
+        .all(conn)
 }
 
 /// Deletes up to `limit` used or expired mail tokens; how many.
@@ -61,8 +62,8 @@ pub fn delete_spent_tokens(conn: &mut Conn, now: NaiveDateTime, limit: i64) -> Q
         )
         .select(email_tokens::id)
         .limit(limit)
-        .load(conn)?;
-    diesel::delete(email_tokens::table.filter(email_tokens::id.eq_any(&ids))).execute(conn)
+        .all(conn)?;
+    diesel::delete(email_tokens::table.filter(email_tokens::id.eq_any(&ids))).exec(conn)
 }
 
 /// Deletes up to `limit` rate events from before `before`; how many.
@@ -75,8 +76,8 @@ pub fn delete_rate_events_before(
         .filter(rate_events::created_at.lt(before))
         .select(rate_events::id)
         .limit(limit)
-        .load(conn)?;
-    diesel::delete(rate_events::table.filter(rate_events::id.eq_any(&ids))).execute(conn)
+        .all(conn)?;
+    diesel::delete(rate_events::table.filter(rate_events::id.eq_any(&ids))).exec(conn)
 }
 
 /// Deletes up to `limit` incidents from before `before` (retention); how many.
@@ -89,9 +90,8 @@ pub fn delete_incidents_before(
         .filter(security_incidents::created_at.lt(before))
         .select(security_incidents::id)
         .limit(limit)
-        .load(conn)?;
-    diesel::delete(security_incidents::table.filter(security_incidents::id.eq_any(&ids)))
-        .execute(conn)
+        .all(conn)?;
+    diesel::delete(security_incidents::table.filter(security_incidents::id.eq_any(&ids))).exec(conn)
 }
 
 /// Deletes up to `limit` logout activity rows from before `before` (retention); how many.
@@ -104,8 +104,8 @@ pub fn delete_logouts_before(
         .filter(logout_activity::created_at.lt(before))
         .select(logout_activity::id)
         .limit(limit)
-        .load(conn)?;
-    diesel::delete(logout_activity::table.filter(logout_activity::id.eq_any(&ids))).execute(conn)
+        .all(conn)?;
+    diesel::delete(logout_activity::table.filter(logout_activity::id.eq_any(&ids))).exec(conn)
 }
 
 /// Deletes up to `limit` sessions revoked before `before` (retention); how many.
@@ -118,6 +118,6 @@ pub fn delete_revoked_sessions_before(
         .filter(auth_sessions::revoked_at.lt(before))
         .select(auth_sessions::id)
         .limit(limit)
-        .load(conn)?;
-    diesel::delete(auth_sessions::table.filter(auth_sessions::id.eq_any(&ids))).execute(conn)
+        .all(conn)?;
+    diesel::delete(auth_sessions::table.filter(auth_sessions::id.eq_any(&ids))).exec(conn)
 }

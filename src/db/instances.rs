@@ -5,7 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::instances;
-use super::Conn;
+use super::{Conn, Run as _};
 
 /// How often a running instance beats.
 pub const BEAT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -18,18 +18,18 @@ pub fn join(conn: &mut Conn, id: &str, now: NaiveDateTime) -> QueryResult<i64> {
     conn.write_transaction(|conn| {
         // Rows of instances that died without leaving.
         diesel::delete(instances::table.filter(instances::last_beat_at.le(now - ALIVE)))
-            .execute(conn)?;
+            .exec(conn)?;
         let others = instances::table
             .filter(instances::id.ne(id))
             .count()
-            .get_result(conn)?;
+            .one(conn)?;
         diesel::insert_into(instances::table)
             .values((
                 instances::id.eq(id),
                 instances::started_at.eq(now),
                 instances::last_beat_at.eq(now),
             ))
-            .execute(conn)?;
+            .exec(conn)?;
         Ok(others)
     })
 }
@@ -37,13 +37,13 @@ pub fn join(conn: &mut Conn, id: &str, now: NaiveDateTime) -> QueryResult<i64> {
 pub fn beat(conn: &mut Conn, id: &str, now: NaiveDateTime) -> QueryResult<()> {
     diesel::update(instances::table.find(id))
         .set(instances::last_beat_at.eq(now))
-        .execute(conn)
+        .exec(conn)
         .map(drop)
 }
 
 /// A graceful stop.
 pub fn leave(conn: &mut Conn, id: &str) -> QueryResult<()> {
     diesel::delete(instances::table.find(id))
-        .execute(conn)
+        .exec(conn)
         .map(drop)
 }

@@ -7,7 +7,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::{per_backend, Conn};
+use super::{per_backend, Conn, Run as _};
 
 use super::schema::{known_devices, login_failures};
 use crate::domain::clock::after;
@@ -57,7 +57,7 @@ fn find(conn: &mut Conn, subject: &Subject) -> QueryResult<Option<Row>> {
             login_failures::window_started_at,
             login_failures::locked_until,
         ))
-        .get_result(conn)
+        .one(conn)
         .optional()
 }
 
@@ -119,14 +119,14 @@ pub fn give_back(conn: &mut Conn, subject: &Subject) -> QueryResult<()> {
             .filter(login_failures::locked_until.is_null()),
     )
     .set(login_failures::failures.eq(login_failures::failures - 1))
-    .execute(conn)
+    .exec(conn)
     .map(drop)
 }
 
 pub fn clear(conn: &mut Conn, subject: &Subject) -> QueryResult<()> {
     let (kind, key) = subject.parts();
     diesel::delete(login_failures::table.find((kind, key)))
-        .execute(conn)
+        .exec(conn)
         .map(drop)
 }
 
@@ -145,7 +145,7 @@ pub fn unlock_email(conn: &mut Conn, email: &str) -> QueryResult<()> {
                     .escape('\\'),
             ),
     )
-    .execute(conn)
+    .exec(conn)
     .map(drop)
 }
 
@@ -162,7 +162,7 @@ pub fn forget_devices(conn: &mut Conn, email: &str, keep: Option<&str>) -> Query
             .filter(known_devices::email.eq(email))
             .filter(known_devices::device_hash.ne(keep.unwrap_or(""))),
     )
-    .execute(conn)
+    .exec(conn)
     .map(drop)
 }
 
@@ -177,9 +177,9 @@ pub fn forget_devices_unused_since(
         .filter(known_devices::last_success_at.lt(cutoff))
         .select((known_devices::device_hash, known_devices::email))
         .limit(limit)
-        .load(conn)?;
+        .all(conn)?;
     for (device_hash, email) in &keys {
-        diesel::delete(known_devices::table.find((device_hash, email))).execute(conn)?;
+        diesel::delete(known_devices::table.find((device_hash, email))).exec(conn)?;
     }
     Ok(keys.len())
 }
@@ -192,7 +192,7 @@ pub fn is_known_device(conn: &mut Conn, device_hash: &str, email: &str) -> Query
     diesel::select(diesel::dsl::exists(
         known_devices::table.find((device_hash, email)),
     ))
-    .get_result(conn)
+    .one(conn)
 }
 
 pub fn remember_device(
@@ -239,9 +239,9 @@ pub fn delete_stale(
         )
         .select((login_failures::kind, login_failures::subject))
         .limit(limit)
-        .load(conn)?;
+        .all(conn)?;
     for (kind, subject) in &keys {
-        diesel::delete(login_failures::table.find((kind, subject))).execute(conn)?;
+        diesel::delete(login_failures::table.find((kind, subject))).exec(conn)?;
     }
     Ok(keys.len())
 }

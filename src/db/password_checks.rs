@@ -11,7 +11,7 @@ use std::time::Duration;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::{per_backend, Conn};
+use super::{per_backend, Conn, Run as _};
 
 use super::schema::{auth_sessions, password_checks};
 use crate::domain::clock::after;
@@ -107,14 +107,14 @@ fn state(
             .filter(password_checks::in_flight_since.gt(stale_before))
             .filter(auth_sessions::revoked_at.is_null()),
     ))
-    .get_result(conn)?;
+    .one(conn)?;
     if busy {
         return Ok((Admission::InFlight, 0, now));
     }
     let row: Option<Row> = password_checks::table
         .find(session_id)
         .select((password_checks::checks, password_checks::window_started_at))
-        .get_result(conn)
+        .one(conn)
         .optional()?;
     Ok(match row {
         Some(r) if now < after(r.window_started_at, window) => {
@@ -142,7 +142,7 @@ pub fn finish(conn: &mut Conn, session_id: &SessionId, wrong: bool) -> QueryResu
     diesel::update(password_checks::table.find(session_id))
         .set(password_checks::wrong.eq(password_checks::wrong + added))
         .returning(password_checks::wrong)
-        .get_result(conn)
+        .one(conn)
         .optional()
         .map(|w| w.unwrap_or(0))
 }
@@ -151,6 +151,6 @@ pub fn finish(conn: &mut Conn, session_id: &SessionId, wrong: bool) -> QueryResu
 pub fn release(conn: &mut Conn, session_id: &SessionId) -> QueryResult<()> {
     diesel::update(password_checks::table.find(session_id))
         .set(password_checks::in_flight_since.eq(None::<NaiveDateTime>))
-        .execute(conn)
+        .exec(conn)
         .map(drop)
 }

@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::Conn;
+use super::{Conn, Run as _};
 
 use super::schema::rate_events;
 
@@ -39,7 +39,7 @@ pub fn within(
         .filter(rate_events::subject.eq(subject))
         .filter(rate_events::created_at.gt(since))
         .count()
-        .get_result(conn)?;
+        .one(conn)?;
     Ok(recent < i64::from(limit))
 }
 
@@ -61,6 +61,6 @@ pub fn hit(
             rate_events::subject.eq(subject),
             rate_events::created_at.eq(now),
         ))
-        .execute(conn)?;
+        .exec(conn)?;
     Ok(true)
 }

@@ -1,9 +1,12 @@
 //! Read-only queries for the admin console: filtered, paginated lists and daily counts.
+//!
+//! The lists are boxed queries (their filters vary), whose type names the multi-backend: they
+//! run through `Conn` itself (`RunQueryDsl`); the other queries on each backend's own (`Run`).
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::Conn;
+use super::{Conn, Run as _};
 
 use super::schema::{accounts, auth_sessions, logout_activity, security_incidents};
 use crate::domain::events::{IncidentKind, LogoutReason, Severity};
@@ -320,17 +323,17 @@ pub fn overview(conn: &mut Conn, now: NaiveDateTime) -> QueryResult<Overview> {
             .filter(auth_sessions::created_at.ge(start))
             .filter(auth_sessions::created_at.lt(end))
             .count()
-            .get_result(conn)?;
+            .one(conn)?;
         let sign_outs = logout_activity::table
             .filter(logout_activity::created_at.ge(start))
             .filter(logout_activity::created_at.lt(end))
             .count()
-            .get_result(conn)?;
+            .one(conn)?;
         let incidents = security_incidents::table
             .filter(security_incidents::created_at.ge(start))
             .filter(security_incidents::created_at.lt(end))
             .count()
-            .get_result(conn)?;
+            .one(conn)?;
         days.push((day, sign_ins, sign_outs, incidents));
     }
     Ok(Overview {
@@ -343,7 +346,7 @@ pub fn overview(conn: &mut Conn, now: NaiveDateTime) -> QueryResult<Overview> {
         sign_outs: logout_activity::table
             .filter(logout_activity::created_at.gt(day_ago))
             .count()
-            .get_result(conn)?,
+            .one(conn)?,
         days,
     })
 }

@@ -4,7 +4,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::{per_backend, Conn};
+use super::{per_backend, Conn, Run as _};
 
 use super::accounts::Account;
 use super::audit::record_logout;
@@ -30,6 +30,11 @@ pub struct AuthSession {
     pub user_agent: String,
     pub revoked_at: Option<NaiveDateTime>,
     pub revoke_reason: Option<LogoutReason>,
+}
+
+/// `AuthSession`'s columns as one backend-independent expression (see `accounts::columns`).
+pub fn columns() -> <AuthSession as Selectable<diesel::sqlite::Sqlite>>::SelectExpression {
+    <AuthSession as Selectable<diesel::sqlite::Sqlite>>::construct_selection()
 }
 
 impl AuthSession {
@@ -64,7 +69,7 @@ pub struct NewSession<'a> {
 pub fn insert(conn: &mut Conn, new: &NewSession<'_>) -> QueryResult<()> {
     diesel::insert_into(auth_sessions::table)
         .values(new)
-        .execute(conn)
+        .exec(conn)
         .map(drop)
 }
 
@@ -78,8 +83,8 @@ pub fn find_by_secret(
     auth_sessions::table
         .filter(auth_sessions::secret_hash.eq(secret_hash))
         .filter(auth_sessions::realm.eq(realm))
-        .select(AuthSession::as_select())
-        .get_result(conn)
+        .select(columns())
+        .one(conn)
         .optional()
 }
 
@@ -93,8 +98,8 @@ pub fn find_by_secret_with_account(
         .inner_join(accounts::table)
         .filter(auth_sessions::secret_hash.eq(secret_hash))
         .filter(auth_sessions::realm.eq(realm))
-        .select((AuthSession::as_select(), Account::as_select()))
-        .get_result(conn)
+        .select((columns(), super::accounts::columns()))
+        .one(conn)
         .optional()
 }
 
@@ -116,7 +121,7 @@ pub fn revoke(
         auth_sessions::revoked_at.eq(now),
         auth_sessions::revoke_reason.eq(reason),
     ))
-    .execute(conn)?;
+    .exec(conn)?;
     if changed == 1 {
         record_logout(
             conn,
@@ -148,7 +153,7 @@ pub fn rotate_secret(
     )
     .set(auth_sessions::secret_hash.eq(new_hash))
     .returning(auth_sessions::id)
-    .get_result(conn)
+    .one(conn)
     .optional()?;
     let Some(id) = rotated else {
         return Ok(false);
@@ -175,7 +180,7 @@ pub fn was_rotated(conn: &mut Conn, secret_hash: &SecretHash) -> QueryResult<boo
     diesel::select(diesel::dsl::exists(
         rotated_secrets::table.find(secret_hash),
     ))
-    .get_result(conn)
+    .one(conn)
 }
 
 /// Forgets at most `limit` rotated secrets older than `before` (cleanup); how many.
@@ -188,9 +193,9 @@ pub fn forget_rotated_before(
         .filter(rotated_secrets::rotated_at.lt(before))
         .select(rotated_secrets::secret_hash)
         .limit(limit)
-        .load(conn)?;
+        .all(conn)?;
     diesel::delete(rotated_secrets::table.filter(rotated_secrets::secret_hash.eq_any(&hashes)))
-        .execute(conn)
+        .exec(conn)
 }
 
 /// Records activity: pushes the idle expiry forward.
@@ -205,7 +210,7 @@ pub fn touch(
             auth_sessions::last_seen_at.eq(now),
             auth_sessions::idle_expires_at.eq(idle_expires_at),
         ))
-        .execute(conn)
+        .exec(conn)
         .map(drop)
 }
 
@@ -225,7 +230,7 @@ pub fn touch_if_live(
         auth_sessions::last_seen_at.eq(now),
         auth_sessions::idle_expires_at.eq(idle_expires_at),
     ))
-    .execute(conn)
+    .exec(conn)
     .map(|n| n == 1)
 }
 
@@ -235,7 +240,7 @@ pub fn set_client(conn: &mut Conn, id: &SessionId, client: &ClientInfo) -> Query
             auth_sessions::ip.eq(client.ip.to_string()),
             auth_sessions::user_agent.eq(&client.user_agent),
         ))
-        .execute(conn)
+        .exec(conn)
         .map(drop)
 }
 
@@ -258,28 +263,25 @@ pub fn count_live(
     // query per connection, and not that of a boxed one (this runs on every dashboard view).
     let base = auth_sessions::table.filter(live(now));
     match (realm, account_id) {
-        (None, None) => base.count().get_result(conn),
-        (Some(r), None) => base
-            .filter(auth_sessions::realm.eq(r))
-            .count()
-            .get_result(conn),
+        (None, None) => base.count().one(conn),
+        (Some(r), None) => base.filter(auth_sessions::realm.eq(r)).count().one(conn),
         (None, Some(id)) => base
             .filter(auth_sessions::account_id.eq(id))
             .count()
-            .get_result(conn),
+            .one(conn),
         (Some(r), Some(id)) => base
             .filter(auth_sessions::realm.eq(r))
             .filter(auth_sessions::account_id.eq(id))
             .count()
-            .get_result(conn),
+            .one(conn),
     }
 }
 
 pub fn find(conn: &mut Conn, id: &SessionId) -> QueryResult<Option<AuthSession>> {
     auth_sessions::table
         .find(id)
-        .select(AuthSession::as_select())
-        .get_result(conn)
+        .select(columns())
+        .one(conn)
         .optional()
 }
 
@@ -293,8 +295,8 @@ pub fn live_for_account(
         .filter(live(now))
         .filter(auth_sessions::account_id.eq(account_id))
         .order(auth_sessions::created_at.desc())
-        .select(AuthSession::as_select())
-        .load(conn)
+        .select(columns())
+        .all(conn)
 }
 
 /// Revokes every unrevoked session of the account in every realm except those whose secret
@@ -312,8 +314,8 @@ pub fn revoke_all_for(
         .filter(auth_sessions::account_id.eq(account_id))
         .filter(auth_sessions::revoked_at.is_null())
         .filter(auth_sessions::secret_hash.ne_all(keep))
-        .select(AuthSession::as_select())
-        .load(conn)?;
+        .select(columns())
+        .all(conn)?;
     revoke_each(conn, &rows, reason, client, now)
 }
 
@@ -330,8 +332,8 @@ pub fn revoke_live_in_realm(
         .filter(live(now))
         .filter(auth_sessions::account_id.eq(account_id))
         .filter(auth_sessions::realm.eq(realm))
-        .select(AuthSession::as_select())
-        .load(conn)?;
+        .select(columns())
+        .all(conn)?;
     revoke_each(conn, &rows, reason, client, now)
 }
 
@@ -364,6 +366,6 @@ pub fn previous_sign_in(
         .filter(auth_sessions::created_at.le(current.created_at))
         .order(auth_sessions::created_at.desc())
         .select((auth_sessions::created_at, auth_sessions::ip))
-        .get_result(conn)
+        .one(conn)
         .optional()
 }

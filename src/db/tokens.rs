@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::Conn;
+use super::{Conn, Run as _};
 
 use super::schema::{accounts, email_tokens};
 use crate::domain::crypto;
@@ -62,7 +62,7 @@ pub fn void_all(
             .filter(email_tokens::used_at.is_null()),
     )
     .set(email_tokens::used_at.eq(now))
-    .execute(conn)
+    .exec(conn)
     .map(drop)
 }
 
@@ -84,7 +84,7 @@ pub fn issue(
             email_tokens::created_at.eq(now),
             email_tokens::expires_at.eq(expires_at),
         ))
-        .execute(conn)?;
+        .exec(conn)?;
     Ok(PlainToken(token))
 }
 
@@ -107,7 +107,7 @@ pub fn peek(
         .filter(email_tokens::expires_at.gt(now))
         .filter(accounts::is_active.eq(true))
         .select(email_tokens::account_id)
-        .get_result(conn)
+        .one(conn)
         .optional()
 }
 
@@ -129,6 +129,6 @@ pub fn consume(
             .filter(email_tokens::expires_at.gt(now)),
     )
     .set(email_tokens::used_at.eq(now))
-    .execute(conn)?;
+    .exec(conn)?;
     Ok((used == 1).then_some(account_id))
 }
