@@ -1,5 +1,6 @@
 //! `cargo bench --bench load [-- --accounts N --connections C --seconds S --storm S --honest H
-//! --password-storm P]`; `REALMGATE_LOAD_BIN=path` runs that server binary instead of this
+//! --password-storm P --database sqlite|postgres --instances N]` (several instances: PostgreSQL,
+//! behind nginx); `REALMGATE_LOAD_BIN=path` runs that server binary instead of this
 //! commit's release build (before/after comparisons).
 //!
 //! One repeatable load run against the release `realmgate` binary on a random loopback port
@@ -7,7 +8,7 @@
 //! cross-account check, the static-file ceiling, a sign-in storm, honest sign-ins before and
 //! during a storm of one account's current-password checks, and the server's peak memory.
 //! Prints one table (the password storm's figures side by side, before and during) and writes
-//! the same figures to `target/load.json`. Every loop is bounded
+//! the same figures to `target/load.json` (`load-postgres.json`, `load-postgres-N.json`). Every loop is bounded
 //! by count or time; all traffic goes to 127.0.0.1.
 // A benchmark stops at the first thing that goes wrong, with a message saying what.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -36,6 +37,11 @@ struct Options {
     honest: usize,
     /// The attacker's connections in the password storm phase, all one account.
     password_storm: usize,
+    /// `--database postgres`: a PostgreSQL database (on `REALMGATE_TEST_POSTGRES`, or a
+    /// throwaway cluster this run starts) instead of a SQLite file.
+    postgres: bool,
+    /// `--instances N` (PostgreSQL): N servers on the one database behind nginx.
+    instances: usize,
 }
 
 fn options() -> Options {
@@ -46,6 +52,8 @@ fn options() -> Options {
         storm_connections: 32,
         honest: 8,
         password_storm: 32,
+        postgres: false,
+        instances: 1,
     };
     let args: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -57,6 +65,14 @@ fn options() -> Options {
             "--seconds" => o.seconds = value().expect("--seconds N"),
             "--storm" => o.storm_connections = value().expect("--storm N") as usize,
             "--honest" => o.honest = value().expect("--honest N") as usize,
+            "--instances" => o.instances = value().expect("--instances N") as usize,
+            "--database" => {
+                o.postgres = match args.get(i + 1).map(String::as_str) {
+                    Some("postgres") => true,
+                    Some("sqlite") => false,
+                    _ => panic!("--database sqlite|postgres"),
+                };
+            }
             "--password-storm" => {
                 o.password_storm = value().expect("--password-storm N") as usize;
             }
@@ -75,30 +91,126 @@ fn options() -> Options {
         "--honest {} needs at least as many --accounts",
         o.honest
     );
+    assert!(
+        o.instances == 1 || o.postgres,
+        "--instances needs --database postgres"
+    );
     o
 }
 
+/// What the client talks to: one server, or several behind nginx; and the database.
 struct Server {
-    child: Child,
+    children: Vec<Child>,
+    nginx: Option<Child>,
     base: String,
-    _dir: tempfile::TempDir,
+    _database: Database,
+    _dirs: Vec<tempfile::TempDir>,
+}
+
+impl Server {
+    fn pids(&self) -> Vec<u32> {
+        self.children.iter().map(Child::id).collect()
+    }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        for child in self.children.iter_mut().chain(self.nginx.as_mut()) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
-fn realmgate(dir: &std::path::Path) -> Command {
+/// The run's database: a SQLite file, or a PostgreSQL database (dropped at the end) on a
+/// server of `REALMGATE_TEST_POSTGRES` or on a cluster this run started (stopped at the end).
+struct Database {
+    url: String,
+    postgres: Option<(String, String)>,
+    cluster: Option<(tempfile::TempDir, String)>,
+}
+
+fn script() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/pg-test-cluster.sh")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Database {
+    fn new(dir: &std::path::Path, postgres: bool) -> Self {
+        if !postgres {
+            return Self {
+                url: dir.join("load.db").to_str().unwrap().to_owned(),
+                postgres: None,
+                cluster: None,
+            };
+        }
+        let (server, cluster) = match std::env::var("REALMGATE_TEST_POSTGRES") {
+            Ok(url) => (url, None),
+            Err(_) => {
+                let dir = tempfile::tempdir().unwrap();
+                let port = free_port().to_string();
+                let out = Command::new(script())
+                    .args(["start", dir.path().to_str().unwrap()])
+                    .env("PGPORT_TEST", &port)
+                    .output()
+                    .unwrap();
+                assert!(out.status.success(), "starting PostgreSQL: {out:?}");
+                let url = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+                (url, Some((dir, port)))
+            }
+        };
+        use diesel::prelude::*;
+        let name = "rg_load";
+        let mut admin = diesel::PgConnection::establish(&server).unwrap();
+        diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut admin)
+            .unwrap();
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .unwrap();
+        let (base, _) = server.rsplit_once('/').unwrap();
+        Self {
+            url: format!("{base}/{name}"),
+            postgres: Some((server, name.to_owned())),
+            cluster,
+        }
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        use diesel::prelude::*;
+        if let Some((server, name)) = &self.postgres {
+            if let Ok(mut admin) = diesel::PgConnection::establish(server) {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut admin);
+            }
+        }
+        if let Some((dir, port)) = &self.cluster {
+            let _ = Command::new(script())
+                .args(["stop", dir.path().to_str().unwrap()])
+                .env("PGPORT_TEST", port)
+                .output();
+        }
+    }
+}
+
+fn realmgate(dir: &std::path::Path, database_url: &str) -> Command {
     // REALMGATE_LOAD_BIN measures another build (an older commit, say) with this same client.
     let bin = std::env::var_os("REALMGATE_LOAD_BIN")
         .unwrap_or_else(|| env!("CARGO_BIN_EXE_realmgate").into());
     let mut cmd = Command::new(bin);
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("REALMGATE_DATABASE_URL", dir.join("load.db"))
+        .env("REALMGATE_DATABASE_URL", database_url)
+        .env("REALMGATE_SECRET_KEY", "ab".repeat(64))
         .env("REALMGATE_MAIL", "log")
         .env("RUST_LOG", "warn")
         .current_dir(dir);
@@ -108,10 +220,10 @@ fn realmgate(dir: &std::path::Path) -> Command {
 /// Seeds `n` accounts (and a few admins, and the password storm's attacker) straight into the
 /// database: one real Argon2id hash of the SPEC's parameters, shared, so seeding 10,000
 /// accounts takes seconds.
-fn seed(dir: &std::path::Path, n: usize, admins: usize) {
+fn seed(database_url: &str, n: usize, admins: usize) {
     use diesel::prelude::*;
     use realmgate::db::schema::accounts as a;
-    let pool = realmgate::db::connect(dir.join("load.db").to_str().unwrap()).unwrap();
+    let pool = realmgate::db::connect(database_url).unwrap();
     let hash = realmgate::app::auth::password::hash_now(
         &realmgate::domain::config::HashParams::spec(),
         PASSWORD,
@@ -149,31 +261,101 @@ const PASSWORD: &str = "load test password violet marmalade";
 /// checks' limits are its own.
 const ATTACKER: &str = "attacker@load.example";
 
-fn start(dir: tempfile::TempDir) -> Server {
-    let mut child = realmgate(dir.path())
-        .env("REALMGATE_BIND", "127.0.0.1:0")
-        .env("REALMGATE_SECRET_KEY", "ab".repeat(64))
-        // Every attempt is counted against the IP before its password is checked, so 64
-        // sign-ins in flight at once from this one address would trip the default IP lock
-        // of 50 (docs/security.md says so). The load comes from one IP by construction.
-        .env("REALMGATE_IP_MAX_FAILURES", "1000000")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let base = loop {
-        let line = lines.next().expect("serve printed its address").unwrap();
-        if let Some(rest) = line.strip_prefix("Realmgate is serving on ") {
-            break rest.trim_end_matches('/').to_owned();
+fn start(dir: tempfile::TempDir, database: Database, instances: usize) -> Server {
+    // With several instances the public URL is nginx's, so each binds a port chosen here.
+    let front = (instances > 1).then(free_port);
+    let mut children = Vec::new();
+    let mut ports = Vec::new();
+    for _ in 0..instances {
+        let port = if front.is_some() { free_port() } else { 0 };
+        let mut cmd = realmgate(dir.path(), &database.url);
+        cmd.env("REALMGATE_BIND", format!("127.0.0.1:{port}"))
+            // Every attempt is counted against the IP before its password is checked, so 64
+            // sign-ins in flight at once from this one address would trip the default IP
+            // lock of 50 (docs/security.md says so). The load comes from one IP.
+            .env("REALMGATE_IP_MAX_FAILURES", "1000000")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        if let Some(front) = front {
+            cmd.env("REALMGATE_PUBLIC_URL", format!("http://127.0.0.1:{front}"));
+        }
+        let mut child = cmd.spawn().unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let base = loop {
+            let line = lines.next().expect("serve printed its address").unwrap();
+            if let Some(rest) = line.strip_prefix("Realmgate is serving on ") {
+                break rest.trim_end_matches('/').to_owned();
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        ports.push(if front.is_some() {
+            port
+        } else {
+            base.rsplit(':').next().unwrap().parse().unwrap()
+        });
+        children.push(child);
+    }
+    let mut dirs = vec![dir];
+    let (base, nginx) = match front {
+        None => (format!("http://127.0.0.1:{}", ports[0]), None),
+        Some(front) => {
+            let conf_dir = tempfile::tempdir().unwrap();
+            let nginx = nginx(conf_dir.path(), front, &ports);
+            dirs.push(conf_dir);
+            (format!("http://127.0.0.1:{front}"), Some(nginx))
         }
     };
-    std::thread::spawn(move || for _ in lines {});
     Server {
-        child,
+        children,
+        nginx,
         base,
-        _dir: dir,
+        _database: database,
+        _dirs: dirs,
     }
+}
+
+/// nginx round robin over `upstream`, with kept-alive upstream connections, on 127.0.0.1.
+fn nginx(dir: &std::path::Path, port: u16, upstream: &[u16]) -> Child {
+    let servers: String = upstream
+        .iter()
+        .map(|p| format!("server 127.0.0.1:{p}; "))
+        .collect();
+    let root = Command::new("id").arg("-u").output().unwrap().stdout == b"0\n";
+    let d = dir.display();
+    let conf = format!(
+        "{user}pid {d}/nginx.pid; error_log {d}/error.log; worker_processes 1;\n\
+         events {{ worker_connections 4096; }}\n\
+         http {{ access_log off; client_body_temp_path {d}/body; proxy_temp_path {d}/proxy;\n\
+           fastcgi_temp_path {d}/fastcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;\n\
+           upstream realmgate {{ {servers} keepalive 128; }}\n\
+           server {{ listen 127.0.0.1:{port}; keepalive_requests 100000;\n\
+             location / {{ proxy_pass http://realmgate; proxy_set_header Host $http_host;\n\
+               proxy_http_version 1.1; proxy_set_header Connection \"\"; }} }} }}\n",
+        user = if root { "user root; " } else { "" },
+    );
+    std::fs::write(dir.join("nginx.conf"), conf).unwrap();
+    let child = Command::new("nginx")
+        .args([
+            "-p",
+            &d.to_string(),
+            "-c",
+            &format!("{d}/nginx.conf"),
+            "-g",
+            "daemon off;",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("nginx is installed (apt-get install nginx-light)");
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "nginx did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
 }
 
 /// One browser: its session cookie and, if it keeps one, its device cookie.
@@ -604,8 +786,13 @@ async fn password_storm_connection(
     }
 }
 
-/// CPU time the server has used so far (user + system), in microseconds.
-fn cpu_micros(pid: u32) -> u64 {
+/// CPU time the servers have used so far (user + system), in microseconds, all instances
+/// together.
+fn cpu_micros(pids: &[u32]) -> u64 {
+    pids.iter().map(|pid| cpu_micros_of(*pid)).sum()
+}
+
+fn cpu_micros_of(pid: u32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the parenthesised name start at field 3; utime and stime are 14 and 15.
     let fields: Vec<&str> = stat
@@ -621,7 +808,15 @@ fn cpu_micros(pid: u32) -> u64 {
     ticks * 10_000
 }
 
-fn peak_memory_kib(pid: u32) -> u64 {
+/// The largest peak resident memory of any instance.
+fn peak_memory_kib(pids: &[u32]) -> u64 {
+    pids.iter()
+        .map(|pid| peak_memory_kib_of(*pid))
+        .max()
+        .unwrap_or(0)
+}
+
+fn peak_memory_kib_of(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
@@ -668,16 +863,20 @@ fn main() {
     let o = options();
     let admins = 4;
     let dir = tempfile::tempdir().unwrap();
-    let out = realmgate(dir.path()).arg("migrate").output().unwrap();
-    assert!(out.status.success());
+    let database = Database::new(dir.path(), o.postgres);
+    let out = realmgate(dir.path(), &database.url)
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let before = argon2_ceiling(cores);
     let t = Instant::now();
-    seed(dir.path(), o.accounts, admins);
+    seed(&database.url, o.accounts, admins);
     let seed_secs = t.elapsed().as_secs_f64();
-    let server = start(dir);
+    let server = start(dir, database, o.instances);
     let base = server.base.clone();
-    let pid = server.child.id();
+    let pids = server.pids();
 
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -695,13 +894,13 @@ fn main() {
         let admin_jars: Vec<(Jar, String)> = (0..admins)
             .map(|i| (Jar::default(), format!("admin{i}@load.example")))
             .collect();
-        eprintln!("load: signing in {} accounts (server pid {pid})", o.accounts);
+        eprintln!("load: signing in {} accounts (server pids {pids:?})", o.accounts);
         // `connections` loops, each signing in the next account not yet taken, so the
         // hashing threads always have work queued.
         let sign_in_hist = Rc::new(RefCell::new(histogram()));
         let failures = Rc::new(RefCell::new(0usize));
         let next = Rc::new(RefCell::new(0usize));
-        let sign_in_cpu = cpu_micros(pid);
+        let sign_in_cpu = cpu_micros(&pids);
         let started = Instant::now();
         futures_util::future::join_all((0..o.connections.max(1)).map(|_| {
             let (http, base, jars) = (http.clone(), base.clone(), &jars);
@@ -729,25 +928,25 @@ fn main() {
         let sign_in_hist = sign_in_hist.borrow().clone();
         let failures = *failures.borrow();
         let sign_in_secs = started.elapsed().as_secs_f64();
-        let sign_in_cpu = (cpu_micros(pid) - sign_in_cpu) as f64 / 1000.0 / o.accounts as f64;
+        let sign_in_cpu = (cpu_micros(&pids) - sign_in_cpu) as f64 / 1000.0 / o.accounts as f64;
         // Again right after the sign-ins, with the server idle: the better of the two.
         let after = argon2_ceiling(cores);
         let (argon2_per_second, argon2_ms) = if after.0 > before.0 { after } else { before };
         for (jar, email) in &admin_jars {
             sign_in(&http, &base, jar, "/admin/login", email).await.expect("admin sign-in");
         }
-        let memory_after_sign_in = peak_memory_kib(pid);
+        let memory_after_sign_in = peak_memory_kib(&pids);
         eprintln!("load: page views ({} s)", o.seconds);
 
-        let cpu = cpu_micros(pid);
+        let cpu = cpu_micros(&pids);
         let (calm, calm_hist, calm_admin_hist, calm_secs) =
             views(&http, &base, &jars, &admin_jars, o.connections, o.seconds, false).await;
-        let calm_cpu = (cpu_micros(pid) - cpu) as f64 / calm.count.max(1) as f64;
+        let calm_cpu = (cpu_micros(&pids) - cpu) as f64 / calm.count.max(1) as f64;
         eprintln!("load: static file ({} s)", o.seconds);
-        let cpu = cpu_micros(pid);
+        let cpu = cpu_micros(&pids);
         let (stat, stat_hist, _, stat_secs) =
             views(&http, &base, &jars, &[], o.connections, o.seconds, true).await;
-        let stat_cpu = (cpu_micros(pid) - cpu) as f64 / stat.count.max(1) as f64;
+        let stat_cpu = (cpu_micros(&pids) - cpu) as f64 / stat.count.max(1) as f64;
 
         eprintln!("load: sign-in storm ({} s)", o.seconds);
         // The storm: page views go on while `storm_connections` sign in continuously.
@@ -864,14 +1063,14 @@ fn main() {
 
         serde_json::json!({
             "machine": { "cores": cores, "argon2_ms": argon2_ms, "argon2_per_second_all_cores": argon2_per_second, "note": "load client and server share the machine" },
-            "options": { "accounts": o.accounts, "connections": o.connections, "seconds": o.seconds, "storm_connections": o.storm_connections, "honest": o.honest, "password_storm": o.password_storm },
+            "options": { "accounts": o.accounts, "connections": o.connections, "seconds": o.seconds, "storm_connections": o.storm_connections, "honest": o.honest, "password_storm": o.password_storm, "database": if o.postgres { "postgres" } else { "sqlite" }, "instances": o.instances },
             "seed_seconds": seed_secs,
             "sign_in": { "count": o.accounts - failures, "failures": failures, "per_second": (o.accounts - failures) as f64 / sign_in_secs, "p50_ms": ms(&sign_in_hist, 0.5), "p99_ms": ms(&sign_in_hist, 0.99), "server_cpu_ms": sign_in_cpu },
             "page_views": { "per_second": calm.count as f64 / calm_secs, "p50_ms": ms(&calm_hist, 0.5), "p99_ms": ms(&calm_hist, 0.99), "p999_ms": ms(&calm_hist, 0.999), "server_cpu_us": calm_cpu, "admin_count": calm_admin_hist.len(), "admin_p50_ms": ms(&calm_admin_hist, 0.5), "admin_p99_ms": ms(&calm_admin_hist, 0.99), "errors": calm.errors, "error_kinds": calm.error_kinds, "wrong_account_pages": calm.wrong_account },
             "static": { "per_second": stat.count as f64 / stat_secs, "server_cpu_us": stat_cpu, "p50_ms": ms(&stat_hist, 0.5), "p99_ms": ms(&stat_hist, 0.99), "errors": stat.errors, "error_kinds": stat.error_kinds },
             "storm": { "page_views_per_second": during.count as f64 / during_secs, "page_view_p99_ms": ms(&during_hist, 0.99), "sign_ins_per_second": storm_sign_ins as f64 / o.seconds as f64, "errors": during.errors, "error_kinds": during.error_kinds, "wrong_account_pages": during.wrong_account },
             "password_storm": password_storm,
-            "peak_memory_mib": { "after_sign_in": memory_after_sign_in as f64 / 1024.0, "end": peak_memory_kib(pid) as f64 / 1024.0 },
+            "peak_memory_mib": { "after_sign_in": memory_after_sign_in as f64 / 1024.0, "end": peak_memory_kib(&pids) as f64 / 1024.0 },
         })
     });
 
@@ -887,8 +1086,13 @@ fn main() {
     let storm_ratio = f(&["storm", "page_view_p99_ms"]) / f(&["page_views", "p99_ms"]).max(0.001);
     println!();
     println!(
-        "Realmgate load run: {} accounts, {} connections, {} s per phase, {} storm connections",
-        o.accounts, o.connections, o.seconds, o.storm_connections
+        "Realmgate load run: {} accounts, {} connections, {} s per phase, {} storm connections; {} × {}",
+        o.accounts,
+        o.connections,
+        o.seconds,
+        o.storm_connections,
+        o.instances,
+        if o.postgres { "PostgreSQL" } else { "SQLite" },
     );
     println!("{:<44} {:>12}", "figure", "value");
     for (label, value) in [
@@ -1036,7 +1240,12 @@ fn main() {
     }
     let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
     let _ = std::fs::create_dir_all(&target);
-    let path = target.join("load.json");
+    // One file per setup, so the SQLite and PostgreSQL runs of one session sit side by side.
+    let path = target.join(match (o.postgres, o.instances) {
+        (false, _) => "load.json".to_owned(),
+        (true, 1) => "load-postgres.json".to_owned(),
+        (true, n) => format!("load-postgres-{n}.json"),
+    });
     std::fs::write(&path, serde_json::to_string_pretty(&report).unwrap()).unwrap();
     println!("figures written to {}", path.display());
     drop(server);
