@@ -97,8 +97,8 @@ impl<T: RunQueryDsl<SqliteConnection> + RunQueryDsl<PgConnection>> Run for T {}
 
 pub type Pool = diesel::r2d2::Pool<Manager>;
 
-/// Pooled connections by default: on SQLite (WAL) many readers and one writer at a time; on
-/// PostgreSQL, per instance, against the server's `max_connections`.
+/// `REALMGATE_DB_POOL_SIZE`'s default: on SQLite (WAL) many readers and one writer at a time;
+/// on PostgreSQL, per instance, against the server's `max_connections`.
 pub const POOL_SIZE: u32 = 8;
 
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");

@@ -429,16 +429,17 @@ impl Application {
         let state = web::Data::new(AppState::new(config, pool, Clock::default(), port)?);
         let for_server = state.clone();
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let connections = state.config.server.db_pool_size as usize;
         let server = HttpServer::new(move || app(for_server.clone()))
             .listen(listener)?
             .shutdown_timeout(10)
             .workers(workers)
-            // Blocking work is mostly database work on `POOL_SIZE` connections. Each worker
+            // Blocking work is mostly database work on `REALMGATE_DB_POOL_SIZE` connections. Each worker
             // has its own blocking pool: on two cores, 4 each (8 in all, one per connection)
             // served a fifth more page views than 8 each, whose extra threads only waited for
             // a connection. At least 4 per worker, so one slow job (an export, a write waiting
             // out the busy timeout) does not hold up every request of its worker.
-            .worker_max_blocking_threads((crate::db::POOL_SIZE as usize).div_ceil(workers).max(4))
+            .worker_max_blocking_threads(connections.div_ceil(workers).max(4))
             .run();
         Ok((Self { server, port }, state))
     }

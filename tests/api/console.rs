@@ -462,6 +462,17 @@ async fn the_dashboard_shows_the_last_day_and_a_chart() {
     assert!(page.body.contains(r#"data-stat="incidents-info">1<"#));
     assert!(page.body.contains("<svg class=\"chart\""));
     assert!(page.body.contains("Sign-ins") && page.body.contains("Incidents"));
+    // Today's bars (the chart's last day) count what happened, on either backend's own
+    // spelling of "the day of a timestamp".
+    let today = page
+        .body
+        .rsplit("<rect")
+        .take(3)
+        .collect::<Vec<_>>()
+        .join("");
+    for count in ["Sign-ins: 2<", "Sign-outs: 1<", "Incidents: 1<"] {
+        assert!(today.contains(count), "{count} in {today}");
+    }
 }
 
 #[actix_web::test]

@@ -217,3 +217,33 @@ fn a_rolling_restart_keeps_sessions_and_a_cold_start_clears_them() {
     );
     assert_eq!(reason(&mut conn).as_deref(), Some("server_restart"));
 }
+
+#[test]
+fn a_postgres_url_never_prints_its_password() {
+    if crate::BACKEND != realmgate::db::Backend::Postgres {
+        return;
+    }
+    let server = std::env::var("REALMGATE_TEST_POSTGRES").unwrap();
+    let (base, _) = server.rsplit_once('/').unwrap();
+    // The test cluster trusts loopback, so a wrong database is what fails here.
+    let url =
+        format!("{base}/no_such_database").replacen("postgres@", "postgres:Sup3rS3cretPw@", 1);
+    for args in [&["check"][..], &["migrate"][..], &["serve"][..]] {
+        let out = command(&url, &[])
+            .args(args)
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!out.status.success(), "{args:?}: {said}");
+        assert!(!said.contains("Sup3rS3cretPw"), "{args:?}: {said}");
+        assert!(
+            said.contains("no_such_database"),
+            "{args:?} names the problem: {said}"
+        );
+    }
+}
