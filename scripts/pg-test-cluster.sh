@@ -8,7 +8,8 @@
 set -euo pipefail
 cmd=${1:?start|stop}
 dir=${2:?a directory for the cluster}
-port=${PGPORT_TEST:-54329}
+# A port of its own unless told: two runs on one machine must not meet.
+port=${PGPORT_TEST:-$((40000 + RANDOM % 20000))}
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 [ -n "$bin" ] || { echo "PostgreSQL is not installed (apt-get install postgresql)" >&2; exit 1; }
 as_owner() {
