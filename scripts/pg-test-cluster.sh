@@ -2,8 +2,9 @@
 # Starts a throwaway PostgreSQL cluster for the test suite and prints its URL:
 #   export REALMGATE_TEST_POSTGRES=$(scripts/pg-test-cluster.sh start /tmp/rg-pg)
 #   scripts/pg-test-cluster.sh stop /tmp/rg-pg
-# Loopback only, trust authentication (the cluster lives and dies with the run), fsync off
-# (nothing in it is worth keeping). PostgreSQL refuses to run as root: as root it runs as the
+# Loopback only, trust authentication (the cluster lives and dies with the run; any local
+# user may connect as its superuser while it runs, so start it only on a machine whose users
+# you trust, as CI's is), fsync off (nothing in it is worth keeping). PostgreSQL refuses to run as root: as root it runs as the
 # `postgres` user.
 set -euo pipefail
 cmd=${1:?start|stop}
@@ -17,8 +18,10 @@ as_owner() {
 }
 case "$cmd" in
   start)
+    # As root this hands the directory to `postgres`: never through a link planted there.
+    if [ -L "$dir" ]; then echo "$dir is a symbolic link; refusing" >&2; exit 1; fi
     mkdir -p "$dir"
-    if [ "$(id -u)" = 0 ]; then chown postgres "$dir"; fi
+    if [ "$(id -u)" = 0 ]; then chown -h postgres "$dir"; fi
     if [ ! -f "$dir/data/PG_VERSION" ]; then
       as_owner "$bin/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 >"$dir/initdb.log" 2>&1
     fi

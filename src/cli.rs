@@ -238,9 +238,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             "[SECURITY] Joined {n} running instance(s): sessions kept\n"
         )),
     }
-    if postgres {
-        maintenance::spawn_heartbeat(state.pool.clone(), instance_id.clone(), state.clock.clone());
-    }
+    let heartbeat = postgres.then(|| {
+        maintenance::spawn_heartbeat(state.pool.clone(), instance_id.clone(), state.clock.clone())
+    });
     maintenance::spawn_cleanup_loop(
         state.pool.clone(),
         state.config.clone(),
@@ -252,7 +252,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     ));
     app.run_until_stopped().await?;
     // A graceful stop leaves: the next start counts only the instances still running.
-    if postgres {
+    if let Some(heartbeat) = heartbeat {
+        heartbeat.stop().await;
         let mut conn = state.pool.get()?;
         db::instances::leave(&mut conn, &instance_id)?;
     }

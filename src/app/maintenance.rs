@@ -153,14 +153,37 @@ pub fn start_instance(
     clear_sessions(conn, None, LogoutReason::ServerRestart, now).map(StartSessions::Cleared)
 }
 
+/// The running heartbeat of `spawn_heartbeat`.
+pub struct Heartbeat {
+    stopped: std::sync::Arc<tokio::sync::Mutex<bool>>,
+}
+
+impl Heartbeat {
+    /// Stops beating, after the beat in progress if there is one: a graceful stop leaves the
+    /// `instances` table after this, and no late beat may bring its row back.
+    pub async fn stop(&self) {
+        *self.stopped.lock().await = true;
+    }
+}
+
 /// On PostgreSQL, beats for `instance_id` every 10 s as a task of the current thread's runtime
 /// (the server's system), so other instances starting know this one runs.
-pub fn spawn_heartbeat(pool: Pool, instance_id: String, clock: crate::domain::clock::Clock) {
+pub fn spawn_heartbeat(
+    pool: Pool,
+    instance_id: String,
+    clock: crate::domain::clock::Clock,
+) -> Heartbeat {
+    let stopped = std::sync::Arc::new(tokio::sync::Mutex::new(false));
+    let state = stopped.clone();
     tokio::task::spawn_local(async move {
         let mut ticker = tokio::time::interval(crate::db::instances::BEAT);
         ticker.tick().await;
         loop {
             ticker.tick().await;
+            let stopped = state.lock().await;
+            if *stopped {
+                return;
+            }
             let (pool, id, now) = (pool.clone(), instance_id.clone(), clock.now());
             let beat = crate::db::block(&pool, move |conn| {
                 Ok(crate::db::instances::beat(conn, &id, now)?)
@@ -169,8 +192,10 @@ pub fn spawn_heartbeat(pool: Pool, instance_id: String, clock: crate::domain::cl
             if let Err(e) = beat {
                 log::warn!("instance heartbeat failed: {e}");
             }
+            drop(stopped);
         }
     });
+    Heartbeat { stopped }
 }
 
 /// Runs `cleanup` every `REALMGATE_CLEANUP_INTERVAL` as a task of the current thread's

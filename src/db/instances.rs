@@ -5,7 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::instances;
-use super::{Conn, Run as _};
+use super::{per_backend, Conn, Run as _};
 
 /// How often a running instance beats.
 pub const BEAT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -34,11 +34,20 @@ pub fn join(conn: &mut Conn, id: &str, now: NaiveDateTime) -> QueryResult<i64> {
     })
 }
 
+/// An upsert: an instance whose row another's `join` removed (it missed beats for 30 s, in a
+/// long pause say) is counted as running again from its next beat.
 pub fn beat(conn: &mut Conn, id: &str, now: NaiveDateTime) -> QueryResult<()> {
-    diesel::update(instances::table.find(id))
+    per_backend!(conn, |c| diesel::insert_into(instances::table)
+        .values((
+            instances::id.eq(id),
+            instances::started_at.eq(now),
+            instances::last_beat_at.eq(now),
+        ))
+        .on_conflict(instances::id)
+        .do_update()
         .set(instances::last_beat_at.eq(now))
-        .exec(conn)
-        .map(drop)
+        .execute(c))
+    .map(drop)
 }
 
 /// A graceful stop.

@@ -116,10 +116,22 @@ mod lock_key {
 
 /// Opens connections of the backend the URL names (never trying one after another: a
 /// PostgreSQL URL that fails must not become a SQLite file of that name).
-#[derive(Debug)]
 pub struct Manager {
     url: String,
     backend: Backend,
+}
+
+/// SECURITY: the URL carries the database password.
+impl std::fmt::Debug for Manager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Manager")
+            .field(
+                "url",
+                &crate::domain::config::redact_database_url(&self.url),
+            )
+            .field("backend", &self.backend)
+            .finish()
+    }
 }
 
 impl ManageConnection for Manager {
@@ -190,7 +202,13 @@ impl Conn {
                 Ok(value)
             }
             Err(e) => {
-                per_backend!(self, |c| AnsiTransactionManager::rollback_transaction(c))?;
+                // The caller's error is the one worth answering with; a failed rollback (the
+                // connection is gone, say) leaves the connection broken, and the pool drops it.
+                if let Err(rollback) =
+                    per_backend!(self, |c| AnsiTransactionManager::rollback_transaction(c))
+                {
+                    log::warn!("rollback failed: {rollback}");
+                }
                 Err(e)
             }
         }
@@ -215,12 +233,19 @@ impl Conn {
         if !got {
             return Ok(None);
         }
-        let ran = f(self);
-        per_backend!(self, |c| c.batch_execute(&format!(
-            "SELECT pg_advisory_unlock({})",
-            lock_key::CLEANUP
-        )))?;
-        ran.map(Some)
+        // The lock belongs to this pooled connection's session: it must be released whatever
+        // `f` does, or no instance would clean up again while the connection lives.
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self)));
+        let unlocked = per_backend!(self, |c| c
+            .batch_execute(&format!("SELECT pg_advisory_unlock({})", lock_key::CLEANUP)));
+        match ran {
+            Ok(ran) => {
+                let value = ran?;
+                unlocked?;
+                Ok(Some(value))
+            }
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -258,16 +283,22 @@ pub fn connect_with(database_url: &str, size: u32, timeout: Duration) -> anyhow:
         // One connection first, so a refused login, a missing database or an old server is
         // one clear line rather than a pool timeout.
         let mut conn = PgConnection::establish(database_url).map_err(|e| {
-            anyhow::anyhow!("cannot connect to the database {shown}: {}", one_line(&e))
+            anyhow::anyhow!(
+                "REALMGATE_DATABASE_URL: cannot connect to the database {shown}: {}",
+                one_line(&e, database_url)
+            )
         })?;
-        check_postgres_version(&mut conn).map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
+        check_postgres_version(&mut conn)
+            .map_err(|e| anyhow::anyhow!("REALMGATE_DATABASE_URL {shown}: {e}"))?;
     }
     if backend == Backend::Sqlite {
         // WAL (many readers beside the one writer) is a property of the file: set it once,
         // before the pool opens its connections in parallel, where concurrent switches report
         // "database is locked".
         SqliteConnection::establish(database_url)
-            .map_err(|e| anyhow::anyhow!("cannot open the database {shown}: {e}"))?
+            .map_err(|e| {
+                anyhow::anyhow!("REALMGATE_DATABASE_URL: cannot open the database {shown}: {e}")
+            })?
             .batch_execute("PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL;")
             .map_err(|e| anyhow::anyhow!("cannot use WAL on the database {shown}: {e}"))?;
     }
@@ -284,19 +315,33 @@ pub fn connect_with(database_url: &str, size: u32, timeout: Duration) -> anyhow:
         // first only made each request of an outage wait out the timeout.
         .test_on_check_out(false)
         .build(manager)
-        .map_err(|e| anyhow::anyhow!("cannot open the database {shown}: {e}"))?;
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "REALMGATE_DATABASE_URL: cannot open the database {shown}: {}",
+                one_line(&e, database_url)
+            )
+        })?;
     run_migrations(&pool)?;
     Ok(pool)
 }
 
-/// libpq's own bounds, unless the URL sets them: `connect_timeout` (whole seconds) and
-/// `tcp_user_timeout` (how long sent data may stay unacknowledged, in ms).
+/// libpq's and the server's own bounds, unless the URL sets them: `connect_timeout` (whole
+/// seconds), `tcp_user_timeout` (how long sent data may stay unacknowledged), and for the
+/// session `lock_timeout` (the write transaction's advisory lock is waited for at most the
+/// timeout, then a 503) and `idle_in_transaction_session_timeout` (an instance frozen inside
+/// a write transaction loses its session, and with it the lock every instance waits for).
 fn with_timeouts(url: &str, timeout: Duration) -> String {
     let mut url = url.to_owned();
     let secs = timeout.as_secs().max(1);
+    let options = format!(
+        "-c%20lock_timeout%3D{}%20-c%20idle_in_transaction_session_timeout%3D{}",
+        secs * 1000,
+        secs * 6000
+    );
     for (key, value) in [
         ("connect_timeout", secs.to_string()),
         ("tcp_user_timeout", (secs * 1000).to_string()),
+        ("options", options),
     ] {
         if !url.contains(&format!("{key}=")) {
             url.push(if url.contains('?') { '&' } else { '?' });
@@ -321,7 +366,8 @@ pub fn open_existing(database_url: &str) -> Result<Conn, String> {
             Ok(Conn::Sqlite(conn))
         }
         Backend::Postgres => {
-            let mut conn = PgConnection::establish(database_url).map_err(|e| one_line(&e))?;
+            let url = with_timeouts(database_url, Duration::from_secs(5));
+            let mut conn = PgConnection::establish(&url).map_err(|e| one_line(&e, &url))?;
             check_postgres_version(&mut conn)?;
             Ok(Conn::Postgres(conn))
         }
@@ -346,12 +392,15 @@ fn check_postgres_version(conn: &mut PgConnection) -> Result<(), String> {
     Ok(())
 }
 
-/// libpq's messages run over several lines; a start-up error is one.
-fn one_line(e: &impl std::fmt::Display) -> String {
-    e.to_string()
+/// libpq's messages run over several lines (a start-up error is one), and may quote what
+/// they were given: never the password.
+fn one_line(e: &impl std::fmt::Display, url: &str) -> String {
+    let line = e
+        .to_string()
         .split_whitespace()
         .collect::<Vec<_>>()
-        .join(" ")
+        .join(" ");
+    crate::domain::config::scrub_password(&line, url)
 }
 
 /// Applies pending migrations, once however many instances start together: on SQLite inside
@@ -374,8 +423,10 @@ pub fn run_migrations(pool: &Pool) -> anyhow::Result<()> {
                 .run_pending_migrations(POSTGRES_MIGRATIONS)
                 .map(drop)
                 .map_err(failed);
-            c.batch_execute(&format!("SELECT pg_advisory_unlock({})", lock_key::MIGRATE))?;
-            ran?
+            let unlocked =
+                c.batch_execute(&format!("SELECT pg_advisory_unlock({})", lock_key::MIGRATE));
+            ran?;
+            unlocked?
         }
     };
     Ok(())
@@ -413,7 +464,10 @@ impl From<diesel::result::Error> for DbError {
                 let message = info.message().to_owned();
                 if message.contains("table is locked") {
                     DbError::Locked(message)
-                } else if message.contains("locked") || message.contains("busy") {
+                } else if message.contains("locked")
+                    || message.contains("busy")
+                    || message.contains("lock timeout")
+                {
                     DbError::Busy(message)
                 } else {
                     DbError::Query(e)
@@ -423,6 +477,11 @@ impl From<diesel::result::Error> for DbError {
                 DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
                 ref info,
             ) => DbError::Unreachable(info.message().to_owned()),
+            // The connection died at COMMIT (and so at the rollback after it), or an earlier
+            // failure left the transaction manager unusable: the pool drops the connection.
+            Error::RollbackErrorOnCommit { .. } | Error::BrokenTransactionManager => {
+                DbError::Unreachable(e.to_string())
+            }
             e => DbError::Query(e),
         }
     }

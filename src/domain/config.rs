@@ -236,7 +236,12 @@ pub enum Backend {
 
 impl Backend {
     pub fn of(url: &str) -> Self {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let lower = url
+            .trim_start()
+            .get(..13)
+            .unwrap_or(url)
+            .to_ascii_lowercase();
+        if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
             Backend::Postgres
         } else {
             Backend::Sqlite
@@ -245,24 +250,27 @@ impl Backend {
 }
 
 /// The database URL fit for a message or a log line: a PostgreSQL URL's password (in the
-/// user part or as a `password=` parameter) becomes `***`.
+/// user part or as a `password=` parameter) becomes `***`. The user part ends at the URL's
+/// last `@`, so a password holding an unencoded `?`, `/` or `@` is hidden whole too.
 pub fn redact_database_url(url: &str) -> String {
     if Backend::of(url) == Backend::Sqlite {
         return url.to_owned();
     }
     let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
-    let (authority, tail) = match rest.find(['/', '?']) {
-        Some(i) => rest.split_at(i),
-        None => (rest, ""),
+    let (user, rest) = match rest.rfind('@') {
+        Some(at) => {
+            let user = &rest[..at];
+            let name = user.split_once(':').map_or(user, |(name, _)| name);
+            let shown = if user.contains(':') {
+                format!("{name}:***@")
+            } else {
+                format!("{name}@")
+            };
+            (shown, &rest[at + 1..])
+        }
+        None => (String::new(), rest),
     };
-    let authority = match authority.rsplit_once('@') {
-        Some((user, host)) => match user.split_once(':') {
-            Some((name, _)) => format!("{name}:***@{host}"),
-            None => format!("{user}@{host}"),
-        },
-        None => authority.to_owned(),
-    };
-    let tail = match tail.split_once('?') {
+    let rest = match rest.split_once('?') {
         Some((path, query)) => {
             let query: Vec<String> = query
                 .split('&')
@@ -273,9 +281,56 @@ pub fn redact_database_url(url: &str) -> String {
                 .collect();
             format!("{path}?{}", query.join("&"))
         }
-        None => tail.to_owned(),
+        None => rest.to_owned(),
     };
-    format!("{scheme}://{authority}{tail}")
+    format!("{scheme}://{user}{rest}")
+}
+
+/// `message` with the URL's password, as written and percent-decoded, replaced by `***`: for
+/// a driver's error text, which may quote what it was given.
+pub fn scrub_password(message: &str, url: &str) -> String {
+    let mut out = message.to_owned();
+    let from_user = url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.rfind('@').map(|at| &rest[..at]))
+        .and_then(|user| user.split_once(':').map(|(_, pw)| pw));
+    let from_query = url.split_once('?').and_then(|(_, q)| {
+        q.split('&').find_map(|pair| {
+            pair.split_once('=')
+                .filter(|(k, _)| k.eq_ignore_ascii_case("password"))
+                .map(|(_, v)| v)
+        })
+    });
+    for pw in [from_user, from_query]
+        .into_iter()
+        .flatten()
+        .filter(|p| p.len() >= 2)
+    {
+        out = out.replace(pw, "***");
+        if let Ok(decoded) = percent_decode(pw) {
+            if decoded.len() >= 2 {
+                out = out.replace(&decoded, "***");
+            }
+        }
+    }
+    out
+}
+
+fn percent_decode(raw: &str) -> Result<String, ()> {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = raw.get(i + 1..i + 3).ok_or(())?;
+            out.push(u8::from_str_radix(hex, 16).map_err(|_| ())?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| ())
 }
 
 /// The session cookie's key and flags, and how long the remember cookie (and the session it
@@ -474,7 +529,21 @@ impl Config {
             ),
             None => default_bind,
         };
-        let database_url = get("REALMGATE_DATABASE_URL").unwrap_or_else(|| "realmgate.db".into());
+        let mut database_url =
+            get("REALMGATE_DATABASE_URL").unwrap_or_else(|| "realmgate.db".into());
+        // A mistyped scheme must not become a SQLite file of that name (nor be printed: it
+        // may hold a password).
+        let scheme = database_url
+            .split_once("://")
+            .map(|(s, _)| s.to_ascii_lowercase());
+        if matches!(scheme.as_deref(), Some(s) if !matches!(s, "postgres" | "postgresql" | "sqlite"))
+        {
+            errors.add(err(
+                "REALMGATE_DATABASE_URL",
+                "must be a SQLite file path, or a postgres:// or postgresql:// URL",
+            ));
+            database_url = "realmgate.db".into();
+        }
 
         let public_url = get("REALMGATE_PUBLIC_URL").and_then(|raw| {
             errors.or(
@@ -802,6 +871,8 @@ mod tests {
             ),
             ("postgres://rg:p%40ss@db", "postgres://rg:***@db"),
             ("data/realmgate.db", "data/realmgate.db"),
+            ("postgres://rg:pa?ss/w@rd@db/rg", "postgres://rg:***@db/rg"),
+            ("Postgres://rg:pw@db", "Postgres://rg:***@db"),
         ] {
             assert_eq!(redact_database_url(url), shown);
         }
@@ -811,6 +882,25 @@ mod tests {
         ]);
         let shown = format!("{:?}", Config::from_map(&m).unwrap());
         assert!(!shown.contains("s3cret"), "{shown}");
+        assert_eq!(
+            scrub_password(
+                "auth failed for p@ss/x and p%40ss/x",
+                "postgres://rg:p%40ss/x@db/rg"
+            ),
+            "auth failed for *** and ***"
+        );
+        for wrong in ["pg://rg:s3cret@db/rg", "mysql://db/rg"] {
+            let m = HashMap::from([("REALMGATE_DATABASE_URL", wrong)]);
+            let e = Config::from_map(&m).unwrap_err();
+            assert_eq!(e.0[0].setting, "REALMGATE_DATABASE_URL");
+            assert!(!e.to_string().contains("s3cret"));
+        }
+        // SPEC §16: with PostgreSQL, a key made up per process is refused.
+        let m = HashMap::from([("REALMGATE_DATABASE_URL", "postgres://rg@db/rg")]);
+        assert_eq!(
+            Config::from_map(&m).unwrap_err().0[0].setting,
+            "REALMGATE_SECRET_KEY"
+        );
     }
 
     #[test]

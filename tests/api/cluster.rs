@@ -98,14 +98,20 @@ impl Cluster {
     fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let db = TestDatabase::new(dir.path(), "cluster");
+        Self::start_on(db, dir, &[])
+    }
+
+    /// Three instances on `db`, with `extra` settings.
+    fn start_on(db: TestDatabase, dir: tempfile::TempDir, extra: &[(&str, &str)]) -> Self {
         let outbox = tempfile::tempdir().unwrap();
         let port = free_port();
         let public = format!("http://127.0.0.1:{port}");
         let mail = format!("file:{}", outbox.path().display());
-        let settings = [
+        let mut settings = vec![
             ("REALMGATE_PUBLIC_URL", public.as_str()),
             ("REALMGATE_MAIL", mail.as_str()),
         ];
+        settings.extend_from_slice(extra);
         let mut migrate = command(&db.url, &settings);
         migrate.arg("migrate");
         assert!(migrate.status().unwrap().success());
@@ -472,4 +478,84 @@ fn one_reset_link_confirmed_at_once_on_two_instances_is_used_once() {
         statuses.iter().all(|s| *s == 303 || *s == 400),
         "{statuses:?}"
     );
+}
+
+#[test]
+fn postgres_stopped_and_started_under_load_is_503s_then_recovery_on_every_instance() {
+    if !postgres_only() {
+        return;
+    }
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    let (pg, server) = crate::faults::Cluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDatabase::on_postgres(&server);
+    let cluster = Cluster::start_on(db, dir, &[("REALMGATE_DB_TIMEOUT", "2s")]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let seen = Arc::new(Mutex::new(HashMap::<u16, usize>::new()));
+    let mut browsers = Vec::new();
+    for _ in 0..4 {
+        let mut b = cluster.browser();
+        assert_eq!(
+            b.sign_in("/login", "user@example.com", PASSWORD).status,
+            303
+        );
+        browsers.push(b);
+    }
+    let load: Vec<_> = browsers
+        .into_iter()
+        .map(|mut b| {
+            let (stop, seen) = (stop.clone(), seen.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let started = Instant::now();
+                    let status = b.get("/dashboard").status;
+                    assert!(
+                        started.elapsed() < Duration::from_secs(10),
+                        "a request hung for {:?}",
+                        started.elapsed()
+                    );
+                    *seen.lock().unwrap().entry(status).or_default() += 1;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                b
+            })
+        })
+        .collect();
+
+    std::thread::sleep(Duration::from_millis(500));
+    pg.run("stop");
+    std::thread::sleep(Duration::from_secs(3));
+    pg.run("start");
+    // Back on every instance, with no restart of any.
+    let mut probe = cluster.browser();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for instance in &cluster.instances {
+        while probe.get_via(instance, "/healthz").status != 200 {
+            assert!(
+                Instant::now() < deadline,
+                "instance {} did not recover",
+                instance.port
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, Ordering::Relaxed);
+    let mut browsers: Vec<Browser> = load.into_iter().map(|t| t.join().unwrap()).collect();
+
+    let seen = seen.lock().unwrap().clone();
+    assert!(
+        seen.get(&503).copied().unwrap_or(0) > 0,
+        "the outage was seen: {seen:?}"
+    );
+    assert!(
+        seen.keys().all(|s| *s == 200 || *s == 503),
+        "only pages and 503s, never a 500 or a gateway error: {seen:?}"
+    );
+    // Still signed in: the outage ended no session.
+    for b in &mut browsers {
+        assert_eq!(b.get("/dashboard").status, 200);
+    }
 }

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use crate::helpers::{spawn_on, TestDatabase};
 
-struct Cluster {
+/// A PostgreSQL cluster of a test's own, which it may stop and start.
+pub struct Cluster {
     dir: tempfile::TempDir,
     port: String,
 }
@@ -19,7 +20,7 @@ impl Cluster {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/pg-test-cluster.sh")
     }
 
-    fn run(&self, what: &str) -> String {
+    pub fn run(&self, what: &str) -> String {
         let out = Command::new(Self::script())
             .args([what, self.dir.path().to_str().unwrap()])
             .env("PGPORT_TEST", &self.port)
@@ -29,7 +30,7 @@ impl Cluster {
         String::from_utf8(out.stdout).unwrap().trim().to_owned()
     }
 
-    fn start() -> (Self, String) {
+    pub fn start() -> (Self, String) {
         let port = {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().port().to_string()

@@ -245,5 +245,27 @@ fn a_postgres_url_never_prints_its_password() {
             said.contains("no_such_database"),
             "{args:?} names the problem: {said}"
         );
+        assert!(
+            said.contains("REALMGATE_DATABASE_URL"),
+            "{args:?} names the setting: {said}"
+        );
     }
+}
+
+#[test]
+fn the_periodic_cleanup_runs_on_one_instance_at_a_time() {
+    if crate::BACKEND != realmgate::db::Backend::Postgres {
+        return; // one SQLite file has one writer at a time anyway
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDatabase::new(dir.path(), "cleaner");
+    let pool = realmgate::db::connect(&db.url).unwrap();
+    let (mut one, mut other) = (pool.get().unwrap(), pool.get().unwrap());
+    // While one instance's connection cleans, another's skips its round.
+    let inner = one
+        .as_only_cleaner(|_| Ok(other.as_only_cleaner(|_| Ok(())).unwrap()))
+        .unwrap();
+    assert_eq!(inner, Some(None));
+    // Released after: the next round runs wherever it starts.
+    assert_eq!(other.as_only_cleaner(|_| Ok(7)).unwrap(), Some(7));
 }
