@@ -28,6 +28,9 @@ use hyper_util::rt::TokioExecutor;
 
 type Http = Client<HttpConnector, Full<Bytes>>;
 
+#[path = "../tests/common/nginx.rs"]
+mod nginx;
+
 struct Options {
     accounts: usize,
     connections: usize,
@@ -300,7 +303,7 @@ fn start(dir: tempfile::TempDir, database: Database, instances: usize) -> Server
         None => (format!("http://127.0.0.1:{}", ports[0]), None),
         Some(front) => {
             let conf_dir = tempfile::tempdir().unwrap();
-            let nginx = nginx(conf_dir.path(), front, &ports);
+            let nginx = nginx::start(conf_dir.path(), front, &ports);
             dirs.push(conf_dir);
             (format!("http://127.0.0.1:{front}"), Some(nginx))
         }
@@ -312,50 +315,6 @@ fn start(dir: tempfile::TempDir, database: Database, instances: usize) -> Server
         _database: database,
         _dirs: dirs,
     }
-}
-
-/// nginx round robin over `upstream`, with kept-alive upstream connections, on 127.0.0.1.
-fn nginx(dir: &std::path::Path, port: u16, upstream: &[u16]) -> Child {
-    let servers: String = upstream
-        .iter()
-        .map(|p| format!("server 127.0.0.1:{p}; "))
-        .collect();
-    let root = Command::new("id").arg("-u").output().unwrap().stdout == b"0\n";
-    let d = dir.display();
-    let conf = format!(
-        "{user}pid {d}/nginx.pid; error_log {d}/error.log; worker_processes 1;\n\
-         events {{ worker_connections 4096; }}\n\
-         http {{ access_log off; client_body_temp_path {d}/body; proxy_temp_path {d}/proxy;\n\
-           fastcgi_temp_path {d}/fastcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;\n\
-           upstream realmgate {{ {servers} keepalive 128; }}\n\
-           server {{ listen 127.0.0.1:{port}; keepalive_requests 100000;\n\
-             location / {{ proxy_pass http://realmgate; proxy_set_header Host $http_host;\n\
-               proxy_http_version 1.1; proxy_set_header Connection \"\"; }} }} }}\n",
-        user = if root { "user root; " } else { "" },
-    );
-    std::fs::write(dir.join("nginx.conf"), conf).unwrap();
-    let child = Command::new("nginx")
-        .args([
-            "-p",
-            &d.to_string(),
-            "-c",
-            &format!("{d}/nginx.conf"),
-            "-g",
-            "daemon off;",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("nginx is installed (apt-get install nginx-light)");
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "nginx did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child
 }
 
 /// One browser: its session cookie and, if it keeps one, its device cookie.

@@ -16,22 +16,6 @@ fn realmgate(db: &str) -> Command {
     cmd
 }
 
-/// One raw HTTP/1.1 request; returns the status line and the whole response.
-fn http_get(port: u16, path: &str) -> String {
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    stream.read_to_string(&mut out).unwrap();
-    out
-}
-
 #[test]
 fn create_user_reads_the_password_from_stdin_and_the_account_can_sign_in() {
     let dir = tempfile::tempdir().unwrap();
@@ -177,7 +161,7 @@ fn serve_creates_the_bootstrap_admin_and_prints_its_password_once() {
         );
     }
     let port = port.expect("serve printed its address");
-    let response = http_get(port, "/healthz");
+    let response = crate::instances::get(port, "/healthz");
     child.kill().unwrap();
     let mut stderr = String::new();
     child
@@ -224,10 +208,14 @@ async fn the_application_runs_on_port_zero() {
     let port = app.port();
     assert_ne!(port, 0);
     actix_web::rt::spawn(app.run_until_stopped());
-    let response =
-        actix_web::web::block(move || (http_get(port, "/healthz"), http_get(port, "/login")))
-            .await
-            .unwrap();
+    let response = actix_web::web::block(move || {
+        (
+            crate::instances::get(port, "/healthz"),
+            crate::instances::get(port, "/login"),
+        )
+    })
+    .await
+    .unwrap();
     assert!(response.0.starts_with("HTTP/1.1 200"), "{}", response.0);
     assert!(response.0.contains(r#"{"status":"ok","db":"ok"}"#));
     assert!(response.1.starts_with("HTTP/1.1 200"), "{}", response.1);

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::helpers::{TestDatabase, PASSWORD};
@@ -36,48 +36,7 @@ fn free_port() -> u16 {
 
 fn nginx(port: u16, upstream: &[u16]) -> Nginx {
     let dir = tempfile::tempdir().unwrap();
-    let servers: String = upstream
-        .iter()
-        .map(|p| format!("        server 127.0.0.1:{p};\n"))
-        .collect();
-    let root = Command::new("id").arg("-u").output().unwrap().stdout == b"0\n";
-    let d = dir.path().display();
-    let conf = format!(
-        "{user}pid {d}/nginx.pid;\nerror_log {d}/error.log;\nworker_processes 1;\n\
-         events {{ worker_connections 1024; }}\n\
-         http {{\n    access_log off;\n    client_body_temp_path {d}/body;\n\
-             proxy_temp_path {d}/proxy;\n    fastcgi_temp_path {d}/fastcgi;\n\
-             uwsgi_temp_path {d}/uwsgi;\n    scgi_temp_path {d}/scgi;\n\
-             upstream realmgate {{\n{servers}    }}\n\
-             server {{\n        listen 127.0.0.1:{port};\n        location / {{\n\
-                     proxy_pass http://realmgate;\n\
-                     proxy_set_header Host $http_host;\n\
-                     proxy_http_version 1.1;\n\
-                     proxy_set_header Connection \"\";\n        }}\n    }}\n}}\n",
-        user = if root { "user root;\n" } else { "" },
-    );
-    std::fs::write(dir.path().join("nginx.conf"), conf).unwrap();
-    let child = Command::new("nginx")
-        .args([
-            "-p",
-            &d.to_string(),
-            "-c",
-            &format!("{d}/nginx.conf"),
-            "-g",
-            "daemon off;",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("nginx is installed (apt-get install nginx)");
-    let started = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "nginx did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let child = crate::nginx::start(dir.path(), port, upstream);
     Nginx {
         child,
         port,

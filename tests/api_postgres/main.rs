@@ -34,6 +34,8 @@ mod helpers;
 mod instances;
 #[path = "../api/lockout.rs"]
 mod lockout;
+#[path = "../common/nginx.rs"]
+mod nginx;
 #[path = "../common/outbox.rs"]
 mod outbox;
 #[path = "../api/pages.rs"]
