@@ -30,6 +30,7 @@ type Http = Client<HttpConnector, Full<Bytes>>;
 
 #[path = "../tests/common/nginx.rs"]
 mod nginx;
+use nginx::free_port;
 
 struct Options {
     accounts: usize,
@@ -135,14 +136,6 @@ struct Database {
 
 fn script() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/pg-test-cluster.sh")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Database {

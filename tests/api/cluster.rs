@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::helpers::{TestDatabase, PASSWORD};
 use crate::instances::{command, wait_until_serving, Instance};
+use crate::nginx::free_port;
 
 /// nginx in front of the instances, on its own port.
 struct Nginx {
@@ -24,14 +25,6 @@ impl Drop for Nginx {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn nginx(port: u16, upstream: &[u16]) -> Nginx {

@@ -48,3 +48,12 @@ pub fn start(dir: &std::path::Path, port: u16, upstream: &[u16]) -> Child {
     }
     child
 }
+
+/// A loopback port free at the moment of asking (for a server told to bind it).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
