@@ -354,48 +354,18 @@ pub fn revoke_each(
     Ok(ended)
 }
 
-/// The dashboard's figures in one statement: the account's live sessions in every realm, and
-/// the sign-in before `current` ("last sign-in"). One round trip instead of two matters on
-/// PostgreSQL, where each statement is one (docs/performance.md). The same text on both
-/// backends but for the placeholders; `LIMIT 1` is literal, so SQLite's statement cache keeps
-/// it (a bound LIMIT makes SQLite re-prepare, see the module comment of `db`).
-pub fn dashboard_figures(
+/// The sign-in before `current`, for "last sign-in" on the dashboard.
+pub fn previous_sign_in(
     conn: &mut Conn,
     account_id: AccountId,
     current: &AuthSession,
-    now: NaiveDateTime,
-) -> QueryResult<(i64, Option<(NaiveDateTime, String)>)> {
-    use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
-    #[derive(QueryableByName)]
-    struct Figures {
-        #[diesel(sql_type = BigInt)]
-        live: i64,
-        #[diesel(sql_type = Nullable<Timestamp>)]
-        prev_at: Option<NaiveDateTime>,
-        #[diesel(sql_type = Nullable<Text>)]
-        prev_ip: Option<String>,
-    }
-    const SQL: &str = "SELECT \
-        (SELECT COUNT(*) FROM auth_sessions WHERE account_id = $1 AND revoked_at IS NULL \
-            AND idle_expires_at > $2 AND absolute_expires_at > $2) AS live, \
-        (SELECT created_at FROM auth_sessions WHERE account_id = $1 AND id <> $3 \
-            AND created_at <= $4 ORDER BY created_at DESC, id DESC LIMIT 1) AS prev_at, \
-        (SELECT ip FROM auth_sessions WHERE account_id = $1 AND id <> $3 \
-            AND created_at <= $4 ORDER BY created_at DESC, id DESC LIMIT 1) AS prev_ip";
-    let figures: Figures = match conn {
-        Conn::Postgres(c) => diesel::sql_query(SQL)
-            .bind::<Integer, _>(account_id.0)
-            .bind::<Timestamp, _>(now)
-            .bind::<Text, _>(current.id.as_str())
-            .bind::<Timestamp, _>(current.created_at)
-            .get_result(c)?,
-        // SQLite numbers its parameters `?1`, `?2`, …
-        Conn::Sqlite(c) => diesel::sql_query(SQL.replace('$', "?"))
-            .bind::<Integer, _>(account_id.0)
-            .bind::<Timestamp, _>(now)
-            .bind::<Text, _>(current.id.as_str())
-            .bind::<Timestamp, _>(current.created_at)
-            .get_result(c)?,
-    };
-    Ok((figures.live, figures.prev_at.zip(figures.prev_ip)))
+) -> QueryResult<Option<(NaiveDateTime, String)>> {
+    auth_sessions::table
+        .filter(auth_sessions::account_id.eq(account_id))
+        .filter(auth_sessions::id.ne(&current.id))
+        .filter(auth_sessions::created_at.le(current.created_at))
+        .order(auth_sessions::created_at.desc())
+        .select((auth_sessions::created_at, auth_sessions::ip))
+        .one(conn)
+        .optional()
 }

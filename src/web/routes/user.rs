@@ -42,11 +42,9 @@ impl PageData for DashboardData {
         session: &AuthSession,
         now: NaiveDateTime,
     ) -> diesel::QueryResult<Self> {
-        let (live_sessions, previous) =
-            sessions::dashboard_figures(conn, account.id, session, now)?;
         Ok(Self {
-            previous,
-            live_sessions,
+            previous: sessions::previous_sign_in(conn, account.id, session)?,
+            live_sessions: sessions::count_live(conn, None, Some(account.id), now)?,
         })
     }
 }
