@@ -506,8 +506,16 @@ fn postgres_stopped_and_started_under_load_is_503s_then_recovery_on_every_instan
         seen.keys().all(|s| *s == 200 || *s == 503),
         "only pages and 503s, never a 500 or a gateway error: {seen:?}"
     );
-    // Still signed in: the outage ended no session.
+    // Still signed in: the outage ended no session. Each dead pooled connection answers one
+    // more 503 before the pool replaces it, so a browser may meet a few; never a sign-out.
     for b in &mut browsers {
-        assert_eq!(b.get("/dashboard").status, 200);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            match b.get("/dashboard").status {
+                200 => break,
+                503 if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+                other => panic!("after the outage: {other}"),
+            }
+        }
     }
 }
