@@ -119,7 +119,10 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        for child in self.children.iter_mut().chain(self.nginx.as_mut()) {
+        if let Some(nginx) = self.nginx.as_mut() {
+            nginx::stop(nginx);
+        }
+        for child in self.children.iter_mut() {
             let _ = child.kill();
             let _ = child.wait();
         }

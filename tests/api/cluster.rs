@@ -22,8 +22,7 @@ struct Nginx {
 
 impl Drop for Nginx {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        crate::nginx::stop(&mut self.child);
     }
 }
 

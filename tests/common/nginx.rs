@@ -57,3 +57,19 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// Stops nginx as its master expects (SIGTERM), so it takes its workers with it: a SIGKILL
+/// (`Child::kill`) ends the master alone and leaves the workers listening.
+pub fn stop(child: &mut Child) {
+    let pid = child.id().to_string();
+    let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(10) {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
