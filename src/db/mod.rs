@@ -295,12 +295,26 @@ pub fn connect_with(database_url: &str, size: u32, timeout: Duration) -> anyhow:
         // WAL (many readers beside the one writer) is a property of the file: set it once,
         // before the pool opens its connections in parallel, where concurrent switches report
         // "database is locked".
-        SqliteConnection::establish(database_url)
-            .map_err(|e| {
-                anyhow::anyhow!("REALMGATE_DATABASE_URL: cannot open the database {shown}: {e}")
-            })?
-            .batch_execute("PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL;")
-            .map_err(|e| anyhow::anyhow!("cannot use WAL on the database {shown}: {e}"))?;
+        let mut conn = SqliteConnection::establish(database_url).map_err(|e| {
+            anyhow::anyhow!("REALMGATE_DATABASE_URL: cannot open the database {shown}: {e}")
+        })?;
+        // The switch needs the file to itself and does not wait on the busy timeout: while
+        // another process starting beside this one migrates, it answers "database is
+        // locked" at once. Retried for as long as a busy writer would be waited for.
+        let started = std::time::Instant::now();
+        loop {
+            match conn.batch_execute("PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL;") {
+                Ok(()) => break,
+                Err(e) if e.to_string().contains("locked") && started.elapsed() < timeout => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => {
+                    return Err(anyhow::anyhow!(
+                        "cannot use WAL on the database {shown}: {e}"
+                    ))
+                }
+            }
+        }
     }
     let manager = Manager {
         url: database_url.to_owned(),

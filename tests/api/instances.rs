@@ -35,12 +35,21 @@ pub fn command(db: &str, extra: &[(&str, &str)]) -> Command {
         .env("RUST_LOG", "warn")
         .envs(extra.iter().copied())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+        .stderr(Stdio::piped());
     cmd
 }
 
 /// Waits for a spawned `serve` to print its address; `None` if it exited first.
 pub fn wait_until_serving(mut child: Child) -> Result<Instance, Vec<String>> {
+    use std::io::Read as _;
+    // Drained all along, so a chatty instance never blocks on a full pipe; kept for the
+    // message when it fails to start.
+    let mut stderr = child.stderr.take().unwrap();
+    let said = std::thread::spawn(move || {
+        let mut all = String::new();
+        let _ = stderr.read_to_string(&mut all);
+        all
+    });
     let stdout = BufReader::new(child.stdout.take().unwrap());
     let started = Instant::now();
     let mut banner = Vec::new();
@@ -58,6 +67,7 @@ pub fn wait_until_serving(mut child: Child) -> Result<Instance, Vec<String>> {
         assert!(started.elapsed() < Duration::from_secs(60), "no start");
     }
     let _ = child.wait();
+    banner.push(format!("stderr: {}", said.join().unwrap_or_default()));
     Err(banner)
 }
 
