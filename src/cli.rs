@@ -225,10 +225,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     bootstrap_admin(&state.pool, &bootstrap_email, &hash_params)?;
     let instance_id = crate::domain::crypto::random_token::<12>();
     let postgres = state.config.server.backend() == db::Backend::Postgres;
-    let started = {
-        let mut conn = state.pool.get()?;
-        maintenance::start_instance(&mut conn, &instance_id, clear_on_start, state.clock.now())?
-    };
+    // Database work off the async thread, as everywhere (`db::block`).
+    let (id, now) = (instance_id.clone(), state.clock.now());
+    let started = db::block(&state.pool, move |conn| {
+        Ok(maintenance::start_instance(conn, &id, clear_on_start, now)?)
+    })
+    .await?;
     match started {
         StartSessions::Kept => {}
         StartSessions::Cleared(n) => say(&format!(
@@ -254,8 +256,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     // A graceful stop leaves: the next start counts only the instances still running.
     if let Some(heartbeat) = heartbeat {
         heartbeat.stop().await;
-        let mut conn = state.pool.get()?;
-        db::instances::leave(&mut conn, &instance_id)?;
+        db::block(&state.pool, move |conn| {
+            Ok(db::instances::leave(conn, &instance_id)?)
+        })
+        .await?;
     }
     Ok(())
 }

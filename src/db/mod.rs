@@ -529,6 +529,59 @@ mod tests {
     use crate::domain::ids::{SecretHash, SessionId};
     use crate::domain::realm::Realm;
 
+    /// A lost connection and a lock wait past `lock_timeout` are 503s (retry later), not
+    /// faults (500s): SPEC §16 asks for no 500 while the database is away.
+    #[test]
+    fn outages_and_lock_waits_are_unavailable_not_faults() {
+        use diesel::result::{DatabaseErrorKind, Error};
+        let db = |kind, message: &str| Error::DatabaseError(kind, Box::new(message.to_owned()));
+        assert!(matches!(
+            DbError::from(db(DatabaseErrorKind::ClosedConnection, "server closed")),
+            DbError::Unreachable(_)
+        ));
+        assert!(matches!(
+            DbError::from(db(DatabaseErrorKind::UnableToSendCommand, "no connection")),
+            DbError::Unreachable(_)
+        ));
+        assert!(matches!(
+            DbError::from(Error::RollbackErrorOnCommit {
+                rollback_error: Box::new(db(DatabaseErrorKind::ClosedConnection, "gone")),
+                commit_error: Box::new(db(DatabaseErrorKind::ClosedConnection, "gone")),
+            }),
+            DbError::Unreachable(_)
+        ));
+        assert!(matches!(
+            DbError::from(db(
+                DatabaseErrorKind::Unknown,
+                "canceling statement due to lock timeout"
+            )),
+            DbError::Busy(_)
+        ));
+        assert!(matches!(
+            DbError::from(db(DatabaseErrorKind::UniqueViolation, "duplicate")),
+            DbError::Query(_)
+        ));
+    }
+
+    /// libpq's and the server's bounds are added to a PostgreSQL URL unless it sets them.
+    #[test]
+    fn postgres_urls_get_the_timeouts_unless_they_set_them() {
+        let url = with_timeouts("postgres://rg@db/rg", Duration::from_secs(5));
+        assert!(
+            url.starts_with("postgres://rg@db/rg?connect_timeout=5&tcp_user_timeout=5000&options=")
+        );
+        assert!(
+            url.contains("lock_timeout%3D5000")
+                && url.contains("idle_in_transaction_session_timeout%3D30000")
+        );
+        let own = with_timeouts(
+            "postgres://rg@db/rg?connect_timeout=1",
+            Duration::from_secs(5),
+        );
+        assert!(own.contains("connect_timeout=1&tcp_user_timeout=5000"));
+        assert_eq!(own.matches("connect_timeout").count(), 1);
+    }
+
     /// A migrated in-memory database whose statements are recorded as they start.
     fn recording() -> (Conn, Arc<Mutex<Vec<String>>>) {
         let mut conn = SqliteConnection::establish(":memory:").unwrap();

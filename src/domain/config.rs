@@ -838,6 +838,8 @@ mod tests {
         assert!(c.signup.enabled);
         assert_eq!(c.signup.per_ip, 10);
         assert_eq!(c.lockout.incidents_per_ip, 60);
+        assert_eq!(c.server.db_pool_size, 8);
+        assert_eq!(c.server.db_timeout, Duration::from_secs(5));
         assert_eq!(format!("{:?}", c.cookie.key), "SecretKey([redacted])");
     }
 
