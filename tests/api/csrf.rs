@@ -122,3 +122,33 @@ async fn cross_site_and_foreign_origin_posts_are_refused() {
         .await;
     assert_redirect_to(&res, "/login");
 }
+
+/// SPEC §6: a refused form leaves the session unchanged, even when the session holds no
+/// token for the realm yet (the password form's refusal page must not mint one first).
+#[actix_web::test]
+async fn a_refused_password_change_without_a_token_in_the_session_writes_no_cookie() {
+    let app = spawn().await;
+    app.sign_in_user().await;
+    let mut map = app.session_map();
+    assert!(map.remove("csrf.user").is_some());
+    app.forge_session(&map);
+    let res = app
+        .post(
+            "/account/password",
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", "a different long passphrase here"),
+                ("new_password_confirm", "a different long passphrase here"),
+                ("csrf_token", "forged"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 403);
+    assert!(
+        !res.set_cookies()
+            .iter()
+            .any(|c| c.starts_with(realmgate::web::startup::SESSION_COOKIE)),
+        "{:?}",
+        res.set_cookies()
+    );
+}

@@ -194,8 +194,22 @@ impl<R: RealmKind> FromRequest for SignedPage<R> {
         let session = req.get_session();
         Box::pin(async move {
             let (signed, flashes) = (signed.await?, flashes.await?);
+            Ok(Self::build(signed, &session, &flashes)?)
+        })
+    }
+}
+
+impl<R: RealmKind> SignedPage<R> {
+    /// The page of `signed`, for a handler that must not mint a CSRF token before its own
+    /// checks (a form's POST: a refused token leaves the session unchanged, SPEC §6).
+    pub fn build(
+        signed: SignedIn<R>,
+        session: &actix_session::Session,
+        flashes: &IncomingFlashMessages,
+    ) -> crate::app::error::AppResult<Self> {
+        {
             let realm = R::REALM;
-            let csrf_token = csrf::token(&session, realm)?;
+            let csrf_token = csrf::token(session, realm)?;
             let header = HeaderUser {
                 realm: realm.as_str(),
                 realm_title: realm.title(),
@@ -209,10 +223,10 @@ impl<R: RealmKind> FromRequest for SignedPage<R> {
             };
             Ok(Self {
                 signed,
-                chrome: Chrome::new(Some(header), &flashes),
+                chrome: Chrome::new(Some(header), flashes),
                 csrf_token,
             })
-        })
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 use actix_session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError as _};
-use actix_web_flash_messages::FlashMessage;
+use actix_web_flash_messages::{FlashMessage, IncomingFlashMessages};
 use serde::Deserialize;
 
 use super::held::{self, Held};
@@ -20,7 +20,7 @@ use crate::domain::crypto::sha256_hex;
 use crate::domain::ids::SessionId;
 use crate::web::cookies;
 use crate::web::form::{CsrfField, CsrfForm};
-use crate::web::realm::{Realm, RealmKind, RealmSession, SESSION_ENDED};
+use crate::web::realm::{Realm, RealmKind, RealmSession, SignedIn, SESSION_ENDED};
 use crate::web::startup::AppState;
 use crate::web::templates::{self, PasswordPage};
 
@@ -70,14 +70,18 @@ pub async fn form<R: RealmKind>(signed: SignedPage<R>) -> AppResult<HttpResponse
 pub async fn change<R: RealmKind>(
     req: HttpRequest,
     client: ClientInfo,
-    signed_page: SignedPage<R>,
+    signed: SignedIn<R>,
     session: Session,
+    flashes: IncomingFlashMessages,
     state: web::Data<AppState>,
     CsrfForm(form, _): CsrfForm<R, ChangeForm>,
 ) -> AppResult<HttpResponse> {
     let realm = R::REALM;
-    let signed = signed_page.signed.clone();
-    let refuse = |message: &str| page(signed_page, StatusCode::BAD_REQUEST, Some(message));
+    // The page is built only to answer a refusal, after the token passed (SPEC §6).
+    let refuse = |message: &str| {
+        let page_of = SignedPage::build(signed.clone(), &session, &flashes)?;
+        page(page_of, StatusCode::BAD_REQUEST, Some(message))
+    };
 
     // SECURITY: every cheap check first, so a request that would fail anyway never makes a
     // hashing thread work (SPEC §9).
