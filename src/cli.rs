@@ -19,7 +19,7 @@ use crate::web::startup::Application;
 #[command(
     name = "realmgate",
     version,
-    about = "A sign-in portal with user and admin realms"
+    about = "A sign-in portal with user, admin and api realms"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -58,7 +58,7 @@ enum Command {
 
 #[derive(Subcommand)]
 enum SessionsCommand {
-    /// Live sessions per realm (`user N` and `admin N`; with --realm, just `N`).
+    /// Live sessions per realm (`user N`, `admin N`, `api N`; with --realm, just `N`).
     Count {
         #[arg(long, value_parser = parse_realm)]
         realm: Option<Realm>,
@@ -73,7 +73,7 @@ enum SessionsCommand {
 }
 
 fn parse_realm(raw: &str) -> Result<Realm, String> {
-    Realm::parse(raw).ok_or_else(|| "the realm is `user` or `admin`".to_owned())
+    Realm::parse(raw).ok_or_else(|| "the realm is `user`, `admin` or `api`".to_owned())
 }
 
 /// What `check` found.

@@ -2,8 +2,6 @@
 //! cause goes to the log once, never to the page. How each becomes a page (its status, its
 //! text, its headers) is the web layer's business: `routes::errors`.
 
-use crate::domain::realm::Realm;
-
 pub type AppResult<T> = Result<T, AppError>;
 
 #[derive(thiserror::Error)]
@@ -13,7 +11,7 @@ pub enum AppError {
     /// A refused signed-in request that is not a GET: 401 with a sign-in link.
     #[error("sign-in required for the {} realm", .realm.as_str())]
     Unauthenticated {
-        realm: Realm,
+        realm: crate::domain::realm::BrowserRealm,
         message: Option<&'static str>,
     },
     /// A 400 whose page offers a way on (a link and its text).

@@ -34,7 +34,8 @@ impl<'a> Incident<'a> {
         }
     }
 
-    pub fn realm(mut self, realm: Realm) -> Self {
+    pub fn realm(mut self, realm: impl Into<Realm>) -> Self {
+        let realm = realm.into();
         self.realm = Some(realm);
         self
     }

@@ -367,19 +367,24 @@ impl std::fmt::Debug for SecretKey {
     }
 }
 
-/// Each browser realm's timeouts and IP-change policy, and the single-session policy.
+/// Each realm's timeouts and IP-change policy, the single-session policy, and how many live
+/// tokens an account may hold.
 #[derive(Clone, Debug)]
 pub struct Realms {
     pub user: RealmTimeouts,
     pub admin: RealmTimeouts,
+    pub api: RealmTimeouts,
     pub single_session: SingleSession,
+    /// `REALMGATE_API_MAX_TOKENS`: one more sign-in revokes the least recently used.
+    pub api_max_tokens: u32,
 }
 
 impl Realms {
-    pub fn get(&self, realm: Realm) -> &RealmTimeouts {
-        match realm {
+    pub fn get(&self, realm: impl Into<Realm>) -> &RealmTimeouts {
+        match realm.into() {
             Realm::User => &self.user,
             Realm::Admin => &self.admin,
+            Realm::Api => &self.api,
         }
     }
 }
@@ -602,6 +607,11 @@ impl Config {
             absolute: duration("REALMGATE_ADMIN_ABSOLUTE_TIMEOUT", "12h"),
             ip_change: ip_policy("REALMGATE_ADMIN_IP_CHANGE"),
         };
+        let api = RealmTimeouts {
+            idle: duration("REALMGATE_API_IDLE_TIMEOUT", "14d"),
+            absolute: duration("REALMGATE_API_ABSOLUTE_TIMEOUT", "90d"),
+            ip_change: ip_policy("REALMGATE_API_IP_CHANGE"),
+        };
 
         let trusted_proxies = get("REALMGATE_TRUSTED_PROXIES")
             .map(|raw| errors.or(parse_proxies(&raw), Vec::new()))
@@ -687,7 +697,9 @@ impl Config {
             realms: Realms {
                 user,
                 admin,
+                api,
                 single_session,
+                api_max_tokens: count("REALMGATE_API_MAX_TOKENS", 20),
             },
             lockout,
             signup: Signup {

@@ -11,12 +11,12 @@ use crate::app::error::{AppError, AppResult};
 use crate::db::{self, audit::Incident};
 use crate::domain::crypto;
 use crate::domain::events::IncidentKind;
-use crate::web::realm::Realm;
+use crate::web::realm::BrowserRealm;
 use crate::web::routes::client::client_info;
 use crate::web::startup::AppState;
 
 /// The realm's token, minted (a session write) only when it is missing.
-pub fn token(session: &Session, realm: Realm) -> AppResult<String> {
+pub fn token(session: &Session, realm: BrowserRealm) -> AppResult<String> {
     if let Ok(Some(existing)) = session.get::<String>(realm.csrf_key()) {
         return Ok(existing);
     }
@@ -24,7 +24,7 @@ pub fn token(session: &Session, realm: Realm) -> AppResult<String> {
 }
 
 /// A fresh token for the realm: at sign-in, so a token seen before it is worthless after.
-pub fn replace(session: &Session, realm: Realm) -> AppResult<String> {
+pub fn replace(session: &Session, realm: BrowserRealm) -> AppResult<String> {
     let fresh = crypto::random_token::<32>();
     session
         .insert(realm.csrf_key(), &fresh)
@@ -32,7 +32,7 @@ pub fn replace(session: &Session, realm: Realm) -> AppResult<String> {
     Ok(fresh)
 }
 
-pub fn remove(session: &Session, realm: Realm) {
+pub fn remove(session: &Session, realm: BrowserRealm) {
     session.remove(realm.csrf_key());
 }
 
@@ -76,7 +76,7 @@ pub async fn verify(
     req: &HttpRequest,
     session: &Session,
     state: &AppState,
-    realm: Realm,
+    realm: BrowserRealm,
     submitted: &str,
 ) -> AppResult<()> {
     let expected = session.get::<String>(realm.csrf_key()).ok().flatten();

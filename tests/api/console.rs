@@ -355,7 +355,7 @@ async fn the_sessions_list_filters_and_revokes() {
     assert_eq!(by_email.body.matches("data-session-id=").count(), 1);
     let by_id = app.get(&format!("/admin/sessions?account={user}")).await;
     assert_eq!(by_id.body.matches("data-session-id=").count(), 1);
-    assert_eq!(app.get("/admin/sessions?realm=api").await.status, 400);
+    assert_eq!(app.get("/admin/sessions?realm=mobile").await.status, 400);
 
     use realmgate::db::schema::auth_sessions as s;
     let id: String = s::table

@@ -66,7 +66,7 @@ pub async fn sign_in(
         device,
     } = browser;
     // The admin realm never persists.
-    let remember = remember && realm.persists();
+    let remember = remember && realm.browser().is_some_and(|b| b.persists());
     let email = Email::parse(&email_raw).ok();
     let password = PasswordInput::new(password);
     let policy = state.config.lockout.clone();

@@ -17,7 +17,7 @@ use actix_web::{
 use actix_web_flash_messages::FlashMessage;
 use chrono::NaiveDateTime;
 
-use super::{Realm, RealmKind};
+use super::{BrowserRealm, Realm, RealmKind};
 use crate::domain::client::ClientInfo;
 
 use crate::app::auth::access::{self, AccessPolicy, Claim, Refusal};
@@ -131,12 +131,12 @@ pub async fn guard<R: RealmKind, P: PageData>(
     };
     let now = state.clock.now();
     let presented = Presented {
-        realm,
+        realm: realm.into(),
         secret_hash: secret.hash(),
         claim,
         client: client_info(req.head(), &state.config.server.trusted_proxies),
         access: AccessPolicy {
-            realm,
+            realm: realm.into(),
             timeouts: state.config.realms.get(realm).clone(),
             remember_me: state.config.cookie.remember_me,
         },
@@ -200,11 +200,11 @@ pub async fn guard<R: RealmKind, P: PageData>(
 
 /// SPEC §4 step 8: while the account must change its password, only the realm's password
 /// page and its sign-out are open.
-fn may_open_while_must_change(req: &ServiceRequest, realm: Realm) -> bool {
+fn may_open_while_must_change(req: &ServiceRequest, realm: BrowserRealm) -> bool {
     req.path() == realm.password_path() || req.path() == realm.logout_path()
 }
 
-fn must_change(req: ServiceRequest, realm: Realm) -> ServiceResponse {
+fn must_change(req: ServiceRequest, realm: BrowserRealm) -> ServiceResponse {
     if matches!(*req.method(), Method::GET | Method::HEAD) {
         let res = HttpResponse::SeeOther()
             .insert_header((header::LOCATION, realm.password_path()))
@@ -231,7 +231,11 @@ struct Presented {
 
 /// SPEC §4 step 1: a GET goes to the sign-in page and comes back after; anything else gets a
 /// 401 page, except a sign-out, which is already done.
-fn refuse(req: ServiceRequest, realm: Realm, message: Option<&'static str>) -> ServiceResponse {
+fn refuse(
+    req: ServiceRequest,
+    realm: BrowserRealm,
+    message: Option<&'static str>,
+) -> ServiceResponse {
     let is_read = matches!(*req.method(), Method::GET | Method::HEAD);
     if is_read || (req.method() == Method::POST && req.path() == realm.logout_path()) {
         if let Some(message) = message {

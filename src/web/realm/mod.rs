@@ -8,7 +8,7 @@ mod session;
 pub use guard::{guard, PageData, SignedIn, SESSION_ENDED};
 pub use session::RealmSession;
 
-pub use crate::domain::realm::Realm;
+pub use crate::domain::realm::{BrowserRealm, Realm};
 
 use actix_identity::config::LogoutBehaviour;
 use actix_identity::IdentityMiddleware;
@@ -19,10 +19,10 @@ use actix_identity::IdentityMiddleware;
 /// a deadline here would rewrite the cookie on every page view (SPEC I4). The timestamp
 /// keys are never written for the same reason; they are named only so a logout cannot
 /// remove another realm's keys.
-pub fn identity_middleware(realm: Realm) -> IdentityMiddleware {
+pub fn identity_middleware(realm: BrowserRealm) -> IdentityMiddleware {
     let (visit, login) = match realm {
-        Realm::User => ("user.visited_at", "user.logged_in_at"),
-        Realm::Admin => ("admin.visited_at", "admin.logged_in_at"),
+        BrowserRealm::User => ("user.visited_at", "user.logged_in_at"),
+        BrowserRealm::Admin => ("admin.visited_at", "admin.logged_in_at"),
     };
     IdentityMiddleware::builder()
         .id_key(realm.session_key())
@@ -43,16 +43,16 @@ mod sealed {
 /// Marker types: a handler's signature says which realm it serves. Sealed: the realms are
 /// the ones listed here, and a new one is a variant of `Realm` and a marker beside these.
 pub trait RealmKind: sealed::Sealed + 'static {
-    const REALM: Realm;
+    const REALM: BrowserRealm;
 }
 
 pub struct UserRealm;
 pub struct AdminRealm;
 
 impl RealmKind for UserRealm {
-    const REALM: Realm = Realm::User;
+    const REALM: BrowserRealm = BrowserRealm::User;
 }
 
 impl RealmKind for AdminRealm {
-    const REALM: Realm = Realm::Admin;
+    const REALM: BrowserRealm = BrowserRealm::Admin;
 }

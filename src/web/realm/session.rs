@@ -4,17 +4,17 @@
 
 use actix_session::Session;
 
-use super::Realm;
+use super::BrowserRealm;
 use crate::app::error::{AppError, AppResult};
 use crate::domain::ids::{AccountId, SessionSecret};
 
 pub struct RealmSession<'a> {
     session: &'a Session,
-    realm: Realm,
+    realm: BrowserRealm,
 }
 
 impl<'a> RealmSession<'a> {
-    pub fn of(session: &'a Session, realm: Realm) -> Self {
+    pub fn of(session: &'a Session, realm: BrowserRealm) -> Self {
         Self { session, realm }
     }
 

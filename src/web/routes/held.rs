@@ -12,7 +12,7 @@ use crate::app::error::{AppError, AppResult};
 use crate::domain::config::CookieSettings;
 use crate::domain::ids::{SecretHash, SessionSecret};
 use crate::web::cookies;
-use crate::web::realm::{Realm, RealmSession};
+use crate::web::realm::{BrowserRealm, RealmSession};
 
 pub struct Held {
     /// Distinct secrets: a session restored from the remember cookie holds the same secret in
@@ -23,7 +23,7 @@ pub struct Held {
 impl Held {
     pub fn read(req: &HttpRequest, session: &Session, cookie: &CookieSettings) -> Self {
         let mut secrets: Vec<SessionSecret> = Vec::new();
-        let found = Realm::ALL
+        let found = BrowserRealm::ALL
             .iter()
             .filter_map(|realm| RealmSession::of(session, *realm).secret())
             .chain(cookies::read_remember(req, cookie));
@@ -55,7 +55,7 @@ pub fn apply(
     res: &mut HttpResponse,
     cookie: &CookieSettings,
 ) -> AppResult<()> {
-    for realm in Realm::ALL {
+    for realm in BrowserRealm::ALL {
         let keys = RealmSession::of(session, realm);
         if let Some(new) = keys.secret().and_then(|old| rotation.new_for(&old)) {
             keys.replace_secret(new)?;

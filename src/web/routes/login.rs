@@ -14,7 +14,7 @@ use crate::domain::client::ClientInfo;
 use crate::web::cookies;
 use crate::web::csrf;
 use crate::web::form::{CsrfField, CsrfForm};
-use crate::web::realm::{Realm, RealmKind, RealmSession};
+use crate::web::realm::{BrowserRealm, RealmKind, RealmSession};
 use crate::web::startup::AppState;
 use crate::web::templates::{self, Chrome, LoginPage};
 
@@ -56,7 +56,7 @@ impl std::fmt::Debug for LoginForm {
 }
 
 fn page(
-    realm: Realm,
+    realm: BrowserRealm,
     chrome: Chrome,
     status: StatusCode,
     email: &str,
@@ -68,7 +68,7 @@ fn page(
         chrome,
         heading: realm.sign_in_heading(),
         action: realm.login_path(),
-        is_admin: realm == Realm::Admin,
+        is_admin: realm == BrowserRealm::Admin,
         show_remember_me: realm.persists(),
         email,
         next: &safe_next(realm, next).unwrap_or_default(),
@@ -120,7 +120,7 @@ pub async fn submit<R: RealmKind>(
     let remember_me = form.remember_me == "on";
     let outcome = sign_in(
         &state,
-        realm,
+        realm.into(),
         browser,
         form.email.clone(),
         form.password,

@@ -26,7 +26,7 @@ use futures_util::future::LocalBoxFuture;
 
 use crate::web::csrf;
 use crate::web::realm::{
-    guard, identity_middleware, AdminRealm, Realm, RealmKind, SignedIn, UserRealm,
+    guard, identity_middleware, AdminRealm, BrowserRealm, RealmKind, SignedIn, UserRealm,
 };
 use crate::web::templates::{self, Chrome, HeaderUser};
 
@@ -42,7 +42,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
     cfg.service(
         web::scope("/admin")
-            .wrap(identity_middleware(Realm::Admin))
+            .wrap(identity_middleware(BrowserRealm::Admin))
             .service(
                 web::resource("").route(
                     web::get()
@@ -87,20 +87,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/")
             .route(web::get().to(user::root))
-            .wrap(identity_middleware(Realm::User)),
+            .wrap(identity_middleware(BrowserRealm::User)),
     )
     .service(
         web::resource("/login")
             .route(web::get().to(login::form::<UserRealm>))
             .route(web::post().to(login::submit::<UserRealm>))
-            .wrap(identity_middleware(Realm::User)),
+            .wrap(identity_middleware(BrowserRealm::User)),
     )
     .service(web::resource("/sign-in").route(web::get().to(login::old_address)))
     .service(
         web::resource("/logout")
             .route(user_only(web::get().to(logout::confirm::<UserRealm>)))
             .route(user_only(web::post().to(logout::submit::<UserRealm>)))
-            .wrap(identity_middleware(Realm::User)),
+            .wrap(identity_middleware(BrowserRealm::User)),
     )
     .service(
         web::resource("/dashboard")
@@ -109,28 +109,28 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .to(user::dashboard)
                     .wrap(from_fn(guard::<UserRealm, user::DashboardData>)),
             )
-            .wrap(identity_middleware(Realm::User)),
+            .wrap(identity_middleware(BrowserRealm::User)),
     )
     .service(
         web::resource("/account/sessions")
             .route(user_only(web::get().to(sessions::list)))
-            .wrap(identity_middleware(Realm::User)),
+            .wrap(identity_middleware(BrowserRealm::User)),
     )
     .service(
         web::resource("/account/sessions/revoke-others")
             .route(user_only(web::post().to(sessions::revoke_others)))
-            .wrap(identity_middleware(Realm::User)),
+            .wrap(identity_middleware(BrowserRealm::User)),
     )
     .service(
         web::resource("/account/sessions/{id}/revoke")
             .route(user_only(web::post().to(sessions::revoke)))
-            .wrap(identity_middleware(Realm::User)),
+            .wrap(identity_middleware(BrowserRealm::User)),
     )
     .service(
         web::resource("/account/password")
             .route(user_only(web::get().to(password::form::<UserRealm>)))
             .route(user_only(web::post().to(password::change::<UserRealm>)))
-            .wrap(identity_middleware(Realm::User)),
+            .wrap(identity_middleware(BrowserRealm::User)),
     )
     .service(
         web::resource("/register")
@@ -245,7 +245,7 @@ pub fn encode_query_value(raw: &str) -> String {
 
 /// SPEC §6: `next` is honoured only when it is a path of the same realm, and then in its
 /// normalised form (`crate::domain::paths`), the one every rule reads; `None` otherwise.
-pub fn safe_next(realm: Realm, next: &str) -> Option<std::borrow::Cow<'_, str>> {
+pub fn safe_next(realm: BrowserRealm, next: &str) -> Option<std::borrow::Cow<'_, str>> {
     // SECURITY: an encoded `%` could become any escape after one more decoding somewhere.
     if next.to_ascii_lowercase().contains("%25") {
         return None;
@@ -278,23 +278,26 @@ mod tests {
     #[test]
     fn next_accepts_paths_of_its_realm_only() {
         assert_eq!(
-            safe_next(Realm::User, "/dashboard").as_deref(),
+            safe_next(BrowserRealm::User, "/dashboard").as_deref(),
             Some("/dashboard")
         );
         assert_eq!(
-            safe_next(Realm::User, "/dashboard?tab=1").as_deref(),
+            safe_next(BrowserRealm::User, "/dashboard?tab=1").as_deref(),
             Some("/dashboard?tab=1")
         );
-        assert_eq!(safe_next(Realm::Admin, "/admin").as_deref(), Some("/admin"));
         assert_eq!(
-            safe_next(Realm::Admin, "/admin/users?q=a").as_deref(),
+            safe_next(BrowserRealm::Admin, "/admin").as_deref(),
+            Some("/admin")
+        );
+        assert_eq!(
+            safe_next(BrowserRealm::Admin, "/admin/users?q=a").as_deref(),
             Some("/admin/users?q=a")
         );
-        assert_eq!(safe_next(Realm::Admin, "/administrator"), None);
-        assert_eq!(safe_next(Realm::Admin, "/dashboard"), None);
-        assert_eq!(safe_next(Realm::User, "/admin"), None);
-        assert_eq!(safe_next(Realm::User, "/login?next=/x"), None);
-        assert_eq!(safe_next(Realm::User, "/logout"), None);
+        assert_eq!(safe_next(BrowserRealm::Admin, "/administrator"), None);
+        assert_eq!(safe_next(BrowserRealm::Admin, "/dashboard"), None);
+        assert_eq!(safe_next(BrowserRealm::User, "/admin"), None);
+        assert_eq!(safe_next(BrowserRealm::User, "/login?next=/x"), None);
+        assert_eq!(safe_next(BrowserRealm::User, "/logout"), None);
     }
 
     #[test]
@@ -315,10 +318,10 @@ mod tests {
             "/%2e%2e/admin",
             "dashboard",
         ] {
-            assert_eq!(safe_next(Realm::User, bad), None, "{bad:?}");
+            assert_eq!(safe_next(BrowserRealm::User, bad), None, "{bad:?}");
         }
         assert_eq!(
-            safe_next(Realm::User, &format!("/{}", "a".repeat(2048))),
+            safe_next(BrowserRealm::User, &format!("/{}", "a".repeat(2048))),
             None
         );
     }
@@ -326,21 +329,21 @@ mod tests {
     #[test]
     fn next_is_checked_and_sent_in_its_normalised_form() {
         assert_eq!(
-            safe_next(Realm::User, "/d%61shboard").as_deref(),
+            safe_next(BrowserRealm::User, "/d%61shboard").as_deref(),
             Some("/dashboard")
         );
         assert_eq!(
-            safe_next(Realm::User, "/%61dmin"),
+            safe_next(BrowserRealm::User, "/%61dmin"),
             None,
             "a realm prefix, spelled otherwise"
         );
-        assert_eq!(safe_next(Realm::User, "/%6Cogin"), None);
+        assert_eq!(safe_next(BrowserRealm::User, "/%6Cogin"), None);
         assert_eq!(
-            safe_next(Realm::Admin, "/%61dmin/users").as_deref(),
+            safe_next(BrowserRealm::Admin, "/%61dmin/users").as_deref(),
             Some("/admin/users")
         );
-        assert_eq!(safe_next(Realm::User, "/dashboard%252F"), None);
-        assert_eq!(safe_next(Realm::User, "/%252e%252e/admin"), None);
+        assert_eq!(safe_next(BrowserRealm::User, "/dashboard%252F"), None);
+        assert_eq!(safe_next(BrowserRealm::User, "/%252e%252e/admin"), None);
     }
 
     #[test]

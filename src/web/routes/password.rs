@@ -20,7 +20,7 @@ use crate::domain::crypto::sha256_hex;
 use crate::domain::ids::SessionId;
 use crate::web::cookies;
 use crate::web::form::{CsrfField, CsrfForm};
-use crate::web::realm::{Realm, RealmKind, RealmSession, SignedIn, SESSION_ENDED};
+use crate::web::realm::{BrowserRealm, RealmKind, RealmSession, SignedIn, SESSION_ENDED};
 use crate::web::startup::AppState;
 use crate::web::templates::{self, PasswordPage};
 
@@ -149,7 +149,7 @@ pub async fn change<R: RealmKind>(
             Ok(account::failed_password_check(
                 conn,
                 &row,
-                realm,
+                realm.into(),
                 wrong,
                 &audit_client,
                 floods,
@@ -178,7 +178,7 @@ pub async fn change<R: RealmKind>(
             new_hash: &hash,
             held: held.secrets(),
             this_device: this_device.as_deref(),
-            realm,
+            realm: realm.into(),
         };
         Ok(account::change_password(
             conn,
@@ -234,7 +234,7 @@ fn refused(admission: Admission) -> AppResult<()> {
 fn signed_out(
     session: &Session,
     state: &AppState,
-    realm: Realm,
+    realm: BrowserRealm,
     remembered: bool,
     message: &'static str,
 ) -> AppResult<HttpResponse> {

@@ -15,7 +15,7 @@ use crate::domain::client::ClientInfo;
 use crate::domain::{Email, Name, NewPassword};
 use crate::web::csrf;
 use crate::web::form::Form;
-use crate::web::realm::Realm;
+use crate::web::realm::BrowserRealm;
 use crate::web::startup::AppState;
 use crate::web::templates::{self, Chrome, NoticePage, RegisterPage};
 
@@ -51,7 +51,7 @@ fn form_page(
     form: &RegisterForm,
     error: Option<&str>,
 ) -> AppResult<HttpResponse> {
-    let token = csrf::token(session, Realm::User)?;
+    let token = csrf::token(session, BrowserRealm::User)?;
     let page = RegisterPage {
         chrome,
         email: &form.email,
@@ -86,7 +86,7 @@ pub async fn submit(
 ) -> AppResult<HttpResponse> {
     enabled(&state)?;
     // Not a CsrfForm: with sign-up off, the answer is the 404 whatever the token.
-    csrf::verify(&req, &session, &state, Realm::User, &form.csrf_token).await?;
+    csrf::verify(&req, &session, &state, BrowserRealm::User, &form.csrf_token).await?;
     let refuse = |message: &str| {
         form_page(
             &session,

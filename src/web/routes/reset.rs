@@ -20,7 +20,7 @@ use crate::domain::client::ClientInfo;
 use crate::domain::Email;
 use crate::web::csrf;
 use crate::web::form::{CsrfField, CsrfForm};
-use crate::web::realm::{Realm, UserRealm};
+use crate::web::realm::{BrowserRealm, UserRealm};
 use crate::web::startup::AppState;
 use crate::web::templates::{self, Chrome, ResetConfirmPage, ResetRequestPage};
 
@@ -74,7 +74,7 @@ fn request_page(
     error: Option<&str>,
     sent: Option<&str>,
 ) -> AppResult<HttpResponse> {
-    let token = csrf::token(session, Realm::User)?;
+    let token = csrf::token(session, BrowserRealm::User)?;
     let page = ResetRequestPage {
         chrome,
         email,
@@ -198,7 +198,7 @@ fn confirm_page(
     email: &str,
     error: Option<&str>,
 ) -> AppResult<HttpResponse> {
-    let token = csrf::token(session, Realm::User)?;
+    let token = csrf::token(session, BrowserRealm::User)?;
     let page = ResetConfirmPage {
         chrome: Chrome::anonymous(),
         email,

@@ -16,7 +16,7 @@ use crate::domain::events::LogoutReason;
 use crate::domain::ids::SessionId;
 use crate::web::cookies;
 use crate::web::form::{CsrfForm, CsrfOnly};
-use crate::web::realm::{Realm, RealmSession, SignedIn, UserRealm};
+use crate::web::realm::{BrowserRealm, RealmSession, SignedIn, UserRealm};
 use crate::web::startup::AppState;
 use crate::web::templates::{self, SessionRow, SessionsPage};
 
@@ -91,9 +91,9 @@ pub async fn revoke(
         return Err(AppError::NotFound);
     }
     if current {
-        RealmSession::of(&session, Realm::User).sign_out();
+        RealmSession::of(&session, BrowserRealm::User).sign_out();
         FlashMessage::success(super::logout::LOGGED_OUT).send();
-        let mut res = see_other(Realm::User.login_path());
+        let mut res = see_other(BrowserRealm::User.login_path());
         res.add_cookie(&cookies::remember_removal(&state.config.cookie))
             .map_err(|e| AppError::Internal(anyhow::anyhow!("cookie: {e}")))?;
         return Ok(res);

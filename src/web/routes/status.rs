@@ -10,7 +10,7 @@ use crate::app::error::AppResult;
 use crate::db::{self, sessions};
 use crate::domain::client::ClientInfo;
 use crate::web::cookies;
-use crate::web::realm::{Realm, RealmSession};
+use crate::web::realm::{BrowserRealm, RealmSession};
 use crate::web::startup::AppState;
 
 #[derive(Serialize, Default)]
@@ -34,7 +34,7 @@ pub async fn status(
 ) -> AppResult<HttpResponse> {
     // The secret's hash, and the account the session cookie names (`None` for a remember
     // cookie, whose row alone names the account, as in the guard).
-    let secret = |realm: Realm| match RealmSession::of(&session, realm).secret() {
+    let secret = |realm: BrowserRealm| match RealmSession::of(&session, realm).secret() {
         Some(secret) => Some((
             secret.hash(),
             Some(RealmSession::of(&session, realm).claimed_account()),
@@ -46,12 +46,12 @@ pub async fn status(
             .map(|secret| (secret.hash(), None)),
     };
     let secrets = [
-        (Realm::User, secret(Realm::User)),
-        (Realm::Admin, secret(Realm::Admin)),
+        (BrowserRealm::User, secret(BrowserRealm::User)),
+        (BrowserRealm::Admin, secret(BrowserRealm::Admin)),
     ];
     let now = state.clock.now();
-    let policies = Realm::ALL.map(|realm| AccessPolicy {
-        realm,
+    let policies = BrowserRealm::ALL.map(|realm| AccessPolicy {
+        realm: realm.into(),
         timeouts: state.config.realms.get(realm).clone(),
         remember_me: state.config.cookie.remember_me,
     });
@@ -61,7 +61,8 @@ pub async fn status(
             let Some((hash, claimed)) = hash else {
                 continue;
             };
-            let Some((row, account)) = sessions::find_by_secret_with_account(conn, realm, &hash)?
+            let Some((row, account)) =
+                sessions::find_by_secret_with_account(conn, realm.into(), &hash)?
             else {
                 continue;
             };
@@ -70,7 +71,7 @@ pub async fn status(
                 Some(id) => Claim::Account(id),
                 None => Claim::Remembered,
             };
-            let Some(policy) = policies.iter().find(|p| p.realm == realm) else {
+            let Some(policy) = policies.iter().find(|p| p.realm == realm.into()) else {
                 continue;
             };
             let decision = access::decide(&row, Some(&account), claim, &client, policy, now);

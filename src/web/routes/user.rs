@@ -10,7 +10,7 @@ use crate::app::error::AppResult;
 use crate::db::accounts::Account;
 use crate::db::sessions::{self, AuthSession};
 use crate::db::Conn;
-use crate::web::realm::{PageData, Realm, UserRealm};
+use crate::web::realm::{BrowserRealm, PageData, UserRealm};
 use crate::web::templates::{self, DashboardPage};
 
 const TIME_FORMAT: &str = "%Y-%m-%d %H:%M";
@@ -21,7 +21,7 @@ pub async fn root(
     session: Session,
     state: actix_web::web::Data<crate::web::startup::AppState>,
 ) -> HttpResponse {
-    let signed_in = crate::web::realm::RealmSession::of(&session, Realm::User)
+    let signed_in = crate::web::realm::RealmSession::of(&session, BrowserRealm::User)
         .secret()
         .is_some()
         || crate::web::cookies::read_remember(&req, &state.config.cookie).is_some();
