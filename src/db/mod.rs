@@ -651,6 +651,7 @@ mod tests {
                     absolute_expires_at: now + chrono::Duration::hours(1),
                     ip: "127.0.0.1",
                     user_agent: "test",
+                    device_name: None,
                 },
             )
             .unwrap();

@@ -31,6 +31,7 @@ diesel::table! {
         user_agent -> Text,
         revoked_at -> Nullable<Timestamp>,
         revoke_reason -> Nullable<Text>,
+        device_name -> Nullable<Text>,
     }
 }
 

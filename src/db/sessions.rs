@@ -30,6 +30,8 @@ pub struct AuthSession {
     pub user_agent: String,
     pub revoked_at: Option<NaiveDateTime>,
     pub revoke_reason: Option<LogoutReason>,
+    /// What an api client called itself at sign-in (SPEC §13); `None` for browser realms.
+    pub device_name: Option<String>,
 }
 
 /// `AuthSession`'s columns as one backend-independent expression (see `accounts::columns`).
@@ -64,6 +66,7 @@ pub struct NewSession<'a> {
     pub absolute_expires_at: NaiveDateTime,
     pub ip: &'a str,
     pub user_agent: &'a str,
+    pub device_name: Option<&'a str>,
 }
 
 pub fn insert(conn: &mut Conn, new: &NewSession<'_>) -> QueryResult<()> {
@@ -335,6 +338,32 @@ pub fn revoke_live_in_realm(
         .select(columns())
         .all(conn)?;
     revoke_each(conn, &rows, reason, client, now)
+}
+
+/// Revokes the account's live sessions of `realm` beyond the `keep` most recently used (by
+/// `last_seen_at`, then `created_at`): the api realm's token cap (SPEC §13).
+pub fn revoke_least_recent_beyond(
+    conn: &mut Conn,
+    account_id: AccountId,
+    realm: Realm,
+    keep: u32,
+    reason: LogoutReason,
+    client: &ClientInfo,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    let rows: Vec<AuthSession> = auth_sessions::table
+        .filter(live(now))
+        .filter(auth_sessions::account_id.eq(account_id))
+        .filter(auth_sessions::realm.eq(realm))
+        .order((
+            auth_sessions::last_seen_at.desc(),
+            auth_sessions::created_at.desc(),
+            auth_sessions::id.desc(),
+        ))
+        .select(columns())
+        .all(conn)?;
+    let beyond = rows.get(keep as usize..).unwrap_or_default();
+    revoke_each(conn, beyond, reason, Some(client), now)
 }
 
 /// Revokes each row (with its logout activity); returns how many this call ended.

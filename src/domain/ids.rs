@@ -92,7 +92,36 @@ impl SessionSecret {
     pub fn hash(&self) -> SecretHash {
         SecretHash(crypto::sha256_hex(&self.0))
     }
+
+    /// A bearer token of the api realm (SPEC §13): `rgat_` and 32 random bytes in base64url,
+    /// 48 characters. The prefix lets secret scanners find a leaked one; the registry keeps
+    /// the SHA-256 of the whole token.
+    pub fn generate_token() -> Self {
+        Self(format!("{TOKEN_PREFIX}{}", crypto::random_token::<32>()))
+    }
+
+    /// A token as a client sent it, checked strictly (prefix, length, alphabet, and that the
+    /// rest is exactly 32 bytes of canonical base64url) before anything looks it up.
+    pub fn parse_token(raw: &str) -> Option<Self> {
+        use base64::Engine as _;
+        let rest = raw.strip_prefix(TOKEN_PREFIX)?;
+        if raw.len() != TOKEN_LEN
+            || !rest
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return None;
+        }
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(rest)
+            .ok()?;
+        (bytes.len() == 32).then(|| Self(raw.to_owned()))
+    }
 }
+
+pub const TOKEN_PREFIX: &str = "rgat_";
+/// `rgat_` and 43 base64url characters.
+pub const TOKEN_LEN: usize = 48;
 
 impl From<String> for SessionSecret {
     fn from(raw: String) -> Self {
@@ -135,5 +164,40 @@ mod tests {
         assert_eq!(format!("{secret:?}"), "SessionSecret([redacted])");
         assert_eq!(secret.hash().as_str(), crypto::sha256_hex("s3cret-value"));
         assert_ne!(SessionSecret::generate(), SessionSecret::generate());
+    }
+
+    #[test]
+    fn tokens_are_48_characters_and_parse_strictly() {
+        let token = SessionSecret::generate_token();
+        let raw = token.expose().to_owned();
+        assert_eq!(raw.len(), 48);
+        assert!(raw.starts_with("rgat_"));
+        assert_eq!(SessionSecret::parse_token(&raw), Some(token));
+        assert_ne!(
+            SessionSecret::generate_token(),
+            SessionSecret::generate_token()
+        );
+        let body = &raw[5..];
+        for bad in [
+            String::new(),
+            body.to_owned(),
+            format!("rgat-{body}"),
+            format!("RGAT_{body}"),
+            format!("{raw}A"),
+            raw[..47].to_owned(),
+            format!("rgat_{}+", &body[..42]),
+            format!("rgat_{}=", &body[..42]),
+            format!(" {}", &raw[1..]),
+            format!("rgat_{}é", &body[..41]),
+            "rgat_".repeat(2000),
+        ] {
+            assert_eq!(SessionSecret::parse_token(&bad), None, "{bad:?}");
+        }
+        // 43 characters carry 258 bits: a last character with its two spare bits set is not
+        // the canonical spelling of any 32 bytes.
+        let odd = format!("rgat_{}B", &"A".repeat(42));
+        assert_eq!(SessionSecret::parse_token(&odd), None);
+        let canonical = format!("rgat_{}A", &"A".repeat(42));
+        assert!(SessionSecret::parse_token(&canonical).is_some());
     }
 }

@@ -51,5 +51,5 @@ pub mod paths;
 pub mod realm;
 
 pub use email::Email;
-pub use name::Name;
+pub use name::{DeviceName, Name};
 pub use password::{NewPassword, PasswordInput};

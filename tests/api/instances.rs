@@ -190,6 +190,7 @@ fn a_rolling_restart_keeps_sessions_and_a_cold_start_clears_them() {
             absolute_expires_at: now + chrono::Duration::hours(1),
             ip: "127.0.0.1",
             user_agent: "test",
+            device_name: None,
         },
     )
     .unwrap();

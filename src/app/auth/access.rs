@@ -22,6 +22,9 @@ pub enum Claim {
     Account(Option<AccountId>),
     /// Restored from the remember cookie: the row alone names the account.
     Remembered,
+    /// An api bearer token: the token names the row, and the row the account (SPEC §13 has no
+    /// `R.account` to compare, so step 5 compares the row with its account alone).
+    Bearer,
 }
 
 /// The realm's rules the decision needs.
@@ -123,7 +126,7 @@ pub fn decide(
     // Step 5.
     let claimed = match claim {
         Claim::Account(id) => id,
-        Claim::Remembered => Some(row.account_id),
+        Claim::Remembered | Claim::Bearer => Some(row.account_id),
     };
     if claimed != Some(row.account_id) || account.id != row.account_id {
         return refused(Refusal::Mismatch);
@@ -175,6 +178,7 @@ mod tests {
             user_agent: "UA".into(),
             revoked_at: None,
             revoke_reason: None,
+            device_name: None,
         }
     }
 
@@ -310,6 +314,12 @@ mod tests {
             Some(Refusal::Revoked(None)),
             "not a remembered row"
         );
+        let d = ask(&row(), Some(&admin), Claim::Bearer, 10);
+        assert!(d.clean(), "a token names its row and the row its account");
+        let mut other = admin.clone();
+        other.id = AccountId(8);
+        let d = ask(&row(), Some(&other), Claim::Bearer, 10);
+        assert_eq!(d.refusal, Some(Refusal::Mismatch));
     }
 
     #[test]

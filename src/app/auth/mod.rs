@@ -1,7 +1,8 @@
 //! Sign-in for both realms.
 
 pub mod access;
+pub mod guard;
 pub mod password;
 mod sign_in;
 
-pub use sign_in::{sign_in, Browser, SignInOutcome};
+pub use sign_in::{sign_in, Caller, Opened, SignInOutcome};

@@ -1,4 +1,4 @@
-//! The one sign-in flow both realms' `POST /login` call.
+//! The one sign-in flow of every realm: both `POST /login` pages and `POST /api/v1/tokens`.
 
 use chrono::NaiveDateTime;
 
@@ -19,14 +19,18 @@ use crate::domain::realm::Realm;
 use crate::domain::{Email, PasswordInput};
 
 pub enum SignInOutcome {
-    /// The new session's secret, for the cookie, the account it belongs to, and this
+    /// The new session's secret (for the cookie, or the api's token), its row, and this
     /// browser's device id (for the device cookie that keeps the owner able to sign in while
-    /// the email is locked).
+    /// the email is locked; none for the api realm).
     SignedIn {
         secret: SessionSecret,
         account_id: AccountId,
-        device: String,
+        session: Opened,
+        device: Option<String>,
     },
+    /// The api realm and an account with `must_change_password`: no token until the password
+    /// is changed in a browser (SPEC §13).
+    PasswordChangeRequired,
     /// Wrong email or password, inactive, unconfirmed, or not an admin: one answer for all.
     Refused,
     /// The email, this device's budget for it, or the IP is locked.
@@ -35,13 +39,22 @@ pub enum SignInOutcome {
     Blocked,
 }
 
-/// What the browser brings to a sign-in besides the form.
-pub struct Browser {
+/// The registry row a sign-in opened.
+pub struct Opened {
+    pub id: SessionId,
+    pub idle_expires_at: NaiveDateTime,
+    pub absolute_expires_at: NaiveDateTime,
+}
+
+/// What the client brings to a sign-in besides the email and password.
+pub struct Caller {
     pub client: ClientInfo,
     /// Secrets of this realm the browser already holds (session and remember cookies).
     pub earlier_secrets: Vec<SessionSecret>,
     /// The device cookie's id, if the browser has one.
     pub device: Option<String>,
+    /// What an api client calls itself (`device_name`).
+    pub device_name: Option<String>,
 }
 
 enum Gate {
@@ -55,16 +68,17 @@ enum Gate {
 pub async fn sign_in(
     state: &Services,
     realm: Realm,
-    browser: Browser,
+    caller: Caller,
     email_raw: String,
     password: String,
     remember: bool,
 ) -> AppResult<SignInOutcome> {
-    let Browser {
+    let Caller {
         client,
         earlier_secrets,
         device,
-    } = browser;
+        device_name,
+    } = caller;
     // The admin realm never persists.
     let remember = remember && realm.browser().is_some_and(|b| b.persists());
     let email = Email::parse(&email_raw).ok();
@@ -186,8 +200,31 @@ pub async fn sign_in(
         rehash(state, &accepted, typed).await;
     }
 
-    let secret = SessionSecret::generate();
-    let device = device.unwrap_or_else(crypto::random_token::<16>);
+    if realm == Realm::Api && accepted.must_change_password {
+        // The password was right, so the failure counted before the check is given back; the
+        // new password is chosen in a browser, where the password page is.
+        let (email, ip) = (
+            Subject::Email(accepted.email.clone()),
+            Subject::Ip(crate::domain::client::rate_key(client.ip)),
+        );
+        db::block(&state.pool, move |conn| {
+            Ok(conn.write_transaction(|conn| {
+                lockout::clear(conn, &email)?;
+                lockout::give_back(conn, &ip)
+            })?)
+        })
+        .await?;
+        return Ok(SignInOutcome::PasswordChangeRequired);
+    }
+
+    // A browser keeps its device cookie; an api client has none to keep.
+    let (secret, device) = match realm.browser() {
+        Some(_) => (
+            SessionSecret::generate(),
+            Some(device.unwrap_or_else(crypto::random_token::<16>)),
+        ),
+        None => (SessionSecret::generate_token(), None),
+    };
     let timeouts = state.config.realms.get(realm).clone();
     let (idle, absolute) = if remember {
         (
@@ -199,16 +236,24 @@ pub async fn sign_in(
     };
     let single = state.config.realms.single_session;
     let new = PendingSession {
+        id: SessionId::generate(),
         secret_hash: secret.hash(),
-        device_hash: crypto::sha256_hex(&device),
+        device_hash: device.as_deref().map(crypto::sha256_hex),
+        device_name,
         account: accepted,
         realm,
         remember,
         idle_expires_at: after(now, idle),
         absolute_expires_at: after(now, absolute),
+        max_tokens: state.config.realms.api_max_tokens,
         floods,
     };
     let account_id = new.account.id;
+    let session = Opened {
+        id: new.id.clone(),
+        idle_expires_at: new.idle_expires_at,
+        absolute_expires_at: new.absolute_expires_at,
+    };
     let opened = db::block(&state.pool, move |conn| {
         Ok(conn.write_transaction(|conn| {
             open_session(
@@ -230,18 +275,24 @@ pub async fn sign_in(
     Ok(SignInOutcome::SignedIn {
         secret,
         account_id,
+        session,
         device,
     })
 }
 
 struct PendingSession {
+    id: SessionId,
     secret_hash: SecretHash,
-    device_hash: String,
+    /// The device cookie's hash, remembered as a device the owner signs in from.
+    device_hash: Option<String>,
+    device_name: Option<String>,
     account: Account,
     realm: Realm,
     remember: bool,
     idle_expires_at: NaiveDateTime,
     absolute_expires_at: NaiveDateTime,
+    /// `REALMGATE_API_MAX_TOKENS`.
+    max_tokens: u32,
     /// `REALMGATE_INCIDENTS_PER_IP`, for the incidents the write half may record.
     floods: u32,
 }
@@ -268,7 +319,9 @@ fn open_session(
         conn,
         &Subject::Ip(crate::domain::client::rate_key(client.ip)),
     )?;
-    lockout::remember_device(conn, &new.device_hash, &account.email, now)?;
+    if let Some(device_hash) = &new.device_hash {
+        lockout::remember_device(conn, device_hash, &account.email, now)?;
+    }
 
     // SECURITY: no session fixation. The browser's earlier session of this realm ends and the
     // new one has a secret the browser has never held.
@@ -299,12 +352,25 @@ fn open_session(
             )?;
         }
     }
-    let id = SessionId::generate();
+    if realm == Realm::Api {
+        // SPEC §13: at most REALMGATE_API_MAX_TOKENS live tokens; this one makes room by
+        // ending the least recently used.
+        let keep = new.max_tokens.saturating_sub(1);
+        sessions::revoke_least_recent_beyond(
+            conn,
+            account.id,
+            realm,
+            keep,
+            LogoutReason::ReplacedByNewLogin,
+            client,
+            now,
+        )?;
+    }
     let ip = client.ip.to_string();
     sessions::insert(
         conn,
         &NewSession {
-            id: &id,
+            id: &new.id,
             secret_hash: &new.secret_hash,
             account_id: account.id,
             realm,
@@ -315,6 +381,7 @@ fn open_session(
             absolute_expires_at: new.absolute_expires_at,
             ip: &ip,
             user_agent: &client.user_agent,
+            device_name: new.device_name.as_deref(),
         },
     )?;
     accounts::record_sign_in(conn, account.id, now, &ip)?;

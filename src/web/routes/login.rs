@@ -8,7 +8,7 @@ use actix_web_flash_messages::IncomingFlashMessages;
 use serde::Deserialize;
 
 use super::{html, safe_next, see_other};
-use crate::app::auth::{sign_in, Browser, SignInOutcome};
+use crate::app::auth::{sign_in, Caller, SignInOutcome};
 use crate::app::error::{AppError, AppResult};
 use crate::domain::client::ClientInfo;
 use crate::web::cookies;
@@ -108,7 +108,7 @@ pub async fn submit<R: RealmKind>(
         .persists()
         .then(|| cookies::read_remember(&req, &state.config.cookie))
         .flatten();
-    let browser = Browser {
+    let browser = Caller {
         client,
         earlier_secrets: RealmSession::of(&session, realm)
             .secret()
@@ -116,6 +116,7 @@ pub async fn submit<R: RealmKind>(
             .chain(remembered.clone())
             .collect(),
         device: cookies::read_device(&req, &state.config.cookie),
+        device_name: None,
     };
     let remember_me = form.remember_me == "on";
     let outcome = sign_in(
@@ -149,7 +150,10 @@ pub async fn submit<R: RealmKind>(
         )
     };
     let (secret, account_id, device) = match outcome {
-        SignInOutcome::Refused => return again(StatusCode::UNAUTHORIZED, INVALID_CREDENTIALS),
+        // The api realm's alone; a browser changes the password after signing in.
+        SignInOutcome::Refused | SignInOutcome::PasswordChangeRequired => {
+            return again(StatusCode::UNAUTHORIZED, INVALID_CREDENTIALS)
+        }
         SignInOutcome::Blocked => return again(StatusCode::CONFLICT, OPEN_ELSEWHERE),
         SignInOutcome::Locked { retry_after_secs } => {
             let minutes = retry_after_secs.div_ceil(60);
@@ -166,6 +170,7 @@ pub async fn submit<R: RealmKind>(
             secret,
             account_id,
             device,
+            ..
         } => (secret, account_id, device),
     };
     let remember_cookie = if remember_me && realm.persists() {
@@ -184,7 +189,7 @@ pub async fn submit<R: RealmKind>(
     let mut res = see_other(&safe_next(realm, &form.next).unwrap_or(realm.home_path().into()));
     for c in remember_cookie
         .into_iter()
-        .chain(Some(cookies::device(&device, &state.config.cookie)))
+        .chain(device.map(|d| cookies::device(&d, &state.config.cookie)))
     {
         res.add_cookie(&c)
             .map_err(|e| AppError::Internal(anyhow::anyhow!("cookie: {e}")))?;
