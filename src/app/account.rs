@@ -53,6 +53,19 @@ pub fn complete_reset(
     })
 }
 
+/// A credential event (deactivation, sign-out everywhere): every session of the account ends,
+/// in every realm, and every pending reset link. Call inside a write transaction.
+pub fn end_sessions_and_links(
+    conn: &mut Conn,
+    id: AccountId,
+    reason: LogoutReason,
+    client: &ClientInfo,
+    now: NaiveDateTime,
+) -> diesel::QueryResult<()> {
+    sessions::revoke_all_for(conn, id, &[], reason, Some(client), now)?;
+    tokens::void_all(conn, id, Purpose::Reset, now)
+}
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum Revoked {
     Revoked,
@@ -61,24 +74,29 @@ pub enum Revoked {
     NotYours,
 }
 
-/// Revokes session `id` of `account_id` (`reason`: a sign-out for its current session, else
-/// `revoked_by_user`).
+/// Revokes session `id` of the account signed in as `current`: a sign-out (`user_logout`)
+/// when it is `current` itself, else `revoked_by_user`.
 pub fn revoke_own_session(
     conn: &mut Conn,
-    account_id: AccountId,
+    current: &AuthSession,
     id: &SessionId,
-    reason: LogoutReason,
     client: &ClientInfo,
     floods: u32,
     now: NaiveDateTime,
 ) -> diesel::QueryResult<Revoked> {
+    let (realm, account_id) = (current.realm, current.account_id);
+    let reason = if *id == current.id {
+        LogoutReason::UserLogout
+    } else {
+        LogoutReason::RevokedByUser
+    };
     conn.write_transaction(|conn| {
         let Some(row) = sessions::find(conn, id)? else {
             return Ok(Revoked::NotFound);
         };
         if row.account_id != account_id {
             Incident::new(IncidentKind::UnauthorizedAccess, client)
-                .realm(Realm::User)
+                .realm(realm)
                 .account(account_id)
                 .details("revoke of another account's session")
                 .record(conn, now, floods)?;

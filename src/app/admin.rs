@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use chrono::NaiveDateTime;
 
+use crate::app::account;
 use crate::db::tokens::{self, PlainToken, Purpose};
-use crate::db::{accounts, lockout, sessions, Conn};
+use crate::db::{accounts, lockout, Conn};
 use crate::domain::client::ClientInfo;
 use crate::domain::events::LogoutReason;
 use crate::domain::ids::AccountId;
@@ -86,12 +87,24 @@ pub fn act(
         match action {
             AdminAction::Deactivate => {
                 accounts::set_active(conn, id, false)?;
-                end_sessions_and_links(conn, id, LogoutReason::AccountDeactivated, client, now)?;
+                account::end_sessions_and_links(
+                    conn,
+                    id,
+                    LogoutReason::AccountDeactivated,
+                    client,
+                    now,
+                )?;
             }
             AdminAction::Activate => accounts::set_active(conn, id, true)?,
             AdminAction::Unlock => lockout::unlock_email(conn, &account.email)?,
             AdminAction::LogoutEverywhere => {
-                end_sessions_and_links(conn, id, LogoutReason::LogoutEverywhere, client, now)?;
+                account::end_sessions_and_links(
+                    conn,
+                    id,
+                    LogoutReason::LogoutEverywhere,
+                    client,
+                    now,
+                )?;
             }
             AdminAction::SendReset if !account.is_active => {
                 return Ok(ActionOutcome::Deactivated {
@@ -108,18 +121,6 @@ pub fn act(
             reset,
         })
     })
-}
-
-/// A credential event: every session of the account ends, and every pending reset link.
-fn end_sessions_and_links(
-    conn: &mut Conn,
-    id: AccountId,
-    reason: LogoutReason,
-    client: &ClientInfo,
-    now: NaiveDateTime,
-) -> diesel::QueryResult<()> {
-    sessions::revoke_all_for(conn, id, &[], reason, Some(client), now)?;
-    tokens::void_all(conn, id, Purpose::Reset, now)
 }
 
 #[cfg(test)]

@@ -124,6 +124,7 @@ pub struct SessionRow {
     pub ip: String,
     pub user_agent: String,
     pub remember: bool,
+    pub device_name: Option<String>,
 }
 
 pub fn live_sessions(
@@ -160,6 +161,7 @@ pub fn live_sessions(
             auth_sessions::ip,
             auth_sessions::user_agent,
             auth_sessions::remember,
+            auth_sessions::device_name,
         ))
         .load(conn)?;
     Ok(paged(rows, window))

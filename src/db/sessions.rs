@@ -288,6 +288,26 @@ pub fn find(conn: &mut Conn, id: &SessionId) -> QueryResult<Option<AuthSession>>
         .optional()
 }
 
+/// The live api sessions of these accounts, `(account, session, device_name)`, newest first:
+/// the console's account list shows each account's apps.
+pub fn live_api_devices(
+    conn: &mut Conn,
+    accounts: &[AccountId],
+    now: NaiveDateTime,
+) -> QueryResult<Vec<(AccountId, SessionId, Option<String>)>> {
+    auth_sessions::table
+        .filter(live(now))
+        .filter(auth_sessions::realm.eq(Realm::Api))
+        .filter(auth_sessions::account_id.eq_any(accounts))
+        .order(auth_sessions::created_at.desc())
+        .select((
+            auth_sessions::account_id,
+            auth_sessions::id,
+            auth_sessions::device_name,
+        ))
+        .all(conn)
+}
+
 /// The account's live sessions in every realm, newest first.
 pub fn live_for_account(
     conn: &mut Conn,

@@ -80,6 +80,19 @@ pub fn rate_key(ip: IpAddr) -> String {
     }
 }
 
+/// What the sessions pages call a session's device: for the api realm the name the app gave
+/// itself (SPEC §13), for a browser realm the browser read from the user agent.
+pub fn describe_device(
+    realm: crate::domain::realm::Realm,
+    device_name: Option<&str>,
+    user_agent: &str,
+) -> String {
+    match (realm, device_name) {
+        (crate::domain::realm::Realm::Api, name) => name.unwrap_or("Unnamed app").to_owned(),
+        (_, _) => describe_user_agent(user_agent),
+    }
+}
+
 /// "Firefox on Linux": the browser in words, for the sessions page.
 pub fn describe_user_agent(ua: &str) -> String {
     let browser = [

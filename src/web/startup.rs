@@ -12,7 +12,7 @@ use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::{from_fn, ErrorHandlerResponse, ErrorHandlers, Logger, Next};
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::{web, App, HttpResponse, HttpServer, ResponseError as _};
 
 use crate::app::auth::password::Hasher;
 use crate::app::error::AppError;
@@ -164,6 +164,7 @@ pub fn app(
         .app_data(web::PathConfig::default().error_handler(|_, _| {
             AppError::BadRequest("The address is not one the portal understands.".into()).into()
         }))
+        .configure(crate::web::api::configure)
         .configure(crate::web::routes::configure)
         .default_service(web::to(|| async {
             Err::<HttpResponse, _>(AppError::NotFound)
@@ -200,10 +201,10 @@ async fn normalise_path(
         // The normalised form only decodes escapes into plain unreserved characters, so it
         // parses whenever the original did; should it not, no rule may see another path.
         let Some(uri) = rebuilt else {
-            let page = error_page(
+            let page = error_answer(
+                req.path(),
                 StatusCode::BAD_REQUEST,
                 "The address is not one the portal understands.",
-                None,
             );
             return Ok(req.into_response(page).map_into_right_body());
         };
@@ -257,11 +258,12 @@ async fn edge(
         payload: Box::pin(Deadline::new(payload, state.config.server.body_timeout)),
     });
     let is_static = req.path().starts_with("/static/");
+    let is_api = crate::web::api::is_api_path(req.path());
     let res = if req.path() != "/healthz" && !state.host_allowed(&req) {
-        let page = error_page(
+        let page = error_answer(
+            req.path(),
             StatusCode::BAD_REQUEST,
             "This portal does not answer to that host name.",
-            None,
         );
         req.into_response(page)
     } else {
@@ -275,7 +277,11 @@ async fn edge(
                 if status.is_server_error() {
                     log::error!("middleware error: {e}");
                 }
-                let mut page = error_page(status, default_message(status), None);
+                let mut page = if is_api {
+                    crate::web::api::ApiError::for_status(status).error_response()
+                } else {
+                    error_page(status, default_message(status), None)
+                };
                 security_headers(page.headers_mut(), secure, false);
                 return Err(actix_web::error::InternalError::from_response(
                     "middleware error",
@@ -287,9 +293,47 @@ async fn edge(
     };
     // Only a static file itself may be cached; its 404 page is a page like any other.
     let cacheable = is_static && res.status().is_success();
-    let mut res = res;
+    let mut res = if is_api { api_answer(res) } else { res };
     security_headers(res.headers_mut(), secure, cacheable);
     Ok(res)
+}
+
+/// The portal's error page, or under `/api/` its JSON error (SPEC §13).
+fn error_answer(path: &str, status: StatusCode, message: &'static str) -> HttpResponse {
+    if crate::web::api::is_api_path(path) {
+        let code = crate::web::api::ApiError::for_status(status).code();
+        return crate::web::api::ApiError::new(status, code, message).error_response();
+    }
+    error_page(status, message, None)
+}
+
+/// SPEC §13 under `/api/`: never a page and never a cookie. The api's own handlers answer
+/// JSON; whatever else answered (an extractor's or actix's error page) is replaced by the JSON
+/// error of its status, keeping `Allow` and `Retry-After`. No `/api` handler touches the
+/// session, so a `Set-Cookie` here could only come from a bug, and is dropped.
+fn api_answer(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
+    let is_page = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    let mut res = if is_page {
+        let status = res.status();
+        let (req, old) = res.into_parts();
+        let mut json = crate::web::api::ApiError::for_status(status).error_response();
+        for name in [header::ALLOW, header::RETRY_AFTER, header::CONNECTION] {
+            if let Some(v) = old.headers().get(&name) {
+                json.headers_mut().insert(name, v.clone());
+            }
+        }
+        ServiceResponse::new(req, json)
+    } else {
+        res
+    };
+    if res.headers().contains_key(header::SET_COOKIE) {
+        log::error!("an /api response tried to set a cookie; it was dropped");
+        res.headers_mut().remove(header::SET_COOKIE);
+    }
+    res
 }
 
 /// SPEC §11, on every response.

@@ -153,6 +153,8 @@ pub struct UserListRow {
     pub is_self: bool,
     pub created: String,
     pub last_login: String,
+    /// Live api sessions: (session id, device name); revoked from the sessions list.
+    pub api_devices: Vec<(SessionId, String)>,
 }
 
 #[derive(Template)]

@@ -6,6 +6,9 @@
 pub const BACKEND: realmgate::db::Backend = realmgate::db::Backend::Sqlite;
 
 mod abuse;
+mod api_client;
+mod api_input;
+mod api_realm;
 mod bad_input;
 mod cli;
 mod console;

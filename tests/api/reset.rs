@@ -9,7 +9,7 @@ use crate::helpers::{assert_redirect_to, spawn, spawn_with, TestApp, PASSWORD};
 const NEW: &str = "violet tractor marmalade";
 
 /// Asks for a reset link for `email` and returns the link's path from the outbox.
-async fn reset_link<S, B>(app: &TestApp<S>, email: &str, mails_before: usize) -> String
+pub(crate) async fn reset_link<S, B>(app: &TestApp<S>, email: &str, mails_before: usize) -> String
 where
     S: actix_web::dev::Service<
         actix_http::Request,
@@ -33,7 +33,11 @@ where
     TestApp::<()>::link_in(&mails[mails_before])
 }
 
-async fn complete<S, B>(app: &TestApp<S>, link: &str, password: &str) -> crate::helpers::Response
+pub(crate) async fn complete<S, B>(
+    app: &TestApp<S>,
+    link: &str,
+    password: &str,
+) -> crate::helpers::Response
 where
     S: actix_web::dev::Service<
         actix_http::Request,

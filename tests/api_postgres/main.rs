@@ -10,6 +10,12 @@ pub const BACKEND: realmgate::db::Backend = realmgate::db::Backend::Postgres;
 
 #[path = "../api/abuse.rs"]
 mod abuse;
+#[path = "../api/api_client.rs"]
+mod api_client;
+#[path = "../api/api_input.rs"]
+mod api_input;
+#[path = "../api/api_realm.rs"]
+mod api_realm;
 #[path = "../api/bad_input.rs"]
 mod bad_input;
 #[path = "../api/cluster.rs"]

@@ -21,6 +21,12 @@ use crate::web::templates::{self, Chrome, LoginPage};
 pub const INVALID_CREDENTIALS: &str = "Invalid email or password.";
 pub const OPEN_ELSEWHERE: &str = "Your account is open on another device.";
 
+/// SPEC §6's exact words, "N minutes", even when N is 1.
+pub fn locked_message(retry_after_secs: u64) -> String {
+    let minutes = retry_after_secs.div_ceil(60);
+    format!("Too many failed attempts. Try again in {minutes} minutes.")
+}
+
 #[derive(Deserialize)]
 pub struct LoginQuery {
     #[serde(default)]
@@ -156,9 +162,7 @@ pub async fn submit<R: RealmKind>(
         }
         SignInOutcome::Blocked => return again(StatusCode::CONFLICT, OPEN_ELSEWHERE),
         SignInOutcome::Locked { retry_after_secs } => {
-            let minutes = retry_after_secs.div_ceil(60);
-            // The SPEC's exact words, "N minutes", even when N is 1.
-            let message = format!("Too many failed attempts. Try again in {minutes} minutes.");
+            let message = locked_message(retry_after_secs);
             let mut res = again(StatusCode::TOO_MANY_REQUESTS, &message)?;
             res.headers_mut().insert(
                 actix_web::http::header::RETRY_AFTER,

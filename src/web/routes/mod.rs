@@ -16,6 +16,8 @@ mod sessions;
 mod status;
 mod user;
 
+pub use login::{locked_message, INVALID_CREDENTIALS, OPEN_ELSEWHERE};
+
 use actix_session::SessionExt as _;
 use actix_web::dev::Payload;
 use actix_web::http::{header, StatusCode};

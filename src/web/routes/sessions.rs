@@ -10,9 +10,9 @@ use super::{html, see_other, SignedPage};
 use crate::app::account::{self, Revoked};
 use crate::app::error::{AppError, AppResult};
 use crate::db::{self, sessions};
-use crate::domain::client::describe_user_agent;
+use crate::domain::client::describe_device;
 use crate::domain::client::ClientInfo;
-use crate::domain::events::LogoutReason;
+
 use crate::domain::ids::SessionId;
 use crate::web::cookies;
 use crate::web::form::{CsrfForm, CsrfOnly};
@@ -44,7 +44,7 @@ pub async fn list(
         .map(|s| SessionRow {
             current: s.id == signed.session.id,
             this_browser: held.contains(&s.secret_hash),
-            browser: describe_user_agent(&s.user_agent),
+            browser: describe_device(s.realm, s.device_name.as_deref(), &s.user_agent),
             created: s.created_at.format(TIME_FORMAT).to_string(),
             last_seen: s.last_seen_at.format(TIME_FORMAT).to_string(),
             remembered: s.remember,
@@ -74,16 +74,15 @@ pub async fn revoke(
     let id = id.into_inner();
     let now = state.clock.now();
     let floods = state.config.lockout.incidents_per_ip;
-    let account_id = signed.account.id;
     let current = id == signed.session.id;
-    let reason = if current {
-        LogoutReason::UserLogout
-    } else {
-        LogoutReason::RevokedByUser
-    };
     let outcome = db::block(&state.pool, move |conn| {
         Ok(account::revoke_own_session(
-            conn, account_id, &id, reason, &client, floods, now,
+            conn,
+            &signed.session,
+            &id,
+            &client,
+            floods,
+            now,
         )?)
     })
     .await?;

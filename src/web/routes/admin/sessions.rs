@@ -9,7 +9,7 @@ use super::{empty_to_none, page_number, FreshAdmin, Pager};
 use crate::app::error::{AppError, AppResult};
 use crate::db::reports::{self, Window};
 use crate::db::{self, sessions};
-use crate::domain::client::describe_user_agent;
+use crate::domain::client::describe_device;
 use crate::domain::client::ClientInfo;
 use crate::domain::events::LogoutReason;
 use crate::domain::ids::SessionId;
@@ -39,13 +39,13 @@ pub async fn list(
     query: web::Query<SessionsQuery>,
 ) -> AppResult<HttpResponse> {
     let page = page_number(query.page)?;
-    let realm = match empty_to_none(&query.realm) {
-        None => None,
-        Some(r) => Some(
-            Realm::parse(&r)
-                .ok_or_else(|| AppError::BadRequest("`realm` is `user` or `admin`.".into()))?,
-        ),
-    };
+    let realm =
+        match empty_to_none(&query.realm) {
+            None => None,
+            Some(r) => Some(Realm::parse(&r).ok_or_else(|| {
+                AppError::BadRequest("`realm` is `user`, `admin` or `api`.".into())
+            })?),
+        };
     let account = empty_to_none(&query.account).unwrap_or_default();
     let now = state.clock.now();
     let account_filter = account.clone();
@@ -72,7 +72,7 @@ pub async fn list(
         .into_iter()
         .map(|s| AdminSessionRow {
             current: s.id == signed.session.id,
-            browser: describe_user_agent(&s.user_agent),
+            browser: describe_device(s.realm, s.device_name.as_deref(), &s.user_agent),
             created: s.created_at.format(TIME).to_string(),
             last_seen: s.last_seen_at.format(TIME).to_string(),
             id: s.id,

@@ -12,9 +12,10 @@ use crate::app::error::{AppError, AppResult};
 use crate::app::mail::Mail;
 use crate::db::reports::{self, Window};
 use crate::db::tokens::{self, Purpose};
-use crate::db::{self, accounts, lockout};
-use crate::domain::client::ClientInfo;
+use crate::db::{self, accounts, lockout, sessions};
+use crate::domain::client::{describe_device, ClientInfo};
 use crate::domain::ids::AccountId;
+use crate::domain::realm::Realm;
 use crate::domain::{Email, Name};
 use crate::web::form::{CsrfField, CsrfOnly};
 use crate::web::realm::AdminRealm;
@@ -44,14 +45,16 @@ pub async fn list(
     let q = query.q.clone().unwrap_or_default();
     let now = state.clock.now();
     let search = q.clone();
-    let (found, locked) = db::block(&state.pool, move |conn| {
+    let (found, locked, mut devices) = db::block(&state.pool, move |conn| {
         let found = reports::accounts(conn, &search, Window::Page(page))?;
         let locked = found
             .rows
             .iter()
             .map(|a| lockout::email_locked(conn, &a.email, now))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok((found, locked))
+        let ids: Vec<AccountId> = found.rows.iter().map(|a| a.id).collect();
+        let devices = sessions::live_api_devices(conn, &ids, now)?;
+        Ok((found, locked, devices))
     })
     .await?;
     let pager = Pager::new(LIST, &[("q", &q)], page, found.has_next);
@@ -60,6 +63,15 @@ pub async fn list(
         .into_iter()
         .zip(locked)
         .map(|(a, locked)| UserListRow {
+            api_devices: {
+                let (mine, rest) = std::mem::take(&mut devices)
+                    .into_iter()
+                    .partition(|(owner, _, _)| *owner == a.id);
+                devices = rest;
+                mine.into_iter()
+                    .map(|(_, id, name)| (id, describe_device(Realm::Api, name.as_deref(), "")))
+                    .collect()
+            },
             is_self: a.id == signed.account.id,
             id: a.id,
             email: a.email,
