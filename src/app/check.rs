@@ -64,6 +64,7 @@ pub fn run(get: impl Fn(&str) -> Option<String>) -> Vec<Problem> {
     for (realm, t) in [
         ("USER", &config.realms.user),
         ("ADMIN", &config.realms.admin),
+        ("API", &config.realms.api),
     ] {
         if t.idle > t.absolute {
             problems.push(Problem::Warning(format!(
@@ -193,6 +194,12 @@ mod tests {
             "{out:?}"
         );
         assert!(out.iter().all(|l| !l.starts_with("error:")), "{out:?}");
+        let out = check(&[("REALMGATE_API_IDLE_TIMEOUT", "100d")]);
+        assert!(
+            out.iter()
+                .any(|l| l.starts_with("warning: REALMGATE_API_IDLE_TIMEOUT")),
+            "{out:?}"
+        );
     }
 
     #[test]

@@ -254,7 +254,7 @@ fn seed_sessions(db: &str) {
         ))
         .execute(&mut conn)
         .unwrap();
-    for (i, realm) in ["user", "admin"].iter().enumerate() {
+    for (i, realm) in ["user", "admin", "api"].iter().enumerate() {
         diesel::insert_into(s::table)
             .values((
                 s::id.eq(format!("id{i}")),
@@ -280,18 +280,18 @@ fn sessions_count_clear_and_cleanup() {
     seed_sessions(&db);
     let (ok, out, _) = run(&db, &["sessions", "count"], &[]);
     assert!(ok);
-    assert_eq!(out, "user 1\nadmin 1\napi 0\n");
+    assert_eq!(out, "user 1\nadmin 1\napi 1\n");
     let (ok, out, _) = run(&db, &["sessions", "count", "--realm", "admin"], &[]);
     assert!(ok && out == "1\n", "{out}");
     let (ok, out, _) = run(&db, &["sessions", "count", "--realm", "api"], &[]);
-    assert!(ok && out == "0\n", "{out}");
+    assert!(ok && out == "1\n", "{out}");
     let (ok, _, err) = run(&db, &["sessions", "count", "--realm", "mobile"], &[]);
     assert!(!ok && err.contains("api"), "{err}");
 
     let (ok, out, _) = run(&db, &["sessions", "clear", "--realm", "user"], &[]);
     assert!(ok && out.contains("Cleared 1 session(s)."), "{out}");
     let (_, out, _) = run(&db, &["sessions", "count"], &[]);
-    assert_eq!(out, "user 0\nadmin 1\napi 0\n");
+    assert_eq!(out, "user 0\nadmin 1\napi 1\n");
     let (ok, out, _) = run(&db, &["sessions", "cleanup"], &[]);
     assert!(ok && out.contains("Ended 0 expired session(s)"), "{out}");
 
@@ -330,7 +330,7 @@ fn serve_clears_sessions_at_start_when_asked() {
     child.wait().unwrap();
     assert_eq!(
         seen.as_deref(),
-        Some("[SECURITY] Server restart detected: cleared 2 session(s)")
+        Some("[SECURITY] Server restart detected: cleared 3 session(s)")
     );
     let (_, out, _) = run(&db, &["sessions", "count"], &[]);
     assert_eq!(out, "user 0\nadmin 0\napi 0\n");

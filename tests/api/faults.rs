@@ -64,8 +64,24 @@ async fn a_database_outage_is_503s_within_the_timeout_then_recovery() {
     let app = spawn_on(db, dir, &[("REALMGATE_DB_TIMEOUT", "2s")], |_| {}).await;
     app.sign_in_user().await;
     assert_eq!(app.get("/dashboard").await.status, 200);
+    let token = app.token_for("user@example.com", "phone").await;
 
     cluster.run("stop");
+    // The api answers its JSON 503, with Retry-After, for a token check and for a sign-in.
+    let me = app
+        .api(
+            actix_web::http::Method::GET,
+            "/api/v1/me",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!((me.status, me.error()), (503, "unavailable"));
+    assert_eq!(me.header("retry-after"), "5");
+    let sign_in = app
+        .token_request("user@example.com", crate::helpers::PASSWORD, None)
+        .await;
+    assert_eq!(sign_in.status, 503);
     for path in ["/healthz", "/dashboard", "/login", "/account/sessions"] {
         let started = Instant::now();
         let res = app.get(path).await;
