@@ -1,7 +1,9 @@
 //! `cargo bench --bench load [-- --accounts N --connections C --seconds S --storm S --honest H
-//! --password-storm P --database sqlite|postgres --instances N]` (several instances: PostgreSQL,
-//! behind nginx); `REALMGATE_LOAD_BIN=path` runs that server binary instead of this
-//! commit's release build (before/after comparisons).
+//! --password-storm P --database sqlite|postgres --instances N --api]` (several instances:
+//! PostgreSQL, behind nginx); `REALMGATE_LOAD_BIN=path` runs that server binary instead of this
+//! commit's release build (before/after comparisons). `--api` runs the api realm's figures
+//! instead: token sign-ins per second, then `GET /api/v1/me` and `/dashboard` views side by
+//! side (`target/load-api.json`).
 //!
 //! One repeatable load run against the release `realmgate` binary on a random loopback port
 //! with a temporary database: seeding, sign-in of every account, page views with a
@@ -46,6 +48,8 @@ struct Options {
     postgres: bool,
     /// `--instances N` (PostgreSQL): N servers on the one database behind nginx.
     instances: usize,
+    /// `--api`: the api realm's run.
+    api: bool,
 }
 
 fn options() -> Options {
@@ -58,6 +62,7 @@ fn options() -> Options {
         password_storm: 32,
         postgres: false,
         instances: 1,
+        api: false,
     };
     let args: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -70,6 +75,10 @@ fn options() -> Options {
             "--storm" => o.storm_connections = value().expect("--storm N") as usize,
             "--honest" => o.honest = value().expect("--honest N") as usize,
             "--instances" => o.instances = value().expect("--instances N") as usize,
+            "--api" => {
+                o.api = true;
+                continue;
+            }
             "--database" => {
                 o.postgres = match args.get(i + 1).map(String::as_str) {
                     Some("postgres") => true,
@@ -814,8 +823,266 @@ fn ms(h: &Histogram<u64>, q: f64) -> f64 {
     h.value_at_quantile(q) as f64 / 1000.0
 }
 
+/// One api request: a bearer token and a JSON body, as an app sends them.
+async fn api_request(
+    http: &Http,
+    method: hyper::Method,
+    url: &str,
+    token: Option<&str>,
+    json: Option<String>,
+) -> Result<(u16, String), String> {
+    let mut req = hyper::Request::builder().method(method).uri(url);
+    if let Some(t) = token {
+        req = req.header(hyper::header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    let body = match json {
+        Some(j) => {
+            req = req.header(hyper::header::CONTENT_TYPE, "application/json");
+            Full::new(Bytes::from(j))
+        }
+        None => Full::new(Bytes::new()),
+    };
+    let res = http
+        .request(req.body(body).map_err(|e| e.to_string())?)
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = res.status().as_u16();
+    let body = res
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    Ok((status, String::from_utf8_lossy(&body).into_owned()))
+}
+
+/// `connections` loops for `seconds`, each GETting `/api/v1/me` with a random account's token
+/// and checking that the answer names that account.
+async fn api_views(
+    http: &Http,
+    base: &str,
+    tokens: &[(String, String)],
+    connections: usize,
+    seconds: u64,
+) -> (Run, Histogram<u64>, f64) {
+    let hist = Rc::new(RefCell::new(histogram()));
+    let run = Rc::new(RefCell::new(Run::default()));
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    futures_util::future::join_all((0..connections).map(|c| {
+        let (http, hist, run) = (http.clone(), hist.clone(), run.clone());
+        let url = format!("{base}/api/v1/me");
+        async move {
+            let mut n: u64 = c as u64 * 7919;
+            while Instant::now() < deadline {
+                n = n
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let (token, email) = &tokens[(n >> 33) as usize % tokens.len()];
+                let t = Instant::now();
+                let outcome = api_request(&http, hyper::Method::GET, &url, Some(token), None).await;
+                let micros = t.elapsed().as_micros() as u64;
+                let mut r = run.borrow_mut();
+                r.count += 1;
+                match outcome {
+                    Ok((200, body)) => {
+                        let _ = hist.borrow_mut().record(micros.max(1));
+                        if !body.contains(&format!("\"email\":\"{email}\"")) {
+                            r.wrong_account += 1;
+                        }
+                    }
+                    Ok((status, _)) => {
+                        r.errors += 1;
+                        *r.error_kinds.entry(format!("status {status}")).or_default() += 1;
+                    }
+                    Err(e) => {
+                        r.errors += 1;
+                        *r.error_kinds.entry(e).or_default() += 1;
+                    }
+                }
+            }
+        }
+    }))
+    .await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let run = Rc::try_unwrap(run).ok().unwrap().into_inner();
+    let hist = Rc::try_unwrap(hist).ok().unwrap().into_inner();
+    (run, hist, elapsed)
+}
+
+/// `--api`: every account signs in twice, in a browser and as an app (the token sign-ins are
+/// timed), then the dashboard and `/api/v1/me` are viewed, one phase after the other with the
+/// same connections and length, on the same server.
+fn api_run(o: &Options) {
+    let dir = tempfile::tempdir().unwrap();
+    let database = Database::new(dir.path(), o.postgres);
+    let out = realmgate(dir.path(), &database.url)
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (argon2_per_second, argon2_ms) = argon2_ceiling(cores);
+    seed(&database.url, o.accounts, 0);
+    let server = start(dir, database, o.instances);
+    let base = server.base.clone();
+    let pids = server.pids();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let report = rt.block_on(async {
+        let http: Http = Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(256)
+            .build_http();
+        let emails: Vec<String> = (0..o.accounts).map(|i| format!("user{i}@load.example")).collect();
+        eprintln!("load --api: {} token sign-ins", o.accounts);
+        let hist = Rc::new(RefCell::new(histogram()));
+        let tokens = Rc::new(RefCell::new(Vec::new()));
+        let failures = Rc::new(RefCell::new(0u64));
+        let next = Rc::new(RefCell::new(0usize));
+        let started = Instant::now();
+        futures_util::future::join_all((0..o.connections.max(1)).map(|_| {
+            let (http, base, emails) = (http.clone(), base.clone(), &emails);
+            let (hist, tokens, failures, next) =
+                (hist.clone(), tokens.clone(), failures.clone(), next.clone());
+            async move {
+                loop {
+                    let i = {
+                        let mut n = next.borrow_mut();
+                        *n += 1;
+                        *n - 1
+                    };
+                    let Some(email) = emails.get(i) else { break };
+                    let body = serde_json::json!({"email": email, "password": PASSWORD, "device_name": "load"}).to_string();
+                    let t = Instant::now();
+                    let url = format!("{base}/api/v1/tokens");
+                    match api_request(&http, hyper::Method::POST, &url, None, Some(body)).await {
+                        Ok((201, answer)) => {
+                            let _ = hist.borrow_mut().record(t.elapsed().as_micros().max(1) as u64);
+                            let v: serde_json::Value = serde_json::from_str(&answer).unwrap();
+                            let token = v["token"].as_str().unwrap().to_owned();
+                            tokens.borrow_mut().push((token, email.clone()));
+                        }
+                        _ => *failures.borrow_mut() += 1,
+                    }
+                }
+            }
+        }))
+        .await;
+        let token_secs = started.elapsed().as_secs_f64();
+        let token_hist = hist.borrow().clone();
+        let tokens = tokens.borrow().clone();
+        let token_failures = *failures.borrow();
+
+        eprintln!("load --api: browser sign-ins for the dashboard");
+        let jars: Vec<(Jar, String)> = emails.iter().map(|e| (Jar::default(), e.clone())).collect();
+        for chunk in jars.chunks(o.connections.max(1)) {
+            futures_util::future::join_all(chunk.iter().map(|(jar, email)| {
+                let (http, base) = (http.clone(), base.clone());
+                async move { sign_in(&http, &base, jar, "/login", email).await.expect("browser sign-in") }
+            }))
+            .await;
+        }
+        eprintln!("load --api: /dashboard then /api/v1/me ({} s each)", o.seconds);
+        let cpu = cpu_micros(&pids);
+        let (dash, dash_hist, _, dash_secs) =
+            views(&http, &base, &jars, &[], o.connections, o.seconds, false).await;
+        let dash_cpu = (cpu_micros(&pids) - cpu) as f64 / dash.count.max(1) as f64;
+        let cpu = cpu_micros(&pids);
+        let (me, me_hist, me_secs) = api_views(&http, &base, &tokens, o.connections, o.seconds).await;
+        let me_cpu = (cpu_micros(&pids) - cpu) as f64 / me.count.max(1) as f64;
+        let view = |r: &Run, h: &Histogram<u64>, secs: f64, cpu: f64| {
+            serde_json::json!({
+                "per_second": r.count as f64 / secs, "p50_ms": ms(h, 0.5), "p99_ms": ms(h, 0.99),
+                "server_cpu_us": cpu, "errors": r.errors, "error_kinds": r.error_kinds,
+                "wrong_account": r.wrong_account,
+            })
+        };
+        serde_json::json!({
+            "machine": { "cores": cores, "argon2_ms": argon2_ms, "argon2_per_second_all_cores": argon2_per_second, "note": "load client and server share the machine" },
+            "options": { "accounts": o.accounts, "connections": o.connections, "seconds": o.seconds, "database": if o.postgres { "postgres" } else { "sqlite" }, "instances": o.instances },
+            "token_sign_in": { "count": tokens.len(), "failures": token_failures, "per_second": tokens.len() as f64 / token_secs, "p50_ms": ms(&token_hist, 0.5), "p99_ms": ms(&token_hist, 0.99) },
+            "dashboard": view(&dash, &dash_hist, dash_secs, dash_cpu),
+            "api_me": view(&me, &me_hist, me_secs, me_cpu),
+            "peak_memory_mib": peak_memory_kib(&pids) as f64 / 1024.0,
+        })
+    });
+    let f = |path: &[&str]| {
+        let mut v = &report;
+        for p in path {
+            v = &v[*p];
+        }
+        v.as_f64().unwrap_or(0.0)
+    };
+    println!();
+    println!(
+        "Realmgate load run, api realm: {} accounts, {} connections, {} s per phase; {} × {}",
+        o.accounts,
+        o.connections,
+        o.seconds,
+        o.instances,
+        if o.postgres { "PostgreSQL" } else { "SQLite" },
+    );
+    println!("{:<44} {:>12}", "figure", "value");
+    for (label, value) in [
+        (
+            "Argon2id per second, all cores (ceiling)",
+            f(&["machine", "argon2_per_second_all_cores"]),
+        ),
+        (
+            "token sign-ins per second",
+            f(&["token_sign_in", "per_second"]),
+        ),
+        (
+            "token sign-ins / Argon2id ceiling",
+            f(&["token_sign_in", "per_second"])
+                / f(&["machine", "argon2_per_second_all_cores"]).max(0.001),
+        ),
+        ("token sign-in p50 (ms)", f(&["token_sign_in", "p50_ms"])),
+        ("token sign-in p99 (ms)", f(&["token_sign_in", "p99_ms"])),
+        ("token sign-in failures", f(&["token_sign_in", "failures"])),
+    ] {
+        println!("{label:<44} {value:>12.2}");
+    }
+    println!("{:<44} {:>12} {:>12}", "", "/dashboard", "/api/v1/me");
+    for (label, key) in [
+        ("per second", "per_second"),
+        ("p50 (ms)", "p50_ms"),
+        ("p99 (ms)", "p99_ms"),
+        ("server CPU per request (µs)", "server_cpu_us"),
+        ("errors", "errors"),
+        ("answers naming another account", "wrong_account"),
+    ] {
+        println!(
+            "{label:<44} {:>12.2} {:>12.2}",
+            f(&["dashboard", key]),
+            f(&["api_me", key])
+        );
+    }
+    println!(
+        "{:<44} {:>12.2}",
+        "peak memory (MiB)",
+        f(&["peak_memory_mib"])
+    );
+    let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
+    let _ = std::fs::create_dir_all(&target);
+    let path = target.join(if o.postgres {
+        "load-api-postgres.json"
+    } else {
+        "load-api.json"
+    });
+    std::fs::write(&path, serde_json::to_string_pretty(&report).unwrap()).unwrap();
+    println!("figures written to {}", path.display());
+    drop(server);
+}
+
 fn main() {
     let o = options();
+    if o.api {
+        api_run(&o);
+        return;
+    }
     let admins = 4;
     let dir = tempfile::tempdir().unwrap();
     let database = Database::new(dir.path(), o.postgres);

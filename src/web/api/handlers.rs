@@ -43,7 +43,7 @@ pub struct TokenRequest {
     #[serde(default)]
     #[schema(example = "Ada's phone")]
     pub device_name: Option<String>,
-    /// A second-factor code, for accounts that have one (SPEC §15).
+    /// A second-factor code, for accounts that have one.
     #[allow(
         dead_code,
         reason = "no account has a second factor until SPEC §15 is built"

@@ -56,7 +56,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[openapi(
     info(
         title = "Realmgate api realm",
-        description = "Bearer tokens for mobile and native clients (SPEC §13). Every error is \
+        description = "Bearer tokens for mobile and native clients. Every error is \
                        `{\"error\": \"<code>\", \"message\": \"<text>\"}`."
     ),
     paths(
