@@ -77,6 +77,7 @@ fn options() -> Options {
             "--instances" => o.instances = value().expect("--instances N") as usize,
             "--api" => {
                 o.api = true;
+                i += 1;
                 continue;
             }
             "--database" => {

@@ -582,6 +582,77 @@ mod tests {
         assert_eq!(own.matches("connect_timeout").count(), 1);
     }
 
+    /// SQLite rebuilds `auth_sessions` for the api realm inside the migrations' transaction, with
+    /// foreign keys on: every session and every row that references one must come through.
+    #[test]
+    fn the_api_realm_migration_keeps_sessions_and_the_rows_that_reference_them() {
+        use diesel::migration::MigrationSource;
+        let mut conn = SqliteConnection::establish(":memory:").unwrap();
+        diesel::sql_query("PRAGMA foreign_keys = ON")
+            .execute(&mut conn)
+            .unwrap();
+        let names: Vec<String> =
+            MigrationSource::<diesel::sqlite::Sqlite>::migrations(&SQLITE_MIGRATIONS)
+                .unwrap()
+                .iter()
+                .map(|m| m.name().to_string())
+                .collect();
+        let before = names.iter().position(|n| n.contains("api_realm")).unwrap();
+        for _ in 0..before {
+            conn.run_next_migration(SQLITE_MIGRATIONS).unwrap();
+        }
+        for sql in [
+            "INSERT INTO accounts (id, email, name, password_hash, created_at) \
+             VALUES (1, 'a@example.com', 'A', 'x', '2026-12-01 00:00:00')",
+            "INSERT INTO auth_sessions (id, secret_hash, account_id, realm, created_at, \
+             last_seen_at, idle_expires_at, absolute_expires_at, ip, user_agent) \
+             VALUES ('s1', 'h1', 1, 'user', '2026-12-01 00:00:00', '2026-12-01 00:00:00', \
+             '2026-12-02 00:00:00', '2026-12-02 00:00:00', '127.0.0.1', 'ua')",
+            "INSERT INTO password_checks (session_id, account_id, checks, window_started_at, wrong) \
+             VALUES ('s1', 1, 2, '2026-12-01 00:00:00', 1)",
+            "INSERT INTO rotated_secrets (secret_hash, session_id, rotated_at) \
+             VALUES ('old', 's1', '2026-12-01 00:00:00')",
+        ] {
+            diesel::sql_query(sql).execute(&mut conn).unwrap();
+        }
+        conn.run_pending_migrations(SQLITE_MIGRATIONS).unwrap();
+        let count = |conn: &mut SqliteConnection, table: &str| {
+            #[derive(diesel::QueryableByName)]
+            struct N {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                n: i64,
+            }
+            diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}"))
+                .get_result::<N>(conn)
+                .unwrap()
+                .n
+        };
+        for table in ["auth_sessions", "password_checks", "rotated_secrets"] {
+            assert_eq!(count(&mut conn, table), 1, "{table}");
+        }
+        let insert = |conn: &mut SqliteConnection, id: &str, realm: &str| {
+            diesel::sql_query(format!(
+                "INSERT INTO auth_sessions (id, secret_hash, account_id, realm, created_at, \
+                 last_seen_at, idle_expires_at, absolute_expires_at, ip, user_agent, device_name) \
+                 VALUES ('{id}', 'h{id}', 1, '{realm}', '2026-12-01 00:00:00', \
+                 '2026-12-01 00:00:00', '2026-12-02 00:00:00', '2026-12-02 00:00:00', \
+                 '127.0.0.1', 'ua', 'phone')"
+            ))
+            .execute(conn)
+        };
+        assert!(insert(&mut conn, "s2", "api").is_ok());
+        assert!(
+            insert(&mut conn, "s3", "mobile").is_err(),
+            "the realm check stands"
+        );
+        // The references still cascade, to the new table.
+        diesel::sql_query("DELETE FROM auth_sessions WHERE id = 's1'")
+            .execute(&mut conn)
+            .unwrap();
+        assert_eq!(count(&mut conn, "rotated_secrets"), 0);
+        assert_eq!(count(&mut conn, "password_checks"), 0);
+    }
+
     /// A migrated in-memory database whose statements are recorded as they start.
     fn recording() -> (Conn, Arc<Mutex<Vec<String>>>) {
         let mut conn = SqliteConnection::establish(":memory:").unwrap();

@@ -23,14 +23,14 @@ impl Name {
 }
 
 /// What an api client calls itself at sign-in (SPEC §13): 1 to 100 Unicode scalar values,
-/// kept as typed. Control characters are refused, and so are the bidirectional overrides and
+/// kept as typed (not trimmed). Control characters are refused, and so are the bidirectional overrides and
 /// isolates, which would let a name read differently on the sessions pages than it is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeviceName(String);
 
 impl DeviceName {
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
-        if raw.trim().is_empty() {
+        if raw.is_empty() {
             return Err("device_name must not be empty.");
         }
         if raw.chars().count() > 100 {
@@ -67,7 +67,8 @@ mod tests {
             "scalar values, not bytes"
         );
         assert!(DeviceName::parse(&"é".repeat(101)).is_err());
-        for bad in ["", "  ", "a\nb", "a\u{7f}", "x\u{202E}gnp.exe"] {
+        assert!(DeviceName::parse(" ").is_ok(), "kept as typed");
+        for bad in ["", "a\nb", "a\u{7f}", "x\u{202E}gnp.exe"] {
             assert!(DeviceName::parse(bad).is_err(), "{bad:?}");
         }
     }

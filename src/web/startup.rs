@@ -500,7 +500,33 @@ impl Application {
 
 #[cfg(test)]
 mod tests {
-    use super::redact_path;
+    use super::{api_answer, redact_path};
+    use actix_web::http::{header, StatusCode};
+
+    #[actix_web::test]
+    async fn an_api_answer_is_never_a_page_and_never_sets_a_cookie() {
+        let req = actix_web::test::TestRequest::get()
+            .uri("/api/v1/me")
+            .to_http_request();
+        let page = actix_web::HttpResponse::build(StatusCode::METHOD_NOT_ALLOWED)
+            .content_type("text/html; charset=utf-8")
+            .insert_header((header::ALLOW, "GET"))
+            .insert_header((header::SET_COOKIE, "realmgate_session=x; Path=/"))
+            .body("<html>405</html>");
+        let res = api_answer(actix_web::dev::ServiceResponse::new(req, page).map_into_boxed_body());
+        assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(res.headers().get(header::ALLOW).unwrap(), "GET");
+        assert!(res.headers().get(header::SET_COOKIE).is_none());
+        assert_eq!(
+            res.headers().get(header::CONTENT_TYPE).unwrap(),
+            "application/json; charset=utf-8"
+        );
+        let body = actix_web::body::to_bytes(res.into_body()).await.unwrap();
+        assert_eq!(
+            &body[..],
+            br#"{"error":"method_not_allowed","message":"This address does not answer that method."}"#
+        );
+    }
 
     #[test]
     fn access_log_masks_tokens_and_escapes() {

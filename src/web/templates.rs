@@ -134,6 +134,7 @@ pub struct AdminDashboardPage<'a> {
     pub accounts: i64,
     pub user_sessions: i64,
     pub admin_sessions: i64,
+    pub api_sessions: i64,
     pub incidents_info: i64,
     pub incidents_warning: i64,
     pub incidents_critical: i64,

@@ -101,6 +101,41 @@ async fn no_token_gets_the_bare_challenge_and_a_cookie_never_authenticates() {
         )
         .await;
     assert_eq!(res.status, 401);
+    for cookie in [
+        format!("token={token}"),
+        format!("access_token={token}"),
+        format!("realmgate_session={token}"),
+    ] {
+        let res = app
+            .send_raw(
+                actix_web::test::TestRequest::get()
+                    .uri("/api/v1/me")
+                    .insert_header(("cookie", cookie.clone())),
+            )
+            .await;
+        assert_eq!(res.status, 401, "{cookie}");
+        assert!(res.set_cookies().is_empty());
+    }
+    // Nor in a form body.
+    let res = app
+        .api_call(
+            Method::POST,
+            "/api/v1/logout-everywhere",
+            &[],
+            Body::Raw(
+                Some("application/x-www-form-urlencoded"),
+                format!("access_token={token}").into_bytes(),
+            ),
+            false,
+        )
+        .await;
+    assert_eq!(res.status, 401);
+    assert_eq!(
+        app.api(Method::GET, "/api/v1/me", Some(&token), None)
+            .await
+            .status,
+        200
+    );
     // The browser's user session is untouched by all of this.
     assert_eq!(app.get("/dashboard").await.status, 200);
 }
@@ -371,6 +406,12 @@ async fn the_console_lists_filters_and_revokes_api_sessions() {
         page.body
     );
     assert!(page.body.contains("Uma&#39;s phone"));
+    let dashboard = app.get("/admin").await;
+    assert!(
+        dashboard.body.contains(r#"data-stat="api-sessions">1<"#),
+        "{}",
+        dashboard.body
+    );
     let users = app.get("/admin/users").await;
     assert!(users.body.contains("Uma&#39;s phone"), "{}", users.body);
     let session_id: String = s::table
@@ -395,6 +436,20 @@ async fn the_console_lists_filters_and_revokes_api_sessions() {
     assert_eq!(
         app.sessions_of(id),
         vec![("api".into(), Some("revoked_by_admin".into()))]
+    );
+    let logouts = app.get("/admin/logouts?realm=api").await;
+    assert_eq!(logouts.status, 200);
+    assert!(
+        logouts.body.contains("revoked_by_admin"),
+        "{}",
+        logouts.body
+    );
+    let csv = app.get("/admin/logouts?realm=api&format=csv").await;
+    assert_eq!(
+        csv.body.lines().count(),
+        2,
+        "a header and the one api sign-out: {}",
+        csv.body
     );
 }
 
@@ -668,6 +723,29 @@ async fn tokens_expire_idle_and_absolute() {
         ]
     );
     let _ = id;
+}
+
+#[actix_web::test]
+async fn a_moved_client_is_recorded_and_by_default_kept() {
+    let app = spawn().await;
+    let id = app.create_account(EMAIL, "Uma User", false).await;
+    let token = app.token_for(EMAIL, "phone").await;
+    app.peer.set("198.51.100.7:5000".parse().unwrap());
+    assert_eq!(
+        app.api(Method::GET, "/api/v1/me", Some(&token), None)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(app.incidents("ip_changed")[0].0.as_deref(), Some("api"));
+    let list = app
+        .api(Method::GET, "/api/v1/sessions", Some(&token), None)
+        .await;
+    assert_eq!(
+        list.json["sessions"][0]["ip"], "198.51.100.7",
+        "the new IP is recorded"
+    );
+    assert_eq!(app.sessions_of(id), vec![("api".into(), None)]);
 }
 
 #[actix_web::test]

@@ -7,6 +7,10 @@
 -- are kept aside and put back.
 CREATE TEMP TABLE kept_password_checks AS SELECT * FROM password_checks;
 CREATE TEMP TABLE kept_rotated_secrets AS SELECT * FROM rotated_secrets;
+-- Emptied first, so the drop's cascade has nothing to look up (rotated_secrets.session_id has
+-- no index: a cascade per session row would scan it each time).
+DELETE FROM password_checks;
+DELETE FROM rotated_secrets;
 
 CREATE TABLE auth_sessions_new (
     id TEXT PRIMARY KEY NOT NULL,

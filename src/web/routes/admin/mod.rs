@@ -60,6 +60,7 @@ pub async fn dashboard(
         accounts: o.accounts,
         user_sessions: o.user_sessions,
         admin_sessions: o.admin_sessions,
+        api_sessions: o.api_sessions,
         incidents_info: o.incidents_info,
         incidents_warning: o.incidents_warning,
         incidents_critical: o.incidents_critical,
