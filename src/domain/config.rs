@@ -841,6 +841,10 @@ mod tests {
         assert_eq!(c.realms.user.idle, Duration::from_secs(20 * 60));
         assert_eq!(c.realms.admin.absolute, Duration::from_secs(12 * 3600));
         assert_eq!(c.realms.user.absolute, Duration::from_secs(24 * 3600));
+        assert_eq!(c.realms.api.idle, Duration::from_secs(14 * 86400));
+        assert_eq!(c.realms.api.absolute, Duration::from_secs(90 * 86400));
+        assert_eq!(c.realms.api.ip_change, IpChangePolicy::Log);
+        assert_eq!(c.realms.api_max_tokens, 20);
         assert!(!c.cookie.secure);
         assert!(c.cookie.key.generated());
         assert_eq!(c.cookie.key.as_bytes().len(), 64);
@@ -975,6 +979,9 @@ mod tests {
             ("REALMGATE_SINGLE_SESSION", "sometimes"),
             ("REALMGATE_CLEAR_SESSIONS_ON_START", "maybe"),
             ("REALMGATE_RETENTION", "long"),
+            ("REALMGATE_API_IDLE_TIMEOUT", "a while"),
+            ("REALMGATE_API_IP_CHANGE", "sometimes"),
+            ("REALMGATE_API_MAX_TOKENS", "0"),
         ] {
             let m = HashMap::from([(k, v)]);
             assert_eq!(Config::from_map(&m).unwrap_err().0[0].setting, k);
