@@ -284,8 +284,9 @@ fn bootstrap_admin(pool: &Pool, email: &str, params: &HashParams) -> anyhow::Res
         }
         accounts::insert(
             conn,
+            // SPEC §14: a platform admin of `default`.
             &accounts::NewAccount::new(email.as_str(), "Administrator", &hash, now)
-                .admin(true)
+                .platform_admin(true)
                 .confirmed(now)
                 .must_change_password(true),
         )

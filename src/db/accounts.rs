@@ -4,7 +4,7 @@ use diesel::prelude::*;
 use super::{Conn, Run as _};
 
 use super::schema::accounts;
-use crate::domain::ids::AccountId;
+use crate::domain::ids::{AccountId, OrganisationId};
 use crate::domain::Email;
 
 #[derive(Queryable, Selectable, Clone)]
@@ -21,6 +21,9 @@ pub struct Account {
     pub created_at: NaiveDateTime,
     pub last_login_at: Option<NaiveDateTime>,
     pub last_login_ip: Option<String>,
+    pub organisation_id: OrganisationId,
+    /// Sees and acts on every organisation (implies `is_admin`).
+    pub is_platform_admin: bool,
 }
 
 impl std::fmt::Debug for Account {
@@ -60,6 +63,8 @@ pub struct NewAccount<'a> {
     must_change_password: bool,
     email_confirmed_at: Option<NaiveDateTime>,
     created_at: NaiveDateTime,
+    organisation_id: OrganisationId,
+    is_platform_admin: bool,
 }
 
 impl<'a> NewAccount<'a> {
@@ -75,11 +80,25 @@ impl<'a> NewAccount<'a> {
             must_change_password: false,
             email_confirmed_at: None,
             created_at: now,
+            organisation_id: OrganisationId::DEFAULT,
+            is_platform_admin: false,
         }
     }
 
     pub fn admin(mut self, is_admin: bool) -> Self {
         self.is_admin = is_admin;
+        self
+    }
+
+    pub fn organisation(mut self, id: OrganisationId) -> Self {
+        self.organisation_id = id;
+        self
+    }
+
+    /// A platform admin (SPEC §14), which is an admin too.
+    pub fn platform_admin(mut self, is_platform_admin: bool) -> Self {
+        self.is_platform_admin = is_platform_admin;
+        self.is_admin |= is_platform_admin;
         self
     }
 

@@ -6,10 +6,10 @@ use diesel::prelude::*;
 
 use super::{per_backend, Conn, Run as _};
 
-use super::schema::{incident_counts, logout_activity, security_incidents};
+use super::schema::{accounts, incident_counts, logout_activity, security_incidents};
 use crate::domain::client::{rate_key, ClientInfo};
 use crate::domain::events::{IncidentKind, LogoutReason};
-use crate::domain::ids::{AccountId, SessionId};
+use crate::domain::ids::{AccountId, OrganisationId, SessionId};
 use crate::domain::realm::Realm;
 
 /// One abnormal event. Build it with `Incident::new(kind, client)` and the optional setters.
@@ -142,8 +142,10 @@ impl<'a> Incident<'a> {
             self.account_id,
             self.client.ip,
         );
+        let organisation_id = organisation_of(conn, self.account_id)?;
         diesel::insert_into(security_incidents::table)
             .values((
+                security_incidents::organisation_id.eq(organisation_id),
                 security_incidents::kind.eq(self.kind),
                 security_incidents::severity.eq(self.kind.severity()),
                 security_incidents::realm.eq(self.realm),
@@ -180,6 +182,21 @@ pub fn delete_incident_counts_before(
     Ok(keys.len())
 }
 
+/// The account's organisation now, for an event row (SPEC §10: "the account's at the time").
+fn organisation_of(
+    conn: &mut Conn,
+    account_id: Option<AccountId>,
+) -> QueryResult<Option<OrganisationId>> {
+    let Some(id) = account_id else {
+        return Ok(None);
+    };
+    accounts::table
+        .find(id)
+        .select(accounts::organisation_id)
+        .one(conn)
+        .optional()
+}
+
 pub fn record_logout(
     conn: &mut Conn,
     account_id: AccountId,
@@ -189,8 +206,10 @@ pub fn record_logout(
     client: Option<&ClientInfo>,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
+    let organisation_id = organisation_of(conn, Some(account_id))?;
     diesel::insert_into(logout_activity::table)
         .values((
+            logout_activity::organisation_id.eq(organisation_id),
             logout_activity::account_id.eq(account_id),
             logout_activity::realm.eq(realm),
             logout_activity::session_id.eq(session_id),

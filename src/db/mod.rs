@@ -13,6 +13,7 @@ pub mod audit;
 pub mod housekeeping;
 pub mod instances;
 pub mod lockout;
+pub mod organisations;
 pub mod password_checks;
 pub mod rates;
 pub mod reports;
@@ -730,7 +731,7 @@ mod tests {
         seen.lock().unwrap().clear();
 
         let newer = SecretHash("newer".into());
-        let (row, _) = sessions::find_by_secret_with_account(&mut conn, Realm::User, &newer)
+        let (row, _, _) = sessions::find_by_secret_with_account(&mut conn, Realm::User, &newer)
             .unwrap()
             .unwrap();
         assert!(sessions::find_by_secret(&mut conn, Realm::User, &newer)

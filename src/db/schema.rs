@@ -13,6 +13,18 @@ diesel::table! {
         created_at -> Timestamp,
         last_login_at -> Nullable<Timestamp>,
         last_login_ip -> Nullable<Text>,
+        organisation_id -> Integer,
+        is_platform_admin -> Bool,
+    }
+}
+
+diesel::table! {
+    organisations (id) {
+        id -> Integer,
+        slug -> Text,
+        name -> Text,
+        is_active -> Bool,
+        created_at -> Timestamp,
     }
 }
 
@@ -75,6 +87,7 @@ diesel::table! {
         ip -> Nullable<Text>,
         user_agent -> Nullable<Text>,
         created_at -> Timestamp,
+        organisation_id -> Nullable<Integer>,
     }
 }
 
@@ -99,10 +112,12 @@ diesel::table! {
         user_agent -> Nullable<Text>,
         details -> Nullable<Text>,
         created_at -> Timestamp,
+        organisation_id -> Nullable<Integer>,
     }
 }
 
 diesel::joinable!(auth_sessions -> accounts (account_id));
+diesel::joinable!(accounts -> organisations (organisation_id));
 diesel::joinable!(email_tokens -> accounts (account_id));
 diesel::joinable!(logout_activity -> accounts (account_id));
 diesel::joinable!(security_incidents -> accounts (account_id));
@@ -110,6 +125,7 @@ diesel::joinable!(password_checks -> auth_sessions (session_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
+    organisations,
     auth_sessions,
     email_tokens,
     known_devices,

@@ -8,7 +8,8 @@ use super::{per_backend, Conn, Run as _};
 
 use super::accounts::Account;
 use super::audit::record_logout;
-use super::schema::{accounts, auth_sessions, rotated_secrets};
+use super::organisations::Organisation;
+use super::schema::{accounts, auth_sessions, organisations, rotated_secrets};
 use crate::domain::client::ClientInfo;
 use crate::domain::events::LogoutReason;
 use crate::domain::ids::{AccountId, SecretHash, SessionId};
@@ -91,17 +92,22 @@ pub fn find_by_secret(
         .optional()
 }
 
-/// As `find_by_secret`, with the row's account, in one statement: the guard's common case.
+/// As `find_by_secret`, with the row's account and its organisation, in one statement: the
+/// guard's common case.
 pub fn find_by_secret_with_account(
     conn: &mut Conn,
     realm: Realm,
     secret_hash: &SecretHash,
-) -> QueryResult<Option<(AuthSession, Account)>> {
+) -> QueryResult<Option<(AuthSession, Account, Organisation)>> {
     auth_sessions::table
-        .inner_join(accounts::table)
+        .inner_join(accounts::table.inner_join(organisations::table))
         .filter(auth_sessions::secret_hash.eq(secret_hash))
         .filter(auth_sessions::realm.eq(realm))
-        .select((columns(), super::accounts::columns()))
+        .select((
+            columns(),
+            super::accounts::columns(),
+            super::organisations::columns(),
+        ))
         .one(conn)
         .optional()
 }

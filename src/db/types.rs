@@ -7,7 +7,7 @@ use diesel::serialize::{self, Output, ToSql};
 use diesel::sql_types::{Integer, Text};
 
 use crate::domain::events::{IncidentKind, LogoutReason, Severity};
-use crate::domain::ids::{AccountId, SecretHash, SessionId};
+use crate::domain::ids::{AccountId, OrganisationId, SecretHash, SessionId};
 use crate::domain::realm::Realm;
 
 macro_rules! stored_as_text {
@@ -60,4 +60,9 @@ macro_rules! stored_as_inner {
     )+};
 }
 
-stored_as_inner!(AccountId(i32): Integer, SessionId(String): Text, SecretHash(String): Text);
+stored_as_inner!(
+    AccountId(i32): Integer,
+    OrganisationId(i32): Integer,
+    SessionId(String): Text,
+    SecretHash(String): Text
+);

@@ -19,6 +19,7 @@ text_enum! {
         SignedInAgain => "signed_in_again",
         ClearedByOperator => "cleared_by_operator",
         PasswordGuessing => "password_guessing",
+        OrganisationDeactivated => "organisation_deactivated",
     }
 }
 
@@ -124,6 +125,6 @@ mod tests {
             "admin_login_denied"
         );
         assert_eq!(IncidentKind::ALL.len(), 17);
-        assert_eq!(LogoutReason::ALL.len(), 16);
+        assert_eq!(LogoutReason::ALL.len(), 17);
     }
 }

@@ -36,6 +36,34 @@ impl std::str::FromStr for AccountId {
     }
 }
 
+/// `organisations.id`.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Integer)]
+#[serde(transparent)]
+pub struct OrganisationId(pub i32);
+
+impl OrganisationId {
+    /// `default`, made by the migration that made organisations (SPEC §14).
+    pub const DEFAULT: OrganisationId = OrganisationId(1);
+}
+
+impl std::fmt::Display for OrganisationId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// `auth_sessions.id`: the registry row's public name (shown on the sessions pages and
 /// used to revoke), unrelated to its secret.
 #[derive(

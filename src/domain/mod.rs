@@ -46,13 +46,10 @@ mod email;
 pub mod events;
 pub mod ids;
 mod name;
+pub mod organisation;
 mod password;
 pub mod paths;
 pub mod realm;
-
-/// The one organisation every account belongs to until organisations (SPEC §14) exist:
-/// `/api/v1/me` names it, as the migration of §14 will.
-pub const DEFAULT_ORGANISATION: (&str, &str) = ("default", "Default");
 
 pub use email::Email;
 pub use name::{DeviceName, Name};

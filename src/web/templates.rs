@@ -118,6 +118,7 @@ pub struct DashboardPage<'a> {
     pub chrome: Chrome,
     pub name: &'a str,
     pub email: &'a str,
+    pub organisation: &'a str,
     pub previous: Option<(String, String)>,
     pub current_at: String,
     pub current_ip: &'a str,

@@ -447,10 +447,6 @@ where
         self.post(realm_logout, &[("csrf_token", &token)]).await
     }
 
-    pub fn db(&self) -> diesel::r2d2::PooledConnection<realmgate::db::Manager> {
-        self.state.pool.get().unwrap()
-    }
-
     pub fn incidents(&self, kind: &str) -> Vec<IncidentRow> {
         use realmgate::db::schema::security_incidents as si;
         si::table
@@ -514,6 +510,10 @@ where
 }
 
 impl<S> TestApp<S> {
+    pub fn db(&self) -> diesel::r2d2::PooledConnection<realmgate::db::Manager> {
+        self.state.pool.get().unwrap()
+    }
+
     pub fn outbox(&self) -> std::path::PathBuf {
         self._dir.path().join("outbox")
     }

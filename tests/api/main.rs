@@ -23,6 +23,7 @@ mod http_edge;
 mod instances;
 mod layers;
 mod lockout;
+mod organisations;
 #[path = "../common/outbox.rs"]
 mod outbox;
 mod pages;

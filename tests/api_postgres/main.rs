@@ -42,6 +42,8 @@ mod instances;
 mod lockout;
 #[path = "../common/nginx.rs"]
 mod nginx;
+#[path = "../api/organisations.rs"]
+mod organisations;
 #[path = "../common/outbox.rs"]
 mod outbox;
 #[path = "../api/pages.rs"]

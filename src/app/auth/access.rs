@@ -57,6 +57,8 @@ pub enum Refusal {
     Expired(LogoutReason),
     /// Step 4: the account is missing or inactive.
     Inactive,
+    /// Step 4: the account's organisation is deactivated (SPEC §14).
+    OrganisationInactive,
     /// Step 5: the cookie names another account than the row.
     Mismatch,
     /// Step 6, with `REALMGATE_<REALM>_IP_CHANGE=revoke`.
@@ -91,6 +93,7 @@ pub fn touch_interval(idle: Duration) -> Duration {
 pub fn decide(
     row: &AuthSession,
     account: Option<&Account>,
+    organisation_active: bool,
     claim: Claim,
     client: &ClientInfo,
     policy: &AccessPolicy,
@@ -110,7 +113,9 @@ pub fn decide(
     if row.revoked_at.is_some() {
         let replay = match row.revoke_reason {
             Some(LogoutReason::UserLogout) => Some(IncidentKind::RevokedSessionUsed),
-            Some(LogoutReason::AccountDeactivated) => Some(IncidentKind::InactiveAccountAccess),
+            Some(LogoutReason::AccountDeactivated | LogoutReason::OrganisationDeactivated) => {
+                Some(IncidentKind::InactiveAccountAccess)
+            }
             _ => None,
         };
         return refused(Refusal::Revoked(replay));
@@ -123,6 +128,9 @@ pub fn decide(
     let Some(account) = account.filter(|a| a.is_active) else {
         return refused(Refusal::Inactive);
     };
+    if !organisation_active {
+        return refused(Refusal::OrganisationInactive);
+    }
     // Step 5.
     let claimed = match claim {
         Claim::Account(id) => id,
@@ -195,6 +203,8 @@ mod tests {
             created_at: t(0),
             last_login_at: None,
             last_login_ip: None,
+            organisation_id: crate::domain::ids::OrganisationId::DEFAULT,
+            is_platform_admin: false,
         }
     }
 
@@ -222,6 +232,7 @@ mod tests {
         decide(
             row,
             account,
+            true,
             claim,
             &c,
             &policy(IpChangePolicy::Log),
@@ -330,6 +341,7 @@ mod tests {
         let d = decide(
             &row(),
             Some(&admin),
+            true,
             claim,
             &moved,
             &policy(IpChangePolicy::Log),
@@ -339,6 +351,7 @@ mod tests {
         let d = decide(
             &row(),
             Some(&admin),
+            true,
             claim,
             &moved,
             &policy(IpChangePolicy::Revoke),

@@ -8,6 +8,7 @@ use chrono::NaiveDateTime;
 use crate::app::auth::access::{self, AccessPolicy, Claim, Refusal};
 use crate::db::accounts::{self, Account};
 use crate::db::audit::Incident;
+use crate::db::organisations::{self, Organisation};
 use crate::db::sessions::{self, AuthSession};
 use crate::db::Conn;
 use crate::domain::client::ClientInfo;
@@ -43,8 +44,17 @@ impl PageData for () {
     }
 }
 
+/// A request let through: the account, its registry row, its organisation, and what the page
+/// reads besides.
+pub struct Live<P> {
+    pub account: Account,
+    pub session: AuthSession,
+    pub organisation: Organisation,
+    pub data: P,
+}
+
 pub enum Verdict<P> {
-    Live(Box<(Account, AuthSession, P)>),
+    Live(Box<Live<P>>),
     Ended(&'static str),
     /// A secret this browser's session held before a rotation (SPEC §8): refused, but the
     /// cookies are left alone, since the browser may already hold the new secret and this is
@@ -78,11 +88,29 @@ pub fn check(conn: &mut Conn, p: &Presented) -> diesel::QueryResult<Verdict<()>>
         now,
         ..
     } = *p;
-    if let Some((row, account)) = sessions::find_by_secret_with_account(conn, realm, secret_hash)? {
-        let decision = access::decide(&row, Some(&account), claim, client, access, now);
+    let live = |account, session, organisation| {
+        Ok(Verdict::Live(Box::new(Live {
+            account,
+            session,
+            organisation,
+            data: (),
+        })))
+    };
+    if let Some((row, account, organisation)) =
+        sessions::find_by_secret_with_account(conn, realm, secret_hash)?
+    {
+        let decision = access::decide(
+            &row,
+            Some(&account),
+            organisation.is_active,
+            claim,
+            client,
+            access,
+            now,
+        );
         if decision.clean() {
             if !decision.touch_due {
-                return Ok(Verdict::Live(Box::new((account, row, ()))));
+                return live(account, row, organisation);
             }
             // Only last-seen is due: one conditional update, no transaction to open. If the
             // row was revoked meanwhile, nothing changes and the full check below decides.
@@ -93,7 +121,7 @@ pub fn check(conn: &mut Conn, p: &Presented) -> diesel::QueryResult<Verdict<()>>
                     idle_expires_at,
                     ..row
                 };
-                return Ok(Verdict::Live(Box::new((account, row, ()))));
+                return live(account, row, organisation);
             }
         }
     }
@@ -124,7 +152,20 @@ fn apply(conn: &mut Conn, p: &Presented) -> diesel::QueryResult<Verdict<()>> {
         return Ok(Verdict::Ended(SESSION_ENDED));
     };
     let account = accounts::find(conn, row.account_id)?;
-    let decision = access::decide(&row, account.as_ref(), claim, client, access, now);
+    let organisation = match &account {
+        Some(a) => organisations::find(conn, a.organisation_id)?,
+        None => None,
+    };
+    let organisation_active = organisation.as_ref().is_some_and(|o| o.is_active);
+    let decision = access::decide(
+        &row,
+        account.as_ref(),
+        organisation_active,
+        claim,
+        client,
+        access,
+        now,
+    );
     let end = |conn: &mut Conn, reason: LogoutReason| -> diesel::QueryResult<()> {
         sessions::revoke(conn, &row, reason, Some(client), now).map(drop)
     };
@@ -156,6 +197,13 @@ fn apply(conn: &mut Conn, p: &Presented) -> diesel::QueryResult<Verdict<()>> {
             inactive.record(conn, now, floods)?;
             return Ok(Verdict::Ended(SESSION_ENDED));
         }
+        Some(Refusal::OrganisationInactive) => {
+            end(conn, LogoutReason::OrganisationDeactivated)?;
+            incident(IncidentKind::InactiveAccountAccess)
+                .details(format!("session {}: organisation deactivated", row.id))
+                .record(conn, now, floods)?;
+            return Ok(Verdict::Ended(SESSION_ENDED));
+        }
         Some(Refusal::Mismatch) => {
             incident(IncidentKind::SessionMismatch).record(conn, now, floods)?;
             end(conn, LogoutReason::SessionMismatch)?;
@@ -163,8 +211,8 @@ fn apply(conn: &mut Conn, p: &Presented) -> diesel::QueryResult<Verdict<()>> {
         }
         Some(Refusal::IpChanged | Refusal::NotAdmitted) | None => {}
     }
-    // Steps 2-5 passed, so the account is there and active.
-    let Some(account) = account else {
+    // Steps 2-5 passed, so the account and its organisation are there and active.
+    let (Some(account), Some(organisation)) = (account, organisation) else {
         return Ok(Verdict::Ended(SESSION_ENDED));
     };
     let ip = client.ip.to_string();
@@ -202,5 +250,10 @@ fn apply(conn: &mut Conn, p: &Presented) -> diesel::QueryResult<Verdict<()>> {
     }
     row.ip = ip;
     row.user_agent = client.user_agent.clone();
-    Ok(Verdict::Live(Box::new((account, row, ()))))
+    Ok(Verdict::Live(Box::new(Live {
+        account,
+        session: row,
+        organisation,
+        data: (),
+    })))
 }

@@ -7,6 +7,7 @@ use crate::app::services::Services;
 use crate::db::accounts::{self, Account};
 use crate::db::audit::Incident;
 use crate::db::lockout::{self, Subject};
+use crate::db::organisations;
 use crate::db::sessions::{self, NewSession};
 use crate::db::{self, Conn};
 use crate::domain::client::ClientInfo;
@@ -60,6 +61,8 @@ pub struct Caller {
 enum Gate {
     Open {
         account: Option<Account>,
+        /// Whether the account's organisation is active (SPEC §14).
+        organisation_active: bool,
         subject: Option<Subject>,
     },
     Locked(NaiveDateTime),
@@ -120,6 +123,12 @@ pub async fn sign_in(
                     Some(e) => accounts::find_by_email(conn, e)?,
                     None => None,
                 };
+                let organisation_active = match &account {
+                    Some(a) => {
+                        organisations::find(conn, a.organisation_id)?.is_some_and(|o| o.is_active)
+                    }
+                    None => false,
+                };
                 if let Some(s) = &subject {
                     if lockout::count_failure(conn, s, &policy, now)? {
                         let mut incident = Incident::new(IncidentKind::AccountLocked, &client)
@@ -140,12 +149,16 @@ pub async fn sign_in(
                         .realm(realm)
                         .record(conn, now, floods)?;
                 }
-                Ok(Gate::Open { account, subject })
+                Ok(Gate::Open {
+                    account,
+                    organisation_active,
+                    subject,
+                })
             })?)
         })
         .await?
     };
-    let (account, subject) = match gate {
+    let (account, organisation_active, subject) = match gate {
         Gate::Locked(until) => {
             let ms = u64::try_from((until - now).num_milliseconds().max(1)).unwrap_or(1);
             let secs = ms.div_ceil(1000);
@@ -153,7 +166,11 @@ pub async fn sign_in(
                 retry_after_secs: secs,
             });
         }
-        Gate::Open { account, subject } => (account, subject),
+        Gate::Open {
+            account,
+            organisation_active,
+            subject,
+        } => (account, organisation_active, subject),
     };
 
     // SECURITY: exactly one Argon2 verification whatever the input, so the answer's timing
@@ -166,7 +183,7 @@ pub async fn sign_in(
 
     let now = state.clock.now();
     let accepted = match &account {
-        Some(a) if verified.matches && a.can_sign_in() => a.clone(),
+        Some(a) if verified.matches && a.can_sign_in() && organisation_active => a.clone(),
         _ => {
             let account_id = account.as_ref().map(|a| a.id);
             db::block(&state.pool, move |conn| {

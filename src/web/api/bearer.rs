@@ -12,8 +12,8 @@ use actix_web::{web, FromRequest, HttpMessage as _, HttpRequest, ResponseError a
 
 use super::error::ApiError;
 use crate::app::auth::access::{AccessPolicy, Claim};
-use crate::app::auth::guard::{check, Presented, Verdict, SESSION_EXPIRED};
-use crate::db::{self, accounts::Account, sessions::AuthSession};
+use crate::app::auth::guard::{check, Live, Presented, Verdict, SESSION_EXPIRED};
+use crate::db::{self, accounts::Account, organisations::Organisation, sessions::AuthSession};
 use crate::domain::ids::SessionSecret;
 use crate::domain::realm::Realm;
 use crate::web::routes::client::client_info;
@@ -24,6 +24,7 @@ use crate::web::startup::AppState;
 pub struct ApiCaller {
     pub account: Account,
     pub session: AuthSession,
+    pub organisation: Organisation,
 }
 
 impl FromRequest for ApiCaller {
@@ -105,7 +106,12 @@ pub async fn bearer(
     let verdict = db::block(&state.pool, move |conn| Ok(check(conn, &presented)?)).await;
     match verdict {
         Ok(Verdict::Live(found)) => {
-            let (account, session, ()) = *found;
+            let Live {
+                account,
+                session,
+                organisation,
+                ..
+            } = *found;
             // SPEC §4 step 8: the password is changed in a browser; a token may still sign out.
             if account.must_change_password && !is_sign_out(&req) {
                 return Ok(refuse(
@@ -117,7 +123,11 @@ pub async fn bearer(
                     ),
                 ));
             }
-            req.extensions_mut().insert(ApiCaller { account, session });
+            req.extensions_mut().insert(ApiCaller {
+                account,
+                session,
+                organisation,
+            });
             Ok(next.call(req).await?.map_into_boxed_body())
         }
         Ok(Verdict::Ended(message)) => {

@@ -1,8 +1,6 @@
 //! The routes of SPEC §13 under `/api/v1`. Their request and answer types are the ones the
 //! OpenAPI document is generated from (`super::ApiDoc`), so the two cannot drift apart.
 
-use std::borrow::Cow;
-
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::NaiveDateTime;
@@ -151,8 +149,8 @@ pub async fn create_token(
 #[derive(Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Organisation {
-    pub slug: Cow<'static, str>,
-    pub name: Cow<'static, str>,
+    pub slug: String,
+    pub name: String,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -193,8 +191,11 @@ pub struct Me {
     )
 )]
 pub async fn me(caller: ApiCaller) -> HttpResponse {
-    let ApiCaller { account, session } = caller;
-    let (slug, name) = crate::domain::DEFAULT_ORGANISATION;
+    let ApiCaller {
+        account,
+        session,
+        organisation,
+    } = caller;
     json(
         StatusCode::OK,
         &Me {
@@ -202,8 +203,8 @@ pub async fn me(caller: ApiCaller) -> HttpResponse {
             email: account.email,
             name: account.name,
             organisation: Organisation {
-                slug: slug.into(),
-                name: name.into(),
+                slug: organisation.slug,
+                name: organisation.name,
             },
             session: MeSession {
                 id: session.id.to_string(),

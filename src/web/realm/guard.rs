@@ -8,10 +8,11 @@ use std::marker::PhantomData;
 
 use super::{BrowserRealm, RealmKind};
 use crate::app::auth::access::{AccessPolicy, Claim};
-use crate::app::auth::guard::{check, Presented, Verdict};
+use crate::app::auth::guard::{check, Live, Presented, Verdict};
 use crate::app::error::AppError;
 use crate::db;
 use crate::db::accounts::Account;
+use crate::db::organisations::Organisation;
 use crate::db::sessions::AuthSession;
 use crate::web::cookies;
 use crate::web::routes::client::client_info;
@@ -32,6 +33,7 @@ pub use crate::app::auth::guard::{PageData, SESSION_ENDED};
 pub struct SignedIn<R> {
     pub account: Account,
     pub session: AuthSession,
+    pub organisation: Organisation,
     _realm: PhantomData<fn() -> R>,
 }
 
@@ -40,6 +42,7 @@ impl<R> Clone for SignedIn<R> {
         Self {
             account: self.account.clone(),
             session: self.session.clone(),
+            organisation: self.organisation.clone(),
             _realm: PhantomData,
         }
     }
@@ -106,9 +109,19 @@ pub async fn guard<R: RealmKind, P: PageData>(
     let verdict = db::block(&state.pool, move |conn| {
         let verdict = match check(conn, &presented)? {
             Verdict::Live(found) => {
-                let (account, row, ()) = *found;
-                let data = P::load(conn, &account, &row, now)?;
-                Verdict::Live(Box::new((account, row, data)))
+                let Live {
+                    account,
+                    session,
+                    organisation,
+                    data: (),
+                } = *found;
+                let data = P::load(conn, &account, &session, now)?;
+                Verdict::Live(Box::new(Live {
+                    account,
+                    session,
+                    organisation,
+                    data,
+                }))
             }
             Verdict::Ended(message) => Verdict::Ended(message),
             Verdict::Superseded => Verdict::Superseded,
@@ -118,7 +131,12 @@ pub async fn guard<R: RealmKind, P: PageData>(
     .await;
     match verdict {
         Ok(Verdict::Live(found)) => {
-            let (account, row, data) = *found;
+            let Live {
+                account,
+                session: row,
+                organisation,
+                data,
+            } = *found;
             if restoring {
                 // The browser was closed; the remembered session continues in a new cookie.
                 if let Err(e) = keys.sign_in(&secret, account.id) {
@@ -133,6 +151,7 @@ pub async fn guard<R: RealmKind, P: PageData>(
                 extensions.insert(SignedIn::<R> {
                     account,
                     session: row,
+                    organisation,
                     _realm: PhantomData,
                 });
                 extensions.insert(data);

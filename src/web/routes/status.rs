@@ -61,7 +61,7 @@ pub async fn status(
             let Some((hash, claimed)) = hash else {
                 continue;
             };
-            let Some((row, account)) =
+            let Some((row, account, organisation)) =
                 sessions::find_by_secret_with_account(conn, realm.into(), &hash)?
             else {
                 continue;
@@ -74,7 +74,15 @@ pub async fn status(
             let Some(policy) = policies.iter().find(|p| p.realm == realm.into()) else {
                 continue;
             };
-            let decision = access::decide(&row, Some(&account), claim, &client, policy, now);
+            let decision = access::decide(
+                &row,
+                Some(&account),
+                organisation.is_active,
+                claim,
+                &client,
+                policy,
+                now,
+            );
             if decision.refusal.is_none() {
                 *slot = RealmStatus {
                     signed_in: true,

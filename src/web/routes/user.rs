@@ -58,6 +58,7 @@ pub async fn dashboard(
         chrome,
         name: &signed.account.name,
         email: &signed.account.email,
+        organisation: &signed.organisation.name,
         previous: data
             .previous
             .map(|(at, ip)| (at.format(TIME_FORMAT).to_string(), ip)),
