@@ -6,11 +6,38 @@ use std::time::Duration;
 use chrono::NaiveDateTime;
 
 use crate::app::account;
+use crate::db::audit::Incident;
 use crate::db::tokens::{self, PlainToken, Purpose};
-use crate::db::{accounts, lockout, Conn};
+use crate::db::{accounts, lockout, organisations, sessions, Conn};
 use crate::domain::client::ClientInfo;
-use crate::domain::events::LogoutReason;
-use crate::domain::ids::AccountId;
+use crate::domain::events::{IncidentKind, LogoutReason};
+use crate::domain::ids::{AccountId, OrganisationId, SessionId};
+use crate::domain::organisation::Scope;
+use crate::domain::realm::Realm;
+
+/// The admin acting, as the console's actions need them: who, what they may reach (SPEC §14),
+/// from where, and the route they asked on (for the incident an unknown id writes).
+pub struct Acting<'a> {
+    pub admin: AccountId,
+    pub scope: Scope,
+    pub client: &'a ClientInfo,
+    /// `REALMGATE_INCIDENTS_PER_IP`.
+    pub floods: u32,
+    /// The method and path of the request, as typed.
+    pub route: &'a str,
+}
+
+impl Acting<'_> {
+    /// SPEC §14: an id out of reach answers as an unknown one, and both write this incident,
+    /// which names the acting admin, the route and the id as typed, and nothing of the target.
+    pub fn out_of_reach(&self, conn: &mut Conn, now: NaiveDateTime) -> diesel::QueryResult<()> {
+        Incident::new(IncidentKind::UnauthorizedAccess, self.client)
+            .realm(Realm::Admin)
+            .account(self.admin)
+            .details(format!("{}: no such id in this admin's reach", self.route))
+            .record(conn, now, self.floods)
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AdminAction {
@@ -73,14 +100,19 @@ pub enum ActionOutcome {
 /// admin's re-authentication and that an admin does not deactivate themself.
 pub fn act(
     conn: &mut Conn,
+    by: &Acting<'_>,
     action: AdminAction,
     id: AccountId,
-    client: &ClientInfo,
     reset_ttl: Duration,
     now: NaiveDateTime,
 ) -> diesel::QueryResult<ActionOutcome> {
+    let client = by.client;
     conn.write_transaction(|conn| {
-        let Some(account) = accounts::find(conn, id)? else {
+        // The same read whether the account is missing or out of reach (SPEC §14).
+        let found = accounts::find(conn, id)?
+            .filter(|a| by.scope.covers(a.organisation_id, a.is_platform_admin));
+        let Some(account) = found else {
+            by.out_of_reach(conn, now)?;
             return Ok(ActionOutcome::NotFound);
         };
         let mut reset = None;
@@ -120,6 +152,83 @@ pub fn act(
             email: account.email,
             reset,
         })
+    })
+}
+
+pub enum OrganisationOutcome {
+    NotFound,
+    /// SPEC §14: the platform admins' own organisation cannot be deactivated.
+    HoldsPlatformAdmin,
+    Done {
+        name: String,
+        ended: usize,
+    },
+}
+
+/// `POST /admin/organisations/{id}/deactivate` or `/activate` (platform admins only). A
+/// deactivation ends every session of the organisation's accounts in every realm, in the same
+/// transaction; the guard refuses any that a request races past it (SPEC §4 step 4).
+pub fn set_organisation_active(
+    conn: &mut Conn,
+    by: &Acting<'_>,
+    id: OrganisationId,
+    active: bool,
+    now: NaiveDateTime,
+) -> diesel::QueryResult<OrganisationOutcome> {
+    conn.write_transaction(|conn| {
+        let Some(org) = organisations::find(conn, id)? else {
+            by.out_of_reach(conn, now)?;
+            return Ok(OrganisationOutcome::NotFound);
+        };
+        if !active && organisations::holds_platform_admin(conn, id)? {
+            return Ok(OrganisationOutcome::HoldsPlatformAdmin);
+        }
+        organisations::set_active(conn, id, active)?;
+        let ended = if active {
+            0
+        } else {
+            sessions::revoke_all_of_organisation(
+                conn,
+                id,
+                LogoutReason::OrganisationDeactivated,
+                by.client,
+                now,
+            )?
+        };
+        Ok(OrganisationOutcome::Done {
+            name: org.name,
+            ended,
+        })
+    })
+}
+
+/// `POST /admin/sessions/{id}/revoke`: `false` when the session is unknown or its account out
+/// of reach (then the incident of `Acting::out_of_reach`).
+pub fn revoke_session(
+    conn: &mut Conn,
+    by: &Acting<'_>,
+    id: &SessionId,
+    now: NaiveDateTime,
+) -> diesel::QueryResult<bool> {
+    conn.write_transaction(|conn| {
+        let row = match sessions::find(conn, id)? {
+            Some(row) => accounts::find(conn, row.account_id)?
+                .filter(|a| by.scope.covers(a.organisation_id, a.is_platform_admin))
+                .map(|_| row),
+            None => None,
+        };
+        let Some(row) = row else {
+            by.out_of_reach(conn, now)?;
+            return Ok(false);
+        };
+        sessions::revoke(
+            conn,
+            &row,
+            LogoutReason::RevokedByAdmin,
+            Some(by.client),
+            now,
+        )?;
+        Ok(true)
     })
 }
 

@@ -1,5 +1,10 @@
 //! Read-only queries for the admin console: filtered, paginated lists and daily counts.
 //!
+//! Every one takes the admin's `Scope` (SPEC §14) as a required argument, so a console query
+//! that forgot it does not compile. An organisation admin's scope is its organisation's
+//! accounts less its platform admins, and their sessions, incidents and sign-outs; the rows of
+//! the other organisations are filtered by the same query shape as rows that do not exist.
+//!
 //! The lists are boxed queries (their filters vary), whose type names the multi-backend: they
 //! run through `Conn` itself (`RunQueryDsl`); the other queries on each backend's own (`Run`).
 
@@ -8,10 +13,44 @@ use diesel::prelude::*;
 
 use super::{Conn, Run as _};
 
-use super::schema::{accounts, auth_sessions, logout_activity, security_incidents};
+use super::schema::{accounts, auth_sessions, logout_activity, organisations, security_incidents};
 use crate::domain::events::{IncidentKind, LogoutReason, Severity};
-use crate::domain::ids::{AccountId, SessionId};
+use crate::domain::ids::{AccountId, OrganisationId, SessionId};
+use crate::domain::organisation::Scope;
 use crate::domain::realm::Realm;
+
+/// What a console list shows: the admin's scope, and (platform admins only) the one
+/// organisation they filtered by.
+#[derive(Clone, Copy, Debug)]
+pub struct Reach {
+    pub scope: Scope,
+    pub organisation: Option<OrganisationId>,
+}
+
+impl Reach {
+    pub fn of(scope: Scope) -> Self {
+        Self {
+            scope,
+            organisation: None,
+        }
+    }
+
+    /// The organisation the rows must be of, if any, and whether platform admins' rows are out.
+    fn limits(self) -> (Option<OrganisationId>, bool) {
+        match self.scope {
+            Scope::Organisation(o) => (Some(o), true),
+            Scope::Platform => (self.organisation, false),
+        }
+    }
+}
+
+/// The ids of platform admins: their rows are out of every organisation admin's reach.
+#[diesel::dsl::auto_type]
+fn platform_admins() -> _ {
+    accounts::table
+        .filter(accounts::is_platform_admin.eq(true))
+        .select(accounts::id.nullable())
+}
 
 pub const PAGE_SIZE: i64 = 25;
 /// A CSV export holds at most this many rows.
@@ -57,11 +96,27 @@ pub struct AccountRow {
     pub confirmed: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub last_login_at: Option<NaiveDateTime>,
+    pub is_platform_admin: bool,
+    pub organisation: String,
 }
 
-pub fn accounts(conn: &mut Conn, q: &str, window: Window) -> QueryResult<Paged<AccountRow>> {
+pub fn accounts(
+    conn: &mut Conn,
+    reach: Reach,
+    q: &str,
+    window: Window,
+) -> QueryResult<Paged<AccountRow>> {
     let (limit, offset) = window.limit_offset();
-    let mut query = accounts::table.into_boxed();
+    let mut query = accounts::table
+        .inner_join(organisations::table)
+        .into_boxed();
+    let (organisation, no_platform) = reach.limits();
+    if let Some(o) = organisation {
+        query = query.filter(accounts::organisation_id.eq(o));
+    }
+    if no_platform {
+        query = query.filter(accounts::is_platform_admin.eq(false));
+    }
     let q = q.trim();
     if !q.is_empty() {
         let pattern = format!("%{}%", escape_like(&q.to_lowercase()));
@@ -85,6 +140,8 @@ pub fn accounts(conn: &mut Conn, q: &str, window: Window) -> QueryResult<Paged<A
             accounts::email_confirmed_at,
             accounts::created_at,
             accounts::last_login_at,
+            accounts::is_platform_admin,
+            organisations::slug,
         ))
         .load(conn)?;
     Ok(paged(rows, window))
@@ -96,20 +153,28 @@ fn escape_like(raw: &str) -> String {
         .replace('_', "\\_")
 }
 
-/// An `account` filter: an id, or an email (normalised). `Some(None)` means "matches none".
-pub fn resolve_account(conn: &mut Conn, raw: &str) -> QueryResult<Option<Option<AccountId>>> {
+/// An `account` filter: an id, or an email (normalised). `Some(None)` means "matches none":
+/// an unknown account, and one out of the scope alike.
+pub fn resolve_account(
+    conn: &mut Conn,
+    scope: Scope,
+    raw: &str,
+) -> QueryResult<Option<Option<AccountId>>> {
     let raw = raw.trim();
     if raw.is_empty() {
         return Ok(None);
     }
-    if let Ok(id) = raw.parse::<AccountId>() {
-        return Ok(Some(Some(id)));
-    }
-    let Ok(email) = crate::domain::Email::parse(raw) else {
-        return Ok(Some(None));
+    let found = if let Ok(id) = raw.parse::<AccountId>() {
+        super::accounts::find(conn, id)?
+    } else if let Ok(email) = crate::domain::Email::parse(raw) {
+        super::accounts::find_by_email(conn, &email)?
+    } else {
+        None
     };
     Ok(Some(
-        super::accounts::find_by_email(conn, &email)?.map(|a| a.id),
+        found
+            .filter(|a| scope.covers(a.organisation_id, a.is_platform_admin))
+            .map(|a| a.id),
     ))
 }
 
@@ -125,10 +190,12 @@ pub struct SessionRow {
     pub user_agent: String,
     pub remember: bool,
     pub device_name: Option<String>,
+    pub organisation: String,
 }
 
 pub fn live_sessions(
     conn: &mut Conn,
+    reach: Reach,
     realm: Option<Realm>,
     account: Option<Option<AccountId>>,
     now: NaiveDateTime,
@@ -136,9 +203,16 @@ pub fn live_sessions(
 ) -> QueryResult<Paged<SessionRow>> {
     let (limit, offset) = window.limit_offset();
     let mut query = auth_sessions::table
-        .inner_join(accounts::table)
+        .inner_join(accounts::table.inner_join(organisations::table))
         .filter(super::sessions::live(now))
         .into_boxed();
+    let (organisation, no_platform) = reach.limits();
+    if let Some(o) = organisation {
+        query = query.filter(accounts::organisation_id.eq(o));
+    }
+    if no_platform {
+        query = query.filter(accounts::is_platform_admin.eq(false));
+    }
     if let Some(realm) = realm {
         query = query.filter(auth_sessions::realm.eq(realm));
     }
@@ -162,6 +236,7 @@ pub fn live_sessions(
             auth_sessions::user_agent,
             auth_sessions::remember,
             auth_sessions::device_name,
+            organisations::slug,
         ))
         .load(conn)?;
     Ok(paged(rows, window))
@@ -196,12 +271,29 @@ pub struct IncidentRow {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub details: Option<String>,
+    pub organisation: Option<String>,
 }
 
-pub fn incidents(conn: &mut Conn, f: &Filters, window: Window) -> QueryResult<Paged<IncidentRow>> {
+pub fn incidents(
+    conn: &mut Conn,
+    reach: Reach,
+    f: &Filters,
+    window: Window,
+) -> QueryResult<Paged<IncidentRow>> {
     use security_incidents as si;
     let (limit, offset) = window.limit_offset();
-    let mut query = si::table.into_boxed();
+    let mut query = si::table.left_join(organisations::table).into_boxed();
+    let (organisation, no_platform) = reach.limits();
+    if let Some(o) = organisation {
+        query = query.filter(si::organisation_id.eq(o));
+    }
+    if no_platform {
+        query = query.filter(
+            si::account_id
+                .is_null()
+                .or(si::account_id.ne_all(platform_admins())),
+        );
+    }
     if let Some(kind) = &f.kind {
         query = query.filter(si::kind.eq(kind.clone()));
     }
@@ -237,6 +329,7 @@ pub fn incidents(conn: &mut Conn, f: &Filters, window: Window) -> QueryResult<Pa
             si::ip,
             si::user_agent,
             si::details,
+            organisations::slug.nullable(),
         ))
         .load(conn)?;
     Ok(paged(rows, window))
@@ -252,12 +345,29 @@ pub struct LogoutRow {
     pub session_id: Option<SessionId>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    pub organisation: Option<String>,
 }
 
-pub fn logouts(conn: &mut Conn, f: &Filters, window: Window) -> QueryResult<Paged<LogoutRow>> {
+pub fn logouts(
+    conn: &mut Conn,
+    reach: Reach,
+    f: &Filters,
+    window: Window,
+) -> QueryResult<Paged<LogoutRow>> {
     use logout_activity as la;
     let (limit, offset) = window.limit_offset();
-    let mut query = la::table.into_boxed();
+    let mut query = la::table.left_join(organisations::table).into_boxed();
+    let (organisation, no_platform) = reach.limits();
+    if let Some(o) = organisation {
+        query = query.filter(la::organisation_id.eq(o));
+    }
+    if no_platform {
+        query = query.filter(
+            la::account_id
+                .is_null()
+                .or(la::account_id.ne_all(platform_admins())),
+        );
+    }
     if let Some(reason) = &f.kind {
         query = query.filter(la::reason.eq(reason.clone()));
     }
@@ -288,16 +398,18 @@ pub fn logouts(conn: &mut Conn, f: &Filters, window: Window) -> QueryResult<Page
             la::session_id,
             la::ip,
             la::user_agent,
+            organisations::slug.nullable(),
         ))
         .load(conn)?;
     Ok(paged(rows, window))
 }
 
-/// Rows of `table` created in [from, until), counted per UTC day. The day of a timestamp is
-/// spelt differently by each backend, so this is one SQL text per backend; `table` is one of
-/// the portal's own names, never input.
+/// Rows of `table` created in [from, until), counted per UTC day, within `scope`. The day of a
+/// timestamp is spelt differently by each backend, so this is one SQL text per backend; `table`
+/// is one of the portal's own names, never input.
 fn per_day(
     conn: &mut Conn,
+    scope: Scope,
     table: &'static str,
     from: NaiveDateTime,
     until: NaiveDateTime,
@@ -310,21 +422,52 @@ fn per_day(
         #[diesel(sql_type = BigInt)]
         n: i64,
     }
+    // The scope as SQL: the organisation's own rows, none of a platform admin (its one bound
+    // value is the third parameter). The registry has no organisation column: by its account.
+    let (organisation, scoped) = match scope {
+        Scope::Platform => (0, ""),
+        Scope::Organisation(o) if table == "auth_sessions" => (
+            o.0,
+            " AND account_id IN (SELECT id FROM accounts WHERE organisation_id = {p} \
+             AND NOT is_platform_admin)",
+        ),
+        Scope::Organisation(o) => (
+            o.0,
+            " AND organisation_id = {p} AND (account_id IS NULL OR account_id NOT IN \
+             (SELECT id FROM accounts WHERE is_platform_admin))",
+        ),
+    };
     let rows: Vec<Day> = match conn {
-        Conn::Sqlite(c) => diesel::sql_query(format!(
-            "SELECT substr(created_at, 1, 10) AS day, COUNT(*) AS n FROM {table} \
-             WHERE created_at >= ? AND created_at < ? GROUP BY day"
-        ))
-        .bind::<Timestamp, _>(from)
-        .bind::<Timestamp, _>(until)
-        .load(c)?,
-        Conn::Postgres(c) => diesel::sql_query(format!(
-            "SELECT to_char(created_at, 'YYYY-MM-DD') AS day, COUNT(*) AS n FROM {table} \
-             WHERE created_at >= $1 AND created_at < $2 GROUP BY day"
-        ))
-        .bind::<Timestamp, _>(from)
-        .bind::<Timestamp, _>(until)
-        .load(c)?,
+        Conn::Sqlite(c) => {
+            let scoped = scoped.replace("{p}", "?");
+            let q = diesel::sql_query(format!(
+                "SELECT substr(created_at, 1, 10) AS day, COUNT(*) AS n FROM {table} \
+                 WHERE created_at >= ? AND created_at < ?{scoped} GROUP BY day"
+            ))
+            .bind::<Timestamp, _>(from)
+            .bind::<Timestamp, _>(until);
+            if scope.is_platform() {
+                q.load(c)?
+            } else {
+                q.bind::<diesel::sql_types::Integer, _>(organisation)
+                    .load(c)?
+            }
+        }
+        Conn::Postgres(c) => {
+            let scoped = scoped.replace("{p}", "$3");
+            let q = diesel::sql_query(format!(
+                "SELECT to_char(created_at, 'YYYY-MM-DD') AS day, COUNT(*) AS n FROM {table} \
+                 WHERE created_at >= $1 AND created_at < $2{scoped} GROUP BY day"
+            ))
+            .bind::<Timestamp, _>(from)
+            .bind::<Timestamp, _>(until);
+            if scope.is_platform() {
+                q.load(c)?
+            } else {
+                q.bind::<diesel::sql_types::Integer, _>(organisation)
+                    .load(c)?
+            }
+        }
     };
     Ok(rows
         .into_iter()
@@ -347,14 +490,53 @@ pub struct Overview {
     pub days: Vec<(NaiveDate, i64, i64, i64)>,
 }
 
-pub fn overview(conn: &mut Conn, now: NaiveDateTime) -> QueryResult<Overview> {
+pub fn overview(conn: &mut Conn, scope: Scope, now: NaiveDateTime) -> QueryResult<Overview> {
+    use logout_activity as la;
+    use security_incidents as si;
     let day_ago = now - chrono::Duration::hours(24);
     let severity = |conn: &mut Conn, s: Severity| {
-        security_incidents::table
-            .filter(security_incidents::created_at.gt(day_ago))
-            .filter(security_incidents::severity.eq(s))
+        let mut q = si::table
+            .filter(si::created_at.gt(day_ago))
+            .filter(si::severity.eq(s))
+            .into_boxed();
+        if let Scope::Organisation(o) = scope {
+            q = q.filter(si::organisation_id.eq(o)).filter(
+                si::account_id
+                    .is_null()
+                    .or(si::account_id.ne_all(platform_admins())),
+            );
+        }
+        q.count().get_result::<i64>(conn)
+    };
+    let sign_outs = |conn: &mut Conn| {
+        let mut q = la::table.filter(la::created_at.gt(day_ago)).into_boxed();
+        if let Scope::Organisation(o) = scope {
+            q = q.filter(la::organisation_id.eq(o)).filter(
+                la::account_id
+                    .is_null()
+                    .or(la::account_id.ne_all(platform_admins())),
+            );
+        }
+        q.count().get_result::<i64>(conn)
+    };
+    let live = |conn: &mut Conn, realm: Realm| match scope {
+        Scope::Platform => super::sessions::count_live(conn, Some(realm), None, now),
+        Scope::Organisation(o) => auth_sessions::table
+            .inner_join(accounts::table)
+            .filter(super::sessions::live(now))
+            .filter(auth_sessions::realm.eq(realm))
+            .filter(accounts::organisation_id.eq(o))
+            .filter(accounts::is_platform_admin.eq(false))
             .count()
-            .get_result::<i64>(conn)
+            .one(conn),
+    };
+    let accounts_n = match scope {
+        Scope::Platform => super::accounts::count(conn)?,
+        Scope::Organisation(o) => accounts::table
+            .filter(accounts::organisation_id.eq(o))
+            .filter(accounts::is_platform_admin.eq(false))
+            .count()
+            .one(conn)?,
     };
     // One grouped count per table for the 7-day chart, not one count per table and day: on
     // PostgreSQL each statement is a round trip, and the chart was 21 of the page's 29.
@@ -364,9 +546,9 @@ pub fn overview(conn: &mut Conn, now: NaiveDateTime) -> QueryResult<Overview> {
         day_start(first),
         day_start(today + chrono::Duration::days(1)),
     );
-    let sign_ins = per_day(conn, "auth_sessions", from, until)?;
-    let sign_outs = per_day(conn, "logout_activity", from, until)?;
-    let incidents = per_day(conn, "security_incidents", from, until)?;
+    let sign_ins = per_day(conn, scope, "auth_sessions", from, until)?;
+    let sign_outs_per_day = per_day(conn, scope, "logout_activity", from, until)?;
+    let incidents = per_day(conn, scope, "security_incidents", from, until)?;
     let days = (0..7)
         .map(|back| {
             let day = first + chrono::Duration::days(back);
@@ -376,21 +558,18 @@ pub fn overview(conn: &mut Conn, now: NaiveDateTime) -> QueryResult<Overview> {
                     .find(|(d, _)| *d == day)
                     .map_or(0, |(_, n)| *n)
             };
-            (day, of(&sign_ins), of(&sign_outs), of(&incidents))
+            (day, of(&sign_ins), of(&sign_outs_per_day), of(&incidents))
         })
         .collect();
     Ok(Overview {
-        accounts: super::accounts::count(conn)?,
-        user_sessions: super::sessions::count_live(conn, Some(Realm::User), None, now)?,
-        admin_sessions: super::sessions::count_live(conn, Some(Realm::Admin), None, now)?,
-        api_sessions: super::sessions::count_live(conn, Some(Realm::Api), None, now)?,
+        accounts: accounts_n,
+        user_sessions: live(conn, Realm::User)?,
+        admin_sessions: live(conn, Realm::Admin)?,
+        api_sessions: live(conn, Realm::Api)?,
         incidents_info: severity(conn, Severity::Info)?,
         incidents_warning: severity(conn, Severity::Warning)?,
         incidents_critical: severity(conn, Severity::Critical)?,
-        sign_outs: logout_activity::table
-            .filter(logout_activity::created_at.gt(day_ago))
-            .count()
-            .one(conn)?,
+        sign_outs: sign_outs(conn)?,
         days,
     })
 }

@@ -118,6 +118,8 @@ diesel::table! {
 
 diesel::joinable!(auth_sessions -> accounts (account_id));
 diesel::joinable!(accounts -> organisations (organisation_id));
+diesel::joinable!(logout_activity -> organisations (organisation_id));
+diesel::joinable!(security_incidents -> organisations (organisation_id));
 diesel::joinable!(email_tokens -> accounts (account_id));
 diesel::joinable!(logout_activity -> accounts (account_id));
 diesel::joinable!(security_incidents -> accounts (account_id));

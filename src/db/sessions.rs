@@ -12,7 +12,7 @@ use super::organisations::Organisation;
 use super::schema::{accounts, auth_sessions, organisations, rotated_secrets};
 use crate::domain::client::ClientInfo;
 use crate::domain::events::LogoutReason;
-use crate::domain::ids::{AccountId, SecretHash, SessionId};
+use crate::domain::ids::{AccountId, OrganisationId, SecretHash, SessionId};
 use crate::domain::realm::Realm;
 
 #[derive(Queryable, Selectable, Clone, Debug)]
@@ -390,6 +390,24 @@ pub fn revoke_least_recent_beyond(
         .all(conn)?;
     let beyond = rows.get(keep as usize..).unwrap_or_default();
     revoke_each(conn, beyond, reason, Some(client), now)
+}
+
+/// Revokes every unrevoked session, in every realm, of the accounts of one organisation: its
+/// deactivation (SPEC §14). Returns how many it ended.
+pub fn revoke_all_of_organisation(
+    conn: &mut Conn,
+    organisation: OrganisationId,
+    reason: LogoutReason,
+    client: &ClientInfo,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    let rows: Vec<AuthSession> = auth_sessions::table
+        .inner_join(accounts::table)
+        .filter(auth_sessions::revoked_at.is_null())
+        .filter(accounts::organisation_id.eq(organisation))
+        .select(columns())
+        .all(conn)?;
+    revoke_each(conn, &rows, reason, Some(client), now)
 }
 
 /// Revokes each row (with its logout activity); returns how many this call ended.

@@ -24,6 +24,8 @@ pub struct HeaderUser {
     pub email: String,
     pub logout_action: &'static str,
     pub csrf_token: String,
+    /// An organisation admin's organisation (SPEC §14): the console is theirs only.
+    pub organisation: Option<String>,
 }
 
 pub struct Flash {
@@ -149,6 +151,8 @@ pub struct UserListRow {
     pub email: String,
     pub name: String,
     pub is_admin: bool,
+    pub is_platform_admin: bool,
+    pub organisation: String,
     pub is_active: bool,
     pub confirmed: bool,
     pub locked: bool,
@@ -164,6 +168,10 @@ pub struct UserListRow {
 pub struct AdminUsersPage<'a> {
     pub chrome: Chrome,
     pub q: &'a str,
+    /// A platform admin: every organisation, its column and filter.
+    pub platform: bool,
+    /// The `organisation` filter (a slug), shown back.
+    pub organisation: &'a str,
     pub rows: Vec<UserListRow>,
     pub pager: crate::web::routes::admin::Pager,
     pub csrf_token: &'a str,
@@ -174,6 +182,7 @@ pub struct AdminSessionRow {
     pub realm: Realm,
     pub account_id: AccountId,
     pub email: String,
+    pub organisation: String,
     pub browser: String,
     pub created: String,
     pub last_seen: String,
@@ -188,9 +197,30 @@ pub struct AdminSessionsPage<'a> {
     pub chrome: Chrome,
     pub realm: &'a str,
     pub account: &'a str,
+    pub platform: bool,
+    pub organisation: &'a str,
     pub rows: Vec<AdminSessionRow>,
     pub pager: crate::web::routes::admin::Pager,
     pub csrf_token: &'a str,
+}
+
+pub struct OrganisationRow {
+    pub id: crate::domain::ids::OrganisationId,
+    pub slug: String,
+    pub name: String,
+    pub is_active: bool,
+    pub accounts: i64,
+    pub live_sessions: i64,
+}
+
+#[derive(Template)]
+#[template(path = "admin_organisations.html")]
+pub struct AdminOrganisationsPage<'a> {
+    pub chrome: Chrome,
+    pub rows: Vec<OrganisationRow>,
+    pub csrf_token: &'a str,
+    /// Why the create form was refused.
+    pub error: Option<&'a str>,
 }
 
 /// The filters an audit list was asked for, shown back in its form.
@@ -200,6 +230,10 @@ pub struct AuditShown {
     pub severity: String,
     pub realm: String,
     pub account: String,
+    /// The `organisation` filter (platform admins only).
+    pub organisation: String,
+    /// A platform admin: every organisation, its column and filter.
+    pub platform: bool,
     pub from: String,
     pub to: String,
 }

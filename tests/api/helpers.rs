@@ -365,6 +365,8 @@ where
         page.csrf_token()
     }
 
+    /// An account of `default`; an admin made here is a platform admin, the operator's own
+    /// staff (an organisation admin: `organisations::org_admin`).
     pub async fn create_account(&self, email: &str, name: &str, admin: bool) -> i32 {
         use realmgate::db::schema::accounts;
         let hash = realmgate::app::auth::password::hash_now(
@@ -380,6 +382,7 @@ where
                 accounts::name.eq(name),
                 accounts::password_hash.eq(hash),
                 accounts::is_admin.eq(admin),
+                accounts::is_platform_admin.eq(admin),
                 accounts::email_confirmed_at.eq(Some(now)),
                 accounts::created_at.eq(now),
             ))

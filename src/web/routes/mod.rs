@@ -81,6 +81,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::resource("/sessions/{id}/revoke")
                     .route(admin_only(web::post().to(admin::revoke_session))),
             )
+            .service(
+                web::resource("/organisations")
+                    .route(admin_only(web::get().to(admin::organisations_list)))
+                    .route(admin_only(web::post().to(admin::create_organisation))),
+            )
+            .service(
+                web::resource("/organisations/{id}/{action}")
+                    .route(admin_only(web::post().to(admin::organisation_action))),
+            )
             .service(web::resource("/incidents").route(admin_only(web::get().to(admin::incidents))))
             .service(web::resource("/logouts").route(admin_only(web::get().to(admin::logouts)))),
     )
@@ -212,16 +221,22 @@ impl<R: RealmKind> SignedPage<R> {
         {
             let realm = R::REALM;
             let csrf_token = csrf::token(session, realm)?;
+            let mut nav = realm.nav().to_vec();
+            if realm == BrowserRealm::Admin && signed.account.is_platform_admin {
+                nav.insert(nav.len() - 1, ("/admin/organisations", "Organisations"));
+            }
             let header = HeaderUser {
                 realm: realm.as_str(),
                 realm_title: realm.title(),
                 login_path: realm.login_path(),
                 home_path: realm.home_path(),
-                nav: realm.nav().to_vec(),
+                nav,
                 name: signed.account.name.clone(),
                 email: signed.account.email.clone(),
                 logout_action: realm.logout_path(),
                 csrf_token: csrf_token.clone(),
+                organisation: (realm == BrowserRealm::Admin && !signed.account.is_platform_admin)
+                    .then(|| signed.organisation.name.clone()),
             };
             Ok(Self {
                 signed,

@@ -7,8 +7,9 @@ use serde::Deserialize;
 
 use super::{date, empty_to_none, page_number, Pager};
 use crate::app::error::{AppError, AppResult};
-use crate::db::reports::{self, Filters, IncidentRow, LogoutRow, Paged, Window};
+use crate::db::reports::{self, Filters, IncidentRow, LogoutRow, Paged, Reach, Window};
 use crate::db::{self, Conn};
+use crate::domain::organisation::Scope;
 use crate::web::realm::AdminRealm;
 use crate::web::routes::csv;
 use crate::web::routes::{html, SignedPage};
@@ -24,6 +25,7 @@ pub struct AuditQuery {
     severity: Option<String>,
     realm: Option<String>,
     account: Option<String>,
+    organisation: Option<String>,
     from: Option<String>,
     to: Option<String>,
     page: Option<i64>,
@@ -51,7 +53,12 @@ trait AuditList: Sized + Send + 'static {
     const SEVERITY: bool;
 
     fn kind(query: &AuditQuery) -> &Option<String>;
-    fn load(conn: &mut Conn, f: &Filters, window: Window) -> diesel::QueryResult<Paged<Self>>;
+    fn load(
+        conn: &mut Conn,
+        reach: Reach,
+        f: &Filters,
+        window: Window,
+    ) -> diesel::QueryResult<Paged<Self>>;
     fn csv_row(self) -> Vec<String>;
     fn render(
         chrome: Chrome,
@@ -76,6 +83,7 @@ impl AuditList for IncidentRow {
         "ip",
         "user_agent",
         "details",
+        "organisation",
     ];
     const KIND: &'static str = "kind";
     const SEVERITY: bool = true;
@@ -84,8 +92,13 @@ impl AuditList for IncidentRow {
         &query.kind
     }
 
-    fn load(conn: &mut Conn, f: &Filters, window: Window) -> diesel::QueryResult<Paged<Self>> {
-        reports::incidents(conn, f, window)
+    fn load(
+        conn: &mut Conn,
+        reach: Reach,
+        f: &Filters,
+        window: Window,
+    ) -> diesel::QueryResult<Paged<Self>> {
+        reports::incidents(conn, reach, f, window)
     }
 
     fn csv_row(self) -> Vec<String> {
@@ -100,6 +113,7 @@ impl AuditList for IncidentRow {
             self.ip.unwrap_or_default(),
             self.user_agent.unwrap_or_default(),
             self.details.unwrap_or_default(),
+            self.organisation.unwrap_or_default(),
         ]
     }
 
@@ -132,6 +146,7 @@ impl AuditList for LogoutRow {
         "session_id",
         "ip",
         "user_agent",
+        "organisation",
     ];
     const KIND: &'static str = "reason";
     const SEVERITY: bool = false;
@@ -140,8 +155,13 @@ impl AuditList for LogoutRow {
         &query.reason
     }
 
-    fn load(conn: &mut Conn, f: &Filters, window: Window) -> diesel::QueryResult<Paged<Self>> {
-        reports::logouts(conn, f, window)
+    fn load(
+        conn: &mut Conn,
+        reach: Reach,
+        f: &Filters,
+        window: Window,
+    ) -> diesel::QueryResult<Paged<Self>> {
+        reports::logouts(conn, reach, f, window)
     }
 
     fn csv_row(self) -> Vec<String> {
@@ -154,6 +174,7 @@ impl AuditList for LogoutRow {
             self.session_id.map(|s| s.to_string()).unwrap_or_default(),
             self.ip.unwrap_or_default(),
             self.user_agent.unwrap_or_default(),
+            self.organisation.unwrap_or_default(),
         ]
     }
 
@@ -191,19 +212,23 @@ pub async fn logouts(
 }
 
 async fn list<L: AuditList>(
-    SignedPage { chrome, .. }: SignedPage<AdminRealm>,
+    SignedPage { chrome, signed, .. }: SignedPage<AdminRealm>,
     state: web::Data<AppState>,
     query: web::Query<AuditQuery>,
 ) -> AppResult<HttpResponse> {
     let csv_wanted = query.wants_csv()?;
     let page = page_number(query.page)?;
-    let f = filters(&state, &query, empty_to_none(L::kind(&query))).await?;
+    let scope = super::scope_of(&signed.account);
+    let (reach, f) = filters(&state, scope, &query, empty_to_none(L::kind(&query))).await?;
     let window = if csv_wanted {
         Window::Export
     } else {
         Window::Page(page)
     };
-    let found = db::block(&state.pool, move |conn| Ok(L::load(conn, &f, window)?)).await?;
+    let found = db::block(&state.pool, move |conn| {
+        Ok(L::load(conn, reach, &f, window)?)
+    })
+    .await?;
     if csv_wanted {
         let rows = found.rows.into_iter().map(L::csv_row);
         return Ok(csv::attachment(
@@ -217,6 +242,12 @@ async fn list<L: AuditList>(
         severity: opt(&query.severity),
         realm: opt(&query.realm),
         account: opt(&query.account),
+        organisation: if scope.is_platform() {
+            opt(&query.organisation)
+        } else {
+            String::new()
+        },
+        platform: scope.is_platform(),
         from: opt(&query.from),
         to: opt(&query.to),
     };
@@ -228,6 +259,7 @@ async fn list<L: AuditList>(
     params.extend([
         ("realm", shown.realm.as_str()),
         ("account", &shown.account),
+        ("organisation", &shown.organisation),
         ("from", &shown.from),
         ("to", &shown.to),
     ]);
@@ -237,20 +269,36 @@ async fn list<L: AuditList>(
     Ok(html(StatusCode::OK, body))
 }
 
-async fn filters(state: &AppState, q: &AuditQuery, kind: Option<String>) -> AppResult<Filters> {
+async fn filters(
+    state: &AppState,
+    scope: Scope,
+    q: &AuditQuery,
+    kind: Option<String>,
+) -> AppResult<(Reach, Filters)> {
     let account_raw = empty_to_none(&q.account).unwrap_or_default();
-    let account = db::block(&state.pool, move |conn| {
-        Ok(reports::resolve_account(conn, &account_raw)?)
+    let organisation = empty_to_none(&q.organisation);
+    let (reach, account) = db::block(&state.pool, move |conn| {
+        let reach = match super::reach(conn, scope, organisation.as_deref())? {
+            Ok(reach) => reach,
+            Err(e) => return Ok(Err(e)),
+        };
+        Ok(Ok((
+            reach,
+            reports::resolve_account(conn, scope, &account_raw)?,
+        )))
     })
-    .await?;
-    Ok(Filters {
-        kind,
-        severity: empty_to_none(&q.severity),
-        realm: empty_to_none(&q.realm),
-        account,
-        from: date(&q.from, "from")?,
-        to: date(&q.to, "to")?,
-    })
+    .await??;
+    Ok((
+        reach,
+        Filters {
+            kind,
+            severity: empty_to_none(&q.severity),
+            realm: empty_to_none(&q.realm),
+            account,
+            from: date(&q.from, "from")?,
+            to: date(&q.to, "to")?,
+        },
+    ))
 }
 
 fn csv_link(path: &str, params: &[(&str, &str)]) -> String {

@@ -3,10 +3,14 @@
 
 mod audit;
 mod chart;
+mod organisations;
 mod sessions;
 mod users;
 
 pub use audit::{incidents, logouts};
+pub use organisations::{
+    act as organisation_action, create as create_organisation, list as organisations_list,
+};
 pub use sessions::{list as sessions, revoke as revoke_session};
 pub use users::{act as user_action, create as create_user, list as users};
 
@@ -22,9 +26,11 @@ use serde::de::DeserializeOwned;
 use super::{encode_query_value, html, see_other, SignedPage};
 use crate::app::error::{AppError, AppResult};
 use crate::db::accounts::Account;
-use crate::db::reports;
+
+use crate::db::reports::{self, Reach};
 use crate::db::sessions::AuthSession;
 use crate::db::Conn;
+use crate::domain::organisation::Scope;
 use crate::web::form::{CsrfField, CsrfForm};
 use crate::web::realm::{AdminRealm, PageData, SignedIn};
 use crate::web::startup::AppState;
@@ -35,12 +41,42 @@ use crate::web::templates::{self, AdminDashboardPage};
 impl PageData for reports::Overview {
     fn load(
         conn: &mut Conn,
-        _: &Account,
+        admin: &Account,
         _: &AuthSession,
         now: NaiveDateTime,
     ) -> diesel::QueryResult<Self> {
-        reports::overview(conn, now)
+        reports::overview(conn, scope_of(admin), now)
     }
+}
+
+/// What the admin sees and acts on (SPEC §14): everything for a platform admin, else their
+/// organisation's accounts less its platform admins.
+pub fn scope_of(admin: &Account) -> Scope {
+    Scope::of(admin.organisation_id, admin.is_platform_admin)
+}
+
+pub const UNKNOWN_ORGANISATION: &str = "There is no organisation with that slug.";
+
+/// A list's reach: the admin's scope and, for a platform admin, the `organisation` (a slug) it
+/// filters by; an organisation admin's `organisation` is ignored, since their scope is theirs.
+/// `Err` names an unknown slug (a 400).
+fn reach(
+    conn: &mut Conn,
+    scope: Scope,
+    organisation: Option<&str>,
+) -> Result<Result<Reach, AppError>, crate::db::DbError> {
+    Ok(match (scope, organisation) {
+        (Scope::Platform, Some(slug)) => {
+            match crate::db::organisations::find_by_slug(conn, slug)? {
+                Some(o) => Ok(Reach {
+                    scope,
+                    organisation: Some(o.id),
+                }),
+                None => Err(AppError::BadRequest(UNKNOWN_ORGANISATION.into())),
+            }
+        }
+        _ => Ok(Reach::of(scope)),
+    })
 }
 
 pub async fn dashboard(

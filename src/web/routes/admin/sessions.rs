@@ -1,17 +1,16 @@
-//! `/admin/sessions`: live sessions of every account, filtered by realm and account.
+//! `/admin/sessions`: live sessions in the admin's reach, filtered by realm, account and organisation.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use actix_web_flash_messages::FlashMessage;
 use serde::Deserialize;
 
 use super::{empty_to_none, page_number, FreshAdmin, Pager};
 use crate::app::error::{AppError, AppResult};
+use crate::db;
 use crate::db::reports::{self, Window};
-use crate::db::{self, sessions};
 use crate::domain::client::describe_device;
 use crate::domain::client::ClientInfo;
-use crate::domain::events::LogoutReason;
 use crate::domain::ids::SessionId;
 use crate::web::form::CsrfOnly;
 use crate::web::realm::{AdminRealm, Realm};
@@ -26,6 +25,7 @@ const TIME: &str = "%Y-%m-%d %H:%M";
 pub struct SessionsQuery {
     realm: Option<String>,
     account: Option<String>,
+    organisation: Option<String>,
     page: Option<i64>,
 }
 
@@ -49,21 +49,36 @@ pub async fn list(
     let account = empty_to_none(&query.account).unwrap_or_default();
     let now = state.clock.now();
     let account_filter = account.clone();
+    let scope = super::scope_of(&signed.account);
+    let organisation = empty_to_none(&query.organisation);
+    let wanted = organisation.clone();
     let found = db::block(&state.pool, move |conn| {
-        let account = reports::resolve_account(conn, &account_filter)?;
-        Ok(reports::live_sessions(
+        let reach = match super::reach(conn, scope, wanted.as_deref())? {
+            Ok(reach) => reach,
+            Err(e) => return Ok(Err(e)),
+        };
+        let account = reports::resolve_account(conn, scope, &account_filter)?;
+        Ok(Ok(reports::live_sessions(
             conn,
+            reach,
             realm,
             account,
             now,
             Window::Page(page),
-        )?)
+        )?))
     })
-    .await?;
+    .await??;
+    let organisation = organisation
+        .filter(|_| scope.is_platform())
+        .unwrap_or_default();
     let realm_str = realm.map_or("", Realm::as_str);
     let pager = Pager::new(
         LIST,
-        &[("realm", realm_str), ("account", &account)],
+        &[
+            ("realm", realm_str),
+            ("account", &account),
+            ("organisation", &organisation),
+        ],
         page,
         found.has_next,
     );
@@ -79,6 +94,7 @@ pub async fn list(
             realm: s.realm,
             account_id: s.account_id,
             email: s.email,
+            organisation: s.organisation,
             ip: s.ip,
             remembered: s.remember,
         })
@@ -87,6 +103,8 @@ pub async fn list(
         chrome,
         realm: realm_str,
         account: &account,
+        platform: scope.is_platform(),
+        organisation: &organisation,
         rows,
         pager,
         csrf_token: &token,
@@ -95,21 +113,26 @@ pub async fn list(
 }
 
 pub async fn revoke(
+    req: HttpRequest,
     client: ClientInfo,
     id: web::Path<SessionId>,
     state: web::Data<AppState>,
-    _: FreshAdmin<CsrfOnly>,
+    FreshAdmin { admin: signed, .. }: FreshAdmin<CsrfOnly>,
 ) -> AppResult<HttpResponse> {
     let id = id.into_inner();
     let now = state.clock.now();
+    let route = format!("POST {}", req.path());
+    let scope = super::scope_of(&signed.account);
+    let (admin_id, floods) = (signed.account.id, state.config.lockout.incidents_per_ip);
     let found = db::block(&state.pool, move |conn| {
-        Ok(conn.write_transaction(|conn| {
-            let Some(row) = sessions::find(conn, &id)? else {
-                return Ok::<_, diesel::result::Error>(false);
-            };
-            sessions::revoke(conn, &row, LogoutReason::RevokedByAdmin, Some(&client), now)?;
-            Ok(true)
-        })?)
+        let by = crate::app::admin::Acting {
+            admin: admin_id,
+            scope,
+            client: &client,
+            floods,
+            route: &route,
+        };
+        Ok(crate::app::admin::revoke_session(conn, &by, &id, now)?)
     })
     .await?;
     if !found {

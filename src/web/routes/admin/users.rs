@@ -12,7 +12,7 @@ use crate::app::error::{AppError, AppResult};
 use crate::app::mail::Mail;
 use crate::db::reports::{self, Window};
 use crate::db::tokens::{self, Purpose};
-use crate::db::{self, accounts, lockout, sessions};
+use crate::db::{self, accounts, lockout, organisations, sessions};
 use crate::domain::client::{describe_device, ClientInfo};
 use crate::domain::ids::AccountId;
 use crate::domain::realm::Realm;
@@ -29,6 +29,7 @@ const LIST: &str = "/admin/users";
 #[derive(Deserialize)]
 pub struct UsersQuery {
     q: Option<String>,
+    organisation: Option<String>,
     page: Option<i64>,
 }
 
@@ -45,8 +46,15 @@ pub async fn list(
     let q = query.q.clone().unwrap_or_default();
     let now = state.clock.now();
     let search = q.clone();
-    let (found, locked, mut devices) = db::block(&state.pool, move |conn| {
-        let found = reports::accounts(conn, &search, Window::Page(page))?;
+    let scope = super::scope_of(&signed.account);
+    let organisation = super::empty_to_none(&query.organisation);
+    let wanted = organisation.clone();
+    let listed = db::block(&state.pool, move |conn| {
+        let reach = match super::reach(conn, scope, wanted.as_deref())? {
+            Ok(reach) => reach,
+            Err(e) => return Ok(Err(e)),
+        };
+        let found = reports::accounts(conn, reach, &search, Window::Page(page))?;
         let locked = found
             .rows
             .iter()
@@ -54,10 +62,19 @@ pub async fn list(
             .collect::<Result<Vec<_>, _>>()?;
         let ids: Vec<AccountId> = found.rows.iter().map(|a| a.id).collect();
         let devices = sessions::live_api_devices(conn, &ids, now)?;
-        Ok((found, locked, devices))
+        Ok(Ok((found, locked, devices)))
     })
     .await?;
-    let pager = Pager::new(LIST, &[("q", &q)], page, found.has_next);
+    let (found, locked, mut devices) = listed?;
+    let organisation = organisation
+        .filter(|_| scope.is_platform())
+        .unwrap_or_default();
+    let pager = Pager::new(
+        LIST,
+        &[("q", &q), ("organisation", &organisation)],
+        page,
+        found.has_next,
+    );
     let rows = found
         .rows
         .into_iter()
@@ -77,6 +94,8 @@ pub async fn list(
             email: a.email,
             name: a.name,
             is_admin: a.is_admin,
+            is_platform_admin: a.is_platform_admin,
+            organisation: a.organisation,
             is_active: a.is_active,
             confirmed: a.confirmed.is_some(),
             locked,
@@ -90,6 +109,8 @@ pub async fn list(
     let page = AdminUsersPage {
         chrome,
         q: &q,
+        platform: scope.is_platform(),
+        organisation: &organisation,
         rows,
         pager,
         csrf_token: &token,
@@ -107,6 +128,11 @@ pub struct CreateForm {
     is_admin: String,
     #[serde(default)]
     password: String,
+    /// The organisation's slug (platform admins; empty: `default`).
+    #[serde(default)]
+    organisation: String,
+    #[serde(default)]
+    is_platform_admin: String,
     #[serde(default)]
     csrf_token: String,
 }
@@ -121,11 +147,45 @@ impl CsrfField for CreateForm {
 /// without one, it gets a reset link by mail. Either way it is confirmed.
 pub async fn create(
     state: web::Data<AppState>,
-    FreshAdmin { form, .. }: FreshAdmin<CreateForm>,
+    FreshAdmin { form, admin }: FreshAdmin<CreateForm>,
 ) -> AppResult<HttpResponse> {
     let refuse = |message: &str| {
         FlashMessage::error(message).send();
         Ok(see_other(LIST))
+    };
+    // SPEC §14: an organisation admin makes accounts of their own organisation only, and never
+    // a platform admin; a field that asks for more is refused, not obeyed.
+    let scope = super::scope_of(&admin.account);
+    let platform_admin = form.is_platform_admin == "on";
+    let slug = form.organisation.trim().to_owned();
+    if !scope.is_platform() {
+        if platform_admin {
+            return Err(AppError::Forbidden(
+                "Only a platform admin can make a platform admin.".into(),
+            ));
+        }
+        if !slug.is_empty() && slug != admin.organisation.slug {
+            return Err(AppError::BadRequest(
+                "You can create accounts in your own organisation only.".into(),
+            ));
+        }
+    }
+    let organisation = if scope.is_platform() {
+        let wanted = if slug.is_empty() {
+            "default".to_owned()
+        } else {
+            slug
+        };
+        let found = db::block(&state.pool, move |conn| {
+            Ok(organisations::find_by_slug(conn, &wanted)?)
+        })
+        .await?;
+        match found {
+            Some(o) => o.id,
+            None => return Err(AppError::BadRequest(super::UNKNOWN_ORGANISATION.into())),
+        }
+    } else {
+        admin.organisation.id
     };
     let Ok(email) = Email::parse(&form.email) else {
         return refuse("Enter a valid email address.");
@@ -160,6 +220,8 @@ pub async fn create(
                 conn,
                 &accounts::NewAccount::new(new_email.as_str(), name.as_str(), &hash, now)
                     .admin(is_admin)
+                    .platform_admin(platform_admin)
+                    .organisation(organisation)
                     .confirmed(now)
                     .must_change_password(with_password),
             )?;
@@ -218,6 +280,7 @@ impl FromRequest for Target {
 
 /// `POST /admin/users/{id}/{action}`.
 pub async fn act(
+    req: HttpRequest,
     client: ClientInfo,
     Target { id, action }: Target,
     state: web::Data<AppState>,
@@ -229,8 +292,18 @@ pub async fn act(
     }
     let now = state.clock.now();
     let ttl = state.config.reset.token_ttl;
+    let route = format!("POST {}", req.path());
+    let scope = super::scope_of(&signed.account);
+    let (admin_id, floods) = (signed.account.id, state.config.lockout.incidents_per_ip);
     let outcome = db::block(&state.pool, move |conn| {
-        Ok(admin::act(conn, action, id, &client, ttl, now)?)
+        let by = admin::Acting {
+            admin: admin_id,
+            scope,
+            client: &client,
+            floods,
+            route: &route,
+        };
+        Ok(admin::act(conn, &by, action, id, ttl, now)?)
     })
     .await?;
     match outcome {
