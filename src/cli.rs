@@ -8,9 +8,10 @@ use clap::{Parser, Subcommand};
 
 use crate::app::auth::password::hash_now;
 use crate::app::maintenance::{self, StartSessions};
-use crate::db::{self, accounts, sessions, Pool};
+use crate::db::{self, accounts, organisations, sessions, Pool};
 use crate::domain::config::{Config, HashParams};
 use crate::domain::events::LogoutReason;
+use crate::domain::organisation::Slug;
 use crate::domain::realm::Realm;
 use crate::domain::{Email, Name, NewPassword};
 use crate::web::startup::Application;
@@ -47,13 +48,38 @@ enum Command {
         email: String,
         #[arg(long)]
         name: String,
-        /// Make the account an admin.
+        /// The organisation (its slug) the account belongs to.
+        #[arg(long, default_value = "default")]
+        org: String,
+        /// Make the account an admin of its organisation.
         #[arg(long)]
         admin: bool,
+        /// Make the account a platform admin: it sees and acts on every organisation.
+        #[arg(long)]
+        platform_admin: bool,
         /// Read the password from the first line of standard input instead of a prompt.
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Organisations (companies served by this portal).
+    Orgs {
+        #[command(subcommand)]
+        action: OrgsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum OrgsCommand {
+    /// Create an organisation.
+    Create {
+        /// 2–63 characters of a-z, 0-9 and -, not starting or ending with -.
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// Every organisation: slug, name, status and accounts, one per line.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -114,9 +140,22 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::CreateUser {
             email,
             name,
+            org,
             admin,
+            platform_admin,
             password_stdin,
-        } => create_user(&config, &email, &name, admin, password_stdin),
+        } => create_user(
+            &config,
+            &NewUser {
+                email: &email,
+                name: &name,
+                org: &org,
+                admin,
+                platform_admin,
+            },
+            password_stdin,
+        ),
+        Command::Orgs { action } => orgs(&config, action),
     }
     .map(|()| Outcome::Ok)
 }
@@ -157,7 +196,7 @@ fn demo(config: &Config) -> anyhow::Result<()> {
                     accounts::insert(
                         conn,
                         &accounts::NewAccount::new(email.as_str(), name, &hash, now)
-                            .admin(is_admin)
+                            .platform_admin(is_admin)
                             .confirmed(now),
                     )?;
                 }
@@ -312,13 +351,61 @@ fn say(text: &str) {
     let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
-fn create_user(
-    config: &Config,
-    email: &str,
-    name: &str,
+/// `create-user`'s account.
+struct NewUser<'a> {
+    email: &'a str,
+    name: &'a str,
+    org: &'a str,
     admin: bool,
-    password_stdin: bool,
-) -> anyhow::Result<()> {
+    platform_admin: bool,
+}
+
+fn orgs(config: &Config, action: OrgsCommand) -> anyhow::Result<()> {
+    let pool = db::connect_server(&config.server)?;
+    let mut conn = pool.get()?;
+    match action {
+        OrgsCommand::Create { slug, name } => {
+            let slug = Slug::parse(slug.trim()).map_err(|m| anyhow::anyhow!("--slug: {m}"))?;
+            let name = Name::parse(&name).map_err(|m| anyhow::anyhow!("--name: {m}"))?;
+            let now = Utc::now().naive_utc();
+            let created = conn.write_transaction(|conn| {
+                organisations::create(conn, slug.as_str(), name.as_str(), now)
+            })?;
+            let Some(org) = created else {
+                bail!(
+                    "an organisation with the slug {} already exists",
+                    slug.as_str()
+                );
+            };
+            println!("Created organisation {} ({}).", org.slug, org.name);
+        }
+        OrgsCommand::List => {
+            let now = Utc::now().naive_utc();
+            for (org, accounts, live) in organisations::list_with_counts(&mut conn, now)? {
+                println!(
+                    "{}\t{}\t{}\t{accounts} account(s)\t{live} live session(s)",
+                    org.slug,
+                    org.name,
+                    if org.is_active {
+                        "active"
+                    } else {
+                        "deactivated"
+                    },
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn create_user(config: &Config, new: &NewUser<'_>, password_stdin: bool) -> anyhow::Result<()> {
+    let NewUser {
+        email,
+        name,
+        org,
+        admin,
+        platform_admin,
+    } = *new;
     let email =
         Email::parse(email).map_err(|_| anyhow::anyhow!("--email is not a valid email address"))?;
     let name = Name::parse(name).map_err(|m| anyhow::anyhow!("--name: {m}"))?;
@@ -349,18 +436,28 @@ fn create_user(
     if accounts::find_by_email(&mut conn, &email)?.is_some() {
         bail!("an account with the email {email} already exists");
     }
+    let Some(organisation) = organisations::find_by_slug(&mut conn, org)? else {
+        bail!("--org: there is no organisation `{org}` (see `realmgate orgs list`)");
+    };
     let now = Utc::now().naive_utc();
     let account = accounts::insert(
         &mut conn,
         &accounts::NewAccount::new(email.as_str(), name.as_str(), &hash, now)
             .admin(admin)
+            .platform_admin(platform_admin)
+            .organisation(organisation.id)
             .confirmed(now),
     )?;
+    let role = if platform_admin {
+        "platform admin"
+    } else if admin {
+        "admin"
+    } else {
+        "user"
+    };
     println!(
-        "Created {} account {} ({}).",
-        if admin { "admin" } else { "user" },
-        account.id,
-        account.email
+        "Created {role} account {} ({}) in {}.",
+        account.id, account.email, organisation.slug
     );
     Ok(())
 }

@@ -4,7 +4,7 @@ use std::fmt;
 
 use crate::domain::config::{Config, Environment, MailSetting};
 
-use crate::db::accounts;
+use crate::db::{accounts, organisations};
 use crate::domain::Email;
 
 #[derive(Debug, PartialEq, Eq)]
@@ -127,6 +127,17 @@ pub fn run(get: impl Fn(&str) -> Option<String>) -> Vec<Problem> {
                     config.admin.bootstrap_email
                 )));
             }
+            // Before the first migration there are no organisations, but `default` will be.
+            let slug = &config.signup.organisation;
+            let exists = organisations::find_by_slug(&mut conn, slug)
+                .map(|o| o.is_some())
+                .unwrap_or(slug == "default");
+            if !exists {
+                problems.push(Problem::Error(format!(
+                    "REALMGATE_SIGNUP_ORGANISATION: there is no organisation `{slug}` \
+                     (make it with `realmgate orgs create`)"
+                )));
+            }
         }
     }
     problems
@@ -199,6 +210,21 @@ mod tests {
             out.iter()
                 .any(|l| l.starts_with("warning: REALMGATE_API_IDLE_TIMEOUT")),
             "{out:?}"
+        );
+    }
+
+    #[test]
+    fn a_sign_up_organisation_that_does_not_exist_is_an_error() {
+        let out = check(&[("REALMGATE_SIGNUP_ORGANISATION", "acme")]);
+        assert!(
+            out.iter()
+                .any(|l| l.starts_with("error: REALMGATE_SIGNUP_ORGANISATION")),
+            "{out:?}"
+        );
+        let out = check(&[]);
+        assert!(
+            out.iter().all(|l| !l.contains("SIGNUP_ORGANISATION")),
+            "default exists: {out:?}"
         );
     }
 

@@ -13,6 +13,7 @@ use crate::db::{accounts, Pool};
 use crate::domain::client::ClientInfo;
 use crate::domain::clock::{after, Clock};
 use crate::domain::events::IncidentKind;
+use crate::domain::ids::OrganisationId;
 use crate::domain::{Email, Name, NewPassword};
 
 /// How long a sign-up confirmation link works.
@@ -43,6 +44,8 @@ pub struct JobContext {
     pub public_origin: String,
     pub reset_ttl: Duration,
     pub incidents_per_ip: u32,
+    /// `REALMGATE_SIGNUP_ORGANISATION`, found at start.
+    pub signup_organisation: OrganisationId,
 }
 
 #[derive(Clone)]
@@ -105,7 +108,8 @@ fn run(ctx: &JobContext, job: Job) -> anyhow::Result<()> {
             let token = conn.write_transaction(|conn| {
                 let account = accounts::insert(
                     conn,
-                    &accounts::NewAccount::new(email.as_str(), name.as_str(), &hash, now),
+                    &accounts::NewAccount::new(email.as_str(), name.as_str(), &hash, now)
+                        .organisation(ctx.signup_organisation),
                 )?;
                 tokens::issue(
                     conn,

@@ -218,6 +218,7 @@ pub fn reset_for_demo(
             accounts::name.eq(name),
             accounts::password_hash.eq(hash),
             accounts::is_admin.eq(is_admin),
+            accounts::is_platform_admin.eq(is_admin),
             accounts::is_active.eq(true),
             accounts::must_change_password.eq(false),
             accounts::email_confirmed_at.eq(Some(now)),

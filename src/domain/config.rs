@@ -393,6 +393,9 @@ impl Realms {
 pub struct Signup {
     pub enabled: bool,
     pub per_ip: u32,
+    /// `REALMGATE_SIGNUP_ORGANISATION`: the slug new accounts join (SPEC §14); that it exists
+    /// is checked against the database at start and by `check`.
+    pub organisation: String,
 }
 
 #[derive(Clone, Debug)]
@@ -650,6 +653,15 @@ impl Config {
             ),
             None => 10,
         };
+        let signup_organisation = match get("REALMGATE_SIGNUP_ORGANISATION") {
+            None => "default".to_owned(),
+            Some(raw) => errors.or(
+                crate::domain::organisation::Slug::parse(raw.trim())
+                    .map(|s| s.as_str().to_owned())
+                    .map_err(|m| err("REALMGATE_SIGNUP_ORGANISATION", m)),
+                "default".to_owned(),
+            ),
+        };
         let default_mail = || MailSetting::File("mail-outbox".into());
         let mail = match get("REALMGATE_MAIL") {
             None => default_mail(),
@@ -705,6 +717,7 @@ impl Config {
             signup: Signup {
                 enabled: signup_enabled,
                 per_ip: signup_per_ip,
+                organisation: signup_organisation,
             },
             reset: Reset {
                 token_ttl: duration("REALMGATE_RESET_TOKEN_TTL", "1h"),
@@ -845,6 +858,7 @@ mod tests {
         assert_eq!(c.realms.api.absolute, Duration::from_secs(90 * 86400));
         assert_eq!(c.realms.api.ip_change, IpChangePolicy::Log);
         assert_eq!(c.realms.api_max_tokens, 20);
+        assert_eq!(c.signup.organisation, "default");
         assert!(!c.cookie.secure);
         assert!(c.cookie.key.generated());
         assert_eq!(c.cookie.key.as_bytes().len(), 64);
@@ -982,6 +996,7 @@ mod tests {
             ("REALMGATE_API_IDLE_TIMEOUT", "a while"),
             ("REALMGATE_API_IP_CHANGE", "sometimes"),
             ("REALMGATE_API_MAX_TOKENS", "0"),
+            ("REALMGATE_SIGNUP_ORGANISATION", "Not A Slug"),
         ] {
             let m = HashMap::from([(k, v)]);
             assert_eq!(Config::from_map(&m).unwrap_err().0[0].setting, k);

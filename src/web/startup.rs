@@ -78,8 +78,22 @@ impl AppState {
                 allowed_origins.push(format!("http://{host}:{port}"));
             }
         }
+        // SPEC §14: a sign-up organisation that does not exist stops the start.
+        let slug = config.signup.organisation.clone();
+        let signup_organisation = {
+            let mut conn = pool.get().map_err(|e| anyhow::anyhow!("database: {e}"))?;
+            crate::db::organisations::find_by_slug(&mut conn, &slug)?
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "REALMGATE_SIGNUP_ORGANISATION: there is no organisation `{slug}` \
+                         (make it with `realmgate orgs create --slug {slug} --name ...`)"
+                    )
+                })?
+                .id
+        };
         let mailer = Mailer::start(&config.mail)?;
         let jobs = Jobs::start(JobContext {
+            signup_organisation,
             pool: pool.clone(),
             clock: clock.clone(),
             hasher: hasher.clone(),
