@@ -452,3 +452,125 @@ fn demo_creates_and_resets_the_demo_accounts_and_is_refused_in_production() {
         "{err}"
     );
 }
+
+#[test]
+fn orgs_and_create_user_with_an_organisation() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("orgs.db").to_str().unwrap().to_owned();
+    let (ok, out, err) = run(
+        &db,
+        &["orgs", "create", "--slug", "acme", "--name", "Acme Estates"],
+        &[],
+    );
+    assert!(
+        ok && out.contains("Created organisation acme"),
+        "{out}{err}"
+    );
+    let (ok, _, err) = run(
+        &db,
+        &["orgs", "create", "--slug", "acme", "--name", "Again"],
+        &[],
+    );
+    assert!(!ok && err.contains("already exists"), "{err}");
+    let (ok, _, err) = run(
+        &db,
+        &["orgs", "create", "--slug", "-bad", "--name", "Bad"],
+        &[],
+    );
+    assert!(!ok && err.contains("--slug"), "{err}");
+
+    let create = |email: &str, extra: &[&str]| {
+        let mut args = vec![
+            "create-user",
+            "--email",
+            email,
+            "--name",
+            "Pat",
+            "--password-stdin",
+        ];
+        args.extend_from_slice(extra);
+        let mut child = realmgate(&db)
+            .args(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"a long enough password\n")
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (ok, out) = create("boss@acme.example", &["--org", "acme", "--admin"]);
+    assert!(
+        ok && out.contains("admin") && out.contains("in acme"),
+        "{out}"
+    );
+    let (ok, out) = create("root@example.com", &["--platform-admin"]);
+    assert!(
+        ok && out.contains("platform admin") && out.contains("in default"),
+        "{out}"
+    );
+    let (ok, out) = create("x@example.com", &["--org", "nope"]);
+    assert!(!ok && out.contains("--org"), "{out}");
+
+    use diesel::prelude::*;
+    use realmgate::db::schema::{accounts as a, organisations as o};
+    let pool = realmgate::db::connect(&db).unwrap();
+    let rows: Vec<(String, String, bool, bool)> = a::table
+        .inner_join(o::table)
+        .order(a::email)
+        .select((a::email, o::slug, a::is_admin, a::is_platform_admin))
+        .load(&mut pool.get().unwrap())
+        .unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            ("boss@acme.example".into(), "acme".into(), true, false),
+            ("root@example.com".into(), "default".into(), true, true),
+        ]
+    );
+    let (ok, out, _) = run(&db, &["orgs", "list"], &[]);
+    assert!(ok);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines[0].starts_with("acme\tAcme Estates\tactive\t1 account(s)"),
+        "{out}"
+    );
+    assert!(
+        lines[1].starts_with("default\tDefault\tactive\t1 account(s)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_sign_up_organisation_that_does_not_exist_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.db").to_str().unwrap().to_owned();
+    let out = realmgate(&db)
+        .env("REALMGATE_BIND", "127.0.0.1:0")
+        .env("REALMGATE_SIGNUP_ORGANISATION", "nope")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("REALMGATE_SIGNUP_ORGANISATION"), "{err}");
+    let (ok, out, _) = run(
+        &db,
+        &["check"],
+        &[("REALMGATE_SIGNUP_ORGANISATION", "nope")],
+    );
+    assert!(
+        !ok && out.contains("error: REALMGATE_SIGNUP_ORGANISATION"),
+        "{out}"
+    );
+}

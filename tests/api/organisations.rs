@@ -170,3 +170,589 @@ async fn incidents_and_sign_outs_carry_the_accounts_organisation_at_the_time() {
         ]
     );
 }
+
+/// An organisation admin (`is_admin`, not a platform admin) of `org`.
+pub(crate) async fn org_admin<S, B>(app: &TestApp<S>, email: &str, org: i32) -> i32
+where
+    S: actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+    B: actix_web::body::MessageBody,
+{
+    let id = app.create_account(email, "Org Admin", true).await;
+    diesel::update(a::table.find(id))
+        .set((a::is_platform_admin.eq(false), a::organisation_id.eq(org)))
+        .execute(&mut app.db())
+        .unwrap();
+    id
+}
+
+/// Two companies with a user each, each user with an app token, a sign-out and a failed
+/// sign-in; an Acme admin; the platform admin `staff@example.com` in `default`.
+struct Companies {
+    acme: i32,
+    globex: i32,
+    acme_user: i32,
+    globex_user: i32,
+    acme_admin: i32,
+    globex_admin: i32,
+    staff: i32,
+    globex_session: String,
+}
+
+async fn two_companies<S, B>(app: &TestApp<S>) -> Companies
+where
+    S: actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+    B: actix_web::body::MessageBody,
+{
+    let acme = organisation(app, "acme", "Acme Estates");
+    let globex = organisation(app, "globex", "Globex");
+    let staff = app
+        .create_account("staff@example.com", "Sam Staff", true)
+        .await;
+    let acme_user = app
+        .create_account("u1@acme.example", "Ann Acme", false)
+        .await;
+    move_to(app, acme_user, acme);
+    let globex_user = app
+        .create_account("u2@globex.example", "Gil Globex", false)
+        .await;
+    move_to(app, globex_user, globex);
+    let acme_admin = org_admin(app, "boss@acme.example", acme).await;
+    let globex_admin = org_admin(app, "boss@globex.example", globex).await;
+    for email in ["u1@acme.example", "u2@globex.example"] {
+        let res = app.sign_in("/login", email, PASSWORD).await;
+        assert_redirect_to(&res, "/dashboard");
+        app.logout("/logout", "/dashboard").await;
+        app.sign_in("/login", email, "wrong password here").await;
+        app.token_for(email, &format!("{email} phone")).await;
+    }
+    let globex_session: String = realmgate::db::schema::auth_sessions::table
+        .filter(realmgate::db::schema::auth_sessions::account_id.eq(globex_user))
+        .filter(realmgate::db::schema::auth_sessions::revoked_at.is_null())
+        .select(realmgate::db::schema::auth_sessions::id)
+        .first(&mut app.db())
+        .unwrap();
+    Companies {
+        acme,
+        globex,
+        acme_user,
+        globex_user,
+        acme_admin,
+        globex_admin,
+        staff,
+        globex_session,
+    }
+}
+
+/// The values of an attribute on a page, in order.
+fn attrs(body: &str, name: &str) -> Vec<String> {
+    body.split(&format!("{name}=\""))
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The chart's last day: its sign-ins, sign-outs and incidents.
+fn todays_bars(body: &str) -> Vec<String> {
+    let titles: Vec<String> = body
+        .split("<title>")
+        .skip(1)
+        .filter_map(|t| t.split("</title>").next())
+        .map(str::to_owned)
+        .collect();
+    titles[titles.len() - 3..].to_vec()
+}
+
+#[actix_web::test]
+async fn an_organisation_admin_sees_only_their_organisation() {
+    let app = spawn().await;
+    let c = two_companies(&app).await;
+    assert_redirect_to(
+        &app.sign_in("/admin/login", "boss@acme.example", PASSWORD)
+            .await,
+        "/admin",
+    );
+    let (acme_user, acme_admin) = (c.acme_user.to_string(), c.acme_admin.to_string());
+
+    let dash = app.get("/admin").await;
+    assert!(
+        dash.body.contains(r#"data-organisation="Acme Estates""#),
+        "the header names it"
+    );
+    assert!(
+        dash.body.contains(r#"data-stat="accounts">2<"#),
+        "{}",
+        dash.body
+    );
+    assert!(dash.body.contains(r#"data-stat="user-sessions">0<"#));
+    assert!(dash.body.contains(r#"data-stat="admin-sessions">1<"#));
+    assert!(dash.body.contains(r#"data-stat="api-sessions">1<"#));
+    assert!(dash.body.contains(r#"data-stat="sign-outs-24h">1<"#));
+    assert!(dash.body.contains(r#"data-stat="incidents-info">1<"#));
+    assert!(
+        !dash.body.contains("/admin/organisations"),
+        "no organisations menu"
+    );
+    // Today: Ann's browser sign-in, her token, and her admin's sign-in; her one sign-out; her
+    // failed sign-in. Globex's and the platform's are not counted.
+    assert_eq!(
+        todays_bars(&dash.body),
+        vec!["Sign-ins: 3", "Sign-outs: 1", "Incidents: 1"]
+    );
+
+    let users = app.get("/admin/users").await;
+    let mut listed = attrs(&users.body, "data-account-id");
+    listed.sort();
+    let mut expected = vec![acme_user.clone(), acme_admin.clone()];
+    expected.sort();
+    assert_eq!(listed, expected);
+    let ignored = app.get("/admin/users?organisation=globex").await;
+    assert_eq!(
+        ignored.status, 200,
+        "an organisation filter is ignored, never obeyed"
+    );
+    assert_eq!(attrs(&ignored.body, "data-account-id").len(), 2);
+    assert!(!ignored.body.contains("globex.example"));
+
+    let sessions = app.get("/admin/sessions").await;
+    let mut owners = attrs(&sessions.body, "data-account-id");
+    owners.sort();
+    assert_eq!(owners, expected, "Ann's token and this admin's session");
+    let theirs = app
+        .get(&format!("/admin/sessions?account={}", c.globex_user))
+        .await;
+    assert_eq!(attrs(&theirs.body, "data-session-id").len(), 0);
+
+    let incidents = app.get("/admin/incidents").await;
+    assert_eq!(
+        attrs(&incidents.body, "data-incident-id").len(),
+        1,
+        "{}",
+        incidents.body
+    );
+    assert!(incidents.body.contains(&format!("?account={acme_user}\"")));
+    let by_email = app
+        .get("/admin/incidents?account=u2%40globex.example")
+        .await;
+    assert_eq!(attrs(&by_email.body, "data-incident-id").len(), 0);
+    let csv = app.get("/admin/incidents?format=csv").await;
+    assert_eq!(csv.body.lines().count(), 2, "{}", csv.body);
+    assert!(csv.body.contains("\"acme\""));
+    let logouts = app.get("/admin/logouts").await;
+    assert_eq!(attrs(&logouts.body, "data-logout-id").len(), 1);
+    let csv = app.get("/admin/logouts?format=csv").await;
+    assert_eq!(csv.body.lines().count(), 2);
+    assert!(!csv.body.contains("globex"));
+
+    assert_eq!(app.get("/admin/organisations").await.status, 404);
+}
+
+#[actix_web::test]
+async fn another_organisations_ids_answer_as_unknown_ones_and_change_nothing() {
+    let app = spawn().await;
+    let c = two_companies(&app).await;
+    assert_redirect_to(
+        &app.sign_in("/admin/login", "boss@acme.example", PASSWORD)
+            .await,
+        "/admin",
+    );
+    let token = app.csrf("/admin/users").await;
+    let unknown = app.admin_act(99_999, "deactivate", &token).await;
+    assert_eq!(unknown.status, 404);
+    for target in [c.globex_user, c.globex_admin, c.staff] {
+        for action in [
+            "deactivate",
+            "logout-everywhere",
+            "unlock",
+            "send-reset",
+            "activate",
+        ] {
+            let res = app.admin_act(target, action, &token).await;
+            assert_eq!(res.status, 404, "{action} {target}");
+            assert_eq!(res.body, unknown.body, "the same page as an unknown id");
+        }
+    }
+    let revoke = app
+        .post(
+            &format!("/admin/sessions/{}/revoke", c.globex_session),
+            &[("csrf_token", &token)],
+        )
+        .await;
+    assert_eq!(revoke.status, 404);
+    // Nothing changed: Globex's people are active and their sessions live.
+    let active: Vec<bool> = a::table
+        .filter(a::id.eq_any([c.globex_user, c.globex_admin, c.staff]))
+        .select(a::is_active)
+        .load(&mut app.db())
+        .unwrap();
+    assert!(active.iter().all(|a| *a));
+    assert_eq!(
+        app.sessions_of(c.globex_user).last().unwrap().1,
+        None,
+        "Gil's token still live"
+    );
+    assert!(app
+        .mails()
+        .iter()
+        .all(|m| !m.contains("u2@globex.example") || !m.contains("reset")));
+    // Every refusal, the unknown id's too, is one unauthorized_access of this admin and
+    // organisation, naming the route and nothing of the target.
+    let seen: Vec<(Option<i32>, Option<i32>, Option<String>)> = si::table
+        .filter(si::kind.eq("unauthorized_access"))
+        .select((si::account_id, si::organisation_id, si::details))
+        .load(&mut app.db())
+        .unwrap();
+    assert_eq!(seen.len(), 1 + 15 + 1);
+    assert!(seen
+        .iter()
+        .all(|(who, org, _)| *who == Some(c.acme_admin) && *org == Some(c.acme)));
+    let details: Vec<String> = seen.into_iter().filter_map(|s| s.2).collect();
+    assert!(details[0].starts_with("POST /admin/users/99999/deactivate"));
+    assert!(details
+        .iter()
+        .all(|d| !d.contains("globex") && !d.contains("Gil")));
+    // And the incident list cannot tell the unknown id from another organisation's.
+    let shapes: std::collections::HashSet<String> = details
+        .iter()
+        .map(|d| {
+            d.split(|ch: char| ch.is_ascii_digit())
+                .filter(|part| !part.is_empty())
+                .collect::<Vec<_>>()
+                .join("#")
+        })
+        .filter(|d| d.contains("/deactivate"))
+        .collect();
+    assert_eq!(shapes.len(), 1, "{shapes:?}");
+}
+
+#[actix_web::test]
+async fn an_organisation_admin_creates_in_their_organisation_only() {
+    let app = spawn().await;
+    let c = two_companies(&app).await;
+    assert_redirect_to(
+        &app.sign_in("/admin/login", "boss@acme.example", PASSWORD)
+            .await,
+        "/admin",
+    );
+    let token = app.csrf("/admin/users").await;
+    let create = |email: &'static str, extra: &'static [(&'static str, &'static str)]| {
+        let mut form = vec![
+            ("email", email),
+            ("name", "New Person"),
+            ("is_admin", "on"),
+            ("csrf_token", token.as_str()),
+        ];
+        form.extend_from_slice(extra);
+        form
+    };
+    let res = app
+        .post(
+            "/admin/users",
+            &create("x@globex.example", &[("organisation", "globex")]),
+        )
+        .await;
+    assert_eq!(res.status, 400);
+    let res = app
+        .post(
+            "/admin/users",
+            &create("y@acme.example", &[("is_platform_admin", "on")]),
+        )
+        .await;
+    assert_eq!(res.status, 403);
+    let none: i64 = a::table
+        .filter(a::email.eq_any(["x@globex.example", "y@acme.example"]))
+        .count()
+        .get_result(&mut app.db())
+        .unwrap();
+    assert_eq!(none, 0, "nothing was created");
+    let res = app
+        .post("/admin/users", &create("z@acme.example", &[]))
+        .await;
+    assert_redirect_to(&res, "/admin/users");
+    let (org, admin, platform): (i32, bool, bool) = a::table
+        .filter(a::email.eq("z@acme.example"))
+        .select((a::organisation_id, a::is_admin, a::is_platform_admin))
+        .first(&mut app.db())
+        .unwrap();
+    assert_eq!((org, admin, platform), (c.acme, true, false));
+}
+
+#[actix_web::test]
+async fn a_platform_admin_sees_and_filters_every_organisation() {
+    let app = spawn().await;
+    let c = two_companies(&app).await;
+    assert_redirect_to(
+        &app.sign_in("/admin/login", "staff@example.com", PASSWORD)
+            .await,
+        "/admin",
+    );
+    let dash = app.get("/admin").await;
+    assert!(
+        dash.body.contains(r#"data-stat="accounts">5<"#),
+        "{}",
+        dash.body
+    );
+    assert!(dash.body.contains("/admin/organisations"));
+    let users = app.get("/admin/users").await;
+    assert_eq!(attrs(&users.body, "data-account-id").len(), 5);
+    assert!(users.body.contains(r#"data-organisation="globex""#));
+    let globex = app.get("/admin/users?organisation=globex").await;
+    let mut ids = attrs(&globex.body, "data-account-id");
+    ids.sort();
+    let mut expected = vec![c.globex_user.to_string(), c.globex_admin.to_string()];
+    expected.sort();
+    assert_eq!(ids, expected);
+    assert_eq!(app.get("/admin/users?organisation=nope").await.status, 400);
+    let sessions = app.get("/admin/sessions?organisation=acme").await;
+    assert_eq!(
+        attrs(&sessions.body, "data-account-id"),
+        vec![c.acme_user.to_string()]
+    );
+    let incidents = app
+        .get("/admin/incidents?organisation=globex&format=csv")
+        .await;
+    assert_eq!(incidents.body.lines().count(), 2);
+    assert!(incidents.body.contains("\"globex\""));
+    let logouts = app.get("/admin/logouts?organisation=acme").await;
+    assert_eq!(attrs(&logouts.body, "data-logout-id").len(), 1);
+    assert_eq!(
+        app.get("/admin/logouts?organisation=Bad%20Slug")
+            .await
+            .status,
+        400
+    );
+
+    // It acts on both organisations.
+    let token = app.csrf("/admin/users").await;
+    assert_redirect_to(
+        &app.admin_act(c.globex_user, "logout-everywhere", &token)
+            .await,
+        "/admin/users",
+    );
+    // It creates an account in an organisation, and an organisation.
+    let res = app
+        .post(
+            "/admin/users",
+            &[
+                ("email", "new@globex.example"),
+                ("name", "New Person"),
+                ("organisation", "globex"),
+                ("csrf_token", &token),
+            ],
+        )
+        .await;
+    assert_redirect_to(&res, "/admin/users");
+    let org: i32 = a::table
+        .filter(a::email.eq("new@globex.example"))
+        .select(a::organisation_id)
+        .first(&mut app.db())
+        .unwrap();
+    assert_eq!(org, c.globex);
+    let bad = app
+        .post(
+            "/admin/users",
+            &[
+                ("email", "other@example.com"),
+                ("name", "Other"),
+                ("organisation", "nope"),
+                ("csrf_token", &token),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+}
+
+#[actix_web::test]
+async fn a_platform_admin_creates_deactivates_and_activates_organisations() {
+    let app = spawn().await;
+    let c = two_companies(&app).await;
+    let acme_token = app.token_for("u1@acme.example", "tablet").await;
+    assert_redirect_to(
+        &app.sign_in("/admin/login", "staff@example.com", PASSWORD)
+            .await,
+        "/admin",
+    );
+    let page = app.get("/admin/organisations").await;
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        attrs(&page.body, "data-slug"),
+        vec!["acme", "default", "globex"]
+    );
+    assert!(page.body.contains(r#"data-field="accounts">2<"#));
+    let token = page.csrf_token();
+    let make = |slug: &'static str, name: &'static str| {
+        vec![
+            ("slug", slug),
+            ("name", name),
+            ("csrf_token", token.as_str()),
+        ]
+    };
+    assert_redirect_to(
+        &app.post("/admin/organisations", &make("initech", "Initech"))
+            .await,
+        "/admin/organisations",
+    );
+    for (slug, name) in [
+        ("initech", "Initech again"),
+        ("-bad", "Bad"),
+        ("Upper", "Upper"),
+        ("x", "Too short"),
+        ("fine", "tab\there"),
+        ("long", ""),
+    ] {
+        let res = app.post("/admin/organisations", &make(slug, name)).await;
+        assert_eq!(res.status, 400, "{slug} {name:?}");
+        assert!(
+            res.body.contains("Create an organisation"),
+            "the form again"
+        );
+    }
+    let long_name = "n".repeat(101);
+    let res = app
+        .post(
+            "/admin/organisations",
+            &[
+                ("slug", "longname"),
+                ("name", &long_name),
+                ("csrf_token", &token),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 400);
+    let count: i64 = o::table.count().get_result(&mut app.db()).unwrap();
+    assert_eq!(count, 4);
+
+    // `default` holds the platform admin: refused, nothing changed.
+    let res = app
+        .post(
+            "/admin/organisations/1/deactivate",
+            &[("csrf_token", &token)],
+        )
+        .await;
+    assert_eq!(res.status, 400);
+    assert!(o::table
+        .find(1)
+        .select(o::is_active)
+        .first::<bool>(&mut app.db())
+        .unwrap());
+    assert_eq!(
+        app.post(
+            "/admin/organisations/9999/deactivate",
+            &[("csrf_token", &token)]
+        )
+        .await
+        .status,
+        404
+    );
+
+    let res = app
+        .post(
+            &format!("/admin/organisations/{}/deactivate", c.acme),
+            &[("csrf_token", &token)],
+        )
+        .await;
+    assert_redirect_to(&res, "/admin/organisations");
+    let me = app
+        .api(Method::GET, "/api/v1/me", Some(&acme_token), None)
+        .await;
+    assert_eq!(me.status, 401);
+    assert_eq!(
+        app.sign_in("/login", "u1@acme.example", PASSWORD)
+            .await
+            .status,
+        401
+    );
+    let ended: Vec<Option<String>> = app
+        .sessions_of(c.acme_user)
+        .into_iter()
+        .map(|s| s.1)
+        .collect();
+    assert!(
+        ended.iter().all(|r| r.is_some()),
+        "every Acme session ended: {ended:?}"
+    );
+    assert!(ended.contains(&Some("organisation_deactivated".into())));
+    assert_eq!(
+        app.sessions_of(c.globex_user).last().unwrap().1,
+        None,
+        "Globex untouched"
+    );
+    assert_eq!(
+        app.get("/admin").await.status,
+        200,
+        "the platform admin stays"
+    );
+    let res = app
+        .post(
+            &format!("/admin/organisations/{}/activate", c.acme),
+            &[("csrf_token", &token)],
+        )
+        .await;
+    assert_redirect_to(&res, "/admin/organisations");
+    assert_redirect_to(
+        &app.sign_in("/login", "u1@acme.example", PASSWORD).await,
+        "/dashboard",
+    );
+    let _ = (c.globex_admin, c.staff);
+}
+
+#[actix_web::test]
+async fn sign_up_puts_new_accounts_in_the_sign_up_organisation() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = crate::helpers::TestDatabase::new(dir.path(), "signup");
+    let acme: i32 = {
+        let pool = realmgate::db::connect(&db.url).unwrap();
+        let mut conn = pool.get().unwrap();
+        diesel::insert_into(o::table)
+            .values((
+                o::slug.eq("acme"),
+                o::name.eq("Acme Estates"),
+                o::is_active.eq(true),
+                o::created_at.eq(chrono::Utc::now().naive_utc()),
+            ))
+            .execute(&mut conn)
+            .unwrap();
+        o::table
+            .filter(o::slug.eq("acme"))
+            .select(o::id)
+            .first(&mut conn)
+            .unwrap()
+    };
+    let app = crate::helpers::spawn_on(
+        db,
+        dir,
+        &[("REALMGATE_SIGNUP_ORGANISATION", "acme")],
+        |_| {},
+    )
+    .await;
+    let token = app.csrf("/register").await;
+    let strong = "violet tractor marmalade";
+    let res = app
+        .post(
+            "/register",
+            &[
+                ("email", "new@acme.example"),
+                ("name", "Nia New"),
+                ("password", strong),
+                ("password_confirm", strong),
+                ("csrf_token", &token),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 200);
+    app.wait_for_mails(1).await;
+    let org: i32 = a::table
+        .filter(a::email.eq("new@acme.example"))
+        .select(a::organisation_id)
+        .first(&mut app.db())
+        .unwrap();
+    assert_eq!(org, acme);
+}
