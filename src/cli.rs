@@ -439,6 +439,11 @@ fn create_user(config: &Config, new: &NewUser<'_>, password_stdin: bool) -> anyh
     let Some(organisation) = organisations::find_by_slug(&mut conn, org)? else {
         bail!("--org: there is no organisation `{org}` (see `realmgate orgs list`)");
     };
+    if platform_admin && !organisation.is_active {
+        bail!(
+            "--platform-admin: `{org}` is deactivated; a platform admin there could never sign in"
+        );
+    }
     let now = Utc::now().naive_utc();
     let account = accounts::insert(
         &mut conn,

@@ -54,15 +54,17 @@ pub fn complete_reset(
 }
 
 /// A credential event (deactivation, sign-out everywhere): every session of the account ends,
-/// in every realm, and every pending reset link. Call inside a write transaction.
+/// in every realm, and every pending reset link. Call inside a write transaction. `client` is
+/// the account's own when it asked; an admin's is not written into the account's sign-outs
+/// (SPEC §14: an organisation admin reads those, and platform admins are out of their view).
 pub fn end_sessions_and_links(
     conn: &mut Conn,
     id: AccountId,
     reason: LogoutReason,
-    client: &ClientInfo,
+    client: Option<&ClientInfo>,
     now: NaiveDateTime,
 ) -> diesel::QueryResult<()> {
-    sessions::revoke_all_for(conn, id, &[], reason, Some(client), now)?;
+    sessions::revoke_all_for(conn, id, &[], reason, client, now)?;
     tokens::void_all(conn, id, Purpose::Reset, now)
 }
 

@@ -106,7 +106,6 @@ pub fn act(
     reset_ttl: Duration,
     now: NaiveDateTime,
 ) -> diesel::QueryResult<ActionOutcome> {
-    let client = by.client;
     conn.write_transaction(|conn| {
         // The same read whether the account is missing or out of reach (SPEC §14).
         let found = accounts::find(conn, id)?
@@ -123,7 +122,7 @@ pub fn act(
                     conn,
                     id,
                     LogoutReason::AccountDeactivated,
-                    client,
+                    None,
                     now,
                 )?;
             }
@@ -134,7 +133,7 @@ pub fn act(
                     conn,
                     id,
                     LogoutReason::LogoutEverywhere,
-                    client,
+                    None,
                     now,
                 )?;
             }
@@ -191,7 +190,6 @@ pub fn set_organisation_active(
                 conn,
                 id,
                 LogoutReason::OrganisationDeactivated,
-                by.client,
                 now,
             )?
         };

@@ -314,6 +314,20 @@ pub fn live_api_devices(
         .all(conn)
 }
 
+/// The session with its account, in one statement (the console's revoke checks the account's
+/// organisation on the row it read, SPEC §14).
+pub fn find_with_account(
+    conn: &mut Conn,
+    id: &SessionId,
+) -> QueryResult<Option<(AuthSession, Account)>> {
+    auth_sessions::table
+        .inner_join(accounts::table)
+        .filter(auth_sessions::id.eq(id))
+        .select((columns(), super::accounts::columns()))
+        .one(conn)
+        .optional()
+}
+
 /// The account's live sessions in every realm, newest first.
 pub fn live_for_account(
     conn: &mut Conn,
@@ -398,7 +412,6 @@ pub fn revoke_all_of_organisation(
     conn: &mut Conn,
     organisation: OrganisationId,
     reason: LogoutReason,
-    client: &ClientInfo,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
     let rows: Vec<AuthSession> = auth_sessions::table
@@ -407,7 +420,7 @@ pub fn revoke_all_of_organisation(
         .filter(accounts::organisation_id.eq(organisation))
         .select(columns())
         .all(conn)?;
-    revoke_each(conn, &rows, reason, Some(client), now)
+    revoke_each(conn, &rows, reason, None, now)
 }
 
 /// Revokes each row (with its logout activity); returns how many this call ended.

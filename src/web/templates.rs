@@ -175,6 +175,8 @@ pub struct AdminUsersPage<'a> {
     pub rows: Vec<UserListRow>,
     pub pager: crate::web::routes::admin::Pager,
     pub csrf_token: &'a str,
+    /// Why the create form was refused.
+    pub error: Option<&'a str>,
 }
 
 pub struct AdminSessionRow {

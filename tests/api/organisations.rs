@@ -275,6 +275,10 @@ fn todays_bars(body: &str) -> Vec<String> {
 async fn an_organisation_admin_sees_only_their_organisation() {
     let app = spawn().await;
     let c = two_companies(&app).await;
+    // A platform admin inside Acme, signed in as an app: out of the Acme admin's reach too.
+    let root = app.create_account("root@acme.example", "Root", true).await;
+    move_to(&app, root, c.acme);
+    app.token_for("root@acme.example", "root phone").await;
     assert_redirect_to(
         &app.sign_in("/admin/login", "boss@acme.example", PASSWORD)
             .await,
@@ -353,6 +357,44 @@ async fn an_organisation_admin_sees_only_their_organisation() {
     assert!(!csv.body.contains("globex"));
 
     assert_eq!(app.get("/admin/organisations").await.status, 404);
+    assert!(!users.body.contains("root@acme.example"));
+    // The platform admin's sign-outs and incidents are out of reach as well.
+    app.sign_in("/login", "root@acme.example", "wrong password here")
+        .await;
+    let incidents = app.get("/admin/incidents").await;
+    assert_eq!(attrs(&incidents.body, "data-incident-id").len(), 1);
+    // To an organisation admin /admin/organisations does not exist, whatever is posted and
+    // however old the sign-in: 404, not a CSRF refusal or a re-authentication.
+    let token = app.csrf("/admin/users").await;
+    for path in [
+        "/admin/organisations",
+        &format!("/admin/organisations/{}/deactivate", c.globex),
+    ] {
+        let res = app
+            .post(
+                path,
+                &[("slug", "evil"), ("name", "Evil"), ("csrf_token", &token)],
+            )
+            .await;
+        assert_eq!(res.status, 404, "{path}");
+        assert_eq!(app.post(path, &[("csrf_token", "wrong")]).await.status, 404);
+    }
+    app.clock
+        .danger_advance(std::time::Duration::from_secs(11 * 60));
+    let res = app
+        .post(
+            "/admin/organisations",
+            &[("slug", "evil"), ("name", "Evil"), ("csrf_token", &token)],
+        )
+        .await;
+    assert_eq!(res.status, 404);
+    let count: i64 = o::table.count().get_result(&mut app.db()).unwrap();
+    assert_eq!(count, 3);
+    assert!(o::table
+        .find(c.globex)
+        .select(o::is_active)
+        .first::<bool>(&mut app.db())
+        .unwrap());
 }
 
 #[actix_web::test]
@@ -364,10 +406,12 @@ async fn another_organisations_ids_answer_as_unknown_ones_and_change_nothing() {
             .await,
         "/admin",
     );
+    let root = app.create_account("root@acme.example", "Root", true).await;
+    move_to(&app, root, c.acme);
     let token = app.csrf("/admin/users").await;
     let unknown = app.admin_act(99_999, "deactivate", &token).await;
     assert_eq!(unknown.status, 404);
-    for target in [c.globex_user, c.globex_admin, c.staff] {
+    for target in [c.globex_user, c.globex_admin, c.staff, root] {
         for action in [
             "deactivate",
             "logout-everywhere",
@@ -387,9 +431,20 @@ async fn another_organisations_ids_answer_as_unknown_ones_and_change_nothing() {
         )
         .await;
     assert_eq!(revoke.status, 404);
+    let unknown_session = app
+        .post(
+            "/admin/sessions/no-such-session/revoke",
+            &[("csrf_token", &token)],
+        )
+        .await;
+    assert_eq!(unknown_session.status, 404);
+    assert_eq!(
+        revoke.body, unknown_session.body,
+        "the same page as an unknown session"
+    );
     // Nothing changed: Globex's people are active and their sessions live.
     let active: Vec<bool> = a::table
-        .filter(a::id.eq_any([c.globex_user, c.globex_admin, c.staff]))
+        .filter(a::id.eq_any([c.globex_user, c.globex_admin, c.staff, root]))
         .select(a::is_active)
         .load(&mut app.db())
         .unwrap();
@@ -410,7 +465,7 @@ async fn another_organisations_ids_answer_as_unknown_ones_and_change_nothing() {
         .select((si::account_id, si::organisation_id, si::details))
         .load(&mut app.db())
         .unwrap();
-    assert_eq!(seen.len(), 1 + 15 + 1);
+    assert_eq!(seen.len(), 1 + 20 + 2);
     assert!(seen
         .iter()
         .all(|(who, org, _)| *who == Some(c.acme_admin) && *org == Some(c.acme)));
@@ -575,6 +630,18 @@ async fn a_platform_admin_creates_deactivates_and_activates_organisations() {
     let app = spawn().await;
     let c = two_companies(&app).await;
     let acme_token = app.token_for("u1@acme.example", "tablet").await;
+    // The Acme admin's browser, kept aside while the platform admin works in another.
+    assert_redirect_to(
+        &app.sign_in("/admin/login", "boss@acme.example", PASSWORD)
+            .await,
+        "/admin",
+    );
+    let acme_browser = app.cookie.borrow_mut().take();
+    // The platform admin's browser is also signed in to the user realm as Ann of Acme.
+    assert_redirect_to(
+        &app.sign_in("/login", "u1@acme.example", PASSWORD).await,
+        "/dashboard",
+    );
     assert_redirect_to(
         &app.sign_in("/admin/login", "staff@example.com", PASSWORD)
             .await,
@@ -664,6 +731,52 @@ async fn a_platform_admin_creates_deactivates_and_activates_organisations() {
         .api(Method::GET, "/api/v1/me", Some(&acme_token), None)
         .await;
     assert_eq!(me.status, 401);
+    // Every realm of Acme is out on its next request; the same browser's other realm stays.
+    assert_redirect_to(&app.get("/dashboard").await, "/login?next=/dashboard");
+    assert_eq!(app.get("/admin").await.status, 200);
+    let platform_browser = app.cookie.replace(acme_browser);
+    assert_redirect_to(&app.get("/admin").await, "/admin/login?next=/admin");
+    *app.cookie.borrow_mut() = platform_browser;
+    let acme_admin_rows = app.sessions_of(c.acme_admin);
+    assert_eq!(
+        acme_admin_rows.last().unwrap().1.as_deref(),
+        Some("organisation_deactivated")
+    );
+    let replays: Vec<(Option<String>, Option<i32>)> = si::table
+        .filter(si::kind.eq("inactive_account_access"))
+        .select((si::realm, si::organisation_id))
+        .load(&mut app.db())
+        .unwrap();
+    let mut realms: Vec<String> = replays.iter().filter_map(|r| r.0.clone()).collect();
+    realms.sort();
+    assert_eq!(
+        realms,
+        vec!["admin", "api", "user"],
+        "each realm's next request is recorded"
+    );
+    assert!(replays.iter().all(|r| r.1 == Some(c.acme)));
+    // The platform admin's address is not in Acme's sign-outs.
+    let ips: Vec<Option<String>> = la::table
+        .filter(la::reason.eq("organisation_deactivated"))
+        .select(la::ip)
+        .load(&mut app.db())
+        .unwrap();
+    assert!(!ips.is_empty() && ips.iter().all(Option::is_none));
+    // No platform admin can be made where nobody can sign in.
+    let res = app
+        .post(
+            "/admin/users",
+            &[
+                ("email", "root@acme.example"),
+                ("name", "Root"),
+                ("organisation", "acme"),
+                ("is_platform_admin", "on"),
+                ("csrf_token", &app.csrf("/admin/users").await),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 400);
+    assert!(res.body.contains("Create an account"), "the form again");
     assert_eq!(
         app.sign_in("/login", "u1@acme.example", PASSWORD)
             .await

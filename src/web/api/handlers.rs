@@ -371,7 +371,13 @@ pub async fn logout_everywhere(
     let id = caller.account.id;
     db::block(&state.pool, move |conn| {
         Ok(conn.write_transaction(|conn| {
-            account::end_sessions_and_links(conn, id, LogoutReason::LogoutEverywhere, &client, now)
+            account::end_sessions_and_links(
+                conn,
+                id,
+                LogoutReason::LogoutEverywhere,
+                Some(&client),
+                now,
+            )
         })?)
     })
     .await?;

@@ -41,6 +41,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     fn admin_only(route: actix_web::Route) -> actix_web::Route {
         route.wrap(from_fn(guard::<AdminRealm, ()>))
     }
+    // The admin guard first, then the platform check (the last `wrap` runs first).
+    fn platform_only(route: actix_web::Route) -> actix_web::Route {
+        admin_only(route.wrap(from_fn(admin::platform_only)))
+    }
 
     cfg.service(
         web::scope("/admin")
@@ -83,12 +87,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             )
             .service(
                 web::resource("/organisations")
-                    .route(admin_only(web::get().to(admin::organisations_list)))
-                    .route(admin_only(web::post().to(admin::create_organisation))),
+                    .route(platform_only(web::get().to(admin::organisations_list)))
+                    .route(platform_only(web::post().to(admin::create_organisation))),
             )
             .service(
                 web::resource("/organisations/{id}/{action}")
-                    .route(admin_only(web::post().to(admin::organisation_action))),
+                    .route(platform_only(web::post().to(admin::organisation_action))),
             )
             .service(web::resource("/incidents").route(admin_only(web::get().to(admin::incidents))))
             .service(web::resource("/logouts").route(admin_only(web::get().to(admin::logouts)))),

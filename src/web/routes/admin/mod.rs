@@ -10,6 +10,7 @@ mod users;
 pub use audit::{incidents, logouts};
 pub use organisations::{
     act as organisation_action, create as create_organisation, list as organisations_list,
+    platform_only,
 };
 pub use sessions::{list as sessions, revoke as revoke_session};
 pub use users::{act as user_action, create as create_user, list as users};

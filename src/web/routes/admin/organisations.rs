@@ -1,8 +1,11 @@
 //! `/admin/organisations` (SPEC §14): platform admins list, create, deactivate and activate
 //! organisations. To an organisation admin these routes do not exist: 404.
 
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::middleware::Next;
+use actix_web::{web, HttpMessage as _, HttpRequest, HttpResponse, ResponseError as _};
 use actix_web_flash_messages::FlashMessage;
 use serde::Deserialize;
 
@@ -22,19 +25,27 @@ use crate::web::templates::{self, AdminOrganisationsPage, OrganisationRow};
 
 const LIST: &str = "/admin/organisations";
 
-fn platform_only(admin: &SignedIn<AdminRealm>) -> AppResult<()> {
-    if scope_of(&admin.account).is_platform() {
-        Ok(())
-    } else {
-        Err(AppError::NotFound)
+/// Route middleware inside the admin guard: to anyone but a platform admin these routes do not
+/// exist, so they answer 404 before the body, the CSRF token or the re-authentication is looked
+/// at.
+pub async fn platform_only(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let platform = req
+        .extensions()
+        .get::<SignedIn<AdminRealm>>()
+        .is_some_and(|admin| scope_of(&admin.account).is_platform());
+    if !platform {
+        return Ok(req.into_response(AppError::NotFound.error_response()));
     }
+    Ok(next.call(req).await?.map_into_boxed_body())
 }
 
 pub async fn list(
     page: SignedPage<AdminRealm>,
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
-    platform_only(&page.signed)?;
     render(page, &state, StatusCode::OK, None).await
 }
 
@@ -94,7 +105,6 @@ pub async fn create(
     state: web::Data<AppState>,
     FreshAdmin { form, admin }: FreshAdmin<CreateForm>,
 ) -> AppResult<HttpResponse> {
-    platform_only(&admin)?;
     let parsed = Slug::parse(form.slug.trim()).and_then(|slug| {
         Name::parse(&form.name)
             .map(|name| (slug, name))
@@ -151,7 +161,6 @@ pub async fn act(
     state: web::Data<AppState>,
     FreshAdmin { admin, .. }: FreshAdmin<CsrfOnly>,
 ) -> AppResult<HttpResponse> {
-    platform_only(&admin)?;
     let (raw_id, action) = path.into_inner();
     let active = match action.as_str() {
         "deactivate" => false,

@@ -18,7 +18,7 @@ use crate::domain::ids::AccountId;
 use crate::domain::realm::Realm;
 use crate::domain::{Email, Name};
 use crate::web::form::{CsrfField, CsrfOnly};
-use crate::web::realm::AdminRealm;
+use crate::web::realm::{AdminRealm, SignedIn};
 use crate::web::routes::register::checked_password;
 use crate::web::routes::{html, see_other, SignedPage};
 use crate::web::startup::AppState;
@@ -34,20 +34,38 @@ pub struct UsersQuery {
 }
 
 pub async fn list(
+    page: SignedPage<AdminRealm>,
+    state: web::Data<AppState>,
+    query: web::Query<UsersQuery>,
+) -> AppResult<HttpResponse> {
+    let number = page_number(query.page)?;
+    let q = query.q.clone().unwrap_or_default();
+    let organisation = super::empty_to_none(&query.organisation);
+    render(
+        page,
+        &state,
+        (q, organisation, number),
+        StatusCode::OK,
+        None,
+    )
+    .await
+}
+
+/// The account list (search, organisation, page), with the create form's refusal if any.
+async fn render(
     SignedPage {
         signed,
         chrome,
         csrf_token: token,
     }: SignedPage<AdminRealm>,
-    state: web::Data<AppState>,
-    query: web::Query<UsersQuery>,
+    state: &AppState,
+    (q, organisation, page): (String, Option<String>, i64),
+    status: StatusCode,
+    error: Option<&str>,
 ) -> AppResult<HttpResponse> {
-    let page = page_number(query.page)?;
-    let q = query.q.clone().unwrap_or_default();
     let now = state.clock.now();
     let search = q.clone();
     let scope = super::scope_of(&signed.account);
-    let organisation = super::empty_to_none(&query.organisation);
     let wanted = organisation.clone();
     let listed = db::block(&state.pool, move |conn| {
         let reach = match super::reach(conn, scope, wanted.as_deref())? {
@@ -114,8 +132,25 @@ pub async fn list(
         rows,
         pager,
         csrf_token: &token,
+        error,
     };
-    Ok(html(StatusCode::OK, templates::render(&page)?))
+    Ok(html(status, templates::render(&page)?))
+}
+
+/// A create refused by SPEC §14's rules: the list and the form again, with why, and `status`.
+async fn refused(
+    req: &HttpRequest,
+    state: &AppState,
+    admin: SignedIn<AdminRealm>,
+    status: StatusCode,
+    message: &str,
+) -> AppResult<HttpResponse> {
+    use actix_session::SessionExt as _;
+    let flashes = actix_web_flash_messages::IncomingFlashMessages::extract(req)
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("flash: {e}")))?;
+    let page = SignedPage::build(admin, &req.get_session(), &flashes)?;
+    render(page, state, (String::new(), None, 1), status, Some(message)).await
 }
 
 #[derive(Deserialize)]
@@ -146,6 +181,7 @@ impl CsrfField for CreateForm {
 /// `POST /admin/users`: with a password, the account must change it at first sign-in;
 /// without one, it gets a reset link by mail. Either way it is confirmed.
 pub async fn create(
+    req: HttpRequest,
     state: web::Data<AppState>,
     FreshAdmin { form, admin }: FreshAdmin<CreateForm>,
 ) -> AppResult<HttpResponse> {
@@ -160,14 +196,12 @@ pub async fn create(
     let slug = form.organisation.trim().to_owned();
     if !scope.is_platform() {
         if platform_admin {
-            return Err(AppError::Forbidden(
-                "Only a platform admin can make a platform admin.".into(),
-            ));
+            let m = "Only a platform admin can make a platform admin.";
+            return refused(&req, &state, admin, StatusCode::FORBIDDEN, m).await;
         }
         if !slug.is_empty() && slug != admin.organisation.slug {
-            return Err(AppError::BadRequest(
-                "You can create accounts in your own organisation only.".into(),
-            ));
+            let m = "You can create accounts in your own organisation only.";
+            return refused(&req, &state, admin, StatusCode::BAD_REQUEST, m).await;
         }
     }
     let organisation = if scope.is_platform() {
@@ -181,8 +215,16 @@ pub async fn create(
         })
         .await?;
         match found {
+            // A platform admin where nobody can sign in could never be undone from the console.
+            Some(o) if platform_admin && !o.is_active => {
+                let m = "A platform admin cannot be made in a deactivated organisation.";
+                return refused(&req, &state, admin, StatusCode::BAD_REQUEST, m).await;
+            }
             Some(o) => o.id,
-            None => return Err(AppError::BadRequest(super::UNKNOWN_ORGANISATION.into())),
+            None => {
+                let m = super::UNKNOWN_ORGANISATION;
+                return refused(&req, &state, admin, StatusCode::BAD_REQUEST, m).await;
+            }
         }
     } else {
         admin.organisation.id
