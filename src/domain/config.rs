@@ -416,6 +416,9 @@ pub struct Housekeeping {
 pub struct Hashing {
     pub workers: usize,
     pub params: HashParams,
+    /// A request that waits longer for a hashing thread gets 503 (SPEC §2: 5 s). Not a
+    /// setting; tests shorten it to drive the 503.
+    pub max_queue_wait: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -731,6 +734,7 @@ impl Config {
             hashing: Hashing {
                 workers: hash_workers,
                 params: HashParams::spec(),
+                max_queue_wait: Duration::from_secs(5),
             },
             admin: AdminSettings {
                 bootstrap_email: bootstrap_admin_email,

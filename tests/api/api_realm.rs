@@ -798,3 +798,31 @@ async fn the_document_is_served_and_is_the_one_the_tests_check_against() {
         );
     }
 }
+
+#[actix_web::test]
+async fn saturated_hashing_is_a_json_503_with_retry_after() {
+    // One hashing thread, the SPEC's Argon2 cost, and a queue wait of a millisecond: of a
+    // handful of sign-ins at once, those that wait behind the first are turned away.
+    let app = crate::helpers::spawn_tuned(&[], |c| {
+        c.hashing.params = realmgate::domain::config::HashParams::spec();
+        c.hashing.workers = 1;
+        c.hashing.max_queue_wait = Duration::from_millis(1);
+    })
+    .await;
+    app.create_account(EMAIL, "Uma User", false).await;
+    let emails: Vec<String> = (0..6).map(|n| format!("nobody{n}@example.com")).collect();
+    let answers =
+        futures_util::future::join_all(emails.iter().map(|e| app.token_request(e, PASSWORD, None)))
+            .await;
+    let statuses: Vec<u16> = answers.iter().map(|a| a.status).collect();
+    assert!(
+        statuses.iter().all(|s| matches!(s, 401 | 503)),
+        "{statuses:?}"
+    );
+    let busy: Vec<_> = answers.iter().filter(|a| a.status == 503).collect();
+    assert!(!busy.is_empty(), "{statuses:?}");
+    for b in busy {
+        assert_eq!(b.error(), "unavailable");
+        assert_eq!(b.header("retry-after"), "5");
+    }
+}

@@ -7,7 +7,7 @@
 
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use argon2::password_hash::rand_core::OsRng;
 use std::cell::RefCell;
@@ -18,9 +18,6 @@ use argon2::{Algorithm, Argon2, Block, Params, Version};
 use tokio::sync::oneshot;
 
 use crate::domain::config::{HashParams, Hashing};
-
-/// A request that waited longer than this for a hashing thread gets 503.
-const MAX_QUEUE_WAIT: Duration = Duration::from_secs(5);
 
 type Job = Box<dyn FnOnce(bool) + Send>;
 
@@ -74,6 +71,7 @@ pub struct Verified {
 impl Hasher {
     pub fn new(hashing: &Hashing) -> anyhow::Result<Self> {
         let (params, workers) = (&hashing.params, hashing.workers);
+        let max_wait = hashing.max_queue_wait;
         let argon2 = Arc::new(argon2_for(params)?);
         let dummy_hash = hash_with(&argon2, "realmgate dummy password")?.into();
         let (queue, rx) = mpsc::channel::<(Instant, Job)>();
@@ -90,7 +88,7 @@ impl Hasher {
                             Err(_) => return,
                         };
                         let Ok((queued_at, job)) = next else { return };
-                        job(queued_at.elapsed() <= MAX_QUEUE_WAIT);
+                        job(queued_at.elapsed() <= max_wait);
                     }
                 })?;
         }
@@ -176,7 +174,7 @@ fn finish<T>(received: Result<Option<T>, oneshot::error::RecvError>) -> Result<T
     match received {
         Ok(Some(result)) => Ok(result),
         Ok(None) => {
-            log::warn!("password hashing queue is over {MAX_QUEUE_WAIT:?} long");
+            log::warn!("the password hashing queue is too long: a request waited past its limit");
             Err(HashError::Busy)
         }
         Err(_) => Err(HashError::Busy),
@@ -327,6 +325,7 @@ mod tests {
         let _hasher = Hasher::new(&Hashing {
             params: HashParams::danger_insecure_test_params(),
             workers: 2,
+            max_queue_wait: std::time::Duration::from_secs(5),
         })
         .unwrap();
         // Relative to where the tests run (which may itself be niced), capped at 19.
@@ -354,6 +353,7 @@ mod tests {
         let hasher = Hasher::new(&Hashing {
             params: weak.clone(),
             workers: 1,
+            max_queue_wait: std::time::Duration::from_secs(5),
         })
         .unwrap();
         let hash = hasher.hash("correct horse battery".into()).await.unwrap();
@@ -397,6 +397,7 @@ mod tests {
         let other = Hasher::new(&Hashing {
             params: stronger,
             workers: 1,
+            max_queue_wait: std::time::Duration::from_secs(5),
         })
         .unwrap();
         let v = other
