@@ -61,6 +61,12 @@ enum Command {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Remove an account's second factor (a lost phone) and sign it out everywhere.
+    #[command(name = "reset-2fa")]
+    ResetTwoFactor {
+        #[arg(long)]
+        email: String,
+    },
     /// Organisations (companies served by this portal).
     Orgs {
         #[command(subcommand)]
@@ -156,6 +162,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             password_stdin,
         ),
         Command::Orgs { action } => orgs(&config, action),
+        Command::ResetTwoFactor { email } => reset_two_factor(&config, &email),
     }
     .map(|()| Outcome::Ok)
 }
@@ -349,6 +356,31 @@ fn say(text: &str) {
     use std::io::Write as _;
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
+fn reset_two_factor(config: &Config, email: &str) -> anyhow::Result<()> {
+    let email =
+        Email::parse(email).map_err(|_| anyhow::anyhow!("--email is not a valid email address"))?;
+    let pool = db::connect_server(&config.server)?;
+    let mut conn = pool.get()?;
+    let Some(account) = accounts::find_by_email(&mut conn, &email)? else {
+        bail!("there is no account {email}");
+    };
+    let operator = crate::domain::client::ClientInfo {
+        ip: std::net::IpAddr::from([127, 0, 0, 1]),
+        user_agent: "realmgate reset-2fa".into(),
+    };
+    let now = Utc::now().naive_utc();
+    let floods = config.lockout.incidents_per_ip;
+    let had = conn.write_transaction(|conn| {
+        crate::app::admin::reset_two_factor(conn, account.id, &operator, floods, now)
+    })?;
+    if had {
+        println!("{email} has no second factor now and is signed out everywhere.");
+    } else {
+        println!("{email} had no second factor; its sessions are signed out everywhere.");
+    }
+    Ok(())
 }
 
 /// `create-user`'s account.

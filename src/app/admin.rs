@@ -46,6 +46,8 @@ pub enum AdminAction {
     Unlock,
     LogoutEverywhere,
     SendReset,
+    /// SPEC §15: a lost phone.
+    ResetTwoFactor,
 }
 
 impl AdminAction {
@@ -57,6 +59,7 @@ impl AdminAction {
             "unlock" => Self::Unlock,
             "logout-everywhere" => Self::LogoutEverywhere,
             "send-reset" => Self::SendReset,
+            "reset-2fa" => Self::ResetTwoFactor,
             _ => return None,
         })
     }
@@ -68,6 +71,7 @@ impl AdminAction {
             Self::Unlock => "unlock",
             Self::LogoutEverywhere => "logout-everywhere",
             Self::SendReset => "send-reset",
+            Self::ResetTwoFactor => "reset-2fa",
         }
     }
 
@@ -79,6 +83,9 @@ impl AdminAction {
             Self::Unlock => format!("{email} is unlocked."),
             Self::LogoutEverywhere => format!("{email} is signed out everywhere."),
             Self::SendReset => format!("A reset link was sent to {email}."),
+            Self::ResetTwoFactor => {
+                format!("{email} has no second factor now and is signed out everywhere.")
+            }
         }
     }
 }
@@ -146,6 +153,9 @@ pub fn act(
                 let expires = crate::domain::clock::after(now, reset_ttl);
                 reset = Some(tokens::issue(conn, id, Purpose::Reset, now, expires)?);
             }
+            AdminAction::ResetTwoFactor => {
+                reset_two_factor(conn, id, by.client, by.floods, now)?;
+            }
         }
         Ok(ActionOutcome::Done {
             email: account.email,
@@ -200,6 +210,25 @@ pub fn set_organisation_active(
     })
 }
 
+/// Removes an account's second factor and ends its sessions in every realm (SPEC §15: reason
+/// and incident `two_factor_reset`). The console's and the command line's. Call inside a write
+/// transaction; whether there was a factor.
+pub fn reset_two_factor(
+    conn: &mut Conn,
+    id: AccountId,
+    client: &ClientInfo,
+    floods: u32,
+    now: NaiveDateTime,
+) -> diesel::QueryResult<bool> {
+    let had = crate::db::two_factor::remove(conn, id)?;
+    sessions::revoke_all_for(conn, id, &[], LogoutReason::TwoFactorReset, None, now)?;
+    Incident::new(IncidentKind::TwoFactorReset, client)
+        .realm(Realm::Admin)
+        .account(id)
+        .record(conn, now, floods)?;
+    Ok(had)
+}
+
 /// `POST /admin/sessions/{id}/revoke`: `false` when the session is unknown or its account out
 /// of reach (then the incident of `Acting::out_of_reach`).
 pub fn revoke_session(
@@ -242,6 +271,7 @@ mod tests {
             AdminAction::Unlock,
             AdminAction::LogoutEverywhere,
             AdminAction::SendReset,
+            AdminAction::ResetTwoFactor,
         ] {
             assert_eq!(AdminAction::parse(action.as_str()), Some(action));
         }

@@ -55,6 +55,11 @@ pub fn run(get: impl Fn(&str) -> Option<String>) -> Vec<Problem> {
                 "REALMGATE_MAIL: production needs an smtp:// or smtps:// mailer (log and file: keep links on this machine)".into(),
             )),
         }
+        if !config.admin.two_factor_required {
+            problems.push(Problem::Warning(
+                "REALMGATE_ADMIN_2FA=optional in production: a stolen admin password opens the console".into(),
+            ));
+        }
     } else if config.cookie.key.generated() {
         problems.push(Problem::Warning(
             "REALMGATE_SECRET_KEY: not set; a random key is made at each start, so a restart signs everyone out".into(),

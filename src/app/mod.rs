@@ -9,4 +9,5 @@ pub mod error;
 pub mod jobs;
 pub mod mail;
 pub mod maintenance;
+pub mod second_factor;
 pub mod services;

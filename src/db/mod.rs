@@ -20,6 +20,7 @@ pub mod reports;
 pub mod schema;
 pub mod sessions;
 pub mod tokens;
+pub mod two_factor;
 mod types;
 
 use std::time::Duration;

@@ -116,6 +116,25 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    two_factor (account_id) {
+        account_id -> Integer,
+        secret_sealed -> Text,
+        created_at -> Timestamp,
+        enabled_at -> Nullable<Timestamp>,
+        last_step -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    recovery_codes (id) {
+        id -> Integer,
+        account_id -> Integer,
+        code_hash -> Text,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(auth_sessions -> accounts (account_id));
 diesel::joinable!(accounts -> organisations (organisation_id));
 diesel::joinable!(logout_activity -> organisations (organisation_id));
@@ -128,6 +147,8 @@ diesel::joinable!(password_checks -> auth_sessions (session_id));
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     organisations,
+    two_factor,
+    recovery_codes,
     auth_sessions,
     email_tokens,
     known_devices,

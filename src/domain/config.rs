@@ -426,6 +426,10 @@ pub struct AdminSettings {
     pub bootstrap_email: String,
     /// How old an admin's sign-in may be before a destructive action asks for the password.
     pub reauth: Duration,
+    /// `REALMGATE_ADMIN_2FA=required`: an admin without a second factor is held to its page.
+    pub two_factor_required: bool,
+    /// `REALMGATE_2FA_PENDING_TTL`: how long a sign-in waits for its code.
+    pub two_factor_pending_ttl: Duration,
 }
 
 /// SPEC §9: lockout, and the flood limit on incidents.
@@ -692,6 +696,18 @@ impl Config {
         };
 
         let clear_sessions_on_start = flag("REALMGATE_CLEAR_SESSIONS_ON_START", false);
+        let two_factor_required = match get("REALMGATE_ADMIN_2FA").as_deref().map(str::trim) {
+            None => environment == Environment::Production,
+            Some("required") => true,
+            Some("optional") => false,
+            Some(_) => {
+                errors.add(err(
+                    "REALMGATE_ADMIN_2FA",
+                    "must be `required` or `optional`",
+                ));
+                environment == Environment::Production
+            }
+        };
 
         let config = Self {
             environment,
@@ -739,6 +755,8 @@ impl Config {
             admin: AdminSettings {
                 bootstrap_email: bootstrap_admin_email,
                 reauth: duration("REALMGATE_ADMIN_REAUTH", "10m"),
+                two_factor_required,
+                two_factor_pending_ttl: duration("REALMGATE_2FA_PENDING_TTL", "5m"),
             },
         };
         (config, errors.0.into_inner())
@@ -863,6 +881,8 @@ mod tests {
         assert_eq!(c.realms.api.ip_change, IpChangePolicy::Log);
         assert_eq!(c.realms.api_max_tokens, 20);
         assert_eq!(c.signup.organisation, "default");
+        assert!(!c.admin.two_factor_required, "optional outside production");
+        assert_eq!(c.admin.two_factor_pending_ttl, Duration::from_secs(300));
         assert!(!c.cookie.secure);
         assert!(c.cookie.key.generated());
         assert_eq!(c.cookie.key.as_bytes().len(), 64);
@@ -1001,6 +1021,8 @@ mod tests {
             ("REALMGATE_API_IP_CHANGE", "sometimes"),
             ("REALMGATE_API_MAX_TOKENS", "0"),
             ("REALMGATE_SIGNUP_ORGANISATION", "Not A Slug"),
+            ("REALMGATE_ADMIN_2FA", "sometimes"),
+            ("REALMGATE_2FA_PENDING_TTL", "soon"),
         ] {
             let m = HashMap::from([(k, v)]);
             assert_eq!(Config::from_map(&m).unwrap_err().0[0].setting, k);

@@ -21,6 +21,45 @@ pub fn sha256_hex(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
+/// A key for one purpose, derived from `REALMGATE_SECRET_KEY` with HKDF-SHA256 and its own
+/// label, so the cookie's key never encrypts anything else.
+fn derived_key(master: &[u8], label: &str) -> [u8; 32] {
+    let mut key = [0u8; 32];
+    // 32 bytes is far below HKDF-SHA256's limit of 8,160: expand cannot fail here.
+    let _ = hkdf::Hkdf::<Sha256>::new(None, master).expand(label.as_bytes(), &mut key);
+    key
+}
+
+const TOTP_LABEL: &str = "realmgate second-factor secret v1";
+
+/// Seals a second-factor secret for storage: AES-256-GCM with a random nonce, base64 of
+/// nonce and ciphertext.
+pub fn seal(master: &[u8], plaintext: &[u8]) -> Option<String> {
+    use aes_gcm::aead::Aead as _;
+    use aes_gcm::KeyInit as _;
+    let cipher = aes_gcm::Aes256Gcm::new(&derived_key(master, TOTP_LABEL).into());
+    let nonce = random_bytes::<12>();
+    let sealed = cipher.encrypt(&nonce.into(), plaintext).ok()?;
+    let mut out = nonce.to_vec();
+    out.extend_from_slice(&sealed);
+    Some(base64::engine::general_purpose::STANDARD_NO_PAD.encode(out))
+}
+
+/// Opens what `seal` made with the same key; `None` for anything else.
+pub fn open(master: &[u8], sealed: &str) -> Option<Vec<u8>> {
+    use aes_gcm::aead::Aead as _;
+    use aes_gcm::KeyInit as _;
+    let raw = base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(sealed)
+        .ok()?;
+    if raw.len() < 12 + 16 {
+        return None;
+    }
+    let (nonce, body) = raw.split_at(12);
+    let cipher = aes_gcm::Aes256Gcm::new(&derived_key(master, TOTP_LABEL).into());
+    cipher.decrypt(aes_gcm::Nonce::from_slice(nonce), body).ok()
+}
+
 /// SECURITY: constant time, so a guessed token leaks nothing through response timing.
 pub fn ct_eq(a: &str, b: &str) -> bool {
     use subtle::ConstantTimeEq as _;
@@ -40,6 +79,25 @@ mod tests {
         assert!(a
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+    }
+
+    #[test]
+    fn sealed_secrets_open_with_their_key_only() {
+        let key = [7u8; 64];
+        let sealed = seal(&key, b"a totp secret").unwrap();
+        assert!(!sealed.contains("totp"));
+        assert_eq!(open(&key, &sealed).as_deref(), Some(&b"a totp secret"[..]));
+        assert_ne!(
+            seal(&key, b"a totp secret").unwrap(),
+            sealed,
+            "a fresh nonce each time"
+        );
+        assert_eq!(open(&[8u8; 64], &sealed), None);
+        let mut tampered = sealed.into_bytes();
+        let last = tampered.len() - 2;
+        tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+        assert_eq!(open(&key, std::str::from_utf8(&tampered).unwrap()), None);
+        assert_eq!(open(&key, "not base64!"), None);
     }
 
     #[test]

@@ -20,6 +20,7 @@ text_enum! {
         ClearedByOperator => "cleared_by_operator",
         PasswordGuessing => "password_guessing",
         OrganisationDeactivated => "organisation_deactivated",
+        TwoFactorReset => "two_factor_reset",
     }
 }
 
@@ -42,6 +43,11 @@ text_enum! {
         UnauthorizedAccess => "unauthorized_access",
         PasswordGuessing => "password_guessing",
         IncidentFlood => "incident_flood",
+        TwoFactorEnabled => "two_factor_enabled",
+        TwoFactorDisabled => "two_factor_disabled",
+        TwoFactorFailed => "two_factor_failed",
+        RecoveryCodeUsed => "recovery_code_used",
+        TwoFactorReset => "two_factor_reset",
     }
 }
 
@@ -62,7 +68,8 @@ impl IncidentKind {
             | IpChanged
             | PasswordResetRequested
             | PasswordResetCompleted
-            | PasswordChanged => Severity::Info,
+            | PasswordChanged
+            | TwoFactorEnabled => Severity::Info,
             SessionMismatch => Severity::Critical,
             AccountLocked
             | IpLocked
@@ -73,7 +80,11 @@ impl IncidentKind {
             | UserAgentChanged
             | UnauthorizedAccess
             | PasswordGuessing
-            | IncidentFlood => Severity::Warning,
+            | IncidentFlood
+            | TwoFactorDisabled
+            | TwoFactorFailed
+            | RecoveryCodeUsed
+            | TwoFactorReset => Severity::Warning,
         }
     }
 
@@ -96,12 +107,17 @@ impl IncidentKind {
             | IpChanged
             | UserAgentChanged
             | PasswordResetRequested
-            | UnauthorizedAccess => true,
+            | UnauthorizedAccess
+            | TwoFactorFailed => true,
             SessionMismatch
             | PasswordResetCompleted
             | PasswordChanged
             | PasswordGuessing
-            | IncidentFlood => false,
+            | IncidentFlood
+            | TwoFactorEnabled
+            | TwoFactorDisabled
+            | RecoveryCodeUsed
+            | TwoFactorReset => false,
         }
     }
 }
@@ -124,7 +140,9 @@ mod tests {
             IncidentKind::AdminLoginDenied.as_str(),
             "admin_login_denied"
         );
-        assert_eq!(IncidentKind::ALL.len(), 17);
-        assert_eq!(LogoutReason::ALL.len(), 17);
+        assert_eq!(IncidentKind::ALL.len(), 22);
+        assert_eq!(LogoutReason::ALL.len(), 18);
+        assert_eq!(IncidentKind::TwoFactorEnabled.severity(), Severity::Info);
+        assert_eq!(IncidentKind::RecoveryCodeUsed.severity(), Severity::Warning);
     }
 }

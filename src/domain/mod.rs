@@ -50,6 +50,7 @@ pub mod organisation;
 mod password;
 pub mod paths;
 pub mod realm;
+pub mod second_factor;
 
 pub use email::Email;
 pub use name::{DeviceName, Name};

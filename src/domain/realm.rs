@@ -76,6 +76,30 @@ impl BrowserRealm {
         }
     }
 
+    /// Session key of a sign-in waiting for its second factor (SPEC §3, §15).
+    pub const fn pending_key(self) -> &'static str {
+        match self {
+            BrowserRealm::User => "user.pending",
+            BrowserRealm::Admin => "admin.pending",
+        }
+    }
+
+    /// The realm's second step of sign-in.
+    pub const fn second_step_path(self) -> &'static str {
+        match self {
+            BrowserRealm::User => "/login/2fa",
+            BrowserRealm::Admin => "/admin/login/2fa",
+        }
+    }
+
+    /// The realm's second-factor page.
+    pub const fn two_factor_path(self) -> &'static str {
+        match self {
+            BrowserRealm::User => "/account/2fa",
+            BrowserRealm::Admin => "/admin/account/2fa",
+        }
+    }
+
     pub const fn csrf_key(self) -> &'static str {
         match self {
             BrowserRealm::User => "csrf.user",

@@ -161,6 +161,8 @@ pub struct UserListRow {
     pub last_login: String,
     /// Live api sessions: (session id, device name); revoked from the sessions list.
     pub api_devices: Vec<(SessionId, String)>,
+    /// A second factor is on (SPEC §15).
+    pub two_factor: bool,
 }
 
 #[derive(Template)]
@@ -258,6 +260,34 @@ pub struct AdminLogoutsPage {
     pub rows: Vec<crate::db::reports::LogoutRow>,
     pub pager: crate::web::routes::admin::Pager,
     pub csv_href: String,
+}
+
+#[derive(Template)]
+#[template(path = "two_factor_code.html")]
+pub struct CodePage<'a> {
+    pub chrome: Chrome,
+    pub action: &'static str,
+    pub login_path: &'static str,
+    pub csrf_token: &'a str,
+    pub error: Option<&'a str>,
+}
+
+/// SECURITY: `qr_svg`, `secret_base32` and `uri` hold the second-factor secret; they are
+/// filled only while it is being enrolled, and `new_codes` only right after they were made.
+#[derive(Template)]
+#[template(path = "two_factor.html")]
+pub struct TwoFactorPage<'a> {
+    pub chrome: Chrome,
+    pub action: &'static str,
+    pub csrf_token: &'a str,
+    pub enabled: bool,
+    pub required: bool,
+    pub remaining: i64,
+    pub qr_svg: String,
+    pub secret_base32: String,
+    pub uri: String,
+    pub new_codes: Vec<String>,
+    pub error: Option<&'a str>,
 }
 
 #[derive(Template)]

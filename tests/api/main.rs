@@ -32,3 +32,4 @@ mod reset;
 mod sessions_page;
 mod sign_in;
 mod signup;
+mod two_factor;

@@ -58,3 +58,5 @@ mod sessions_page;
 mod sign_in;
 #[path = "../api/signup.rs"]
 mod signup;
+#[path = "../api/two_factor.rs"]
+mod two_factor;

@@ -5,4 +5,4 @@ pub mod guard;
 pub mod password;
 mod sign_in;
 
-pub use sign_in::{sign_in, Caller, Opened, SignInOutcome};
+pub use sign_in::{second_step, sign_in, Caller, Opened, SecondStep, SignInOutcome};

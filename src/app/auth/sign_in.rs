@@ -3,6 +3,7 @@
 use chrono::NaiveDateTime;
 
 use crate::app::error::AppResult;
+use crate::app::second_factor::{self, CodeCheck};
 use crate::app::services::Services;
 use crate::db::accounts::{self, Account};
 use crate::db::audit::Incident;
@@ -32,6 +33,13 @@ pub enum SignInOutcome {
     /// The api realm and an account with `must_change_password`: no token until the password
     /// is changed in a browser (SPEC §13).
     PasswordChangeRequired,
+    /// A browser realm and an account with a second factor: the password was right, and the
+    /// sign-in waits for the code (SPEC §15).
+    SecondFactor { account_id: AccountId },
+    /// The api realm, a second factor, and no `code`.
+    TwoFactorRequired,
+    /// The api realm and a wrong `code`.
+    InvalidCode,
     /// Wrong email or password, inactive, unconfirmed, or not an admin: one answer for all.
     Refused,
     /// The email, this device's budget for it, or the IP is locked.
@@ -58,11 +66,16 @@ pub struct Caller {
     pub device_name: Option<String>,
 }
 
+/// An api client's second-factor `code`, if it sent one.
+pub type ApiCode = Option<String>;
+
 enum Gate {
     Open {
         account: Option<Account>,
         /// Whether the account's organisation is active (SPEC §14).
         organisation_active: bool,
+        /// Whether the account has a second factor on (SPEC §15).
+        second_factor: bool,
         subject: Option<Subject>,
     },
     Locked(NaiveDateTime),
@@ -75,6 +88,7 @@ pub async fn sign_in(
     email_raw: String,
     password: String,
     remember: bool,
+    code: ApiCode,
 ) -> AppResult<SignInOutcome> {
     let Caller {
         client,
@@ -129,6 +143,10 @@ pub async fn sign_in(
                     }
                     None => false,
                 };
+                let second_factor = match &account {
+                    Some(a) => crate::db::two_factor::is_enabled(conn, a.id)?,
+                    None => false,
+                };
                 if let Some(s) = &subject {
                     if lockout::count_failure(conn, s, &policy, now)? {
                         let mut incident = Incident::new(IncidentKind::AccountLocked, &client)
@@ -152,13 +170,14 @@ pub async fn sign_in(
                 Ok(Gate::Open {
                     account,
                     organisation_active,
+                    second_factor,
                     subject,
                 })
             })?)
         })
         .await?
     };
-    let (account, organisation_active, subject) = match gate {
+    let (account, organisation_active, second_factor, subject) = match gate {
         Gate::Locked(until) => {
             let ms = u64::try_from((until - now).num_milliseconds().max(1)).unwrap_or(1);
             let secs = ms.div_ceil(1000);
@@ -169,8 +188,9 @@ pub async fn sign_in(
         Gate::Open {
             account,
             organisation_active,
+            second_factor,
             subject,
-        } => (account, organisation_active, subject),
+        } => (account, organisation_active, second_factor, subject),
     };
 
     // SECURITY: exactly one Argon2 verification whatever the input, so the answer's timing
@@ -218,22 +238,268 @@ pub async fn sign_in(
     }
 
     if realm == Realm::Api && accepted.must_change_password {
-        // The password was right, so the failure counted before the check is given back; the
-        // new password is chosen in a browser, where the password page is.
-        let (email, ip) = (
-            Subject::Email(accepted.email.clone()),
-            Subject::Ip(crate::domain::client::rate_key(client.ip)),
-        );
-        db::block(&state.pool, move |conn| {
-            Ok(conn.write_transaction(|conn| {
-                lockout::clear(conn, &email)?;
-                lockout::give_back(conn, &ip)
-            })?)
-        })
-        .await?;
+        // The new password is chosen in a browser, where the password page is.
+        give_back(state, &accepted, subject.as_ref(), &client).await?;
         return Ok(SignInOutcome::PasswordChangeRequired);
     }
 
+    if second_factor {
+        match (realm.browser(), code) {
+            // SPEC §15: a browser's sign-in waits for the code on the realm's own page.
+            (Some(_), _) => {
+                give_back(state, &accepted, subject.as_ref(), &client).await?;
+                return Ok(SignInOutcome::SecondFactor {
+                    account_id: accepted.id,
+                });
+            }
+            // The right password and no code: not a failure (SPEC §15).
+            (None, None) => {
+                give_back(state, &accepted, subject.as_ref(), &client).await?;
+                return Ok(SignInOutcome::TwoFactorRequired);
+            }
+            (None, Some(code)) => {
+                let checked =
+                    check_code_and_record(state, realm, &accepted, &client, &code).await?;
+                if !checked {
+                    // The failure counted before the password check stays counted.
+                    return Ok(SignInOutcome::InvalidCode);
+                }
+            }
+        }
+    }
+
+    open(
+        state,
+        Opening {
+            realm,
+            account: accepted,
+            remember,
+            device,
+            device_name,
+            subject,
+            earlier_secrets,
+            client,
+        },
+    )
+    .await
+}
+
+/// The right password: the failure counted before its check is given back (the email's count
+/// and the IP's), as a successful sign-in does.
+async fn give_back(
+    state: &Services,
+    account: &Account,
+    subject: Option<&Subject>,
+    client: &ClientInfo,
+) -> AppResult<()> {
+    let (email, ip) = (
+        Subject::Email(account.email.clone()),
+        Subject::Ip(crate::domain::client::rate_key(client.ip)),
+    );
+    // The budget the attempt was counted against: the email's, or a known browser's.
+    let counted = subject.cloned();
+    db::block(&state.pool, move |conn| {
+        Ok(conn.write_transaction(|conn| {
+            lockout::clear(conn, &email)?;
+            if let Some(s) = &counted {
+                lockout::clear(conn, s)?;
+            }
+            lockout::give_back(conn, &ip)
+        })?)
+    })
+    .await?;
+    Ok(())
+}
+
+/// Checks a second-factor code of an account that has one, in a write transaction, and
+/// records a refusal (`two_factor_failed`) or a recovery code used (`recovery_code_used`).
+async fn check_code_and_record(
+    state: &Services,
+    realm: Realm,
+    account: &Account,
+    client: &ClientInfo,
+    code: &str,
+) -> AppResult<bool> {
+    let key = state.config.cookie.key.as_bytes().to_vec();
+    let (id, client, code) = (account.id, client.clone(), code.to_owned());
+    let floods = state.config.lockout.incidents_per_ip;
+    let now = state.clock.now();
+    let checked = db::block(&state.pool, move |conn| {
+        Ok(conn.write_transaction(|conn| {
+            let checked = second_factor::check_code(conn, &key, id, &code, now)?;
+            match checked {
+                CodeCheck::Refused => {
+                    Incident::new(IncidentKind::TwoFactorFailed, &client)
+                        .realm(realm)
+                        .account(id)
+                        .record(conn, now, floods)?;
+                }
+                CodeCheck::Recovery { .. } => {
+                    Incident::new(IncidentKind::RecoveryCodeUsed, &client)
+                        .realm(realm)
+                        .account(id)
+                        .record(conn, now, floods)?;
+                }
+                CodeCheck::Totp => {}
+            }
+            Ok::<_, diesel::result::Error>(checked)
+        })?)
+    })
+    .await?;
+    Ok(!matches!(checked, CodeCheck::Refused))
+}
+
+/// What the second step of a browser's sign-in came to (SPEC §15).
+pub enum SecondStep {
+    /// Signed in; for a recovery code, how many are left.
+    SignedIn {
+        outcome: SignInOutcome,
+        recovery_left: Option<i64>,
+    },
+    /// A wrong, replayed or malformed code: counted as a failed sign-in of the email.
+    Wrong,
+    Locked {
+        retry_after_secs: u64,
+    },
+    /// The account cannot sign in any more (deactivated meanwhile, or its organisation).
+    Refused,
+}
+
+/// `POST /login/2fa` or `/admin/login/2fa`: the code for a sign-in whose password was right.
+pub async fn second_step(
+    state: &Services,
+    realm: Realm,
+    caller: Caller,
+    account_id: AccountId,
+    code: String,
+    remember: bool,
+) -> AppResult<SecondStep> {
+    let remember = remember && realm.browser().is_some_and(|b| b.persists());
+    let key = state.config.cookie.key.as_bytes().to_vec();
+    let policy = state.config.lockout.clone();
+    let floods = policy.incidents_per_ip;
+    let now = state.clock.now();
+    let client = caller.client.clone();
+    let device_hash = caller.device.as_deref().map(crypto::sha256_hex);
+    enum Step {
+        Gone,
+        Locked(NaiveDateTime),
+        Checked(Box<Account>, CodeCheck),
+    }
+    let step = db::block(&state.pool, move |conn| {
+        Ok(conn.write_transaction(|conn| {
+            let Some(account) = accounts::find(conn, account_id)? else {
+                return Ok::<_, diesel::result::Error>(Step::Gone);
+            };
+            let organisation_active =
+                organisations::find(conn, account.organisation_id)?.is_some_and(|o| o.is_active);
+            if !(account.can_sign_in() && organisation_active && realm.admits(account.is_admin)) {
+                return Ok(Step::Gone);
+            }
+            // The same budget as the password step: a browser that signed in to this account
+            // before keeps its own (SPEC §9's owner allowance), any other the email's.
+            let email = match &device_hash {
+                Some(hash) if lockout::is_known_device(conn, hash, &account.email)? => {
+                    lockout::device_subject(hash, &account.email)
+                }
+                _ => Subject::Email(account.email.clone()),
+            };
+            let ip = Subject::Ip(crate::domain::client::rate_key(client.ip));
+            let until = lockout::locked_until(conn, &email, now)?
+                .max(lockout::locked_until(conn, &ip, now)?);
+            if let Some(until) = until {
+                return Ok(Step::Locked(until));
+            }
+            let checked = second_factor::check_code(conn, &key, account.id, &code, now)?;
+            let incident = |kind| {
+                Incident::new(kind, &client)
+                    .realm(realm)
+                    .account(account.id)
+            };
+            match checked {
+                CodeCheck::Refused => {
+                    incident(IncidentKind::TwoFactorFailed).record(conn, now, floods)?;
+                    if lockout::count_failure(conn, &email, &policy, now)? {
+                        incident(IncidentKind::AccountLocked)
+                            .details("email, by second-factor codes")
+                            .record(conn, now, floods)?;
+                    }
+                }
+                CodeCheck::Recovery { .. } => {
+                    incident(IncidentKind::RecoveryCodeUsed).record(conn, now, floods)?;
+                }
+                CodeCheck::Totp => {}
+            }
+            Ok(Step::Checked(Box::new(account), checked))
+        })?)
+    })
+    .await?;
+    let (account, checked) = match step {
+        Step::Gone => return Ok(SecondStep::Refused),
+        Step::Locked(until) => {
+            let ms = u64::try_from((until - now).num_milliseconds().max(1)).unwrap_or(1);
+            return Ok(SecondStep::Locked {
+                retry_after_secs: ms.div_ceil(1000),
+            });
+        }
+        Step::Checked(account, checked) => (*account, checked),
+    };
+    let recovery_left = match checked {
+        CodeCheck::Refused => return Ok(SecondStep::Wrong),
+        CodeCheck::Totp => None,
+        CodeCheck::Recovery { left } => Some(left),
+    };
+    let Caller {
+        client,
+        earlier_secrets,
+        device,
+        device_name,
+    } = caller;
+    let outcome = open(
+        state,
+        Opening {
+            realm,
+            subject: None,
+            account,
+            remember,
+            device,
+            device_name,
+            earlier_secrets,
+            client,
+        },
+    )
+    .await?;
+    Ok(SecondStep::SignedIn {
+        outcome,
+        recovery_left,
+    })
+}
+
+/// A sign-in whose checks all passed, about to become a registry row.
+struct Opening {
+    realm: Realm,
+    account: Account,
+    remember: bool,
+    device: Option<String>,
+    device_name: Option<String>,
+    subject: Option<Subject>,
+    earlier_secrets: Vec<SessionSecret>,
+    client: ClientInfo,
+}
+
+async fn open(state: &Services, o: Opening) -> AppResult<SignInOutcome> {
+    let Opening {
+        realm,
+        account: accepted,
+        remember,
+        device,
+        device_name,
+        subject,
+        earlier_secrets,
+        client,
+    } = o;
+    let now = state.clock.now();
+    let floods = state.config.lockout.incidents_per_ip;
     // A browser keeps its device cookie; an api client has none to keep.
     let (secret, device) = match realm.browser() {
         Some(_) => (

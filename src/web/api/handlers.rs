@@ -42,10 +42,6 @@ pub struct TokenRequest {
     #[schema(example = "Ada's phone")]
     pub device_name: Option<String>,
     /// A second-factor code, for accounts that have one.
-    #[allow(
-        dead_code,
-        reason = "no account has a second factor until SPEC §15 is built"
-    )]
     #[serde(default)]
     pub code: Option<String>,
 }
@@ -76,7 +72,7 @@ pub struct TokenResponse {
     responses(
         (status = 201, description = "Signed in: a new token", body = TokenResponse),
         (status = 400, description = "Not a JSON object of these fields, or a bad `device_name`", body = ErrorBody),
-        (status = 401, description = "`invalid_credentials`, whatever the cause", body = ErrorBody),
+        (status = 401, description = "`invalid_credentials` whatever the cause; `two_factor_required` (the right password, no `code`) or `invalid_code`", body = ErrorBody),
         (status = 403, description = "`password_change_required`: change it in a browser first", body = ErrorBody),
         (status = 409, description = "`concurrent_session`: REALMGATE_SINGLE_SESSION=block", body = ErrorBody),
         (status = 413, description = "The body is over 16 KiB", body = ErrorBody),
@@ -89,12 +85,11 @@ pub async fn create_token(
     state: web::Data<AppState>,
     ApiJson(body): ApiJson<TokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    // No account has a second factor until SPEC §15 exists, so a `code` is never needed yet.
     let TokenRequest {
         email,
         password,
         device_name,
-        code: _,
+        code,
     } = body;
     let device_name = match device_name.as_deref().map(DeviceName::parse) {
         None => None,
@@ -107,7 +102,7 @@ pub async fn create_token(
         device: None,
         device_name,
     };
-    let outcome = sign_in(&state, Realm::Api, caller, email, password, false).await?;
+    let outcome = sign_in(&state, Realm::Api, caller, email, password, false, code).await?;
     match outcome {
         SignInOutcome::SignedIn {
             secret, session, ..
@@ -138,6 +133,20 @@ pub async fn create_token(
             "concurrent_session",
             crate::web::routes::OPEN_ELSEWHERE,
         )),
+        // SPEC §15. The browser-only outcome cannot come of an api sign-in; it is answered as
+        // the missing code it would be.
+        SignInOutcome::TwoFactorRequired | SignInOutcome::SecondFactor { .. } => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "two_factor_required",
+            "This account has a second factor: send its current code (or a recovery code) as `code`.",
+        )
+        .with_challenge(CHALLENGE)),
+        SignInOutcome::InvalidCode => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_code",
+            "Invalid code.",
+        )
+        .with_challenge(CHALLENGE)),
         SignInOutcome::PasswordChangeRequired => Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "password_change_required",

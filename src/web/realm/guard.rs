@@ -106,6 +106,7 @@ pub async fn guard<R: RealmKind, P: PageData>(
         now,
     };
 
+    let factor_required = realm == BrowserRealm::Admin && state.config.admin.two_factor_required;
     let verdict = db::block(&state.pool, move |conn| {
         let verdict = match check(conn, &presented)? {
             Verdict::Live(found) => {
@@ -116,11 +117,13 @@ pub async fn guard<R: RealmKind, P: PageData>(
                     data: (),
                 } = *found;
                 let data = P::load(conn, &account, &session, now)?;
+                // SPEC §15: an admin without a second factor, while one is required.
+                let held = factor_required && !crate::db::two_factor::is_enabled(conn, account.id)?;
                 Verdict::Live(Box::new(Live {
                     account,
                     session,
                     organisation,
-                    data,
+                    data: (data, held),
                 }))
             }
             Verdict::Ended(message) => Verdict::Ended(message),
@@ -135,7 +138,7 @@ pub async fn guard<R: RealmKind, P: PageData>(
                 account,
                 session: row,
                 organisation,
-                data,
+                data: (data, held_to_factor),
             } = *found;
             if restoring {
                 // The browser was closed; the remembered session continues in a new cookie.
@@ -145,6 +148,9 @@ pub async fn guard<R: RealmKind, P: PageData>(
             }
             if account.must_change_password && !may_open_while_must_change(&req, realm) {
                 return Ok(must_change(req, realm));
+            }
+            if held_to_factor && !may_open_without_factor(&req, realm) {
+                return Ok(held(req, realm.two_factor_path(), HOLD_FACTOR));
             }
             {
                 let mut extensions = req.extensions_mut();
@@ -183,16 +189,33 @@ fn may_open_while_must_change(req: &ServiceRequest, realm: BrowserRealm) -> bool
 }
 
 fn must_change(req: ServiceRequest, realm: BrowserRealm) -> ServiceResponse {
+    held(
+        req,
+        realm.password_path(),
+        "You need to choose a new password before you continue.",
+    )
+}
+
+const HOLD_FACTOR: &str = "Turn on a second factor before you continue.";
+
+/// SPEC §15: while admins need a second factor, one without is held to its page, as step 8
+/// holds to the password page (and may still sign out).
+fn may_open_without_factor(req: &ServiceRequest, realm: BrowserRealm) -> bool {
+    let path = req.path();
+    path == realm.logout_path()
+        || path == realm.two_factor_path()
+        || path.starts_with(&format!("{}/", realm.two_factor_path()))
+}
+
+/// A GET goes to `page`; anything else is refused with 403 and `message`.
+fn held(req: ServiceRequest, page: &str, message: &str) -> ServiceResponse {
     if matches!(*req.method(), Method::GET | Method::HEAD) {
         let res = HttpResponse::SeeOther()
-            .insert_header((header::LOCATION, realm.password_path()))
+            .insert_header((header::LOCATION, page.to_owned()))
             .finish();
         return req.into_response(res);
     }
-    req.into_response(
-        AppError::Forbidden("You need to choose a new password before you continue.".into())
-            .error_response(),
-    )
+    req.into_response(AppError::Forbidden(message.into()).error_response())
 }
 
 /// SPEC §4 step 1: a GET goes to the sign-in page and comes back after; anything else gets a

@@ -6,7 +6,7 @@ mod guard;
 mod session;
 
 pub use guard::{guard, PageData, SignedIn, SESSION_ENDED};
-pub use session::RealmSession;
+pub use session::{Pending, RealmSession};
 
 pub use crate::domain::realm::{BrowserRealm, Realm};
 

@@ -8,6 +8,17 @@ use super::BrowserRealm;
 use crate::app::error::{AppError, AppResult};
 use crate::domain::ids::{AccountId, SessionSecret};
 
+/// `R.pending`: whose password was right, where to go after, whether to remember, until when
+/// (Unix seconds) the code may come, and how many wrong codes so far.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct Pending {
+    pub account: AccountId,
+    pub next: String,
+    pub remember: bool,
+    pub until: i64,
+    pub wrong: u8,
+}
+
 pub struct RealmSession<'a> {
     session: &'a Session,
     realm: BrowserRealm,
@@ -58,9 +69,29 @@ impl<'a> RealmSession<'a> {
         self.session.remove(self.realm.account_key());
     }
 
-    /// Signs the realm out of this cookie: its session and its CSRF token, nothing else.
+    /// Signs the realm out of this cookie: its session, a pending sign-in and its CSRF token,
+    /// nothing else.
     pub fn sign_out(&self) {
         self.forget();
+        self.clear_pending();
         crate::web::csrf::remove(self.session, self.realm);
+    }
+
+    /// A sign-in of this realm waiting for its second factor (`R.pending`, SPEC §15).
+    pub fn pending(&self) -> Option<Pending> {
+        self.session
+            .get::<Pending>(self.realm.pending_key())
+            .ok()
+            .flatten()
+    }
+
+    pub fn set_pending(&self, pending: &Pending) -> AppResult<()> {
+        self.session
+            .insert(self.realm.pending_key(), pending)
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("session insert: {e}")))
+    }
+
+    pub fn clear_pending(&self) {
+        self.session.remove(self.realm.pending_key());
     }
 }

@@ -14,7 +14,7 @@ use crate::domain::client::ClientInfo;
 use crate::web::cookies;
 use crate::web::csrf;
 use crate::web::form::{CsrfField, CsrfForm};
-use crate::web::realm::{BrowserRealm, RealmKind, RealmSession};
+use crate::web::realm::{BrowserRealm, Pending, RealmKind, RealmSession};
 use crate::web::startup::AppState;
 use crate::web::templates::{self, Chrome, LoginPage};
 
@@ -61,7 +61,7 @@ impl std::fmt::Debug for LoginForm {
     }
 }
 
-fn page(
+pub fn page(
     realm: BrowserRealm,
     chrome: Chrome,
     status: StatusCode,
@@ -132,6 +132,7 @@ pub async fn submit<R: RealmKind>(
         form.email.clone(),
         form.password,
         remember_me,
+        None,
     )
     .await?;
     let again = |status: StatusCode, message: &str| {
@@ -157,7 +158,10 @@ pub async fn submit<R: RealmKind>(
     };
     let (secret, account_id, device) = match outcome {
         // The api realm's alone; a browser changes the password after signing in.
-        SignInOutcome::Refused | SignInOutcome::PasswordChangeRequired => {
+        SignInOutcome::Refused
+        | SignInOutcome::PasswordChangeRequired
+        | SignInOutcome::TwoFactorRequired
+        | SignInOutcome::InvalidCode => {
             return again(StatusCode::UNAUTHORIZED, INVALID_CREDENTIALS)
         }
         SignInOutcome::Blocked => return again(StatusCode::CONFLICT, OPEN_ELSEWHERE),
@@ -170,6 +174,21 @@ pub async fn submit<R: RealmKind>(
             );
             return Ok(res);
         }
+        SignInOutcome::SecondFactor { account_id } => {
+            // SPEC §15: no session yet; the realm's code page, for this realm only.
+            let ttl =
+                i64::try_from(state.config.admin.two_factor_pending_ttl.as_secs()).unwrap_or(300);
+            RealmSession::of(&session, realm).set_pending(&Pending {
+                account: account_id,
+                next: safe_next(realm, &form.next)
+                    .map(|n| n.into_owned())
+                    .unwrap_or_default(),
+                remember: remember_me,
+                until: state.clock.now().and_utc().timestamp() + ttl,
+                wrong: 0,
+            })?;
+            return Ok(see_other(realm.second_step_path()));
+        }
         SignInOutcome::SignedIn {
             secret,
             account_id,
@@ -177,9 +196,45 @@ pub async fn submit<R: RealmKind>(
             ..
         } => (secret, account_id, device),
     };
-    let remember_cookie = if remember_me && realm.persists() {
+    let signed = Signed {
+        secret,
+        account_id,
+        device,
+        remember: remember_me,
+        next: form.next,
+    };
+    finish(&req, &session, &state, realm, signed, remembered.is_some())
+}
+
+/// A sign-in that opened a registry row, to put into this browser.
+pub struct Signed {
+    pub secret: crate::domain::ids::SessionSecret,
+    pub account_id: crate::domain::ids::AccountId,
+    pub device: Option<String>,
+    pub remember: bool,
+    pub next: String,
+}
+
+/// The browser's half of a sign-in (SPEC §3, §6): the realm's keys, a new CSRF token, the
+/// remember and device cookies, and the 303 to `next`.
+pub fn finish(
+    req: &HttpRequest,
+    session: &Session,
+    state: &AppState,
+    realm: BrowserRealm,
+    signed: Signed,
+    had_remembered: bool,
+) -> AppResult<HttpResponse> {
+    let Signed {
+        secret,
+        account_id,
+        device,
+        remember,
+        next,
+    } = signed;
+    let remember_cookie = if remember && realm.persists() {
         Some(cookies::remember(&secret, &state.config.cookie))
-    } else if remembered.is_some() {
+    } else if had_remembered {
         // The earlier remembered session was just replaced: forget it.
         Some(cookies::remember_removal(&state.config.cookie))
     } else {
@@ -188,9 +243,11 @@ pub async fn submit<R: RealmKind>(
     // actix-identity's login renews the session before the realm's keys are written.
     Identity::login(&req.extensions(), secret.expose().to_owned())
         .map_err(|e| AppError::Internal(anyhow::anyhow!("identity login: {e}")))?;
-    RealmSession::of(&session, realm).sign_in(&secret, account_id)?;
-    csrf::replace(&session, realm)?;
-    let mut res = see_other(&safe_next(realm, &form.next).unwrap_or(realm.home_path().into()));
+    let keys = RealmSession::of(session, realm);
+    keys.sign_in(&secret, account_id)?;
+    keys.clear_pending();
+    csrf::replace(session, realm)?;
+    let mut res = see_other(&safe_next(realm, &next).unwrap_or(realm.home_path().into()));
     for c in remember_cookie
         .into_iter()
         .chain(device.map(|d| cookies::device(&d, &state.config.cookie)))

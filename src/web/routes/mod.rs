@@ -9,11 +9,12 @@ mod health;
 pub mod held;
 mod login;
 mod logout;
-mod password;
+pub mod password;
 pub(crate) mod register;
 mod reset;
 mod sessions;
 mod status;
+mod two_factor;
 mod user;
 
 pub use login::{locked_message, INVALID_CREDENTIALS, OPEN_ELSEWHERE};
@@ -72,6 +73,24 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(admin_only(web::post().to(password::change::<AdminRealm>))),
             )
             .service(
+                web::resource("/login/2fa")
+                    .route(web::get().to(two_factor::code_form::<AdminRealm>))
+                    .route(web::post().to(two_factor::code_submit::<AdminRealm>)),
+            )
+            .service(
+                web::resource("/account/2fa")
+                    .route(admin_only(web::get().to(two_factor::page::<AdminRealm>)))
+                    .route(admin_only(web::post().to(two_factor::enable::<AdminRealm>))),
+            )
+            .service(web::resource("/account/2fa/disable").route(admin_only(
+                web::post().to(two_factor::disable::<AdminRealm>),
+            )))
+            .service(
+                web::resource("/account/2fa/recovery-codes").route(admin_only(
+                    web::post().to(two_factor::recovery_codes::<AdminRealm>),
+                )),
+            )
+            .service(
                 web::resource("/users")
                     .route(admin_only(web::get().to(admin::users)))
                     .route(admin_only(web::post().to(admin::create_user))),
@@ -108,6 +127,30 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/login")
             .route(web::get().to(login::form::<UserRealm>))
             .route(web::post().to(login::submit::<UserRealm>))
+            .wrap(identity_middleware(BrowserRealm::User)),
+    )
+    .service(
+        web::resource("/login/2fa")
+            .route(web::get().to(two_factor::code_form::<UserRealm>))
+            .route(web::post().to(two_factor::code_submit::<UserRealm>))
+            .wrap(identity_middleware(BrowserRealm::User)),
+    )
+    .service(
+        web::resource("/account/2fa")
+            .route(user_only(web::get().to(two_factor::page::<UserRealm>)))
+            .route(user_only(web::post().to(two_factor::enable::<UserRealm>)))
+            .wrap(identity_middleware(BrowserRealm::User)),
+    )
+    .service(
+        web::resource("/account/2fa/disable")
+            .route(user_only(web::post().to(two_factor::disable::<UserRealm>)))
+            .wrap(identity_middleware(BrowserRealm::User)),
+    )
+    .service(
+        web::resource("/account/2fa/recovery-codes")
+            .route(user_only(
+                web::post().to(two_factor::recovery_codes::<UserRealm>),
+            ))
             .wrap(identity_middleware(BrowserRealm::User)),
     )
     .service(web::resource("/sign-in").route(web::get().to(login::old_address)))

@@ -211,6 +211,71 @@ pub async fn change<R: RealmKind>(
     Ok(res)
 }
 
+/// What a current-password check by a signed-in session came to.
+pub enum CurrentPassword {
+    Correct,
+    Wrong,
+    /// The 5th wrong one: the session was ended (`password_guessing`).
+    Ended,
+}
+
+/// A current-password check outside the password page (turning a second factor on or off),
+/// counted as SPEC §9 counts every such check: admitted per registry row before Argon2, one at a
+/// time, at most 10 a window, the 5th wrong one ending the session.
+pub async fn check_current<R: RealmKind>(
+    state: &AppState,
+    signed: &SignedIn<R>,
+    client: &ClientInfo,
+    typed: String,
+) -> AppResult<CurrentPassword> {
+    let (id, account_id) = (signed.session.id.clone(), signed.account.id);
+    let (window, now) = (state.config.lockout.window, state.clock.now());
+    let admission = db::block(&state.pool, move |conn| {
+        Ok(conn
+            .write_transaction(|conn| password_checks::admit(conn, &id, account_id, window, now))?)
+    })
+    .await?;
+    refused(admission)?;
+    let mut in_flight = InFlight {
+        pool: state.pool.clone(),
+        session_id: Some(signed.session.id.clone()),
+    };
+    let verified = state
+        .hasher
+        .verify(Some(signed.account.password_hash.clone()), typed)
+        .await;
+    let row = signed.session.clone();
+    if matches!(&verified, Ok(v) if v.matches) {
+        let id = row.id.clone();
+        db::block(&state.pool, move |conn| {
+            Ok(password_checks::release(conn, &id)?)
+        })
+        .await?;
+        in_flight.disarm();
+        return Ok(CurrentPassword::Correct);
+    }
+    let wrong = verified.is_ok();
+    let (client, floods, now) = (
+        client.clone(),
+        state.config.lockout.incidents_per_ip,
+        state.clock.now(),
+    );
+    let realm = R::REALM.into();
+    let ended = db::block(&state.pool, move |conn| {
+        Ok(account::failed_password_check(
+            conn, &row, realm, wrong, &client, floods, now,
+        )?)
+    })
+    .await?;
+    in_flight.disarm();
+    verified?;
+    Ok(if ended {
+        CurrentPassword::Ended
+    } else {
+        CurrentPassword::Wrong
+    })
+}
+
 /// A refused admission as its 429.
 fn refused(admission: Admission) -> AppResult<()> {
     match admission {
@@ -231,7 +296,7 @@ fn refused(admission: Admission) -> AppResult<()> {
 
 /// This realm's session ended during the request: its keys go, and the remember cookie with
 /// a remembered session, and the answer is the 401 page with a sign-in link.
-fn signed_out(
+pub fn signed_out(
     session: &Session,
     state: &AppState,
     realm: BrowserRealm,

@@ -80,10 +80,11 @@ async fn render(
             .collect::<Result<Vec<_>, _>>()?;
         let ids: Vec<AccountId> = found.rows.iter().map(|a| a.id).collect();
         let devices = sessions::live_api_devices(conn, &ids, now)?;
-        Ok(Ok((found, locked, devices)))
+        let factors = crate::db::two_factor::enabled_among(conn, &ids)?;
+        Ok(Ok((found, locked, devices, factors)))
     })
     .await?;
-    let (found, locked, mut devices) = listed?;
+    let (found, locked, mut devices, factors) = listed?;
     let organisation = organisation
         .filter(|_| scope.is_platform())
         .unwrap_or_default();
@@ -98,6 +99,7 @@ async fn render(
         .into_iter()
         .zip(locked)
         .map(|(a, locked)| UserListRow {
+            two_factor: factors.contains(&a.id),
             api_devices: {
                 let (mine, rest) = std::mem::take(&mut devices)
                     .into_iter()
