@@ -182,6 +182,19 @@ mod tests {
         );
         assert!(joined.contains("error: REALMGATE_PUBLIC_URL"), "{joined}");
         assert!(joined.contains("error: REALMGATE_MAIL"), "{joined}");
+        assert!(
+            !joined.contains("REALMGATE_ADMIN_2FA"),
+            "required by default in production"
+        );
+        let out = check(&[
+            ("REALMGATE_ENV", "production"),
+            ("REALMGATE_ADMIN_2FA", "optional"),
+        ]);
+        assert!(
+            out.iter()
+                .any(|l| l.starts_with("warning: REALMGATE_ADMIN_2FA=optional")),
+            "{out:?}"
+        );
     }
 
     #[test]

@@ -158,6 +158,7 @@ impl BrowserRealm {
                 ("/dashboard", "Dashboard"),
                 ("/account/sessions", "Sessions"),
                 ("/account/password", "Password"),
+                ("/account/2fa", "Second factor"),
             ],
             BrowserRealm::Admin => &[
                 ("/admin", "Console"),
@@ -166,6 +167,7 @@ impl BrowserRealm {
                 ("/admin/incidents", "Incidents"),
                 ("/admin/logouts", "Sign-outs"),
                 ("/admin/account/password", "Password"),
+                ("/admin/account/2fa", "Second factor"),
             ],
         }
     }

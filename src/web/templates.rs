@@ -125,6 +125,7 @@ pub struct DashboardPage<'a> {
     pub current_at: String,
     pub current_ip: &'a str,
     pub live_sessions: i64,
+    pub two_factor: bool,
 }
 
 #[derive(Template)]
@@ -356,4 +357,6 @@ pub struct SessionsPage<'a> {
     pub chrome: Chrome,
     pub rows: Vec<SessionRow>,
     pub csrf_token: &'a str,
+    /// The account's second factor is on (SPEC §15).
+    pub two_factor: bool,
 }

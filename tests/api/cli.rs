@@ -574,3 +574,36 @@ fn a_sign_up_organisation_that_does_not_exist_stops_the_start() {
         "{out}"
     );
 }
+
+#[test]
+fn reset_2fa_removes_the_factor_and_ends_every_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("r.db").to_str().unwrap().to_owned();
+    seed_sessions(&db);
+    use diesel::prelude::*;
+    use realmgate::db::schema::{auth_sessions as s, two_factor as tf};
+    {
+        let pool = realmgate::db::connect(&db).unwrap();
+        diesel::insert_into(tf::table)
+            .values((
+                tf::account_id.eq(1),
+                tf::secret_sealed.eq("sealed"),
+                tf::created_at.eq(chrono::Utc::now().naive_utc()),
+                tf::enabled_at.eq(Some(chrono::Utc::now().naive_utc())),
+            ))
+            .execute(&mut pool.get().unwrap())
+            .unwrap();
+    }
+    let (ok, out, err) = run(&db, &["reset-2fa", "--email", "s@example.com"], &[]);
+    assert!(ok && out.contains("no second factor now"), "{out}{err}");
+    let pool = realmgate::db::connect(&db).unwrap();
+    let mut conn = pool.get().unwrap();
+    let left: i64 = tf::table.count().get_result(&mut conn).unwrap();
+    assert_eq!(left, 0);
+    let reasons: Vec<Option<String>> = s::table.select(s::revoke_reason).load(&mut conn).unwrap();
+    assert!(reasons
+        .iter()
+        .all(|r| r.as_deref() == Some("two_factor_reset")));
+    let (ok, _, err) = run(&db, &["reset-2fa", "--email", "nobody@example.com"], &[]);
+    assert!(!ok && err.contains("no account"), "{err}");
+}

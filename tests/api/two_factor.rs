@@ -94,11 +94,14 @@ async fn enrolment_then_sign_in_with_a_code_a_wrong_one_and_a_replay() {
     let id = app.sign_in_user().await;
     let (secret, _) = enrol(&app, "/account/2fa").await;
     assert_eq!(app.incidents("two_factor_enabled").len(), 1);
-    assert_eq!(
-        app.get("/dashboard").await.status,
-        200,
-        "turning it on ends no session"
-    );
+    let dashboard = app.get("/dashboard").await;
+    assert_eq!(dashboard.status, 200, "turning it on ends no session");
+    assert!(dashboard.body.contains(r#"data-field="two-factor">On<"#));
+    assert!(app
+        .get("/account/sessions")
+        .await
+        .body
+        .contains("<strong>on</strong>"));
     let on = app.get("/account/2fa").await;
     assert!(on.body.contains(r#"data-two-factor="on""#));
     assert!(
@@ -468,4 +471,63 @@ async fn a_tampered_pending_state_is_no_pending_state() {
     *app.cookie.borrow_mut() = garbled;
     assert_eq!(app.get("/login").await.status, 200);
     assert_redirect_to(&app.get("/login/2fa").await, "/login");
+}
+
+#[actix_web::test]
+async fn a_user_makes_new_recovery_codes_and_turns_the_factor_off() {
+    let app = spawn().await;
+    app.sign_in_user().await;
+    let (secret, old) = enrol(&app, "/account/2fa").await;
+    let token = app.csrf("/account/2fa").await;
+    let code = secret.code_at_step(step_of(&app));
+    let res = app
+        .post(
+            "/account/2fa/recovery-codes",
+            &[("code", code.as_str()), ("csrf_token", &token)],
+        )
+        .await;
+    assert_eq!(res.status, 200);
+    let new = codes_in(&res.body);
+    assert_eq!(new.len(), 10);
+    assert!(new.iter().all(|c| !old.contains(c)));
+    // The old codes are dead; a wrong code changes nothing.
+    let res = app
+        .post(
+            "/account/2fa/recovery-codes",
+            &[("code", old[0].as_str()), ("csrf_token", &token)],
+        )
+        .await;
+    assert_eq!(res.status, 400);
+    app.clock.danger_advance(Duration::from_secs(30));
+    let code = secret.code_at_step(step_of(&app));
+    let wrong = app
+        .post(
+            "/account/2fa/disable",
+            &[
+                ("current_password", "wrong password here"),
+                ("code", &code),
+                ("csrf_token", &token),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, 400);
+    let res = app
+        .post(
+            "/account/2fa/disable",
+            &[
+                ("current_password", PASSWORD),
+                ("code", &code),
+                ("csrf_token", &token),
+            ],
+        )
+        .await;
+    assert_redirect_to(&res, "/account/2fa");
+    assert_eq!(app.incidents("two_factor_disabled").len(), 1);
+    assert_eq!(
+        app.get("/dashboard").await.status,
+        200,
+        "turning it off ends no session"
+    );
+    app.logout("/logout", "/dashboard").await;
+    assert_redirect_to(&app.sign_in("/login", EMAIL, PASSWORD).await, "/dashboard");
 }

@@ -270,7 +270,7 @@ impl<R: RealmKind> SignedPage<R> {
             let csrf_token = csrf::token(session, realm)?;
             let mut nav = realm.nav().to_vec();
             if realm == BrowserRealm::Admin && signed.account.is_platform_admin {
-                nav.insert(nav.len() - 1, ("/admin/organisations", "Organisations"));
+                nav.insert(nav.len() - 2, ("/admin/organisations", "Organisations"));
             }
             let header = HeaderUser {
                 realm: realm.as_str(),

@@ -35,8 +35,11 @@ pub async fn list(
     let held = Held::read(&req, &session, &state.config.cookie).hashes();
     let now = state.clock.now();
     let account_id = signed.account.id;
-    let live = db::block(&state.pool, move |conn| {
-        Ok(sessions::live_for_account(conn, account_id, now)?)
+    let (live, two_factor) = db::block(&state.pool, move |conn| {
+        Ok((
+            sessions::live_for_account(conn, account_id, now)?,
+            crate::db::two_factor::is_enabled(conn, account_id)?,
+        ))
     })
     .await?;
     let rows = live
@@ -57,6 +60,7 @@ pub async fn list(
         chrome,
         rows,
         csrf_token: &token,
+        two_factor,
     };
     Ok(html(StatusCode::OK, templates::render(&page)?))
 }

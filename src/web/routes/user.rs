@@ -33,6 +33,7 @@ pub async fn root(
 pub struct DashboardData {
     previous: Option<(NaiveDateTime, String)>,
     live_sessions: i64,
+    two_factor: bool,
 }
 
 impl PageData for DashboardData {
@@ -45,6 +46,7 @@ impl PageData for DashboardData {
         Ok(Self {
             previous: sessions::previous_sign_in(conn, account.id, session)?,
             live_sessions: sessions::count_live(conn, None, Some(account.id), now)?,
+            two_factor: crate::db::two_factor::is_enabled(conn, account.id)?,
         })
     }
 }
@@ -65,6 +67,7 @@ pub async fn dashboard(
         current_at: signed.session.created_at.format(TIME_FORMAT).to_string(),
         current_ip: &signed.session.ip,
         live_sessions: data.live_sessions,
+        two_factor: data.two_factor,
     };
     Ok(html(StatusCode::OK, templates::render(&page)?))
 }
