@@ -505,3 +505,95 @@ async fn screenshots_of_the_main_pages() {
     b.screenshot("admin-dashboard-phone").await;
     b.finish().await;
 }
+
+// 8. A second factor with both realms signed in
+
+/// The code of `step_offset` steps from now for the secret the enrolment page shows.
+async fn code_from_page(b: &Browser, step_offset: i64) -> String {
+    let b32 = b
+        .client
+        .find(Locator::Css("[data-secret]"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let bytes = totp_rs::Secret::Encoded(b32).to_bytes().unwrap();
+    let secret = realmgate::domain::second_factor::TotpSecret::from_bytes(bytes).unwrap();
+    let step = chrono::Utc::now().timestamp().div_euclid(30);
+    secret.code_at_step(step + step_offset)
+}
+
+/// Turns the factor on at `page` for the signed-in account of this tab; returns the code of
+/// the next step (one step of drift is accepted, and the enrolment's own step is spent).
+async fn enrol(b: &Browser, p: &Portal, page: &str, password: &str) -> String {
+    b.go(&p.url(page)).await;
+    let now = code_from_page(b, 0).await;
+    let next = code_from_page(b, 1).await;
+    b.fill("#on-password", password).await;
+    b.fill("#on-code", &now).await;
+    b.click("form.stack button[type=submit]").await;
+    assert!(
+        b.text().await.contains("Your recovery codes"),
+        "{}",
+        b.text().await
+    );
+    next
+}
+
+#[actix_web::test]
+async fn t8_1_admin_second_step_keeps_user() {
+    let (p, b) = setup!(&[]);
+    let user_tab = b.client.window().await.unwrap();
+    user_in(&b, &p).await;
+    let admin_tab = b.new_tab().await;
+    admin_in(&b, &p).await;
+    let next = enrol(&b, &p, "/admin/account/2fa", &p.admin_password).await;
+    b.sign_out().await;
+    b.sign_in(&p, "/admin/login", ADMIN, &p.admin_password)
+        .await;
+    assert_eq!(b.path().await, "/admin/login/2fa");
+    b.switch(&user_tab).await;
+    assert!(
+        still_signed_in(&b, &p, "/dashboard").await,
+        "the user waits for nothing"
+    );
+    b.switch(&admin_tab).await;
+    b.fill("#code", &next).await;
+    b.click("form.stack button[type=submit]").await;
+    assert_eq!(b.path().await, "/admin");
+    b.switch(&user_tab).await;
+    assert!(still_signed_in(&b, &p, "/dashboard").await);
+    b.finish().await;
+}
+
+#[actix_web::test]
+async fn t8_2_user_second_step_keeps_admin() {
+    let (p, b) = setup!(&[]);
+    let user_tab = b.client.window().await.unwrap();
+    user_in(&b, &p).await;
+    let next = enrol(&b, &p, "/account/2fa", &p.user_password).await;
+    let admin_tab = b.new_tab().await;
+    admin_in(&b, &p).await;
+    b.switch(&user_tab).await;
+    b.go(&p.url("/dashboard")).await;
+    b.sign_out().await;
+    b.sign_in(&p, "/login", USER, &p.user_password).await;
+    assert_eq!(b.path().await, "/login/2fa");
+    b.fill("#code", "000000").await;
+    b.click("form.stack button[type=submit]").await;
+    assert!(b.text().await.contains("Invalid code."));
+    b.switch(&admin_tab).await;
+    assert!(
+        still_signed_in(&b, &p, "/admin").await,
+        "a wrong code there changes nothing here"
+    );
+    b.switch(&user_tab).await;
+    b.go(&p.url("/login/2fa")).await;
+    b.fill("#code", &next).await;
+    b.click("form.stack button[type=submit]").await;
+    assert_eq!(b.path().await, "/dashboard");
+    b.switch(&admin_tab).await;
+    assert!(still_signed_in(&b, &p, "/admin").await);
+    b.finish().await;
+}
