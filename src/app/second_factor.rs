@@ -67,6 +67,53 @@ pub fn check_code(
     }
 }
 
+/// What a code typed by a signed-in session came to.
+pub enum Guarded {
+    Checked(CodeCheck),
+    /// The email is locked: no code is checked (seconds until it is not).
+    Locked(u64),
+}
+
+/// A code typed on the second-factor page by a signed-in session (new recovery codes, turning
+/// it off). Without a bound, whoever holds the session could guess codes without end: each
+/// wrong one counts as a failed sign-in of the email, and while the email is locked none is
+/// checked. A recovery code used is recorded. Call inside a write transaction.
+pub fn check_code_guarded(
+    conn: &mut Conn,
+    key: &[u8],
+    account: &crate::db::accounts::Account,
+    raw: &str,
+    by: (
+        &crate::domain::client::ClientInfo,
+        crate::domain::realm::Realm,
+    ),
+    policy: &crate::domain::config::LockoutPolicy,
+    now: NaiveDateTime,
+) -> diesel::QueryResult<Guarded> {
+    use crate::db::audit::Incident;
+    use crate::db::lockout::{self, Subject};
+    use crate::domain::events::IncidentKind;
+    let (client, realm) = by;
+    let email = Subject::Email(account.email.clone());
+    if let Some(until) = lockout::locked_until(conn, &email, now)? {
+        let secs = (until - now).num_seconds().max(1);
+        return Ok(Guarded::Locked(u64::try_from(secs).unwrap_or(1)));
+    }
+    let checked = check_code(conn, key, account.id, raw, now)?;
+    let incident = |kind| Incident::new(kind, client).realm(realm).account(account.id);
+    match checked {
+        CodeCheck::Refused => {
+            incident(IncidentKind::TwoFactorFailed).record(conn, now, policy.incidents_per_ip)?;
+            lockout::count_failure(conn, &email, policy, now)?;
+        }
+        CodeCheck::Recovery { .. } => {
+            incident(IncidentKind::RecoveryCodeUsed).record(conn, now, policy.incidents_per_ip)?;
+        }
+        CodeCheck::Totp => {}
+    }
+    Ok(Guarded::Checked(checked))
+}
+
 /// A new secret for enrolment, kept server-side (sealed) from the moment it is shown. `None`
 /// when the account already has a factor on.
 pub fn begin(

@@ -144,5 +144,11 @@ mod tests {
         assert_eq!(LogoutReason::ALL.len(), 18);
         assert_eq!(IncidentKind::TwoFactorEnabled.severity(), Severity::Info);
         assert_eq!(IncidentKind::RecoveryCodeUsed.severity(), Severity::Warning);
+        assert_eq!(
+            IncidentKind::TwoFactorDisabled.severity(),
+            Severity::Warning
+        );
+        assert_eq!(IncidentKind::TwoFactorFailed.severity(), Severity::Warning);
+        assert_eq!(IncidentKind::TwoFactorReset.severity(), Severity::Warning);
     }
 }

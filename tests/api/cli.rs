@@ -604,6 +604,9 @@ fn reset_2fa_removes_the_factor_and_ends_every_session() {
     assert!(reasons
         .iter()
         .all(|r| r.as_deref() == Some("two_factor_reset")));
+    use realmgate::db::schema::security_incidents as si;
+    let kinds: Vec<String> = si::table.select(si::kind).load(&mut conn).unwrap();
+    assert_eq!(kinds, vec!["two_factor_reset"]);
     let (ok, _, err) = run(&db, &["reset-2fa", "--email", "nobody@example.com"], &[]);
     assert!(!ok && err.contains("no account"), "{err}");
 }

@@ -447,13 +447,127 @@ async fn token_requests_need_the_code_of_such_an_account() {
         )
         .await;
     assert_eq!(res.status, 201, "a recovery code in the same field");
-    // Only the wrong code and the replay counted against the email; the missing code did not.
-    let counted: i32 = lf::table
+}
+
+/// The email's count of failures now (0 without a row).
+fn failures<S>(app: &TestApp<S>) -> i32 {
+    lf::table
         .filter(lf::subject.eq(EMAIL))
         .select(lf::failures)
         .first(&mut app.db())
-        .unwrap_or(0);
-    assert!(counted <= 2, "{counted}");
+        .unwrap_or(0)
+}
+
+#[actix_web::test]
+async fn signing_in_again_does_not_reset_the_count_of_wrong_codes() {
+    let app = spawn().await;
+    app.sign_in_user().await;
+    enrol(&app, "/account/2fa").await;
+    app.logout("/logout", "/dashboard").await;
+    *app.device.borrow_mut() = None;
+    app.sign_in("/login", EMAIL, PASSWORD).await;
+    for _ in 0..4 {
+        assert_eq!(code_step(&app, "/login/2fa", "000000").await.status, 401);
+    }
+    assert_eq!(failures(&app), 4);
+    // The right password again reaches the limit itself: a lock no right password lifts, so
+    // the code step answers 429 and signing in again changes nothing.
+    let again = app.sign_in("/login", EMAIL, PASSWORD).await;
+    assert!(matches!(again.status, 303 | 429), "{}", again.status);
+    assert_eq!(failures(&app), 5, "the wrong codes stay counted");
+    if again.status == 303 {
+        assert_eq!(code_step(&app, "/login/2fa", "000000").await.status, 429);
+    }
+    assert_eq!(
+        app.sign_in("/login", EMAIL, PASSWORD).await.status,
+        429,
+        "locked"
+    );
+
+    // The api the same: a missing code is not a failure, and gives back nothing else.
+    let app = spawn().await;
+    app.sign_in_user().await;
+    enrol(&app, "/account/2fa").await;
+    let ask = |code: Option<&str>| {
+        let mut body = json!({"email": EMAIL, "password": PASSWORD});
+        if let Some(c) = code {
+            body["code"] = json!(c);
+        }
+        body
+    };
+    for _ in 0..3 {
+        let res = app
+            .api(
+                Method::POST,
+                "/api/v1/tokens",
+                None,
+                Some(ask(Some("000000"))),
+            )
+            .await;
+        assert_eq!(res.error(), "invalid_code");
+    }
+    assert_eq!(failures(&app), 3);
+    let res = app
+        .api(Method::POST, "/api/v1/tokens", None, Some(ask(None)))
+        .await;
+    assert_eq!(res.error(), "two_factor_required");
+    assert_eq!(failures(&app), 3, "not counted, and nothing given back");
+}
+
+#[actix_web::test]
+async fn drift_back_remember_me_and_a_guarded_recovery_code_page() {
+    let app = spawn().await;
+    app.sign_in_user().await;
+    let (secret, codes) = enrol(&app, "/account/2fa").await;
+    app.logout("/logout", "/dashboard").await;
+    // Keep me signed in, carried through the code step; a code one step old is accepted.
+    app.clock.danger_advance(Duration::from_secs(30));
+    let token = app.csrf("/login").await;
+    let res = app
+        .post(
+            "/login",
+            &[
+                ("email", EMAIL),
+                ("password", PASSWORD),
+                ("remember_me", "on"),
+                ("csrf_token", &token),
+            ],
+        )
+        .await;
+    assert_redirect_to(&res, "/login/2fa");
+    let previous = secret.code_at_step(step_of(&app) - 1);
+    assert_redirect_to(
+        &code_step(&app, "/login/2fa", &previous).await,
+        "/dashboard",
+    );
+    assert!(
+        app.remember.borrow().is_some(),
+        "remember_me was carried through"
+    );
+    // A recovery code making new codes is recorded; guessing there locks the email.
+    let token = app.csrf("/account/2fa").await;
+    let res = app
+        .post(
+            "/account/2fa/recovery-codes",
+            &[("code", codes[0].as_str()), ("csrf_token", &token)],
+        )
+        .await;
+    assert_eq!(res.status, 200);
+    assert_eq!(app.incidents("recovery_code_used").len(), 1);
+    for _ in 0..5 {
+        app.post(
+            "/account/2fa/recovery-codes",
+            &[("code", "000000"), ("csrf_token", &token)],
+        )
+        .await;
+    }
+    let res = app
+        .post(
+            "/account/2fa/recovery-codes",
+            &[("code", "000000"), ("csrf_token", &token)],
+        )
+        .await;
+    assert_eq!(res.status, 429);
 }
 
 #[actix_web::test]

@@ -247,14 +247,14 @@ pub async fn sign_in(
         match (realm.browser(), code) {
             // SPEC §15: a browser's sign-in waits for the code on the realm's own page.
             (Some(_), _) => {
-                give_back(state, &accepted, subject.as_ref(), &client).await?;
+                return_attempt(state, subject.as_ref(), &client).await?;
                 return Ok(SignInOutcome::SecondFactor {
                     account_id: accepted.id,
                 });
             }
             // The right password and no code: not a failure (SPEC §15).
             (None, None) => {
-                give_back(state, &accepted, subject.as_ref(), &client).await?;
+                return_attempt(state, subject.as_ref(), &client).await?;
                 return Ok(SignInOutcome::TwoFactorRequired);
             }
             (None, Some(code)) => {
@@ -303,6 +303,29 @@ async fn give_back(
             lockout::clear(conn, &email)?;
             if let Some(s) = &counted {
                 lockout::clear(conn, s)?;
+            }
+            lockout::give_back(conn, &ip)
+        })?)
+    })
+    .await?;
+    Ok(())
+}
+
+/// The right password of an account whose sign-in now waits for its second factor: this
+/// attempt's own count is given back (email or known browser, and IP), and nothing more. A
+/// count the codes added stays, and a lock this attempt reached stays, so a holder of the
+/// password cannot reset the count of wrong codes by signing in again.
+async fn return_attempt(
+    state: &Services,
+    subject: Option<&Subject>,
+    client: &ClientInfo,
+) -> AppResult<()> {
+    let counted = subject.cloned();
+    let ip = Subject::Ip(crate::domain::client::rate_key(client.ip));
+    db::block(&state.pool, move |conn| {
+        Ok(conn.write_transaction(|conn| {
+            if let Some(s) = &counted {
+                lockout::give_back(conn, s)?;
             }
             lockout::give_back(conn, &ip)
         })?)
@@ -422,6 +445,11 @@ pub async fn second_step(
                     if lockout::count_failure(conn, &email, &policy, now)? {
                         incident(IncidentKind::AccountLocked)
                             .details("email, by second-factor codes")
+                            .record(conn, now, floods)?;
+                    }
+                    if lockout::count_failure(conn, &ip, &policy, now)? {
+                        Incident::new(IncidentKind::IpLocked, &client)
+                            .realm(realm)
                             .record(conn, now, floods)?;
                     }
                 }

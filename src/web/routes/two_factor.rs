@@ -13,7 +13,7 @@ use super::password::{check_current, signed_out, CurrentPassword, GUESSING};
 use super::{html, see_other, SignedPage};
 use crate::app::auth::{second_step, Caller, SecondStep, SignInOutcome};
 use crate::app::error::{AppError, AppResult};
-use crate::app::second_factor::{self, CodeCheck};
+use crate::app::second_factor::{self, CodeCheck, Guarded};
 use crate::db::audit::Incident;
 use crate::db::{self, two_factor};
 use crate::domain::client::ClientInfo;
@@ -203,6 +203,14 @@ pub async fn code_submit<R: RealmKind>(
             Ok(res)
         }
         SecondStep::Refused => sign_in_again(&session, realm, INVALID_CREDENTIALS),
+    }
+}
+
+/// A code refused unchecked because the email is locked: 429 as SPEC §6.
+fn locked(retry_after_secs: u64) -> AppError {
+    AppError::TooMany {
+        message: login::locked_message(retry_after_secs),
+        retry_after_secs,
     }
 }
 
@@ -444,21 +452,27 @@ pub async fn disable<R: RealmKind>(
         state.config.lockout.incidents_per_ip,
     );
     let realm = R::REALM;
-    let (code, audit) = (form.code, client.clone());
+    let (code, audit, account) = (form.code, client.clone(), signed.account.clone());
+    let policy = state.config.lockout.clone();
     let off = db::block(&state.pool, move |conn| {
         Ok(conn.write_transaction(|conn| {
-            if second_factor::check_code(conn, &key, id, &code, now)? == CodeCheck::Refused {
-                return Ok::<_, diesel::result::Error>(false);
+            let by = (&audit, realm.into());
+            match second_factor::check_code_guarded(conn, &key, &account, &code, by, &policy, now)?
+            {
+                Guarded::Locked(secs) => return Ok::<_, diesel::result::Error>(Err(secs)),
+                Guarded::Checked(CodeCheck::Refused) => return Ok(Ok(false)),
+                Guarded::Checked(_) => {}
             }
             two_factor::remove(conn, id)?;
             Incident::new(IncidentKind::TwoFactorDisabled, &audit)
                 .realm(realm)
                 .account(id)
                 .record(conn, now, floods)?;
-            Ok(true)
+            Ok(Ok(true))
         })?)
     })
-    .await?;
+    .await?
+    .map_err(locked)?;
     if !off {
         return again(
             signed,
@@ -478,6 +492,7 @@ pub async fn disable<R: RealmKind>(
 /// `POST /account/2fa/recovery-codes`: a current `code` makes 10 new recovery codes, shown
 /// once; the old ones die.
 pub async fn recovery_codes<R: RealmKind>(
+    client: ClientInfo,
     signed: SignedIn<R>,
     session: Session,
     flashes: IncomingFlashMessages,
@@ -486,16 +501,26 @@ pub async fn recovery_codes<R: RealmKind>(
 ) -> AppResult<HttpResponse> {
     let key = state.config.cookie.key.as_bytes().to_vec();
     let (id, now) = (signed.account.id, state.clock.now());
-    let code = form.code;
+    let (code, account, policy) = (
+        form.code,
+        signed.account.clone(),
+        state.config.lockout.clone(),
+    );
+    let realm = R::REALM;
     let codes = db::block(&state.pool, move |conn| {
         Ok(conn.write_transaction(|conn| {
-            if second_factor::check_code(conn, &key, id, &code, now)? == CodeCheck::Refused {
-                return Ok::<_, diesel::result::Error>(None);
+            let by = (&client, realm.into());
+            match second_factor::check_code_guarded(conn, &key, &account, &code, by, &policy, now)?
+            {
+                Guarded::Locked(secs) => return Ok::<_, diesel::result::Error>(Err(secs)),
+                Guarded::Checked(CodeCheck::Refused) => return Ok(Ok(None)),
+                Guarded::Checked(_) => {}
             }
-            Ok(Some(second_factor::new_recovery_codes(conn, id)?))
+            Ok(Ok(Some(second_factor::new_recovery_codes(conn, id)?)))
         })?)
     })
-    .await?;
+    .await?
+    .map_err(locked)?;
     match codes {
         Some(codes) => {
             again(
