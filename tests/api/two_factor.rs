@@ -645,3 +645,21 @@ async fn a_user_makes_new_recovery_codes_and_turns_the_factor_off() {
     app.logout("/logout", "/dashboard").await;
     assert_redirect_to(&app.sign_in("/login", EMAIL, PASSWORD).await, "/dashboard");
 }
+
+#[actix_web::test]
+async fn signing_out_of_the_realm_ends_its_pending_sign_in() {
+    let app = spawn().await;
+    app.sign_in_user().await;
+    enrol(&app, "/account/2fa").await;
+    // Signed in, the person starts another sign-in of the realm: it waits for its code.
+    assert_redirect_to(&app.sign_in("/login", EMAIL, PASSWORD).await, "/login/2fa");
+    assert!(app.session_map().contains_key("user.pending"));
+    assert_eq!(
+        app.get("/dashboard").await.status,
+        200,
+        "the session it would replace lives"
+    );
+    app.logout("/logout", "/dashboard").await;
+    assert!(!app.session_map().contains_key("user.pending"));
+    assert_redirect_to(&app.get("/login/2fa").await, "/login");
+}

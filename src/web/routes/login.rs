@@ -110,20 +110,7 @@ pub async fn submit<R: RealmKind>(
     CsrfForm(form, _): CsrfForm<R, LoginForm>,
 ) -> AppResult<HttpResponse> {
     let realm = R::REALM;
-    let remembered = realm
-        .persists()
-        .then(|| cookies::read_remember(&req, &state.config.cookie))
-        .flatten();
-    let browser = Caller {
-        client,
-        earlier_secrets: RealmSession::of(&session, realm)
-            .secret()
-            .into_iter()
-            .chain(remembered.clone())
-            .collect(),
-        device: cookies::read_device(&req, &state.config.cookie),
-        device_name: None,
-    };
+    let (browser, remembered) = browser_caller(&req, &session, &state, realm, client);
     let remember_me = form.remember_me == "on";
     let outcome = sign_in(
         &state,
@@ -203,7 +190,35 @@ pub async fn submit<R: RealmKind>(
         remember: remember_me,
         next: form.next,
     };
-    finish(&req, &session, &state, realm, signed, remembered.is_some())
+    finish(&req, &session, &state, realm, signed, remembered)
+}
+
+/// What this browser brings to a sign-in of `realm` (both steps): the realm's secrets it holds
+/// (session cookie and, for the user realm, the remember cookie, which the new session
+/// replaces) and its device cookie. Also whether it had a remember cookie.
+pub fn browser_caller(
+    req: &HttpRequest,
+    session: &Session,
+    state: &AppState,
+    realm: BrowserRealm,
+    client: ClientInfo,
+) -> (Caller, bool) {
+    let remembered = realm
+        .persists()
+        .then(|| cookies::read_remember(req, &state.config.cookie))
+        .flatten();
+    let had_remembered = remembered.is_some();
+    let caller = Caller {
+        client,
+        earlier_secrets: RealmSession::of(session, realm)
+            .secret()
+            .into_iter()
+            .chain(remembered)
+            .collect(),
+        device: cookies::read_device(req, &state.config.cookie),
+        device_name: None,
+    };
+    (caller, had_remembered)
 }
 
 /// A sign-in that opened a registry row, to put into this browser.

@@ -116,54 +116,15 @@ pub async fn change<R: RealmKind>(
         Err(message) => return refuse(&message),
     };
 
-    // Counted per registry row before Argon2, in the transaction that admits it; the email's
-    // sign-in lock is never consulted, so a stranger's wrong sign-ins cannot stop the owner.
-    let id = session_id.clone();
-    let now = state.clock.now();
-    let admission = db::block(&state.pool, move |conn| {
-        Ok(conn
-            .write_transaction(|conn| password_checks::admit(conn, &id, account_id, window, now))?)
-    })
-    .await?;
-    refused(admission)?;
-    // Marked in flight until the check's last transaction; a request cut off before it
-    // (an error, a dropped connection) releases the mark when this goes out of scope.
-    let mut in_flight = InFlight {
-        pool: state.pool.clone(),
-        session_id: Some(session_id.clone()),
-    };
-    let verified = state
-        .hasher
-        .verify(
-            Some(signed.account.password_hash.clone()),
-            form.current_password.clone(),
-        )
-        .await;
-    let floods = state.config.lockout.incidents_per_ip;
-    if !matches!(&verified, Ok(v) if v.matches) {
-        // A check the hasher could not run (a saturated pool's 503) is no wrong password.
-        let wrong = verified.is_ok();
-        let (row, audit_client) = (signed.session.clone(), client.clone());
-        let now = state.clock.now();
-        let ended = db::block(&state.pool, move |conn| {
-            Ok(account::failed_password_check(
-                conn,
-                &row,
-                realm.into(),
-                wrong,
-                &audit_client,
-                floods,
-                now,
-            )?)
-        })
-        .await?;
-        in_flight.disarm();
-        verified?;
-        if ended {
-            return signed_out(&session, &state, realm, signed.session.remember, GUESSING);
+    let mut in_flight = match check_current(&state, &signed, &client, form.current_password).await?
+    {
+        CurrentPassword::Correct(in_flight) => in_flight,
+        CurrentPassword::Wrong => return refuse("Your current password is not correct."),
+        CurrentPassword::Ended => {
+            return signed_out(&session, &state, realm, signed.session.remember, GUESSING)
         }
-        return refuse("Your current password is not correct.");
-    }
+    };
+    let floods = state.config.lockout.incidents_per_ip;
     let hash = state.hasher.hash(password.expose().to_owned()).await?;
 
     let held = Held::read(&req, &session, &state.config.cookie);
@@ -213,15 +174,19 @@ pub async fn change<R: RealmKind>(
 
 /// What a current-password check by a signed-in session came to.
 pub enum CurrentPassword {
-    Correct,
+    /// Right; the check stays in flight (one at a time per session) until the caller's last
+    /// transaction releases it, or the mark is dropped.
+    Correct(InFlight),
     Wrong,
     /// The 5th wrong one: the session was ended (`password_guessing`).
     Ended,
 }
 
-/// A current-password check outside the password page (turning a second factor on or off),
-/// counted as SPEC §9 counts every such check: admitted per registry row before Argon2, one at a
-/// time, at most 10 a window, the 5th wrong one ending the session.
+/// A current-password check by a signed-in session (changing the password, turning a second
+/// factor on or off), counted as SPEC §9 counts every such check: admitted per registry row
+/// before Argon2, in the transaction that admits it, one at a time, at most 10 a window, the 5th
+/// wrong one ending the session. The email's sign-in lock is never consulted, so a stranger's
+/// wrong sign-ins cannot stop the owner.
 pub async fn check_current<R: RealmKind>(
     state: &AppState,
     signed: &SignedIn<R>,
@@ -246,13 +211,7 @@ pub async fn check_current<R: RealmKind>(
         .await;
     let row = signed.session.clone();
     if matches!(&verified, Ok(v) if v.matches) {
-        let id = row.id.clone();
-        db::block(&state.pool, move |conn| {
-            Ok(password_checks::release(conn, &id)?)
-        })
-        .await?;
-        in_flight.disarm();
-        return Ok(CurrentPassword::Correct);
+        return Ok(CurrentPassword::Correct(in_flight));
     }
     let wrong = verified.is_ok();
     let (client, floods, now) = (
@@ -318,13 +277,25 @@ pub fn signed_out(
 
 /// Releases a check's in-flight mark if its request ends before the check's last
 /// transaction did (an error on the way, or the connection dropped mid-check).
-struct InFlight {
+pub struct InFlight {
     pool: db::Pool,
     session_id: Option<SessionId>,
 }
 
 impl InFlight {
-    fn disarm(&mut self) {
+    /// Releases the mark now: the check is over and nothing that needed it is left.
+    pub async fn release(mut self) -> AppResult<()> {
+        if let Some(id) = self.session_id.take() {
+            db::block(&self.pool, move |conn| {
+                Ok(password_checks::release(conn, &id)?)
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// The caller's last transaction released the mark itself.
+    pub fn disarm(&mut self) {
         self.session_id = None;
     }
 }

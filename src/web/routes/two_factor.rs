@@ -9,17 +9,17 @@ use actix_web_flash_messages::{FlashMessage, IncomingFlashMessages};
 use serde::Deserialize;
 
 use super::login::{self, Signed, INVALID_CREDENTIALS, OPEN_ELSEWHERE};
-use super::password::{check_current, signed_out, CurrentPassword, GUESSING};
+use super::password::{check_current, signed_out, CurrentPassword, InFlight, GUESSING};
 use super::{html, see_other, SignedPage};
-use crate::app::auth::{second_step, Caller, SecondStep, SignInOutcome};
+use crate::app::auth::{second_step, SecondStep, SignInOutcome};
 use crate::app::error::{AppError, AppResult};
 use crate::app::second_factor::{self, CodeCheck, Guarded};
 use crate::db::audit::Incident;
 use crate::db::{self, two_factor};
 use crate::domain::client::ClientInfo;
+use crate::domain::config::LockoutPolicy;
 use crate::domain::events::IncidentKind;
 use crate::domain::second_factor::TotpSecret;
-use crate::web::cookies;
 use crate::web::csrf;
 use crate::web::form::{CsrfField, CsrfForm};
 use crate::web::realm::{BrowserRealm, RealmKind, RealmSession, SignedIn};
@@ -117,20 +117,7 @@ pub async fn code_submit<R: RealmKind>(
     let Some(mut pending) = keys.pending().filter(|p| p.until > now) else {
         return sign_in_again(&session, realm, EXPIRED);
     };
-    let remembered = realm
-        .persists()
-        .then(|| cookies::read_remember(&req, &state.config.cookie))
-        .flatten();
-    let caller = Caller {
-        client,
-        earlier_secrets: keys
-            .secret()
-            .into_iter()
-            .chain(remembered.clone())
-            .collect(),
-        device: cookies::read_device(&req, &state.config.cookie),
-        device_name: None,
-    };
+    let (caller, remembered) = login::browser_caller(&req, &session, &state, realm, client);
     let step = second_step(
         &state,
         realm.into(),
@@ -168,7 +155,7 @@ pub async fn code_submit<R: RealmKind>(
                 remember: pending.remember,
                 next: pending.next,
             };
-            login::finish(&req, &session, &state, realm, signed, remembered.is_some())
+            login::finish(&req, &session, &state, realm, signed, remembered)
         }
         SecondStep::SignedIn { .. } => {
             keys.clear_pending();
@@ -300,40 +287,74 @@ pub async fn page<R: RealmKind>(
     render(page, &state, StatusCode::OK, None, None, true).await
 }
 
-/// A signed-in form's answer: the page again (with the same pending secret), after the CSRF
-/// token passed.
-async fn again<R: RealmKind>(
+/// The answer to a form of the second-factor page, after its CSRF token passed: the page
+/// again, with the same pending secret.
+struct Reply<'a, R: RealmKind> {
     signed: SignedIn<R>,
-    session: &Session,
-    flashes: &IncomingFlashMessages,
-    state: &AppState,
-    status: StatusCode,
-    error: Option<&str>,
-    new_codes: Option<Vec<String>>,
-) -> AppResult<HttpResponse> {
-    let page = SignedPage::build(signed, session, flashes)?;
-    render(page, state, status, error, new_codes, false).await
+    session: &'a Session,
+    flashes: &'a IncomingFlashMessages,
+    state: &'a AppState,
 }
 
-/// The current password, checked; `Err` holds the answer for anything but a correct one.
-async fn current_password<R: RealmKind>(
-    state: &AppState,
+impl<R: RealmKind> Reply<'_, R> {
+    async fn page(
+        &self,
+        status: StatusCode,
+        error: Option<&str>,
+        new_codes: Option<Vec<String>>,
+    ) -> AppResult<HttpResponse> {
+        let page = SignedPage::build(self.signed.clone(), self.session, self.flashes)?;
+        render(page, self.state, status, error, new_codes, false).await
+    }
+
+    async fn refused(&self, status: StatusCode, error: &str) -> AppResult<HttpResponse> {
+        self.page(status, Some(error), None).await
+    }
+
+    /// The current password, checked as SPEC §9 counts it: `Ok` holds the check's in-flight
+    /// mark, `Err` the answer to anything but a right password.
+    async fn current_password(
+        &self,
+        client: &ClientInfo,
+        typed: String,
+    ) -> AppResult<Result<InFlight, HttpResponse>> {
+        Ok(
+            match check_current(self.state, &self.signed, client, typed).await? {
+                CurrentPassword::Correct(in_flight) => Ok(in_flight),
+                CurrentPassword::Wrong => Err(self
+                    .refused(
+                        StatusCode::BAD_REQUEST,
+                        "Your current password is not correct.",
+                    )
+                    .await?),
+                CurrentPassword::Ended => Err(signed_out(
+                    self.session,
+                    self.state,
+                    R::REALM,
+                    self.signed.session.remember,
+                    GUESSING,
+                )?),
+            },
+        )
+    }
+}
+
+/// What the page's own code checks need from the request.
+fn code_inputs<R: RealmKind>(
     signed: &SignedIn<R>,
-    client: &ClientInfo,
-    session: &Session,
-    typed: String,
-) -> AppResult<Result<(), HttpResponse>> {
-    Ok(match check_current(state, signed, client, typed).await? {
-        CurrentPassword::Correct => Ok(()),
-        CurrentPassword::Wrong => Err(HttpResponse::BadRequest().finish()),
-        CurrentPassword::Ended => Err(signed_out(
-            session,
-            state,
-            R::REALM,
-            signed.session.remember,
-            GUESSING,
-        )?),
-    })
+    state: &AppState,
+) -> (
+    Vec<u8>,
+    crate::db::accounts::Account,
+    LockoutPolicy,
+    chrono::NaiveDateTime,
+) {
+    (
+        state.config.cookie.key.as_bytes().to_vec(),
+        signed.account.clone(),
+        state.config.lockout.clone(),
+        state.clock.now(),
+    )
 }
 
 /// `POST /account/2fa`: `current_password` and a current `code` turn the factor on; the page
@@ -346,70 +367,41 @@ pub async fn enable<R: RealmKind>(
     state: web::Data<AppState>,
     CsrfForm(form, _): CsrfForm<R, CodeForm>,
 ) -> AppResult<HttpResponse> {
-    match current_password(&state, &signed, &client, &session, form.current_password).await? {
-        Ok(()) => {}
-        Err(res) if res.status() == StatusCode::BAD_REQUEST => {
-            let m = "Your current password is not correct.";
-            return again(
-                signed,
-                &session,
-                &flashes,
-                &state,
-                StatusCode::BAD_REQUEST,
-                Some(m),
-                None,
-            )
-            .await;
-        }
+    let reply = Reply {
+        signed,
+        session: &session,
+        flashes: &flashes,
+        state: &state,
+    };
+    let in_flight = match reply
+        .current_password(&client, form.current_password)
+        .await?
+    {
+        Ok(in_flight) => in_flight,
         Err(res) => return Ok(res),
-    }
-    let key = state.config.cookie.key.as_bytes().to_vec();
-    let (id, now, floods) = (
-        signed.account.id,
-        state.clock.now(),
-        state.config.lockout.incidents_per_ip,
-    );
-    let realm = R::REALM;
-    let (code, audit) = (form.code, client.clone());
+    };
+    let (key, account, policy, now) = code_inputs(&reply.signed, &state);
+    let (realm, code) = (R::REALM, form.code);
     let codes = db::block(&state.pool, move |conn| {
         Ok(conn.write_transaction(|conn| {
-            let codes = second_factor::confirm(conn, &key, id, &code, now)?;
+            let codes = second_factor::confirm(conn, &key, account.id, &code, now)?;
             if codes.is_some() {
-                Incident::new(IncidentKind::TwoFactorEnabled, &audit)
+                Incident::new(IncidentKind::TwoFactorEnabled, &client)
                     .realm(realm)
-                    .account(id)
-                    .record(conn, now, floods)?;
+                    .account(account.id)
+                    .record(conn, now, policy.incidents_per_ip)?;
             }
             Ok::<_, diesel::result::Error>(codes)
         })?)
     })
     .await?;
+    in_flight.release().await?;
     match codes {
         Some(codes) => {
             FlashMessage::success("Your second factor is on.").send();
-            again(
-                signed,
-                &session,
-                &flashes,
-                &state,
-                StatusCode::OK,
-                None,
-                Some(codes),
-            )
-            .await
+            reply.page(StatusCode::OK, None, Some(codes)).await
         }
-        None => {
-            again(
-                signed,
-                &session,
-                &flashes,
-                &state,
-                StatusCode::BAD_REQUEST,
-                Some(INVALID_CODE),
-                None,
-            )
-            .await
-        }
+        None => reply.refused(StatusCode::BAD_REQUEST, INVALID_CODE).await,
     }
 }
 
@@ -428,65 +420,45 @@ pub async fn disable<R: RealmKind>(
             "Admins must keep a second factor on this portal.".into(),
         ));
     }
-    match current_password(&state, &signed, &client, &session, form.current_password).await? {
-        Ok(()) => {}
-        Err(res) if res.status() == StatusCode::BAD_REQUEST => {
-            let m = "Your current password is not correct.";
-            return again(
-                signed,
-                &session,
-                &flashes,
-                &state,
-                StatusCode::BAD_REQUEST,
-                Some(m),
-                None,
-            )
-            .await;
-        }
+    let reply = Reply {
+        signed,
+        session: &session,
+        flashes: &flashes,
+        state: &state,
+    };
+    let in_flight = match reply
+        .current_password(&client, form.current_password)
+        .await?
+    {
+        Ok(in_flight) => in_flight,
         Err(res) => return Ok(res),
-    }
-    let key = state.config.cookie.key.as_bytes().to_vec();
-    let (id, now, floods) = (
-        signed.account.id,
-        state.clock.now(),
-        state.config.lockout.incidents_per_ip,
-    );
-    let realm = R::REALM;
-    let (code, audit, account) = (form.code, client.clone(), signed.account.clone());
-    let policy = state.config.lockout.clone();
+    };
+    let (key, account, policy, now) = code_inputs(&reply.signed, &state);
+    let (realm, code) = (R::REALM, form.code);
     let off = db::block(&state.pool, move |conn| {
         Ok(conn.write_transaction(|conn| {
-            let by = (&audit, realm.into());
+            let by = (&client, realm.into());
             match second_factor::check_code_guarded(conn, &key, &account, &code, by, &policy, now)?
             {
                 Guarded::Locked(secs) => return Ok::<_, diesel::result::Error>(Err(secs)),
                 Guarded::Checked(CodeCheck::Refused) => return Ok(Ok(false)),
                 Guarded::Checked(_) => {}
             }
-            two_factor::remove(conn, id)?;
-            Incident::new(IncidentKind::TwoFactorDisabled, &audit)
+            two_factor::remove(conn, account.id)?;
+            Incident::new(IncidentKind::TwoFactorDisabled, &client)
                 .realm(realm)
-                .account(id)
-                .record(conn, now, floods)?;
+                .account(account.id)
+                .record(conn, now, policy.incidents_per_ip)?;
             Ok(Ok(true))
         })?)
     })
-    .await?
-    .map_err(locked)?;
-    if !off {
-        return again(
-            signed,
-            &session,
-            &flashes,
-            &state,
-            StatusCode::BAD_REQUEST,
-            Some(INVALID_CODE),
-            None,
-        )
-        .await;
+    .await?;
+    in_flight.release().await?;
+    if !off.map_err(locked)? {
+        return reply.refused(StatusCode::BAD_REQUEST, INVALID_CODE).await;
     }
     FlashMessage::success("Your second factor is off.").send();
-    Ok(see_other(realm.two_factor_path()))
+    Ok(see_other(R::REALM.two_factor_path()))
 }
 
 /// `POST /account/2fa/recovery-codes`: a current `code` makes 10 new recovery codes, shown
@@ -499,14 +471,8 @@ pub async fn recovery_codes<R: RealmKind>(
     state: web::Data<AppState>,
     CsrfForm(form, _): CsrfForm<R, CodeForm>,
 ) -> AppResult<HttpResponse> {
-    let key = state.config.cookie.key.as_bytes().to_vec();
-    let (id, now) = (signed.account.id, state.clock.now());
-    let (code, account, policy) = (
-        form.code,
-        signed.account.clone(),
-        state.config.lockout.clone(),
-    );
-    let realm = R::REALM;
+    let (key, account, policy, now) = code_inputs(&signed, &state);
+    let (realm, code) = (R::REALM, form.code);
     let codes = db::block(&state.pool, move |conn| {
         Ok(conn.write_transaction(|conn| {
             let by = (&client, realm.into());
@@ -516,35 +482,21 @@ pub async fn recovery_codes<R: RealmKind>(
                 Guarded::Checked(CodeCheck::Refused) => return Ok(Ok(None)),
                 Guarded::Checked(_) => {}
             }
-            Ok(Ok(Some(second_factor::new_recovery_codes(conn, id)?)))
+            Ok(Ok(Some(second_factor::new_recovery_codes(
+                conn, account.id,
+            )?)))
         })?)
     })
     .await?
     .map_err(locked)?;
+    let reply = Reply {
+        signed,
+        session: &session,
+        flashes: &flashes,
+        state: &state,
+    };
     match codes {
-        Some(codes) => {
-            again(
-                signed,
-                &session,
-                &flashes,
-                &state,
-                StatusCode::OK,
-                None,
-                Some(codes),
-            )
-            .await
-        }
-        None => {
-            again(
-                signed,
-                &session,
-                &flashes,
-                &state,
-                StatusCode::BAD_REQUEST,
-                Some(INVALID_CODE),
-                None,
-            )
-            .await
-        }
+        Some(codes) => reply.page(StatusCode::OK, None, Some(codes)).await,
+        None => reply.refused(StatusCode::BAD_REQUEST, INVALID_CODE).await,
     }
 }
