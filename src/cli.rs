@@ -72,6 +72,21 @@ enum Command {
         #[command(subcommand)]
         action: OrgsCommand,
     },
+    /// Pending and failed messages of the outbox: addresses and subjects, never links.
+    Outbox,
+    /// Send one test message through the configured mailer (REALMGATE_MAIL) and say what
+    /// happened.
+    MailTest {
+        /// The address to send it to.
+        #[arg(long)]
+        to: String,
+    },
+    /// A consistent copy of the SQLite database while the portal serves (VACUUM INTO). It
+    /// never overwrites a file. On PostgreSQL, use pg_dump.
+    Backup {
+        /// The new file to write.
+        path: std::path::PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -163,6 +178,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         ),
         Command::Orgs { action } => orgs(&config, action),
         Command::ResetTwoFactor { email } => reset_two_factor(&config, &email),
+        Command::Outbox => outbox(&config),
+        Command::MailTest { to } => mail_test(&config, &to),
+        Command::Backup { path } => backup(&config, &path),
     }
     .map(|()| Outcome::Ok)
 }
@@ -242,6 +260,7 @@ fn sessions(config: &Config, action: SessionsCommand) -> anyhow::Result<()> {
                 &mut conn,
                 realm,
                 LogoutReason::ClearedByOperator,
+                true,
                 now,
             )?;
             println!("Cleared {n} session(s).");
@@ -328,7 +347,7 @@ fn bootstrap_admin(pool: &Pool, email: &str, params: &HashParams) -> anyhow::Res
         if accounts::admin_exists(conn)? {
             return Ok(false);
         }
-        accounts::insert(
+        let admin = accounts::insert(
             conn,
             // SPEC §14: a platform admin of `default`.
             &accounts::NewAccount::new(email.as_str(), "Administrator", &hash, now)
@@ -337,6 +356,12 @@ fn bootstrap_admin(pool: &Pool, email: &str, params: &HashParams) -> anyhow::Res
                 .must_change_password(true),
         )
         .context("creating the bootstrap admin")?;
+        crate::db::admin_actions::AdminActionRow::new(
+            crate::domain::events::AdminActionKind::CreateAccount,
+        )
+        .account(admin.id, admin.organisation_id)
+        .details("realmgate serve: the bootstrap admin")
+        .record(conn, now)?;
         Ok(true)
     })?;
     if !created {
@@ -369,11 +394,19 @@ fn reset_two_factor(config: &Config, email: &str) -> anyhow::Result<()> {
     let operator = crate::domain::client::ClientInfo {
         ip: std::net::IpAddr::from([127, 0, 0, 1]),
         user_agent: "realmgate reset-2fa".into(),
+        request_id: None,
     };
     let now = Utc::now().naive_utc();
     let floods = config.lockout.incidents_per_ip;
     let had = conn.write_transaction(|conn| {
-        crate::app::admin::reset_two_factor(conn, account.id, &operator, floods, now)
+        let had = crate::app::admin::reset_two_factor(conn, account.id, &operator, floods, now)?;
+        crate::db::admin_actions::AdminActionRow::new(
+            crate::domain::events::AdminActionKind::Reset2fa,
+        )
+        .account(account.id, account.organisation_id)
+        .details("realmgate reset-2fa")
+        .record(conn, now)?;
+        Ok::<_, diesel::result::Error>(had)
     })?;
     if had {
         println!("{email} has no second factor now and is signed out everywhere.");
@@ -381,6 +414,131 @@ fn reset_two_factor(config: &Config, email: &str) -> anyhow::Result<()> {
         println!("{email} had no second factor; its sessions are signed out everywhere.");
     }
     Ok(())
+}
+
+fn outbox(config: &Config) -> anyhow::Result<()> {
+    let pool = db::connect_server(&config.server)?;
+    let mut conn = pool.get()?;
+    let rows = db::outbox::list_open(&mut conn, 1000)?;
+    if rows.is_empty() {
+        println!("No pending or failed messages.");
+        return Ok(());
+    }
+    for row in &rows {
+        let when = if row.state == db::outbox::PENDING {
+            format!(
+                "next try {} UTC",
+                row.next_attempt_at.format("%Y-%m-%d %H:%M:%S")
+            )
+        } else {
+            "gave up".to_owned()
+        };
+        println!(
+            "{}\t{}\t{}\t{}\t{}\t{} attempt(s)\t{when}\tqueued {} UTC\t{}",
+            row.id,
+            row.state,
+            row.kind,
+            row.recipient,
+            row.subject,
+            row.attempts,
+            row.created_at.format("%Y-%m-%d %H:%M:%S"),
+            row.last_error.as_deref().unwrap_or("-"),
+        );
+    }
+    if rows.len() == 1000 {
+        println!("(the first 1000 shown)");
+    }
+    Ok(())
+}
+
+/// The public origin and the sender, as the server would resolve them without a bound port.
+fn origin_and_sender(config: &Config) -> (String, String) {
+    let (origin, host) = match &config.server.public_url {
+        Some(url) => (url.origin(), url.host.clone()),
+        None => (
+            format!("http://{}", config.server.bind),
+            config.server.bind.ip().to_string(),
+        ),
+    };
+    let from = config
+        .mail
+        .from
+        .clone()
+        .unwrap_or_else(|| crate::domain::config::default_mail_from(&host));
+    (origin, from)
+}
+
+fn mail_test(config: &Config, to: &str) -> anyhow::Result<()> {
+    use crate::app::mail::{Mail, Transport};
+    let to = Email::parse(to).map_err(|_| anyhow::anyhow!("--to is not a valid email address"))?;
+    let (origin, from) = origin_and_sender(config);
+    let transport = Transport::new(&config.mail, &from)?;
+    let mail = Mail::test(to.as_str(), &origin, Utc::now().naive_utc())?;
+    let through = Transport::describe(&config.mail);
+    println!("Sending a test message from {from} to {to} through {through}...");
+    transport
+        .send(&mail)
+        .map_err(|e| anyhow::anyhow!("the message was not sent: {e}"))?;
+    println!("Sent: the mail server (or the mailer) accepted it. Check the mailbox of {to}.");
+    Ok(())
+}
+
+fn backup(config: &Config, path: &std::path::Path) -> anyhow::Result<()> {
+    use diesel::connection::SimpleConnection as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    if config.server.backend() == db::Backend::Postgres {
+        bail!(
+            "`backup` copies a SQLite database; on PostgreSQL use pg_dump \
+             (`pg_dump -Fc DATABASE > realmgate.dump`, docs/deployment.md)"
+        );
+    }
+    let shown = path.display();
+    // Made here, empty and private (the copy holds password hashes), and never over an
+    // existing file: `create_new` fails if anything is there, even a file made a moment ago.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => {
+                anyhow::anyhow!("{shown} already exists; `backup` never overwrites a file")
+            }
+            _ => anyhow::anyhow!("cannot create {shown}: {e}"),
+        })?;
+    let copied = (|| -> anyhow::Result<()> {
+        let mut conn = db::open_existing(&config.server.database_url)
+            .map_err(|e| anyhow::anyhow!("REALMGATE_DATABASE_URL: {e}"))?;
+        let target = path
+            .to_str()
+            .ok_or_else(|| anyhow::anyhow!("{shown}: the path is not UTF-8"))?;
+        // One statement, one read transaction: a consistent copy while others write (WAL).
+        conn.batch_execute(&format!("VACUUM INTO '{}'", target.replace('\'', "''")))
+            .map_err(|e| anyhow::anyhow!("cannot copy the database: {e}"))?;
+        let mut copy = db::open_existing(target).map_err(|e| anyhow::anyhow!("the copy: {e}"))?;
+        let ok: Vec<IntegrityRow> =
+            diesel::RunQueryDsl::load(diesel::sql_query("PRAGMA integrity_check"), &mut copy)?;
+        if ok.first().map(|r| r.integrity_check.as_str()) != Some("ok") {
+            bail!("the copy failed its integrity check");
+        }
+        Ok(())
+    })();
+    if let Err(e) = copied {
+        let _ = std::fs::remove_file(path);
+        return Err(e);
+    }
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "Backed up {} to {shown} ({size} bytes, integrity check ok).",
+        crate::domain::config::redact_database_url(&config.server.database_url)
+    );
+    Ok(())
+}
+
+#[derive(diesel::QueryableByName)]
+struct IntegrityRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    integrity_check: String,
 }
 
 /// `create-user`'s account.
@@ -400,9 +558,13 @@ fn orgs(config: &Config, action: OrgsCommand) -> anyhow::Result<()> {
             let slug = Slug::parse(slug.trim()).map_err(|m| anyhow::anyhow!("--slug: {m}"))?;
             let name = Name::parse(&name).map_err(|m| anyhow::anyhow!("--name: {m}"))?;
             let now = Utc::now().naive_utc();
-            let created = conn.write_transaction(|conn| {
-                organisations::create(conn, slug.as_str(), name.as_str(), now)
-            })?;
+            let created = crate::app::admin::create_organisation(
+                &mut conn,
+                None,
+                slug.as_str(),
+                name.as_str(),
+                now,
+            )?;
             let Some(org) = created else {
                 bail!(
                     "an organisation with the slug {} already exists",
@@ -465,9 +627,6 @@ fn create_user(config: &Config, new: &NewUser<'_>, password_stdin: bool) -> anyh
 
     let pool = db::connect_server(&config.server)?;
     let mut conn = pool.get()?;
-    if accounts::find_by_email(&mut conn, &email)?.is_some() {
-        bail!("an account with the email {email} already exists");
-    }
     let Some(organisation) = organisations::find_by_slug(&mut conn, org)? else {
         bail!("--org: there is no organisation `{org}` (see `realmgate orgs list`)");
     };
@@ -477,14 +636,15 @@ fn create_user(config: &Config, new: &NewUser<'_>, password_stdin: bool) -> anyh
         );
     }
     let now = Utc::now().naive_utc();
-    let account = accounts::insert(
-        &mut conn,
-        &accounts::NewAccount::new(email.as_str(), name.as_str(), &hash, now)
-            .admin(admin)
-            .platform_admin(platform_admin)
-            .organisation(organisation.id)
-            .confirmed(now),
-    )?;
+    let new = accounts::NewAccount::new(email.as_str(), name.as_str(), &hash, now)
+        .admin(admin)
+        .platform_admin(platform_admin)
+        .organisation(organisation.id)
+        .confirmed(now);
+    let created = crate::app::admin::create_account(&mut conn, None, (&email, &new), None, now)?;
+    let Some(account) = created else {
+        bail!("an account with the email {email} already exists");
+    };
     let role = if platform_admin {
         "platform admin"
     } else if admin {

@@ -1,9 +1,12 @@
 //! An account's own credential and session flows, each one transaction that returns what
-//! happened: changing the password and completing a reset (SPEC §8), a failed current-password
+//! happened: changing the password and completing a reset (SPEC §8, each with its notice mail
+//! in the same transaction), a failed current-password
 //! check (SPEC §9), revoking one of its own sessions and signing out everywhere else (SPEC §5).
 
 use chrono::NaiveDateTime;
 
+use crate::app::mail::Mail;
+use crate::app::outbox::Writer;
 use crate::db::accounts::{self, Account};
 use crate::db::audit::Incident;
 use crate::db::sessions::AuthSession;
@@ -18,10 +21,10 @@ use crate::domain::realm::Realm;
 /// hashed. `false` when the token was used, expired or voided meanwhile (nothing changed).
 pub fn complete_reset(
     conn: &mut Conn,
-    token: &str,
     account: &Account,
-    new_hash: &str,
+    (token, new_hash): (&str, &str),
     client: &ClientInfo,
+    notice: (&Writer, &Mail),
     floods: u32,
     now: NaiveDateTime,
 ) -> diesel::QueryResult<bool> {
@@ -49,6 +52,7 @@ pub fn complete_reset(
             .realm(Realm::User)
             .account(account_id)
             .record(conn, now, floods)?;
+        notice.0.mail(conn, notice.1, now)?;
         Ok(true)
     })
 }
@@ -225,6 +229,7 @@ pub fn change_password(
     conn: &mut Conn,
     change: &PasswordChange<'_>,
     client: &ClientInfo,
+    notice: (&Writer, &Mail),
     floods: u32,
     now: NaiveDateTime,
 ) -> diesel::QueryResult<Option<Rotation>> {
@@ -254,6 +259,7 @@ pub fn change_password(
             .realm(change.realm)
             .account(account_id)
             .record(conn, now, floods)?;
+        notice.0.mail(conn, notice.1, now)?;
         Ok(Some(rotation))
     })
 }

@@ -6,11 +6,14 @@ use std::time::Duration;
 use chrono::NaiveDateTime;
 
 use crate::app::account;
+use crate::app::mail::Mail;
+use crate::app::outbox::Writer;
+use crate::db::admin_actions::AdminActionRow;
 use crate::db::audit::Incident;
-use crate::db::tokens::{self, PlainToken, Purpose};
+use crate::db::tokens::{self, Purpose};
 use crate::db::{accounts, lockout, organisations, sessions, Conn};
 use crate::domain::client::ClientInfo;
-use crate::domain::events::{IncidentKind, LogoutReason};
+use crate::domain::events::{AdminActionKind, IncidentKind, LogoutReason};
 use crate::domain::ids::{AccountId, OrganisationId, SessionId};
 use crate::domain::organisation::Scope;
 use crate::domain::realm::Realm;
@@ -36,6 +39,11 @@ impl Acting<'_> {
             .account(self.admin)
             .details(format!("{}: no such id in this admin's reach", self.route))
             .record(conn, now, self.floods)
+    }
+
+    /// The audit row of what this admin did (SPEC §17).
+    fn audit(&self, action: AdminActionKind) -> AdminActionRow<'_> {
+        AdminActionRow::new(action).by(self.admin, self.client)
     }
 }
 
@@ -75,6 +83,18 @@ impl AdminAction {
         }
     }
 
+    /// The audit's name for it (SPEC §17).
+    pub const fn audited(self) -> AdminActionKind {
+        match self {
+            Self::Deactivate => AdminActionKind::Deactivate,
+            Self::Activate => AdminActionKind::Activate,
+            Self::Unlock => AdminActionKind::Unlock,
+            Self::LogoutEverywhere => AdminActionKind::LogoutEverywhere,
+            Self::SendReset => AdminActionKind::SendReset,
+            Self::ResetTwoFactor => AdminActionKind::Reset2fa,
+        }
+    }
+
     /// What the flash message says once it is done.
     pub fn done(self, email: &str) -> String {
         match self {
@@ -93,24 +113,22 @@ impl AdminAction {
 pub enum ActionOutcome {
     /// No such account.
     NotFound,
-    /// Done; a reset link to mail for `SendReset`.
-    Done {
-        email: String,
-        reset: Option<PlainToken>,
-    },
+    /// Done (for `SendReset`, its mail is in the outbox).
+    Done { email: String },
     /// A reset link for a deactivated account: refused, since the link would work and the
     /// sign-in after it would not.
     Deactivated { email: String },
 }
 
-/// Carries out `action` on account `id` in one transaction. The caller has checked CSRF, the
-/// admin's re-authentication and that an admin does not deactivate themself.
+/// Carries out `action` on account `id` in one transaction, with its audit row and (for
+/// `SendReset`) its mail. The caller has checked CSRF, the admin's re-authentication and that
+/// an admin does not deactivate themself.
 pub fn act(
     conn: &mut Conn,
     by: &Acting<'_>,
     action: AdminAction,
     id: AccountId,
-    reset_ttl: Duration,
+    (writer, reset_ttl): (&Writer, Duration),
     now: NaiveDateTime,
 ) -> diesel::QueryResult<ActionOutcome> {
     conn.write_transaction(|conn| {
@@ -121,7 +139,6 @@ pub fn act(
             by.out_of_reach(conn, now)?;
             return Ok(ActionOutcome::NotFound);
         };
-        let mut reset = None;
         match action {
             AdminAction::Deactivate => {
                 accounts::set_active(conn, id, false)?;
@@ -151,16 +168,98 @@ pub fn act(
             }
             AdminAction::SendReset => {
                 let expires = crate::domain::clock::after(now, reset_ttl);
-                reset = Some(tokens::issue(conn, id, Purpose::Reset, now, expires)?);
+                let token = tokens::issue(conn, id, Purpose::Reset, now, expires)?;
+                let mail =
+                    Mail::reset_by_admin(&account.email, writer.origin(), token.expose(), false)
+                        .map_err(|e| diesel::result::Error::SerializationError(e.into()))?;
+                writer.mail(conn, &mail, now)?;
             }
             AdminAction::ResetTwoFactor => {
                 reset_two_factor(conn, id, by.client, by.floods, now)?;
             }
         }
+        by.audit(action.audited())
+            .account(id, account.organisation_id)
+            .record(conn, now)?;
         Ok(ActionOutcome::Done {
             email: account.email,
-            reset,
         })
+    })
+}
+
+/// An account made in the console (`by` the admin) or by `create-user` (`by` is `None`): the
+/// account, its audit row and, when it has no password yet (`invite`), the welcome mail with
+/// its link, in one transaction. `None` when the address already has an account.
+pub fn create_account(
+    conn: &mut Conn,
+    by: Option<&Acting<'_>>,
+    (email, new): (&crate::domain::Email, &accounts::NewAccount<'_>),
+    invite: Option<(&Writer, Duration)>,
+    now: NaiveDateTime,
+) -> diesel::QueryResult<Option<accounts::Account>> {
+    conn.write_transaction(|conn| {
+        if accounts::find_by_email(conn, email)?.is_some() {
+            return Ok(None);
+        }
+        let account = accounts::insert(conn, new)?;
+        if let Some((writer, ttl)) = invite {
+            let expires = crate::domain::clock::after(now, ttl);
+            let token = tokens::issue(conn, account.id, Purpose::Reset, now, expires)?;
+            let mail = Mail::reset_by_admin(&account.email, writer.origin(), token.expose(), true)
+                .map_err(|e| diesel::result::Error::SerializationError(e.into()))?;
+            writer.mail(conn, &mail, now)?;
+        }
+        let role = if account.is_platform_admin {
+            "platform admin"
+        } else if account.is_admin {
+            "admin"
+        } else {
+            "user"
+        };
+        let invited = if invite.is_some() {
+            ", invited by mail"
+        } else {
+            ""
+        };
+        match by {
+            Some(by) => by
+                .audit(AdminActionKind::CreateAccount)
+                .details(format!("{role}{invited}")),
+            None => AdminActionRow::new(AdminActionKind::CreateAccount)
+                .details(format!("realmgate create-user: {role}")),
+        }
+        .account(account.id, account.organisation_id)
+        .record(conn, now)?;
+        Ok(Some(account))
+    })
+}
+
+/// An organisation made in the console (`by` a platform admin) or by `orgs create`, with its
+/// audit row; `None` when the slug is taken.
+pub fn create_organisation(
+    conn: &mut Conn,
+    by: Option<&Acting<'_>>,
+    slug: &str,
+    name: &str,
+    now: NaiveDateTime,
+) -> diesel::QueryResult<Option<organisations::Organisation>> {
+    conn.write_transaction(|conn| {
+        let Some(org) = organisations::create(conn, slug, name, now)? else {
+            return Ok(None);
+        };
+        let via = if by.is_some() {
+            ""
+        } else {
+            "realmgate orgs create: "
+        };
+        match by {
+            Some(by) => by.audit(AdminActionKind::CreateOrganisation),
+            None => AdminActionRow::new(AdminActionKind::CreateOrganisation),
+        }
+        .organisation(org.id)
+        .details(format!("{via}slug={}", org.slug))
+        .record(conn, now)?;
+        Ok(Some(org))
     })
 }
 
@@ -193,6 +292,11 @@ pub fn set_organisation_active(
             return Ok(OrganisationOutcome::HoldsPlatformAdmin);
         }
         organisations::set_active(conn, id, active)?;
+        let kind = if active {
+            AdminActionKind::ActivateOrganisation
+        } else {
+            AdminActionKind::DeactivateOrganisation
+        };
         let ended = if active {
             0
         } else {
@@ -203,6 +307,10 @@ pub fn set_organisation_active(
                 now,
             )?
         };
+        by.audit(kind)
+            .organisation(id)
+            .details(format!("{} sessions ended", ended))
+            .record(conn, now)?;
         Ok(OrganisationOutcome::Done {
             name: org.name,
             ended,
@@ -241,10 +349,10 @@ pub fn revoke_session(
         let row = match sessions::find(conn, id)? {
             Some(row) => accounts::find(conn, row.account_id)?
                 .filter(|a| by.scope.covers(a.organisation_id, a.is_platform_admin))
-                .map(|_| row),
+                .map(|a| (row, a.organisation_id)),
             None => None,
         };
-        let Some(row) = row else {
+        let Some((row, organisation)) = row else {
             by.out_of_reach(conn, now)?;
             return Ok(false);
         };
@@ -255,6 +363,11 @@ pub fn revoke_session(
             Some(by.client),
             now,
         )?;
+        by.audit(AdminActionKind::RevokeSession)
+            .account(row.account_id, organisation)
+            .session(&row.id)
+            .details(format!("realm={}", row.realm))
+            .record(conn, now)?;
         Ok(true)
     })
 }

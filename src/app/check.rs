@@ -28,6 +28,65 @@ impl fmt::Display for Problem {
     }
 }
 
+/// What the start's parse cannot see in a `REALMGATE_MAIL` URL that lettre accepts: mail (and
+/// the mail account's password) sent unencrypted, and parameters that do nothing. SECURITY: no
+/// line quotes the URL, which holds the password.
+fn smtp_url_problems(url: &str, production: bool) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let (scheme, rest) = url.split_once("://").unwrap_or(("smtp", url));
+    let (authority, query) = match rest.split_once('?') {
+        Some((a, q)) => (a, Some(q)),
+        None => (rest, None),
+    };
+    let authority = authority.split('/').next().unwrap_or(authority);
+    let (credentials, host_port) = match authority.rsplit_once('@') {
+        Some((c, h)) => (Some(c), h),
+        None => (None, authority),
+    };
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None => host_port.rsplit_once(':').map_or(host_port, |(h, _)| h),
+    };
+    let loopback = host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    let mut tls = None;
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("tls", value)) => tls = Some(value),
+            _ => problems.push(Problem::Warning(format!(
+                "REALMGATE_MAIL: the parameter `{}` does nothing (only `tls=required` or `tls=opportunistic` is read)",
+                pair.split('=').next().unwrap_or(pair)
+            ))),
+        }
+    }
+    let encrypted = scheme == "smtps" || tls == Some("required");
+    if !encrypted && !loopback {
+        let with_password = credentials.is_some_and(|c| c.contains(':'));
+        let what = if tls == Some("opportunistic") {
+            "smtp:// with tls=opportunistic falls back to plain text when STARTTLS is refused"
+        } else {
+            "smtp:// without tls=required sends mail unencrypted"
+        };
+        if with_password {
+            let message = format!(
+                "REALMGATE_MAIL: {what}, the mail account's password too; use `smtp://…:587?tls=required` (STARTTLS) or `smtps://…:465`"
+            );
+            problems.push(if production {
+                Problem::Error(message)
+            } else {
+                Problem::Warning(message)
+            });
+        } else {
+            problems.push(Problem::Warning(format!(
+                "REALMGATE_MAIL: {what}; use `?tls=required` (STARTTLS) or `smtps://`"
+            )));
+        }
+    }
+    problems
+}
+
 pub fn run(get: impl Fn(&str) -> Option<String>) -> Vec<Problem> {
     // One pass reports every bad setting and reads the rest, so the checks below still run.
     let (config, errors) = Config::parse(get);
@@ -49,7 +108,7 @@ pub fn run(get: impl Fn(&str) -> Option<String>) -> Vec<Problem> {
                 "REALMGATE_PUBLIC_URL: must be an https:// URL in production".into(),
             )),
         }
-        match config.mail {
+        match config.mail.transport {
             MailSetting::Smtp(_) => {}
             MailSetting::Log | MailSetting::File(_) => problems.push(Problem::Error(
                 "REALMGATE_MAIL: production needs an smtp:// or smtps:// mailer (log and file: keep links on this machine)".into(),
@@ -64,6 +123,10 @@ pub fn run(get: impl Fn(&str) -> Option<String>) -> Vec<Problem> {
         problems.push(Problem::Warning(
             "REALMGATE_SECRET_KEY: not set; a random key is made at each start, so a restart signs everyone out".into(),
         ));
+    }
+
+    if let MailSetting::Smtp(url) = &config.mail.transport {
+        problems.extend(smtp_url_problems(url, production));
     }
 
     for (realm, t) in [
@@ -265,5 +328,53 @@ mod tests {
                 .any(|l| l.starts_with("error: REALMGATE_DATABASE_URL")),
             "{out:?}"
         );
+    }
+
+    #[test]
+    fn the_mail_url_is_checked_whole_and_never_quoted() {
+        let lines = |url: &str, production: bool| -> Vec<String> {
+            smtp_url_problems(url, production)
+                .iter()
+                .map(ToString::to_string)
+                .collect()
+        };
+        // Encrypted, or a relay on this machine: nothing to say.
+        assert!(lines("smtps://u:s3cret@mail.example:465", true).is_empty());
+        assert!(lines("smtp://u:s3cret@mail.example:587?tls=required", true).is_empty());
+        assert!(lines("smtp://localhost:25", true).is_empty());
+        assert!(lines("smtp://127.0.0.1:25", true).is_empty());
+        // A password in clear over the network: an error in production, a warning elsewhere.
+        let out = lines("smtp://u:s3cret@mail.example:587", true);
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert!(out[0].starts_with("error: REALMGATE_MAIL: smtp:// without tls=required"));
+        assert!(lines("smtp://u:s3cret@mail.example:587", false)[0].starts_with("warning:"));
+        let out = lines("smtp://u:s3cret@mail.example:587?tls=opportunistic", true);
+        assert!(out[0].contains("falls back to plain text"), "{out:?}");
+        // No password, but the mail itself goes in clear.
+        assert!(lines("smtp://mail.example:25", true)[0].starts_with("warning:"));
+        // A parameter that does nothing.
+        let out = lines("smtps://u:s3cret@mail.example:465?tsl=required", false);
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert!(out[0].contains("`tsl` does nothing"), "{out:?}");
+        for url in [
+            "smtp://u:s3cret@mail.example:587",
+            "smtps://u:s3cret@mail.example:465?tsl=required",
+        ] {
+            for line in lines(url, true) {
+                assert!(!line.contains("s3cret"), "{line}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_bad_sender_is_an_error_naming_the_setting() {
+        let out = check(&[("REALMGATE_MAIL_FROM", "not an address")]);
+        assert!(
+            out.iter()
+                .any(|l| l.starts_with("error: REALMGATE_MAIL_FROM:")),
+            "{out:?}"
+        );
+        let out = check(&[("REALMGATE_MAIL_FROM", "Portal <no-reply@portal.example>")]);
+        assert!(out.iter().all(|l| !l.contains("MAIL_FROM")), "{out:?}");
     }
 }

@@ -7,31 +7,45 @@ use std::time::Duration;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::db::admin_actions::AdminActionRow;
 use crate::db::sessions;
 use crate::db::{housekeeping, lockout, Conn, Pool};
 use crate::domain::config::Config;
-use crate::domain::events::LogoutReason;
+use crate::domain::events::{AdminActionKind, LogoutReason};
 use crate::domain::realm::Realm;
 
 const BATCH: i64 = 500;
 
-/// Revokes every live session (of one realm, or both) with `reason`, each with its logout
-/// activity. Returns how many ended.
+/// Revokes every live session (of one realm, or every realm) with `reason`, each with its
+/// logout activity, in batches. With `audited` (`realmgate sessions clear`), the last batch's
+/// transaction also writes the `sessions_clear` audit row with the total (SPEC §17). Returns
+/// how many ended.
 pub fn clear_sessions(
     conn: &mut Conn,
     realm: Option<Realm>,
     reason: LogoutReason,
+    audited: bool,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
     let mut total = 0;
     loop {
-        let ended = conn.write_transaction(|conn| {
+        let (ended, last) = conn.write_transaction(|conn| {
             let rows = housekeeping::live_sessions(conn, realm, now, BATCH)?;
             sessions::revoke_each(conn, &rows, reason, None, now)?;
-            Ok::<_, diesel::result::Error>(rows.len())
+            let last = rows.len() < BATCH as usize;
+            if last && audited {
+                AdminActionRow::new(AdminActionKind::SessionsClear)
+                    .details(format!(
+                        "realmgate sessions clear: realm={} ended={}",
+                        realm.map_or("all", Realm::as_str),
+                        total + rows.len()
+                    ))
+                    .record(conn, now)?;
+            }
+            Ok::<_, diesel::result::Error>((rows.len(), last))
         })?;
         total += ended;
-        if ended < BATCH as usize {
+        if last {
             return Ok(total);
         }
     }
@@ -84,8 +98,8 @@ pub fn cleanup(conn: &mut Conn, config: &Config, now: NaiveDateTime) -> QueryRes
     report.counters_deleted += batched(conn, |conn| {
         housekeeping::delete_rate_events_before(conn, hour_ago, BATCH)
     })?;
-    // Past the retention: incidents, logout activity, revoked sessions, and browsers that
-    // have not signed in since.
+    // Past the retention: incidents, logout activity, revoked sessions, browsers that have
+    // not signed in since, finished outbox rows and the admin audit.
     let retention =
         chrono::Duration::from_std(config.housekeeping.retention).unwrap_or(chrono::Duration::MAX);
     if let Some(cutoff) = now.checked_sub_signed(retention) {
@@ -100,6 +114,14 @@ pub fn cleanup(conn: &mut Conn, config: &Config, now: NaiveDateTime) -> QueryRes
         })?;
         report.old_rows_deleted += batched(conn, |conn| {
             lockout::forget_devices_unused_since(conn, cutoff, BATCH)
+        })?;
+        // Outbox rows sent or failed (their payloads were emptied when they finished), and
+        // the admin audit.
+        report.old_rows_deleted += batched(conn, |conn| {
+            crate::db::outbox::delete_finished_before(conn, cutoff, BATCH)
+        })?;
+        report.old_rows_deleted += batched(conn, |conn| {
+            crate::db::admin_actions::delete_before(conn, cutoff, BATCH)
         })?;
     }
     Ok(report)
@@ -150,7 +172,7 @@ pub fn start_instance(
     if others > 0 {
         return Ok(StartSessions::Joined(others));
     }
-    clear_sessions(conn, None, LogoutReason::ServerRestart, now).map(StartSessions::Cleared)
+    clear_sessions(conn, None, LogoutReason::ServerRestart, false, now).map(StartSessions::Cleared)
 }
 
 /// The running heartbeat of `spawn_heartbeat`.

@@ -25,7 +25,7 @@ fn unix(now: NaiveDateTime) -> i64 {
 }
 
 fn secret_of(key: &[u8], sealed: &str) -> Option<TotpSecret> {
-    TotpSecret::from_bytes(crypto::open(key, sealed)?)
+    TotpSecret::from_bytes(crypto::open(key, crypto::Sealed::SecondFactor, sealed)?)
 }
 
 /// Checks `raw` for `account`, whose factor is on: a TOTP code is accepted once per time step
@@ -123,7 +123,7 @@ pub fn begin(
     now: NaiveDateTime,
 ) -> diesel::QueryResult<Option<TotpSecret>> {
     let secret = TotpSecret::generate();
-    let Some(sealed) = crypto::seal(key, secret.as_bytes()) else {
+    let Some(sealed) = crypto::seal(key, crypto::Sealed::SecondFactor, secret.as_bytes()) else {
         return Ok(None);
     };
     Ok(two_factor::put_pending(conn, account, &sealed, now)?.then_some(secret))

@@ -1,13 +1,12 @@
 //! The handles every flow below the web layer works with: configuration, the database, the
-//! hasher, the clock, the mailer and the job queue. The web layer's `AppState` holds these and
-//! its own parts (the cookie key, the allowed hosts and origins), so a flow takes `&Services`
-//! and never sees anything of the web.
+//! hasher, the clock and the outbox. The web layer's `AppState` holds these and its own parts
+//! (the cookie key, the allowed hosts and origins), so a flow takes `&Services` and never sees
+//! anything of the web.
 
 use std::sync::Arc;
 
 use crate::app::auth::password::Hasher;
-use crate::app::jobs::Jobs;
-use crate::app::mail::Mailer;
+use crate::app::outbox::{Outbox, Writer};
 use crate::db::Pool;
 use crate::domain::clock::Clock;
 use crate::domain::config::Config;
@@ -17,6 +16,10 @@ pub struct Services {
     pub pool: Pool,
     pub hasher: Hasher,
     pub clock: Clock,
-    pub mailer: Mailer,
-    pub jobs: Jobs,
+    /// Writes outbox rows inside a flow's transaction.
+    pub writer: Writer,
+    /// The worker that sends them; woken after a commit that wrote some.
+    pub outbox: Outbox,
+    /// The sender every message carries (`REALMGATE_MAIL_FROM` or SPEC §17's default).
+    pub mail_from: String,
 }

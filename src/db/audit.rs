@@ -8,7 +8,7 @@ use super::{per_backend, Conn, Run as _};
 
 use super::schema::{accounts, incident_counts, logout_activity, security_incidents};
 use crate::domain::client::{rate_key, ClientInfo};
-use crate::domain::events::{IncidentKind, LogoutReason};
+use crate::domain::events::{IncidentKind, LogoutReason, Severity};
 use crate::domain::ids::{AccountId, OrganisationId, SessionId};
 use crate::domain::realm::Realm;
 
@@ -133,13 +133,21 @@ impl<'a> Incident<'a> {
 
     /// Inserts the row; returns its id.
     fn write(self, conn: &mut Conn, now: NaiveDateTime) -> QueryResult<i32> {
-        log::warn!(
+        // SPEC §17: at the incident's own level, as key=value pairs (`-` for none).
+        let level = match self.kind.severity() {
+            Severity::Info => log::Level::Info,
+            Severity::Warning => log::Level::Warn,
+            Severity::Critical => log::Level::Error,
+        };
+        log::log!(
             target: "security",
-            "incident {} severity={} realm={} account={:?} ip={}",
+            level,
+            "incident kind={} severity={} realm={} account={} ip={}",
             self.kind,
             self.kind.severity(),
             self.realm.map_or("-", Realm::as_str),
-            self.account_id,
+            self.account_id
+                .map_or_else(|| "-".to_owned(), |id| id.to_string()),
             self.client.ip,
         );
         let organisation_id = organisation_of(conn, self.account_id)?;
@@ -155,6 +163,7 @@ impl<'a> Incident<'a> {
                 security_incidents::user_agent.eq(&self.client.user_agent),
                 security_incidents::details.eq(self.details),
                 security_incidents::created_at.eq(now),
+                security_incidents::request_id.eq(self.client.request_id.as_deref()),
             ))
             .returning(security_incidents::id)
             .one(conn)
@@ -231,6 +240,7 @@ mod tests {
         let client = ClientInfo {
             ip: "127.0.0.1".parse().unwrap(),
             user_agent: String::new(),
+            request_id: None,
         };
         let i =
             Incident::new(IncidentKind::LoginFailed, &client).email_attempted("hunter2-password");

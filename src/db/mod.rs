@@ -9,11 +9,13 @@
 //! page views (docs/performance.md).
 
 pub mod accounts;
+pub mod admin_actions;
 pub mod audit;
 pub mod housekeeping;
 pub mod instances;
 pub mod lockout;
 pub mod organisations;
+pub mod outbox;
 pub mod password_checks;
 pub mod rates;
 pub mod reports;

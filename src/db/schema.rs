@@ -113,6 +113,39 @@ diesel::table! {
         details -> Nullable<Text>,
         created_at -> Timestamp,
         organisation_id -> Nullable<Integer>,
+        request_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> Integer,
+        kind -> Text,
+        recipient -> Text,
+        subject -> Text,
+        payload -> Nullable<Text>,
+        state -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        claimed_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    admin_actions (id) {
+        id -> Integer,
+        actor_account_id -> Nullable<Integer>,
+        action -> Text,
+        target_account_id -> Nullable<Integer>,
+        target_session_id -> Nullable<Text>,
+        organisation_id -> Nullable<Integer>,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        details -> Nullable<Text>,
+        created_at -> Timestamp,
     }
 }
 
@@ -142,6 +175,7 @@ diesel::joinable!(security_incidents -> organisations (organisation_id));
 diesel::joinable!(email_tokens -> accounts (account_id));
 diesel::joinable!(logout_activity -> accounts (account_id));
 diesel::joinable!(security_incidents -> accounts (account_id));
+diesel::joinable!(admin_actions -> organisations (organisation_id));
 diesel::joinable!(password_checks -> auth_sessions (session_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -160,6 +194,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     incident_counts,
     rotated_secrets,
     instances,
+    outbox,
+    admin_actions,
 );
 
 diesel::table! {

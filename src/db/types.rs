@@ -6,7 +6,7 @@ use diesel::deserialize::{self, FromSql};
 use diesel::serialize::{self, Output, ToSql};
 use diesel::sql_types::{Integer, Text};
 
-use crate::domain::events::{IncidentKind, LogoutReason, Severity};
+use crate::domain::events::{AdminActionKind, IncidentKind, LogoutReason, Severity};
 use crate::domain::ids::{AccountId, OrganisationId, SecretHash, SessionId};
 use crate::domain::realm::Realm;
 
@@ -35,7 +35,7 @@ macro_rules! stored_as_text {
     )+};
 }
 
-stored_as_text!(Realm, LogoutReason, IncidentKind, Severity);
+stored_as_text!(Realm, LogoutReason, IncidentKind, Severity, AdminActionKind);
 
 /// Newtypes stored as their one field.
 macro_rules! stored_as_inner {

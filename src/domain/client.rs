@@ -8,6 +8,9 @@ use ipnet::IpNet;
 pub struct ClientInfo {
     pub ip: IpAddr,
     pub user_agent: String,
+    /// The request's id (SPEC §17), for the incident rows it leads to; `None` off the web
+    /// (the command line).
+    pub request_id: Option<String>,
 }
 
 const MAX_USER_AGENT: usize = 512;
@@ -33,6 +36,7 @@ impl ClientInfo {
         Self {
             ip: client_ip(peer, forwarded_for, trusted),
             user_agent,
+            request_id: None,
         }
     }
 }

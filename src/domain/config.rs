@@ -181,10 +181,11 @@ pub struct Config {
     pub lockout: LockoutPolicy,
     pub signup: Signup,
     pub reset: Reset,
-    pub mail: MailSetting,
+    pub mail: MailSettings,
     pub housekeeping: Housekeeping,
     pub hashing: Hashing,
     pub admin: AdminSettings,
+    pub observability: Observability,
 }
 
 /// Where the portal listens, what it is reached as, and what it trusts of the network.
@@ -451,6 +452,61 @@ pub enum SingleSession {
     Replace,
 }
 
+/// Mail: where it goes, who it is from, and how the outbox retries it (SPEC §8, §17).
+#[derive(Clone, Debug)]
+pub struct MailSettings {
+    pub transport: MailSetting,
+    /// `REALMGATE_MAIL_FROM`, checked to be a mailbox. `None`: the default of SPEC §17,
+    /// `default_mail_from` of the public URL's host, known only once the port is bound.
+    pub from: Option<String>,
+    /// `REALMGATE_MAIL_ATTEMPTS`: deliveries tried before a message is marked failed.
+    pub attempts: u32,
+    /// `REALMGATE_MAIL_RETRY_BASE`: the wait before the first retry; each later one doubles.
+    pub retry_base: Duration,
+    /// `REALMGATE_NEW_DEVICE_MAIL`: tell an account when a new browser signs in to it.
+    pub new_device: bool,
+    /// How long an SMTP server may take to answer each step. Not a setting (20 s); tests
+    /// shorten it to drive a server that hangs.
+    pub smtp_timeout: Duration,
+}
+
+/// SPEC §17: `Realmgate <no-reply@HOST>`, HOST the public URL's host, or `localhost` when that
+/// is an IP address (no mail domain is an IP address).
+pub fn default_mail_from(host: &str) -> String {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let host = if bare.parse::<IpAddr>().is_ok() {
+        "localhost"
+    } else {
+        host
+    };
+    format!("Realmgate <no-reply@{host}>")
+}
+
+/// `REALMGATE_LOG_FORMAT`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl LogFormat {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw.trim() {
+            "text" => Some(Self::Text),
+            "json" => Some(Self::Json),
+            _ => None,
+        }
+    }
+}
+
+/// What operators watch: the log's form and the metrics listener (SPEC §17).
+#[derive(Clone, Debug)]
+pub struct Observability {
+    pub log_format: LogFormat,
+    /// `REALMGATE_METRICS_BIND`: Prometheus `/metrics` on a listener of its own; off when unset.
+    pub metrics_bind: Option<SocketAddr>,
+}
+
 /// Where mail goes (`REALMGATE_MAIL`).
 #[derive(Clone, PartialEq, Eq)]
 pub enum MailSetting {
@@ -675,6 +731,38 @@ impl Config {
             Some(raw) => errors.or(parse_mail(raw.trim()), default_mail()),
         };
 
+        let mail_from = get("REALMGATE_MAIL_FROM").and_then(|raw| {
+            let raw = raw.trim().to_owned();
+            match raw.parse::<lettre::message::Mailbox>() {
+                Ok(_) if !raw.chars().any(char::is_control) => Some(raw),
+                _ => {
+                    errors.add(err(
+                        "REALMGATE_MAIL_FROM",
+                        "must be an address such as `Realmgate <no-reply@portal.example>`",
+                    ));
+                    None
+                }
+            }
+        });
+        let log_format = match get("REALMGATE_LOG_FORMAT") {
+            None => LogFormat::Text,
+            Some(raw) => LogFormat::parse(&raw).unwrap_or_else(|| {
+                errors.add(err("REALMGATE_LOG_FORMAT", "must be `text` or `json`"));
+                LogFormat::Text
+            }),
+        };
+        let metrics_bind = get("REALMGATE_METRICS_BIND").and_then(|raw| {
+            errors.or(
+                raw.trim().parse().map(Some).map_err(|_| {
+                    err(
+                        "REALMGATE_METRICS_BIND",
+                        "must be an address such as 127.0.0.1:9090",
+                    )
+                }),
+                None,
+            )
+        });
+
         let lockout = LockoutPolicy {
             max_failures: count("REALMGATE_LOGIN_MAX_FAILURES", 5),
             ip_max_failures: count("REALMGATE_IP_MAX_FAILURES", 50),
@@ -741,7 +829,14 @@ impl Config {
             reset: Reset {
                 token_ttl: duration("REALMGATE_RESET_TOKEN_TTL", "1h"),
             },
-            mail,
+            mail: MailSettings {
+                transport: mail,
+                from: mail_from,
+                attempts: count("REALMGATE_MAIL_ATTEMPTS", 8),
+                retry_base: duration("REALMGATE_MAIL_RETRY_BASE", "30s"),
+                new_device: flag("REALMGATE_NEW_DEVICE_MAIL", true),
+                smtp_timeout: Duration::from_secs(20),
+            },
             housekeeping: Housekeeping {
                 cleanup_interval: duration("REALMGATE_CLEANUP_INTERVAL", "5m"),
                 retention: duration("REALMGATE_RETENTION", "365d"),
@@ -757,6 +852,10 @@ impl Config {
                 reauth: duration("REALMGATE_ADMIN_REAUTH", "10m"),
                 two_factor_required,
                 two_factor_pending_ttl: duration("REALMGATE_2FA_PENDING_TTL", "5m"),
+            },
+            observability: Observability {
+                log_format,
+                metrics_bind,
             },
         };
         (config, errors.0.into_inner())
@@ -886,7 +985,7 @@ mod tests {
         assert!(!c.cookie.secure);
         assert!(c.cookie.key.generated());
         assert_eq!(c.cookie.key.as_bytes().len(), 64);
-        assert_eq!(c.mail, MailSetting::File("mail-outbox".into()));
+        assert_eq!(c.mail.transport, MailSetting::File("mail-outbox".into()));
         assert_eq!(c.cookie.remember_me, Duration::from_secs(14 * 86400));
         assert_eq!(c.reset.token_ttl, Duration::from_secs(3600));
         assert!(c.signup.enabled);
@@ -1050,5 +1149,29 @@ mod tests {
         );
         assert_eq!(split_authority("evil.example:x", 80), None);
         assert_eq!(split_authority("a b", 80), None);
+    }
+
+    #[test]
+    fn the_default_sender_is_the_public_host_or_localhost() {
+        assert_eq!(
+            default_mail_from("portal.example"),
+            "Realmgate <no-reply@portal.example>"
+        );
+        assert_eq!(
+            default_mail_from("127.0.0.1"),
+            "Realmgate <no-reply@localhost>"
+        );
+        assert_eq!(default_mail_from("[::1]"), "Realmgate <no-reply@localhost>");
+        let (c, errors) = Config::parse(|k| {
+            (k == "REALMGATE_MAIL_FROM").then(|| "Ops <ops@portal.example>".to_owned())
+        });
+        assert!(errors.is_empty());
+        assert_eq!(c.mail.from.as_deref(), Some("Ops <ops@portal.example>"));
+        for bad in ["no-reply", "a@b@c", "Realmgate <no-reply@x>\nBcc: y@z"] {
+            let (_, errors) =
+                Config::parse(|k| (k == "REALMGATE_MAIL_FROM").then(|| bad.to_owned()));
+            assert_eq!(errors.len(), 1, "{bad}");
+            assert_eq!(errors[0].setting, "REALMGATE_MAIL_FROM");
+        }
     }
 }

@@ -30,14 +30,31 @@ fn derived_key(master: &[u8], label: &str) -> [u8; 32] {
     key
 }
 
-const TOTP_LABEL: &str = "realmgate second-factor secret v1";
+/// What a sealed value is for; each has its own derived key, so one kind can never be opened
+/// as another.
+#[derive(Clone, Copy, Debug)]
+pub enum Sealed {
+    /// A second factor's TOTP secret (SPEC §15).
+    SecondFactor,
+    /// An outbox row's payload: a message with its link, or a sign-up's password (SPEC §17).
+    Outbox,
+}
 
-/// Seals a second-factor secret for storage: AES-256-GCM with a random nonce, base64 of
-/// nonce and ciphertext.
-pub fn seal(master: &[u8], plaintext: &[u8]) -> Option<String> {
+impl Sealed {
+    fn label(self) -> &'static str {
+        match self {
+            Sealed::SecondFactor => "realmgate second-factor secret v1",
+            Sealed::Outbox => "realmgate outbox payload v1",
+        }
+    }
+}
+
+/// Seals a secret for storage: AES-256-GCM with a random nonce, base64 of nonce and
+/// ciphertext.
+pub fn seal(master: &[u8], purpose: Sealed, plaintext: &[u8]) -> Option<String> {
     use aes_gcm::aead::Aead as _;
     use aes_gcm::KeyInit as _;
-    let cipher = aes_gcm::Aes256Gcm::new(&derived_key(master, TOTP_LABEL).into());
+    let cipher = aes_gcm::Aes256Gcm::new(&derived_key(master, purpose.label()).into());
     let nonce = random_bytes::<12>();
     let sealed = cipher.encrypt(&nonce.into(), plaintext).ok()?;
     let mut out = nonce.to_vec();
@@ -46,7 +63,7 @@ pub fn seal(master: &[u8], plaintext: &[u8]) -> Option<String> {
 }
 
 /// Opens what `seal` made with the same key; `None` for anything else.
-pub fn open(master: &[u8], sealed: &str) -> Option<Vec<u8>> {
+pub fn open(master: &[u8], purpose: Sealed, sealed: &str) -> Option<Vec<u8>> {
     use aes_gcm::aead::Aead as _;
     use aes_gcm::KeyInit as _;
     let raw = base64::engine::general_purpose::STANDARD_NO_PAD
@@ -56,7 +73,7 @@ pub fn open(master: &[u8], sealed: &str) -> Option<Vec<u8>> {
         return None;
     }
     let (nonce, body) = raw.split_at(12);
-    let cipher = aes_gcm::Aes256Gcm::new(&derived_key(master, TOTP_LABEL).into());
+    let cipher = aes_gcm::Aes256Gcm::new(&derived_key(master, purpose.label()).into());
     cipher.decrypt(aes_gcm::Nonce::from_slice(nonce), body).ok()
 }
 
@@ -84,20 +101,32 @@ mod tests {
     #[test]
     fn sealed_secrets_open_with_their_key_only() {
         let key = [7u8; 64];
-        let sealed = seal(&key, b"a totp secret").unwrap();
+        let two = Sealed::SecondFactor;
+        let sealed = seal(&key, two, b"a totp secret").unwrap();
         assert!(!sealed.contains("totp"));
-        assert_eq!(open(&key, &sealed).as_deref(), Some(&b"a totp secret"[..]));
+        assert_eq!(
+            open(&key, two, &sealed).as_deref(),
+            Some(&b"a totp secret"[..])
+        );
         assert_ne!(
-            seal(&key, b"a totp secret").unwrap(),
+            seal(&key, two, b"a totp secret").unwrap(),
             sealed,
             "a fresh nonce each time"
         );
-        assert_eq!(open(&[8u8; 64], &sealed), None);
+        assert_eq!(open(&[8u8; 64], two, &sealed), None);
+        assert_eq!(
+            open(&key, Sealed::Outbox, &sealed),
+            None,
+            "one purpose's key only"
+        );
         let mut tampered = sealed.into_bytes();
         let last = tampered.len() - 2;
         tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
-        assert_eq!(open(&key, std::str::from_utf8(&tampered).unwrap()), None);
-        assert_eq!(open(&key, "not base64!"), None);
+        assert_eq!(
+            open(&key, two, std::str::from_utf8(&tampered).unwrap()),
+            None
+        );
+        assert_eq!(open(&key, two, "not base64!"), None);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! What the audit tables record: why a session ended and what abnormal thing happened, each
+//! What the audit tables record: why a session ended, what abnormal thing happened and what an
+//! admin did, each
 //! variant with the SPEC's string (§10).
 
 text_enum! {
@@ -48,6 +49,24 @@ text_enum! {
         TwoFactorFailed => "two_factor_failed",
         RecoveryCodeUsed => "recovery_code_used",
         TwoFactorReset => "two_factor_reset",
+    }
+}
+
+text_enum! {
+    /// SPEC §17: what an `admin_actions` row records.
+    pub enum AdminActionKind {
+        CreateAccount => "create_account",
+        Deactivate => "deactivate",
+        Activate => "activate",
+        Unlock => "unlock",
+        LogoutEverywhere => "logout_everywhere",
+        SendReset => "send_reset",
+        RevokeSession => "revoke_session",
+        Reset2fa => "reset_2fa",
+        CreateOrganisation => "create_organisation",
+        DeactivateOrganisation => "deactivate_organisation",
+        ActivateOrganisation => "activate_organisation",
+        SessionsClear => "sessions_clear",
     }
 }
 

@@ -16,8 +16,8 @@ use actix_web::{web, App, HttpResponse, HttpServer, ResponseError as _};
 
 use crate::app::auth::password::Hasher;
 use crate::app::error::AppError;
-use crate::app::jobs::{JobContext, Jobs};
-use crate::app::mail::Mailer;
+use crate::app::mail::Transport;
+use crate::app::outbox::{Outbox, WorkerContext, Writer};
 use crate::app::services::Services;
 use crate::db::{self, Pool};
 use crate::domain::clock::Clock;
@@ -91,16 +91,23 @@ impl AppState {
                 })?
                 .id
         };
-        let mailer = Mailer::start(&config.mail)?;
-        let jobs = Jobs::start(JobContext {
+        let mail_from = config
+            .mail
+            .from
+            .clone()
+            .unwrap_or_else(|| crate::domain::config::default_mail_from(&public_url.host));
+        let writer = Writer::new(config.cookie.key.as_bytes(), &public_url.origin());
+        let outbox = Outbox::start(WorkerContext {
             signup_organisation,
             pool: pool.clone(),
             clock: clock.clone(),
             hasher: hasher.clone(),
-            mailer: mailer.clone(),
-            public_origin: public_url.origin(),
+            transport: Transport::new(&config.mail, &mail_from)?,
+            writer: writer.clone(),
             reset_ttl: config.reset.token_ttl,
             incidents_per_ip: config.lockout.incidents_per_ip,
+            attempts: config.mail.attempts,
+            retry_base: config.mail.retry_base,
         })?;
         Ok(Self {
             services: Services {
@@ -108,8 +115,9 @@ impl AppState {
                 pool,
                 hasher,
                 clock,
-                mailer,
-                jobs,
+                writer,
+                outbox,
+                mail_from,
             },
             public_url,
             allowed_hosts,

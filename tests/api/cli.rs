@@ -399,7 +399,7 @@ fn check_reports_each_problem_and_fails_on_errors() {
             ("REALMGATE_ENV", "production"),
             ("REALMGATE_SECRET_KEY", &key),
             ("REALMGATE_PUBLIC_URL", "https://portal.example"),
-            ("REALMGATE_MAIL", "smtp://mail.example:25"),
+            ("REALMGATE_MAIL", "smtps://mail.example:465"),
         ],
     );
     assert!(!ok);

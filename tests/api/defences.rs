@@ -68,6 +68,7 @@ async fn restart_with_clearing_signs_everyone_out_and_without_keeps_them() {
         &mut app.db(),
         None,
         LogoutReason::ServerRestart,
+        false,
         app.clock.now(),
     )
     .unwrap();

@@ -6,13 +6,13 @@
 use std::path::{Path, PathBuf};
 
 const LAYERS: [&str; 4] = ["domain", "db", "app", "web"];
-const WEB_CRATES: [&str; 6] = [
+/// askama is not one: it renders the web's pages and the app's mail (`app::mail`) alike.
+const WEB_CRATES: [&str; 5] = [
     "actix_web",
     "actix_session",
     "actix_identity",
     "actix_http",
     "actix_router",
-    "askama",
 ];
 
 fn layer_of(name: &str) -> Option<usize> {

@@ -212,6 +212,7 @@ mod tests {
         ClientInfo {
             ip: ip.parse().unwrap(),
             user_agent: ua.into(),
+            request_id: None,
         }
     }
 

@@ -132,6 +132,13 @@ pub async fn change<R: RealmKind>(
     let (changing, id) = (signed.account.clone(), session_id.clone());
     let now = state.clock.now();
     let audit_client = client.clone();
+    let notice = Mail::password_notice(
+        &signed.account.email,
+        "changed",
+        now,
+        &client.ip.to_string(),
+    )?;
+    let writer = state.writer.clone();
     let rotation = db::block(&state.pool, move |conn| {
         let change = PasswordChange {
             session_id: &id,
@@ -145,6 +152,7 @@ pub async fn change<R: RealmKind>(
             conn,
             &change,
             &audit_client,
+            (&writer, &notice),
             floods,
             now,
         )?)
@@ -160,12 +168,7 @@ pub async fn change<R: RealmKind>(
             SESSION_ENDED,
         );
     };
-    state.mailer.send(Mail::password_notice(
-        &signed.account.email,
-        "changed",
-        now,
-        &client.ip.to_string(),
-    ));
+    state.outbox.wake();
     FlashMessage::success(CHANGED).send();
     let mut res = see_other(realm.home_path());
     held::apply(&rotation, &req, &session, &mut res, &state.config.cookie)?;

@@ -8,7 +8,6 @@ use serde::Deserialize;
 
 use super::{html, see_other};
 use crate::app::error::{AppError, AppResult};
-use crate::app::jobs::Job;
 use crate::db::rates::{self, RateKind};
 use crate::db::{self, accounts, tokens};
 use crate::domain::client::ClientInfo;
@@ -133,21 +132,24 @@ pub async fn submit(
         Ok(p) => p,
         Err(message) => return refuse(&message),
     };
+    // SECURITY: the same answer, at once, for a new and an existing address: the request
+    // writes one outbox row either way, in the transaction that counts it, and the worker
+    // does the rest (a link or a notice, only to the mailbox). SPEC §8, §17.
+    let writer = state.writer.clone();
     let allowed = db::block(&state.pool, move |conn| {
-        Ok(conn
-            .write_transaction(|conn| rates::hit(conn, RateKind::SignupPerIp, &ip, limit, now))?)
+        Ok(conn.write_transaction(|conn| {
+            if !rates::hit(conn, RateKind::SignupPerIp, &ip, limit, now)? {
+                return Ok::<_, diesel::result::Error>(false);
+            }
+            writer.sign_up(conn, &email, &name, &password, now)?;
+            Ok(true)
+        })?)
     })
     .await?;
     if !allowed {
         return Err(too_many());
     }
-    // SECURITY: the same answer, at once, for a new and an existing address; the difference
-    // (a link or a notice) goes only to the mailbox.
-    state.jobs.submit(Job::SignUp {
-        email,
-        name,
-        password,
-    });
+    state.outbox.wake();
     let page = NoticePage {
         chrome: Chrome::anonymous(),
         heading: "Check your email",

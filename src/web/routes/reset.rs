@@ -11,7 +11,6 @@ use super::register::checked_password;
 use super::{html, see_other};
 use crate::app::account;
 use crate::app::error::{AppError, AppResult};
-use crate::app::jobs::Job;
 use crate::app::mail::Mail;
 use crate::db::rates::{self, RateKind};
 use crate::db::tokens::{self, Purpose};
@@ -115,30 +114,34 @@ pub async fn request(
             None,
         );
     };
-    // SECURITY: look-up, rate limits, token and mail all happen on the job thread, so this
-    // answer is the same, and as fast, for every well-formed address.
-    // The per-network limit is counted here, in one write transaction, so a burst cannot
-    // fill the job queue ahead of the count; it is per network, so the answer still says
-    // nothing about the address. Over it, nothing is queued and the answer is unchanged.
+    // SECURITY: look-up, rate limits, token and mail all happen in the outbox worker, so this
+    // answer is the same, and as fast, for every well-formed address: the request writes one
+    // outbox row, in the transaction that counts the per-network limit (SPEC §8, §17). That
+    // limit is per network, so the answer still says nothing about the address. Over it,
+    // nothing is written and the answer is unchanged.
     let ip = crate::domain::client::rate_key(client.ip);
     let now = state.clock.now();
+    let writer = state.writer.clone();
     let open = db::block(&state.pool, move |conn| {
         Ok(conn.write_transaction(|conn| {
-            rates::hit(
+            let open = rates::hit(
                 conn,
                 RateKind::ResetRequestPerIp,
                 &ip,
-                crate::app::jobs::RESET_REQUESTS_PER_IP,
+                crate::app::outbox::RESET_REQUESTS_PER_IP,
                 now,
-            )
+            )?;
+            if open {
+                writer.reset_request(conn, &email, &client, now)?;
+            }
+            Ok::<_, diesel::result::Error>(open)
         })?)
     })
     .await?;
-    if !open {
-        log::warn!(target: "security", "reset requests from a network over the hourly limit");
-    }
     if open {
-        state.jobs.submit(Job::ResetRequest { email, client });
+        state.outbox.wake();
+    } else {
+        log::warn!(target: "security", "reset requests from a network over the hourly limit");
     }
     request_page(
         &session,
@@ -247,13 +250,15 @@ pub async fn confirm(
     let floods = state.config.lockout.incidents_per_ip;
     let resetting = account.clone();
     let audit_client = client.clone();
+    let notice = Mail::password_notice(&account.email, "reset", now, &client.ip.to_string())?;
+    let writer = state.writer.clone();
     let done = db::block(&state.pool, move |conn| {
         Ok(account::complete_reset(
             conn,
-            &token,
             &resetting,
-            &hash,
+            (&token, &hash),
             &audit_client,
+            (&writer, &notice),
             floods,
             now,
         )?)
@@ -262,14 +267,9 @@ pub async fn confirm(
     if !done {
         return Err(invalid_link());
     }
+    state.outbox.wake();
     // Only the reset flow's own keys: anyone signed in to this browser stays signed in.
     session.remove(TOKEN_KEY);
-    state.mailer.send(Mail::password_notice(
-        &account.email,
-        "reset",
-        now,
-        &client.ip.to_string(),
-    ));
     FlashMessage::success(DONE).send();
     Ok(see_other("/login"))
 }

@@ -102,6 +102,7 @@ impl CsrfField for CreateForm {
 /// `POST /admin/organisations`: 303 to the list, or the list again with 400 and why.
 pub async fn create(
     req: HttpRequest,
+    client: ClientInfo,
     state: web::Data<AppState>,
     FreshAdmin { form, admin }: FreshAdmin<CreateForm>,
 ) -> AppResult<HttpResponse> {
@@ -118,10 +119,23 @@ pub async fn create(
     };
     let now = state.clock.now();
     let shown = slug.as_str().to_owned();
+    let route = format!("POST {}", req.path());
+    let (admin_id, floods) = (admin.account.id, state.config.lockout.incidents_per_ip);
     let created = db::block(&state.pool, move |conn| {
-        Ok(conn.write_transaction(|conn| {
-            organisations::create(conn, slug.as_str(), name.as_str(), now)
-        })?)
+        let by = Acting {
+            admin: admin_id,
+            scope: crate::domain::organisation::Scope::Platform,
+            client: &client,
+            floods,
+            route: &route,
+        };
+        Ok(admin::create_organisation(
+            conn,
+            Some(&by),
+            slug.as_str(),
+            name.as_str(),
+            now,
+        )?)
     })
     .await?;
     if created.is_none() {
@@ -133,7 +147,6 @@ pub async fn create(
         )
         .await;
     }
-    log::info!(target: "security", "admin {} created organisation {shown}", admin.account.id);
     FlashMessage::success(format!("Organisation {shown} created.")).send();
     Ok(see_other(LIST))
 }

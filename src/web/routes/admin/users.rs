@@ -9,9 +9,7 @@ use serde::Deserialize;
 use super::{page_number, FreshAdmin, Pager};
 use crate::app::admin::{self, ActionOutcome, AdminAction};
 use crate::app::error::{AppError, AppResult};
-use crate::app::mail::Mail;
 use crate::db::reports::{self, Window};
-use crate::db::tokens::{self, Purpose};
 use crate::db::{self, accounts, lockout, organisations, sessions};
 use crate::domain::client::{describe_device, ClientInfo};
 use crate::domain::ids::AccountId;
@@ -184,6 +182,7 @@ impl CsrfField for CreateForm {
 /// without one, it gets a reset link by mail. Either way it is confirmed.
 pub async fn create(
     req: HttpRequest,
+    client: ClientInfo,
     state: web::Data<AppState>,
     FreshAdmin { form, admin }: FreshAdmin<CreateForm>,
 ) -> AppResult<HttpResponse> {
@@ -255,49 +254,39 @@ pub async fn create(
     let ttl = state.config.reset.token_ttl;
     let is_admin = form.is_admin == "on";
     let new_email = email.clone();
+    let writer = state.writer.clone();
+    let route = format!("POST {}", req.path());
+    let (admin_id, floods) = (admin.account.id, state.config.lockout.incidents_per_ip);
     let created = db::block(&state.pool, move |conn| {
-        Ok(conn.write_transaction(|conn| {
-            if accounts::find_by_email(conn, &new_email)?.is_some() {
-                return Ok::<_, diesel::result::Error>(None);
-            }
-            let account = accounts::insert(
-                conn,
-                &accounts::NewAccount::new(new_email.as_str(), name.as_str(), &hash, now)
-                    .admin(is_admin)
-                    .platform_admin(platform_admin)
-                    .organisation(organisation)
-                    .confirmed(now)
-                    .must_change_password(with_password),
-            )?;
-            let token = if with_password {
-                None
-            } else {
-                Some(tokens::issue(
-                    conn,
-                    account.id,
-                    Purpose::Reset,
-                    now,
-                    crate::domain::clock::after(now, ttl),
-                )?)
-            };
-            Ok(Some(token))
-        })?)
+        let by = admin::Acting {
+            admin: admin_id,
+            scope,
+            client: &client,
+            floods,
+            route: &route,
+        };
+        let new = accounts::NewAccount::new(new_email.as_str(), name.as_str(), &hash, now)
+            .admin(is_admin)
+            .platform_admin(platform_admin)
+            .organisation(organisation)
+            .confirmed(now)
+            .must_change_password(with_password);
+        let invite = (!with_password).then_some((&writer, ttl));
+        Ok(admin::create_account(
+            conn,
+            Some(&by),
+            (&new_email, &new),
+            invite,
+            now,
+        )?)
     })
     .await?;
-    let Some(token) = created else {
+    if created.is_none() {
         return refuse("An account with that email already exists.");
-    };
-    if let Some(token) = token {
-        state
-            .mailer
-            .send(reset_mail(&state, email.as_str(), token.expose(), true));
     }
+    state.outbox.wake();
     FlashMessage::success(format!("Account {email} created.")).send();
     Ok(see_other(LIST))
-}
-
-fn reset_mail(state: &AppState, to: &str, token: &str, welcome: bool) -> Mail {
-    Mail::reset_by_admin(to, &state.public_url.origin(), token, welcome)
 }
 
 /// `{id}/{action}` of `/admin/users/{id}/{action}`. An id that is not a number, or an action
@@ -339,6 +328,7 @@ pub async fn act(
     let route = format!("POST {}", req.path());
     let scope = super::scope_of(&signed.account);
     let (admin_id, floods) = (signed.account.id, state.config.lockout.incidents_per_ip);
+    let writer = state.writer.clone();
     let outcome = db::block(&state.pool, move |conn| {
         let by = admin::Acting {
             admin: admin_id,
@@ -347,7 +337,7 @@ pub async fn act(
             floods,
             route: &route,
         };
-        Ok(admin::act(conn, &by, action, id, ttl, now)?)
+        Ok(admin::act(conn, &by, action, id, (&writer, ttl), now)?)
     })
     .await?;
     match outcome {
@@ -359,18 +349,8 @@ pub async fn act(
             .send();
             Ok(see_other(LIST))
         }
-        ActionOutcome::Done { email, reset } => {
-            if let Some(token) = reset {
-                state
-                    .mailer
-                    .send(reset_mail(&state, &email, token.expose(), false));
-            }
-            log::info!(
-                target: "security",
-                "admin {} did {} on account {id}",
-                signed.account.id,
-                action.as_str()
-            );
+        ActionOutcome::Done { email } => {
+            state.outbox.wake();
             FlashMessage::success(action.done(&email)).send();
             Ok(see_other(LIST))
         }
