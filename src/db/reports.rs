@@ -488,6 +488,8 @@ pub struct Overview {
     pub sign_outs: i64,
     /// Per day, oldest first: (day, sign-ins, sign-outs, incidents).
     pub days: Vec<(NaiveDate, i64, i64, i64)>,
+    /// The outbox's `(pending, failed)`, for a platform admin only: it is the whole portal's.
+    pub outbox: Option<(i64, i64)>,
 }
 
 pub fn overview(conn: &mut Conn, scope: Scope, now: NaiveDateTime) -> QueryResult<Overview> {
@@ -571,5 +573,9 @@ pub fn overview(conn: &mut Conn, scope: Scope, now: NaiveDateTime) -> QueryResul
         incidents_critical: severity(conn, Severity::Critical)?,
         sign_outs: sign_outs(conn)?,
         days,
+        outbox: match scope {
+            Scope::Platform => Some(super::outbox::counts(conn)?),
+            Scope::Organisation(_) => None,
+        },
     })
 }

@@ -143,6 +143,8 @@ pub struct AdminDashboardPage<'a> {
     pub incidents_warning: i64,
     pub incidents_critical: i64,
     pub sign_outs: i64,
+    /// The outbox's `(pending, failed)`; a platform admin's dashboard only.
+    pub outbox: Option<(i64, i64)>,
     /// Built from numbers and fixed labels only (`routes::admin::chart`), so `|safe` is sound.
     pub chart_svg: String,
 }

@@ -23,6 +23,7 @@ mod http_edge;
 mod instances;
 mod layers;
 mod lockout;
+mod mail_outbox;
 mod organisations;
 #[path = "../common/outbox.rs"]
 mod outbox;
@@ -32,4 +33,6 @@ mod reset;
 mod sessions_page;
 mod sign_in;
 mod signup;
+#[path = "../common/smtp.rs"]
+mod smtp;
 mod two_factor;

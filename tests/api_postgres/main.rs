@@ -40,6 +40,8 @@ mod helpers;
 mod instances;
 #[path = "../api/lockout.rs"]
 mod lockout;
+#[path = "../api/mail_outbox.rs"]
+mod mail_outbox;
 #[path = "../common/nginx.rs"]
 mod nginx;
 #[path = "../api/organisations.rs"]
@@ -58,5 +60,7 @@ mod sessions_page;
 mod sign_in;
 #[path = "../api/signup.rs"]
 mod signup;
+#[path = "../common/smtp.rs"]
+mod smtp;
 #[path = "../api/two_factor.rs"]
 mod two_factor;

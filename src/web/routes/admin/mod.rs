@@ -102,6 +102,7 @@ pub async fn dashboard(
         incidents_warning: o.incidents_warning,
         incidents_critical: o.incidents_critical,
         sign_outs: o.sign_outs,
+        outbox: o.outbox,
         chart_svg: chart::svg(&o.days),
     };
     Ok(html(StatusCode::OK, templates::render(&page)?))
