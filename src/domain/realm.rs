@@ -166,6 +166,7 @@ impl BrowserRealm {
                 ("/admin/sessions", "Sessions"),
                 ("/admin/incidents", "Incidents"),
                 ("/admin/logouts", "Sign-outs"),
+                ("/admin/audit", "Audit"),
                 ("/admin/account/password", "Password"),
                 ("/admin/account/2fa", "Second factor"),
             ],

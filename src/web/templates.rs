@@ -4,6 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web_flash_messages::{IncomingFlashMessages, Level};
 use askama::Template;
 
+use crate::db::reports::Actor;
 use crate::domain::ids::{AccountId, SessionId};
 use crate::domain::realm::Realm;
 
@@ -232,8 +233,10 @@ pub struct AdminOrganisationsPage<'a> {
 
 /// The filters an audit list was asked for, shown back in its form.
 pub struct AuditShown {
-    /// Incident kind, or logout reason.
+    /// Incident kind, logout reason, or audited action.
     pub kind: String,
+    /// The admin audit's acting admin (id or email).
+    pub actor: String,
     pub severity: String,
     pub realm: String,
     pub account: String,
@@ -261,6 +264,17 @@ pub struct AdminLogoutsPage {
     pub chrome: Chrome,
     pub shown: AuditShown,
     pub rows: Vec<crate::db::reports::LogoutRow>,
+    pub pager: crate::web::routes::admin::Pager,
+    pub csv_href: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_audit.html")]
+pub struct AdminAuditPage {
+    pub chrome: Chrome,
+    pub shown: AuditShown,
+    pub rows: Vec<crate::db::reports::AdminActionEntry>,
+    pub actions: [crate::domain::events::AdminActionKind; 12],
     pub pager: crate::web::routes::admin::Pager,
     pub csv_href: String,
 }

@@ -610,3 +610,253 @@ fn reset_2fa_removes_the_factor_and_ends_every_session() {
     let (ok, _, err) = run(&db, &["reset-2fa", "--email", "nobody@example.com"], &[]);
     assert!(!ok && err.contains("no account"), "{err}");
 }
+
+/// SPEC §17: every command-line change writes its audit row, with no actor and no address.
+#[test]
+fn command_line_changes_write_audit_rows() {
+    use diesel::prelude::*;
+    use realmgate::db::schema::admin_actions as aa;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("audit.db").to_str().unwrap().to_owned();
+    let (ok, _, err) = run(
+        &db,
+        &["orgs", "create", "--slug", "acme", "--name", "Acme"],
+        &[],
+    );
+    assert!(ok, "{err}");
+    let mut child = realmgate(&db)
+        .args(["create-user", "--email", "ada@example.com", "--name", "Ada"])
+        .args(["--org", "acme", "--password-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"correct horse battery staple\n")
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let (ok, _, err) = run(&db, &["reset-2fa", "--email", "ada@example.com"], &[]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = run(&db, &["sessions", "clear", "--realm", "user"], &[]);
+    assert!(ok, "{err}");
+    let pool = realmgate::db::connect(&db).unwrap();
+    type Row = (
+        Option<i32>,
+        String,
+        Option<i32>,
+        Option<i32>,
+        Option<String>,
+        Option<String>,
+    );
+    let rows: Vec<Row> = aa::table
+        .order(aa::id)
+        .select((
+            aa::actor_account_id,
+            aa::action,
+            aa::target_account_id,
+            aa::organisation_id,
+            aa::ip,
+            aa::details,
+        ))
+        .load(&mut pool.get().unwrap())
+        .unwrap();
+    let actions: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "create_organisation",
+            "create_account",
+            "reset_2fa",
+            "sessions_clear"
+        ]
+    );
+    for row in &rows {
+        assert_eq!((row.0, row.4.as_deref()), (None, None), "{row:?}");
+        assert!(
+            row.5
+                .as_deref()
+                .is_some_and(|d| d.starts_with("realmgate ")),
+            "{row:?}"
+        );
+    }
+    assert_eq!(rows[1].2, Some(1), "the account made");
+    assert_eq!(rows[0].3, rows[1].3, "both in acme");
+    assert!(
+        rows[3].5.as_deref().unwrap().contains("realm=user"),
+        "{rows:?}"
+    );
+}
+
+/// `backup` copies a database while a server writes to it, never overwrites, and says what is
+/// wrong with a folder it cannot write to.
+#[test]
+fn backup_copies_a_live_database_and_never_overwrites() {
+    use diesel::prelude::*;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("live.db").to_str().unwrap().to_owned();
+    let mut server = realmgate(&db)
+        .env("REALMGATE_BIND", "127.0.0.1:0")
+        .env("REALMGATE_MAIL", "log")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = BufReader::new(server.stdout.take().unwrap());
+    let mut port = 0;
+    for line in out.lines() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("Realmgate is serving on http://127.0.0.1:") {
+            port = rest.trim_end_matches('/').parse().unwrap();
+            break;
+        }
+    }
+    assert_ne!(port, 0);
+    // Writes going on while the copy is made: sign-in attempts through the live server.
+    let writer = std::thread::spawn(move || {
+        for i in 0..30 {
+            let body = format!("email=nobody{i}%40example.com&password=x&csrf_token=x");
+            let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+            let _ = write!(
+                stream,
+                "POST /login HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let mut sink = String::new();
+            let _ = stream.read_to_string(&mut sink);
+        }
+    });
+    let copy = dir.path().join("copy.db");
+    let copy_s = copy.to_str().unwrap().to_owned();
+    let (ok, out, err) = run(&db, &["backup", &copy_s], &[]);
+    writer.join().unwrap();
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("integrity check ok"), "{out}");
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(&copy).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the copy holds password hashes");
+    // The copy opens, holds the bootstrap admin, and is a database of this version.
+    let mut conn = diesel::SqliteConnection::establish(&copy_s).unwrap();
+    let admins: i64 = realmgate::db::schema::accounts::table
+        .filter(realmgate::db::schema::accounts::is_admin.eq(true))
+        .count()
+        .get_result(&mut conn)
+        .unwrap();
+    assert_eq!(admins, 1);
+    // Never over an existing file, the copy just made included.
+    let before = std::fs::read(&copy).unwrap();
+    let (ok, _, err) = run(&db, &["backup", &copy_s], &[]);
+    assert!(!ok);
+    assert!(err.contains("already exists"), "{err}");
+    assert_eq!(std::fs::read(&copy).unwrap(), before);
+    // A folder that does not exist: a clear error, nothing left behind.
+    let nowhere = dir.path().join("no/such/folder/x.db");
+    let (ok, _, err) = run(&db, &["backup", nowhere.to_str().unwrap()], &[]);
+    assert!(!ok);
+    assert!(err.contains("cannot create"), "{err}");
+    // On PostgreSQL it says what to use instead.
+    let (ok, _, err) = run(
+        "postgres://nobody@127.0.0.1:1/none",
+        &["backup", dir.path().join("pg.db").to_str().unwrap()],
+        &[("REALMGATE_SECRET_KEY", &"ab".repeat(64))],
+    );
+    assert!(!ok);
+    assert!(err.contains("pg_dump"), "{err}");
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+#[test]
+fn outbox_lists_pending_and_failed_without_links() {
+    use diesel::prelude::*;
+    use realmgate::db::schema::outbox as ob;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ob.db").to_str().unwrap().to_owned();
+    let (ok, out, _) = run(&db, &["outbox"], &[]);
+    assert!(ok);
+    assert_eq!(out, "No pending or failed messages.\n");
+    let pool = realmgate::db::connect(&db).unwrap();
+    let writer = realmgate::app::outbox::Writer::new(&[9u8; 64], "https://portal.example");
+    let mail = realmgate::app::mail::Mail::reset_requested(
+        "ann@example.com",
+        "https://portal.example",
+        "SECRET-TOKEN-abcdef",
+        Duration::from_secs(3600),
+    )
+    .unwrap();
+    let now = chrono::Utc::now().naive_utc();
+    writer.mail(&mut pool.get().unwrap(), &mail, now).unwrap();
+    writer.mail(&mut pool.get().unwrap(), &mail, now).unwrap();
+    diesel::update(ob::table.filter(ob::id.eq(2)))
+        .set((
+            ob::state.eq("failed"),
+            ob::payload.eq(None::<String>),
+            ob::last_error.eq("SMTP: permanent error (550): no such mailbox"),
+        ))
+        .execute(&mut pool.get().unwrap())
+        .unwrap();
+    let (ok, out, _) = run(&db, &["outbox"], &[]);
+    assert!(ok);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(lines[0].starts_with("1\tpending\tmail\tann@example.com\tReset your Realmgate password\t0 attempt(s)\tnext try "), "{out}");
+    assert!(
+        lines[1].starts_with("2\tfailed\tmail\tann@example.com"),
+        "{out}"
+    );
+    assert!(
+        lines[1].ends_with("SMTP: permanent error (550): no such mailbox"),
+        "{out}"
+    );
+    assert!(!out.contains("SECRET-TOKEN"), "{out}");
+    assert!(!out.contains("/password/reset/"), "{out}");
+}
+
+#[test]
+fn mail_test_sends_one_message_and_says_what_happened() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("mt.db").to_str().unwrap().to_owned();
+    let outbox = dir.path().join("out");
+    let mail = format!("file:{}", outbox.display());
+    let (ok, out, err) = run(
+        &db,
+        &["mail-test", "--to", "ops@example.com"],
+        &[
+            ("REALMGATE_MAIL", &mail),
+            ("REALMGATE_PUBLIC_URL", "https://portal.example"),
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("from Realmgate <no-reply@portal.example> to ops@example.com"),
+        "{out}"
+    );
+    assert!(out.contains("Sent"), "{out}");
+    let files: Vec<_> = std::fs::read_dir(&outbox).unwrap().collect();
+    assert_eq!(files.len(), 1);
+    // An SMTP server nobody answers at: a clear failure naming the mailer, not its password.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let smtp = format!("smtp://mailer:s3cret-pass@127.0.0.1:{port}");
+    let (ok, out, err) = run(
+        &db,
+        &["mail-test", "--to", "ops@example.com"],
+        &[("REALMGATE_MAIL", &smtp)],
+    );
+    assert!(!ok);
+    assert!(
+        out.contains(&format!("through smtp://127.0.0.1:{port}")),
+        "{out}"
+    );
+    assert!(err.contains("the message was not sent"), "{err}");
+    assert!(
+        !out.contains("s3cret") && !err.contains("s3cret"),
+        "{out}{err}"
+    );
+    let (ok, _, err) = run(&db, &["mail-test", "--to", "not-an-address"], &[]);
+    assert!(!ok && err.contains("--to"), "{err}");
+}

@@ -114,7 +114,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(platform_only(web::post().to(admin::organisation_action))),
             )
             .service(web::resource("/incidents").route(admin_only(web::get().to(admin::incidents))))
-            .service(web::resource("/logouts").route(admin_only(web::get().to(admin::logouts)))),
+            .service(web::resource("/logouts").route(admin_only(web::get().to(admin::logouts))))
+            .service(
+                web::resource("/audit").route(admin_only(web::get().to(admin::admin_actions))),
+            ),
     )
     .service(web::resource("/healthz").route(web::get().to(health::healthz)))
     .service(web::resource("/static/{file}").route(web::get().to(assets::serve)))

@@ -1,5 +1,6 @@
-//! `/admin/incidents` and `/admin/logouts`: filtered, paginated, newest first, and as CSV with
-//! `format=csv`. One handler serves both; `AuditList` says what differs.
+//! `/admin/incidents`, `/admin/logouts` and `/admin/audit` (SPEC §17): filtered, paginated,
+//! newest first, and as CSV with `format=csv`. One handler serves all three; `AuditList` says
+//! what differs.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
@@ -7,14 +8,19 @@ use serde::Deserialize;
 
 use super::{date, empty_to_none, page_number, Pager};
 use crate::app::error::{AppError, AppResult};
-use crate::db::reports::{self, Filters, IncidentRow, LogoutRow, Paged, Reach, Window};
+use crate::db::reports::{
+    self, Actor, AdminActionEntry, Filters, IncidentRow, LogoutRow, Paged, Reach, Window,
+};
 use crate::db::{self, Conn};
+use crate::domain::events::AdminActionKind;
 use crate::domain::organisation::Scope;
 use crate::web::realm::AdminRealm;
 use crate::web::routes::csv;
 use crate::web::routes::{html, SignedPage};
 use crate::web::startup::AppState;
-use crate::web::templates::{self, AdminIncidentsPage, AdminLogoutsPage, AuditShown, Chrome};
+use crate::web::templates::{
+    self, AdminAuditPage, AdminIncidentsPage, AdminLogoutsPage, AuditShown, Chrome,
+};
 
 const TIME: &str = "%Y-%m-%d %H:%M:%S";
 
@@ -22,6 +28,8 @@ const TIME: &str = "%Y-%m-%d %H:%M:%S";
 pub struct AuditQuery {
     kind: Option<String>,
     reason: Option<String>,
+    action: Option<String>,
+    actor: Option<String>,
     severity: Option<String>,
     realm: Option<String>,
     account: Option<String>,
@@ -47,10 +55,9 @@ trait AuditList: Sized + Send + 'static {
     const PATH: &'static str;
     const CSV_FILE: &'static str;
     const CSV_HEADER: &'static [&'static str];
-    /// The query parameter that filters by kind: `kind` for incidents, `reason` for sign-outs.
-    const KIND: &'static str;
-    /// Whether the list filters by severity.
-    const SEVERITY: bool;
+    /// The filters of its form, in the form's order: the first filters by kind (`kind` for
+    /// incidents, `reason` for sign-outs, `action` for the admin audit).
+    const FILTERS: &'static [&'static str];
 
     fn kind(query: &AuditQuery) -> &Option<String>;
     fn load(
@@ -85,8 +92,15 @@ impl AuditList for IncidentRow {
         "details",
         "organisation",
     ];
-    const KIND: &'static str = "kind";
-    const SEVERITY: bool = true;
+    const FILTERS: &'static [&'static str] = &[
+        "kind",
+        "severity",
+        "realm",
+        "account",
+        "organisation",
+        "from",
+        "to",
+    ];
 
     fn kind(query: &AuditQuery) -> &Option<String> {
         &query.kind
@@ -148,8 +162,8 @@ impl AuditList for LogoutRow {
         "user_agent",
         "organisation",
     ];
-    const KIND: &'static str = "reason";
-    const SEVERITY: bool = false;
+    const FILTERS: &'static [&'static str] =
+        &["reason", "realm", "account", "organisation", "from", "to"];
 
     fn kind(query: &AuditQuery) -> &Option<String> {
         &query.reason
@@ -193,6 +207,88 @@ impl AuditList for LogoutRow {
             csv_href,
         })
     }
+}
+
+impl AuditList for AdminActionEntry {
+    const PATH: &'static str = "/admin/audit";
+    const CSV_FILE: &'static str = "admin-audit.csv";
+    const CSV_HEADER: &'static [&'static str] = &[
+        "id",
+        "created_at",
+        "action",
+        "actor_account_id",
+        "target_account_id",
+        "target_session_id",
+        "organisation",
+        "ip",
+        "user_agent",
+        "details",
+    ];
+    const FILTERS: &'static [&'static str] =
+        &["action", "actor", "account", "organisation", "from", "to"];
+
+    fn kind(query: &AuditQuery) -> &Option<String> {
+        &query.action
+    }
+
+    fn load(
+        conn: &mut Conn,
+        reach: Reach,
+        f: &Filters,
+        window: Window,
+    ) -> diesel::QueryResult<Paged<Self>> {
+        reports::admin_actions(conn, reach, f, window)
+    }
+
+    fn csv_row(self) -> Vec<String> {
+        let actor = match self.actor() {
+            Actor::Admin(id) => id.to_string(),
+            Actor::PlatformAdmin => "platform admin".to_owned(),
+            Actor::CommandLine => "command line".to_owned(),
+        };
+        vec![
+            self.id.to_string(),
+            self.created_at.format(TIME).to_string(),
+            self.action.to_string(),
+            actor,
+            self.target_account_id
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
+            self.target_session_id
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
+            self.organisation.unwrap_or_default(),
+            self.ip.unwrap_or_default(),
+            self.user_agent.unwrap_or_default(),
+            self.details.unwrap_or_default(),
+        ]
+    }
+
+    fn render(
+        chrome: Chrome,
+        shown: AuditShown,
+        rows: Vec<Self>,
+        pager: Pager,
+        csv_href: String,
+    ) -> Result<String, askama::Error> {
+        templates::render(&AdminAuditPage {
+            chrome,
+            shown,
+            rows,
+            actions: AdminActionKind::ALL,
+            pager,
+            csv_href,
+        })
+    }
+}
+
+/// `GET /admin/audit`.
+pub async fn admin_actions(
+    page: SignedPage<AdminRealm>,
+    state: web::Data<AppState>,
+    query: web::Query<AuditQuery>,
+) -> AppResult<HttpResponse> {
+    list::<AdminActionEntry>(page, state, query).await
 }
 
 pub async fn incidents(
@@ -239,6 +335,7 @@ async fn list<L: AuditList>(
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();
     let shown = AuditShown {
         kind: opt(L::kind(&query)),
+        actor: opt(&query.actor),
         severity: opt(&query.severity),
         realm: opt(&query.realm),
         account: opt(&query.account),
@@ -251,18 +348,24 @@ async fn list<L: AuditList>(
         from: opt(&query.from),
         to: opt(&query.to),
     };
-    // In the order the forms list them, for the pager's and the CSV link's query strings.
-    let mut params = vec![(L::KIND, shown.kind.as_str())];
-    if L::SEVERITY {
-        params.push(("severity", &shown.severity));
-    }
-    params.extend([
-        ("realm", shown.realm.as_str()),
-        ("account", &shown.account),
-        ("organisation", &shown.organisation),
-        ("from", &shown.from),
-        ("to", &shown.to),
-    ]);
+    // In the order the form lists them, for the pager's and the CSV link's query strings.
+    let params: Vec<(&str, &str)> = L::FILTERS
+        .iter()
+        .enumerate()
+        .map(|(i, &name)| {
+            let value = match name {
+                _ if i == 0 => &shown.kind,
+                "severity" => &shown.severity,
+                "realm" => &shown.realm,
+                "actor" => &shown.actor,
+                "account" => &shown.account,
+                "organisation" => &shown.organisation,
+                "from" => &shown.from,
+                _ => &shown.to,
+            };
+            (name, value.as_str())
+        })
+        .collect();
     let pager = Pager::new(L::PATH, &params, page, found.has_next);
     let csv_href = csv_link(L::PATH, &params);
     let body = L::render(chrome, shown, found.rows, pager, csv_href)?;
@@ -276,8 +379,9 @@ async fn filters(
     kind: Option<String>,
 ) -> AppResult<(Reach, Filters)> {
     let account_raw = empty_to_none(&q.account).unwrap_or_default();
+    let actor_raw = empty_to_none(&q.actor).unwrap_or_default();
     let organisation = empty_to_none(&q.organisation);
-    let (reach, account) = db::block(&state.pool, move |conn| {
+    let (reach, account, actor) = db::block(&state.pool, move |conn| {
         let reach = match super::reach(conn, scope, organisation.as_deref())? {
             Ok(reach) => reach,
             Err(e) => return Ok(Err(e)),
@@ -285,6 +389,7 @@ async fn filters(
         Ok(Ok((
             reach,
             reports::resolve_account(conn, scope, &account_raw)?,
+            reports::resolve_account(conn, scope, &actor_raw)?,
         )))
     })
     .await??;
@@ -295,6 +400,7 @@ async fn filters(
             severity: empty_to_none(&q.severity),
             realm: empty_to_none(&q.realm),
             account,
+            actor,
             from: date(&q.from, "from")?,
             to: date(&q.to, "to")?,
         },

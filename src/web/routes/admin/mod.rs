@@ -7,7 +7,7 @@ mod organisations;
 mod sessions;
 mod users;
 
-pub use audit::{incidents, logouts};
+pub use audit::{admin_actions, incidents, logouts};
 pub use organisations::{
     act as organisation_action, create as create_organisation, list as organisations_list,
     platform_only,
