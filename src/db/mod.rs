@@ -513,7 +513,10 @@ where
     T: Send + 'static,
 {
     let pool = pool.clone();
+    // The request's span goes along, so what the query logs carries the request's id.
+    let span = tracing::Span::current();
     tokio::task::spawn_blocking(move || {
+        let _inside = span.enter();
         let mut conn = pool.get().map_err(|e| DbError::Pool(e.to_string()))?;
         f(&mut conn)
     })

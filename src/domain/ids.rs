@@ -102,6 +102,41 @@ impl std::fmt::Display for SessionId {
     }
 }
 
+/// SPEC §17: the id of one request, in its answer's `X-Request-Id`, its log lines and its
+/// incidents. An incoming `X-Request-Id` of 1–64 characters of `A-Z a-z 0-9 . _ -` is kept (a
+/// proxy's id joins both logs); anything else is replaced, never logged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestId(String);
+
+impl RequestId {
+    pub fn from_header(raw: Option<&[u8]>) -> Self {
+        let valid = |v: &&[u8]| {
+            (1..=64).contains(&v.len())
+                && v.iter()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        };
+        match raw.filter(valid).and_then(|v| std::str::from_utf8(v).ok()) {
+            Some(kept) => Self(kept.to_owned()),
+            None => Self::new(),
+        }
+    }
+
+    /// 16 characters of base64url from 12 random bytes.
+    pub fn new() -> Self {
+        Self(crate::domain::crypto::random_token::<12>())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for RequestId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// What a browser holds for a sign-in (the realm's `R.session` key). SECURITY: it never
 /// prints; the registry keeps only its `SecretHash`.
 #[derive(Clone, PartialEq, Eq)]
@@ -227,5 +262,23 @@ mod tests {
         assert_eq!(SessionSecret::parse_token(&odd), None);
         let canonical = format!("rgat_{}A", &"A".repeat(42));
         assert!(SessionSecret::parse_token(&canonical).is_some());
+    }
+
+    #[test]
+    fn a_request_id_is_kept_only_when_short_and_plain() {
+        for kept in ["abc", "a.b_c-D9", &"x".repeat(64)] {
+            assert_eq!(RequestId::from_header(Some(kept.as_bytes())).as_str(), kept);
+        }
+        let long = "x".repeat(65);
+        for replaced in ["", "a b", "a\nb", "a/b", "é", long.as_str(), "a;b"] {
+            let id = RequestId::from_header(Some(replaced.as_bytes()));
+            assert_ne!(id.as_str(), replaced);
+            assert_eq!(id.as_str().len(), 16);
+        }
+        assert_eq!(
+            RequestId::from_header(Some(&[0xff, 0xfe])).as_str().len(),
+            16
+        );
+        assert_ne!(RequestId::new(), RequestId::new());
     }
 }

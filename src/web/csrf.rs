@@ -88,7 +88,7 @@ pub async fn verify(
     ) else {
         return Ok(());
     };
-    let client = client_info(req.head(), &state.config.server.trusted_proxies);
+    let client = client_info(req, &state.config.server.trusted_proxies);
     let details = format!("{refusal:?} on {} {}", req.method(), req.path());
     let now = state.clock.now();
     let floods = state.config.lockout.incidents_per_ip;

@@ -6,6 +6,7 @@ pub mod cookies;
 pub mod csrf;
 pub mod flash;
 pub mod form;
+pub mod observe;
 pub mod realm;
 pub mod routes;
 pub mod startup;

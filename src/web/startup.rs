@@ -11,7 +11,7 @@ use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
-use actix_web::middleware::{from_fn, ErrorHandlerResponse, ErrorHandlers, Logger, Next};
+use actix_web::middleware::{from_fn, ErrorHandlerResponse, ErrorHandlers, Next};
 use actix_web::{web, App, HttpResponse, HttpServer, ResponseError as _};
 
 use crate::app::auth::password::Hasher;
@@ -22,7 +22,6 @@ use crate::app::services::Services;
 use crate::db::{self, Pool};
 use crate::domain::clock::Clock;
 use crate::domain::config::{split_authority, Config, PublicUrl};
-use crate::web::routes::client::client_info;
 use crate::web::routes::errors::error_page;
 use crate::web::templates::default_message;
 
@@ -169,14 +168,6 @@ pub fn app(
         .cookie_content_security(CookieContentSecurity::Private)
         .session_lifecycle(BrowserSession::default())
         .build();
-    let trusted = state.config.server.trusted_proxies.clone();
-    let access_log = Logger::new(r#"%{client}xi "%{line}xi" %s %b %Dms"#)
-        .custom_request_replace("client", move |req| {
-            client_info(req.head(), &trusted).ip.to_string()
-        })
-        .custom_request_replace("line", |req| {
-            format!("{} {}", req.method(), redact_path(req.path()))
-        });
 
     App::new()
         .app_data(state)
@@ -195,8 +186,8 @@ pub fn app(
         .wrap(session)
         .wrap(ErrorHandlers::new().default_handler(html_error_page))
         .wrap(from_fn(edge))
-        .wrap(access_log)
         .wrap(from_fn(normalise_path))
+        .wrap(from_fn(crate::web::observe::request))
 }
 
 /// Outermost: the path every later rule reads, the access log's included, is the normalised
@@ -446,36 +437,6 @@ fn html_error_page<B: MessageBody + 'static>(
     ))
 }
 
-/// SECURITY: the access log never shows a token, so the token path segments are masked, and
-/// so is any segment long enough to be a token or secret wherever it stands (a mistyped
-/// `//password/reset/TOKEN` is a 404 but still holds the token); control characters are
-/// escaped so a path cannot forge log lines.
-fn redact_path(path: &str) -> String {
-    let masked = ["/register/confirm/", "/password/reset/"]
-        .iter()
-        .find_map(|prefix| {
-            let rest = path.strip_prefix(prefix)?;
-            (rest != "confirm" && !rest.is_empty()).then(|| format!("{prefix}[redacted]"))
-        })
-        .unwrap_or_else(|| {
-            path.split('/')
-                .map(|segment| {
-                    let token_like = segment.len() >= 20
-                        && segment
-                            .bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'%'));
-                    if token_like {
-                        "[redacted]"
-                    } else {
-                        segment
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join("/")
-        });
-    masked.escape_default().to_string()
-}
-
 pub struct Application {
     server: Server,
     port: u16,
@@ -522,7 +483,7 @@ impl Application {
 
 #[cfg(test)]
 mod tests {
-    use super::{api_answer, redact_path};
+    use super::api_answer;
     use actix_web::http::{header, StatusCode};
 
     #[actix_web::test]
@@ -548,32 +509,5 @@ mod tests {
             &body[..],
             br#"{"error":"method_not_allowed","message":"This address does not answer that method."}"#
         );
-    }
-
-    #[test]
-    fn access_log_masks_tokens_and_escapes() {
-        assert_eq!(
-            redact_path("/password/reset/abcDEF"),
-            "/password/reset/[redacted]"
-        );
-        assert_eq!(
-            redact_path("/password/reset/confirm"),
-            "/password/reset/confirm"
-        );
-        assert_eq!(
-            redact_path("/register/confirm/tok"),
-            "/register/confirm/[redacted]"
-        );
-        assert_eq!(redact_path("/a\nb"), "/a\\nb");
-        let token = "Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0Z2FycGx5";
-        assert_eq!(
-            redact_path(&format!("//password/reset/{token}")),
-            "//password/reset/[redacted]"
-        );
-        assert_eq!(
-            redact_path(&format!("/password/reset%2F{token}")),
-            "/password/[redacted]"
-        );
-        assert_eq!(redact_path("/account/sessions"), "/account/sessions");
     }
 }

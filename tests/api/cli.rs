@@ -860,3 +860,119 @@ fn mail_test_sends_one_message_and_says_what_happened() {
     let (ok, _, err) = run(&db, &["mail-test", "--to", "not-an-address"], &[]);
     assert!(!ok && err.contains("--to"), "{err}");
 }
+
+/// One raw HTTP/1.1 exchange with a spawned server: the whole answer.
+fn exchange(port: u16, request: &str) -> String {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut out = String::new();
+    let _ = stream.read_to_string(&mut out);
+    out
+}
+
+/// SPEC §17: `REALMGATE_LOG_FORMAT=json` writes one JSON object a line on standard error, each
+/// line of a request names its id (the access line and the incident alike), standard output
+/// stays plain text, and no password or cookie reaches the log.
+#[test]
+fn json_logs_parse_line_by_line_name_the_request_and_hold_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("json.db").to_str().unwrap().to_owned();
+    let mut server = realmgate(&db)
+        .env("REALMGATE_BIND", "127.0.0.1:0")
+        .env("REALMGATE_MAIL", "log")
+        .env("REALMGATE_LOG_FORMAT", "json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = server.stderr.take().unwrap();
+    let said = std::thread::spawn(move || {
+        let mut all = String::new();
+        let _ = stderr.read_to_string(&mut all);
+        all
+    });
+    let mut port = 0;
+    for line in BufReader::new(server.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("Realmgate is serving on http://127.0.0.1:") {
+            port = rest.trim_end_matches('/').parse().unwrap();
+            break;
+        }
+    }
+    assert_ne!(port, 0, "the banner is plain text on standard output");
+    let host = format!("127.0.0.1:{port}");
+    let page = exchange(
+        port,
+        &format!("GET /login HTTP/1.1\r\nHost: {host}\r\nX-Request-Id: json-get-1\r\nConnection: close\r\n\r\n"),
+    );
+    let cookie = page
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: realmgate_session="))
+        .and_then(|v| v.split(';').next())
+        .unwrap()
+        .to_owned();
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = page.find(marker).unwrap() + marker.len();
+    let csrf = page[start..].split('"').next().unwrap().to_owned();
+    let secret = "hunter2-SECRET-xyz";
+    let body = format!("email=ann%40example.com&password={secret}&csrf_token={csrf}");
+    let answer = exchange(
+        port,
+        &format!(
+            "POST /login HTTP/1.1\r\nHost: {host}\r\nX-Request-Id: json-post-2\r\nCookie: realmgate_session={cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(answer
+        .to_ascii_lowercase()
+        .contains("x-request-id: json-post-2"));
+    // Let the last lines out, then stop it.
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = server.kill();
+    let _ = server.wait();
+    let log = said.join().unwrap();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(!lines.is_empty());
+    for line in &lines {
+        for key in ["timestamp", "level", "target"] {
+            assert!(line.get(key).is_some(), "{key} missing: {line}");
+        }
+    }
+    let of = |id: &str| -> Vec<&serde_json::Value> {
+        lines
+            .iter()
+            .filter(|l| l["span"]["request_id"] == id)
+            .collect()
+    };
+    let post = of("json-post-2");
+    let access: Vec<_> = post.iter().filter(|l| l["target"] == "access").collect();
+    assert_eq!(access.len(), 1, "{post:?}");
+    assert_eq!(access[0]["message"], "POST /login");
+    assert_eq!(access[0]["status"], 401);
+    assert_eq!(access[0]["client"], "127.0.0.1");
+    assert!(access[0]["duration_ms"].is_string());
+    let incident: Vec<_> = post.iter().filter(|l| l["target"] == "security").collect();
+    assert!(
+        incident.iter().any(|l| l["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("incident kind=login_failed")),
+        "{post:?}"
+    );
+    // Every access line belongs to a request; the GET's names its own id.
+    for line in lines.iter().filter(|l| l["target"] == "access") {
+        assert!(line["span"]["request_id"].is_string(), "{line}");
+    }
+    assert_eq!(of("json-get-1").len(), 1);
+    assert!(!log.contains(secret), "a password reached the log");
+    assert!(!log.contains(&cookie), "a cookie reached the log");
+    assert!(!log.contains(&csrf), "a CSRF token reached the log");
+}

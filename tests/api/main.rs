@@ -30,6 +30,7 @@ mod organisations;
 mod outbox;
 mod pages;
 mod password;
+mod request_ids;
 mod reset;
 mod sessions_page;
 mod sign_in;

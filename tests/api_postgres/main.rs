@@ -54,6 +54,8 @@ mod outbox;
 mod pages;
 #[path = "../api/password.rs"]
 mod password;
+#[path = "../api/request_ids.rs"]
+mod request_ids;
 #[path = "../api/reset.rs"]
 mod reset;
 #[path = "../api/sessions_page.rs"]

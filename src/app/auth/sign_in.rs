@@ -96,6 +96,7 @@ pub async fn sign_in(
         device,
         device_name,
     } = caller;
+    let client_ip = client.ip;
     // The admin realm never persists.
     let remember = remember && realm.browser().is_some_and(|b| b.persists());
     let email = Email::parse(&email_raw).ok();
@@ -181,6 +182,13 @@ pub async fn sign_in(
         Gate::Locked(until) => {
             let ms = u64::try_from((until - now).num_milliseconds().max(1)).unwrap_or(1);
             let secs = ms.div_ceil(1000);
+            // SPEC §17: a refusal while locked writes no incident (the lock wrote one), but it
+            // is in the log, so a guessing run against a locked address is visible there.
+            log::warn!(
+                target: "security",
+                "sign-in refused while locked realm={} ip={client_ip} retry_after={secs}s",
+                realm.as_str(),
+            );
             return Ok(SignInOutcome::Locked {
                 retry_after_secs: secs,
             });
@@ -466,8 +474,15 @@ pub async fn second_step(
         Step::Gone => return Ok(SecondStep::Refused),
         Step::Locked(until) => {
             let ms = u64::try_from((until - now).num_milliseconds().max(1)).unwrap_or(1);
+            let secs = ms.div_ceil(1000);
+            log::warn!(
+                target: "security",
+                "second step refused while locked realm={} ip={} retry_after={secs}s",
+                realm.as_str(),
+                caller.client.ip
+            );
             return Ok(SecondStep::Locked {
-                retry_after_secs: ms.div_ceil(1000),
+                retry_after_secs: secs,
             });
         }
         Step::Checked(account, checked) => (*account, checked),

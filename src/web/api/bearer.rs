@@ -94,7 +94,7 @@ pub async fn bearer(
         realm: Realm::Api,
         secret_hash: token.hash(),
         claim: Claim::Bearer,
-        client: client_info(req.head(), &state.config.server.trusted_proxies),
+        client: client_info(req.request(), &state.config.server.trusted_proxies),
         access: AccessPolicy {
             realm: Realm::Api,
             timeouts: state.config.realms.api.clone(),

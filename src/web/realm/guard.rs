@@ -96,7 +96,7 @@ pub async fn guard<R: RealmKind, P: PageData>(
         realm: realm.into(),
         secret_hash: secret.hash(),
         claim,
-        client: client_info(req.head(), &state.config.server.trusted_proxies),
+        client: client_info(req.request(), &state.config.server.trusted_proxies),
         access: AccessPolicy {
             realm: realm.into(),
             timeouts: state.config.realms.get(realm).clone(),
