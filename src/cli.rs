@@ -312,10 +312,18 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         state.pool.clone(),
         state.config.clone(),
         state.clock.clone(),
+        state.cleanup.clone(),
     );
     let base = state.public_url.origin();
+    let metrics = match (app.metrics_port(), state.config.observability.metrics_bind) {
+        (Some(port), Some(bind)) => format!(
+            "  metrics:       http://{}/metrics\n",
+            std::net::SocketAddr::new(bind.ip(), port)
+        ),
+        _ => String::new(),
+    };
     say(&format!(
-        "Realmgate is serving on {base}/\n  user sign-in:  {base}/login\n  admin console: {base}/admin/login\n"
+        "Realmgate is serving on {base}/\n  user sign-in:  {base}/login\n  admin console: {base}/admin/login\n{metrics}"
     ));
     app.run_until_stopped().await?;
     // A graceful stop leaves: the next start counts only the instances still running.

@@ -220,12 +220,51 @@ pub fn spawn_heartbeat(
     Heartbeat { stopped }
 }
 
+/// Whether a background loop still goes round (`/readyz`, SPEC §17): it beats each round, and
+/// counts as alive while its last beat is recent enough.
+#[derive(Clone)]
+pub struct Liveness {
+    last: std::sync::Arc<std::sync::atomic::AtomicI64>,
+    within: Duration,
+}
+
+impl Liveness {
+    /// Alive from now, for `within` after each beat.
+    pub fn new(within: Duration) -> Self {
+        Self {
+            last: std::sync::Arc::new(std::sync::atomic::AtomicI64::new(unix_now())),
+            within,
+        }
+    }
+
+    /// The cleanup's: two intervals and a minute, so one slow round is not an outage.
+    pub fn for_cleanup(config: &Config) -> Self {
+        let every = config.housekeeping.cleanup_interval;
+        Self::new(every.saturating_mul(2) + Duration::from_secs(60))
+    }
+
+    pub fn beat(&self) {
+        self.last
+            .store(unix_now(), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn alive(&self) -> bool {
+        let age = unix_now() - self.last.load(std::sync::atomic::Ordering::Relaxed);
+        age <= i64::try_from(self.within.as_secs()).unwrap_or(i64::MAX)
+    }
+}
+
+fn unix_now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
 /// Runs `cleanup` every `REALMGATE_CLEANUP_INTERVAL` as a task of the current thread's
-/// runtime (the server's system); it stops with it.
+/// runtime (the server's system); it stops with it. Each round beats `alive`.
 pub fn spawn_cleanup_loop(
     pool: Pool,
     config: std::sync::Arc<Config>,
     clock: crate::domain::clock::Clock,
+    alive: Liveness,
 ) {
     let every = config
         .housekeeping
@@ -244,6 +283,7 @@ pub fn spawn_cleanup_loop(
                 Ok::<_, anyhow::Error>(ran.unwrap_or_default())
             })
             .await;
+            alive.beat();
             match outcome {
                 Ok(Ok(report)) if report != CleanupReport::default() => {
                     log::info!("cleanup: {report:?}")

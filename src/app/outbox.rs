@@ -278,6 +278,14 @@ fn round(ctx: &WorkerContext) -> anyhow::Result<bool> {
         None => Err(Failure::Permanent("unknown kind".into())),
     };
     let now = ctx.clock.now();
+    let counted = match &outcome {
+        Ok(()) => "sent",
+        Err(Failure::Retry(_)) if attempt < ctx.attempts as i32 => "retry",
+        Err(_) => "failed",
+    };
+    crate::metrics::OUTBOX_DELIVERIES
+        .with_label_values(&[counted])
+        .inc();
     match outcome {
         Ok(()) => {}
         Err(Failure::Permanent(why)) => {

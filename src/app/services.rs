@@ -22,4 +22,6 @@ pub struct Services {
     pub outbox: Outbox,
     /// The sender every message carries (`REALMGATE_MAIL_FROM` or SPEC §17's default).
     pub mail_from: String,
+    /// The periodic cleanup's heartbeat (`serve` runs the loop), for `/readyz`.
+    pub cleanup: crate::app::maintenance::Liveness,
 }

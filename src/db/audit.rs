@@ -71,6 +71,17 @@ impl<'a> Incident<'a> {
         now: NaiveDateTime,
         incidents_per_ip: u32,
     ) -> QueryResult<()> {
+        crate::metrics::INCIDENTS
+            .with_label_values(&[self.kind.as_str()])
+            .inc();
+        let locked = match self.kind {
+            IncidentKind::AccountLocked => Some("account"),
+            IncidentKind::IpLocked => Some("ip"),
+            _ => None,
+        };
+        if let Some(what) = locked {
+            crate::metrics::LOCKOUTS.with_label_values(&[what]).inc();
+        }
         if !self.kind.flood_limited() {
             return self.write(conn, now).map(drop);
         }

@@ -14,6 +14,98 @@ use crate::web::startup::AppState;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// Requests by route pattern, method and status, and their latency (SPEC §17), into the one
+/// registry. Built once per process (the registry takes each family once), cloned into every
+/// worker's app. A path no route matched is `unmatched`: a raw path never becomes a label.
+pub fn http_metrics() -> actix_web_prom::PrometheusMetrics {
+    static BUILT: std::sync::LazyLock<actix_web_prom::PrometheusMetrics> =
+        std::sync::LazyLock::new(|| {
+            crate::metrics::register_all();
+            actix_web_prom::PrometheusMetricsBuilder::new("realmgate")
+                .registry(crate::metrics::REGISTRY.clone())
+                .mask_unmatched_patterns("unmatched")
+                .build()
+                .unwrap_or_else(|e| malformed(&e.to_string()))
+        });
+    BUILT.clone()
+}
+
+/// The request families' names are fixed; a refusal here is a typo, met at the first start
+/// (and by every test run), never on a request.
+#[allow(clippy::panic)]
+fn malformed(why: &str) -> ! {
+    panic!("the request metrics could not be registered: {why}")
+}
+
+/// The metrics listener's application (`REALMGATE_METRICS_BIND`): `GET /metrics` and nothing
+/// else.
+pub fn metrics_app(
+    state: web::Data<AppState>,
+) -> actix_web::App<
+    impl actix_web::dev::ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    crate::metrics::register_all();
+    actix_web::App::new()
+        .app_data(state)
+        .route("/metrics", web::get().to(scrape))
+        .default_service(web::to(|| async {
+            actix_web::HttpResponse::NotFound()
+                .content_type("text/plain; charset=utf-8")
+                .body("not found\n")
+        }))
+}
+
+/// Reads the gauges that live in the database and the pools, then the whole registry.
+async fn scrape(state: web::Data<AppState>) -> actix_web::HttpResponse {
+    use crate::domain::realm::Realm;
+    use crate::metrics::{DB_POOL, HASHING_QUEUE, HASHING_RUNS, LIVE_SESSIONS, OUTBOX};
+    let now = state.clock.now();
+    let read = crate::db::block(&state.pool, move |conn| {
+        let mut live = Vec::new();
+        for realm in Realm::ALL {
+            live.push((
+                realm,
+                crate::db::sessions::count_live(conn, Some(realm), None, now)?,
+            ));
+        }
+        Ok((live, crate::db::outbox::counts(conn)?))
+    })
+    .await;
+    match read {
+        Ok((live, (pending, failed))) => {
+            for (realm, n) in live {
+                LIVE_SESSIONS.with_label_values(&[realm.as_str()]).set(n);
+            }
+            OUTBOX.with_label_values(&["pending"]).set(pending);
+            OUTBOX.with_label_values(&["failed"]).set(failed);
+        }
+        // The database's own figures stay as last read; the pool's below tell why.
+        Err(e) => tracing::warn!("metrics: cannot read the database: {e}"),
+    }
+    let pool = state.pool.state();
+    DB_POOL
+        .with_label_values(&["open"])
+        .set(i64::from(pool.connections));
+    DB_POOL
+        .with_label_values(&["idle"])
+        .set(i64::from(pool.idle_connections));
+    DB_POOL
+        .with_label_values(&["max"])
+        .set(i64::from(state.config.server.db_pool_size));
+    HASHING_QUEUE.set(state.hasher.waiting());
+    HASHING_RUNS.set(i64::try_from(state.hasher.runs()).unwrap_or(i64::MAX));
+    actix_web::HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .insert_header(("cache-control", "no-store"))
+        .body(crate::metrics::encode())
+}
+
 /// Outermost: gives the request its id (kept in its extensions for `client_info`, so its
 /// incidents carry it), runs everything inside a span that names it, answers with it in
 /// `X-Request-Id`, and writes the access log line inside the same span.

@@ -976,3 +976,50 @@ fn json_logs_parse_line_by_line_name_the_request_and_hold_no_secret() {
     assert!(!log.contains(&cookie), "a cookie reached the log");
     assert!(!log.contains(&csrf), "a CSRF token reached the log");
 }
+
+/// `REALMGATE_METRICS_BIND` opens a listener of its own, named in the banner; the public one
+/// has no `/metrics`.
+#[test]
+fn serve_opens_the_metrics_listener_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("m.db").to_str().unwrap().to_owned();
+    let mut server = realmgate(&db)
+        .env("REALMGATE_BIND", "127.0.0.1:0")
+        .env("REALMGATE_METRICS_BIND", "127.0.0.1:0")
+        .env("REALMGATE_MAIL", "log")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (mut port, mut metrics) = (0u16, 0u16);
+    for line in BufReader::new(server.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("Realmgate is serving on http://127.0.0.1:") {
+            port = rest.trim_end_matches('/').parse().unwrap();
+        }
+        if let Some(rest) = line.trim().strip_prefix("metrics:") {
+            let rest = rest.trim().trim_start_matches("http://127.0.0.1:");
+            metrics = rest.trim_end_matches("/metrics").parse().unwrap();
+            break;
+        }
+    }
+    assert!(port != 0 && metrics != 0 && port != metrics);
+    let public = exchange(
+        port,
+        &format!("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"),
+    );
+    assert!(public.starts_with("HTTP/1.1 404"), "{public}");
+    let scraped = exchange(
+        metrics,
+        &format!("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:{metrics}\r\nConnection: close\r\n\r\n"),
+    );
+    assert!(scraped.starts_with("HTTP/1.1 200"), "{scraped}");
+    assert!(
+        scraped.contains(
+            "realmgate_http_requests_total{endpoint=\"unmatched\",method=\"GET\",status=\"404\"} 1"
+        ),
+        "{scraped}"
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+}

@@ -30,6 +30,7 @@ mod organisations;
 mod outbox;
 mod pages;
 mod password;
+mod probes;
 mod request_ids;
 mod reset;
 mod sessions_page;

@@ -54,6 +54,8 @@ mod outbox;
 mod pages;
 #[path = "../api/password.rs"]
 mod password;
+#[path = "../api/probes.rs"]
+mod probes;
 #[path = "../api/request_ids.rs"]
 mod request_ids;
 #[path = "../api/reset.rs"]

@@ -29,6 +29,8 @@ pub struct Hasher {
     dummy_hash: Arc<str>,
     /// Argon2 computations run so far: how much hashing work requests caused.
     runs: Arc<std::sync::atomic::AtomicU64>,
+    /// Jobs submitted and not yet started (the metrics' hashing queue).
+    waiting: Arc<std::sync::atomic::AtomicI64>,
 }
 
 /// The hashing threads' nice value. When sign-ins and page views compete for the cores, the
@@ -97,6 +99,7 @@ impl Hasher {
             argon2,
             dummy_hash,
             runs: Arc::default(),
+            waiting: Arc::default(),
         })
     }
 
@@ -107,15 +110,20 @@ impl Hasher {
         let (tx, rx) = oneshot::channel();
         let argon2 = Arc::clone(&self.argon2);
         let runs = Arc::clone(&self.runs);
+        let waiting = Arc::clone(&self.waiting);
+        waiting.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let job: Job = Box::new(move |fresh| {
+            waiting.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
             let _ = tx.send(fresh.then(|| {
                 runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 work(&argon2)
             }));
         });
-        self.queue
-            .send((Instant::now(), job))
-            .map_err(|_| HashError::Busy)?;
+        self.queue.send((Instant::now(), job)).map_err(|_| {
+            self.waiting
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            HashError::Busy
+        })?;
         Ok(rx)
     }
 
@@ -124,6 +132,11 @@ impl Hasher {
         work: impl FnOnce(&Argon2<'static>) -> T + Send + 'static,
     ) -> Result<T, HashError> {
         finish(self.submit(work)?.await)
+    }
+
+    /// Jobs waiting for a hashing thread now.
+    pub fn waiting(&self) -> i64 {
+        self.waiting.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// How many Argon2 computations the hashing threads have run.

@@ -90,6 +90,43 @@ pub async fn sign_in(
     remember: bool,
     code: ApiCode,
 ) -> AppResult<SignInOutcome> {
+    let outcome = attempt(state, realm, caller, email_raw, password, remember, code).await;
+    if let Ok(o) = &outcome {
+        count(realm, o);
+    }
+    outcome
+}
+
+/// SPEC §17's sign-in metrics. A sign-in waiting for its code is neither yet.
+fn count(realm: Realm, outcome: &SignInOutcome) {
+    use crate::metrics::{SIGN_INS, SIGN_IN_FAILURES};
+    let reason = match outcome {
+        SignInOutcome::SignedIn { .. } => {
+            SIGN_INS.with_label_values(&[realm.as_str()]).inc();
+            return;
+        }
+        SignInOutcome::SecondFactor { .. } => return,
+        SignInOutcome::Refused => "credentials",
+        SignInOutcome::Locked { .. } => "locked",
+        SignInOutcome::Blocked => "blocked",
+        SignInOutcome::PasswordChangeRequired => "password_change_required",
+        SignInOutcome::TwoFactorRequired | SignInOutcome::InvalidCode => "second_factor",
+    };
+    SIGN_IN_FAILURES
+        .with_label_values(&[realm.as_str(), reason])
+        .inc();
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn attempt(
+    state: &Services,
+    realm: Realm,
+    caller: Caller,
+    email_raw: String,
+    password: String,
+    remember: bool,
+    code: ApiCode,
+) -> AppResult<SignInOutcome> {
     let Caller {
         client,
         earlier_secrets,
@@ -398,6 +435,30 @@ pub enum SecondStep {
 
 /// `POST /login/2fa` or `/admin/login/2fa`: the code for a sign-in whose password was right.
 pub async fn second_step(
+    state: &Services,
+    realm: Realm,
+    caller: Caller,
+    account_id: AccountId,
+    code: String,
+    remember: bool,
+) -> AppResult<SecondStep> {
+    let step = code_step(state, realm, caller, account_id, code, remember).await;
+    match &step {
+        Ok(SecondStep::SignedIn { outcome, .. }) => count(realm, outcome),
+        Ok(SecondStep::Wrong) => count(realm, &SignInOutcome::InvalidCode),
+        Ok(SecondStep::Locked { retry_after_secs }) => count(
+            realm,
+            &SignInOutcome::Locked {
+                retry_after_secs: *retry_after_secs,
+            },
+        ),
+        Ok(SecondStep::Refused) => count(realm, &SignInOutcome::Refused),
+        Err(_) => {}
+    }
+    step
+}
+
+async fn code_step(
     state: &Services,
     realm: Realm,
     caller: Caller,

@@ -120,6 +120,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             ),
     )
     .service(web::resource("/healthz").route(web::get().to(health::healthz)))
+    .service(web::resource("/livez").route(web::get().to(health::livez)))
+    .service(web::resource("/readyz").route(web::get().to(health::readyz)))
     .service(web::resource("/static/{file}").route(web::get().to(assets::serve)))
     .service(
         web::resource("/")
