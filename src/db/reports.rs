@@ -701,3 +701,128 @@ pub fn overview(conn: &mut Conn, scope: Scope, now: NaiveDateTime) -> QueryResul
         },
     })
 }
+
+/// One line of an account's own activity (`/account/activity`, SPEC §17).
+#[derive(Debug)]
+pub struct ActivityEntry {
+    pub at: NaiveDateTime,
+    pub what: Activity,
+    pub realm: Option<Realm>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub device_name: Option<String>,
+}
+
+#[derive(Debug)]
+pub enum Activity {
+    SignedIn,
+    SignedOut(LogoutReason),
+    Incident(IncidentKind, Severity),
+}
+
+/// The account's own sign-ins, sign-outs and incidents since `since`, newest first, at most
+/// `limit` in all. Each table is read newest first within its own limit, then the three are
+/// merged, so the newest `limit` are exact.
+pub fn account_activity(
+    conn: &mut Conn,
+    account: AccountId,
+    since: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<ActivityEntry>> {
+    use logout_activity as la;
+    use security_incidents as si;
+    let sign_ins: Vec<(NaiveDateTime, Realm, String, String, Option<String>)> =
+        auth_sessions::table
+            .filter(auth_sessions::account_id.eq(account))
+            .filter(auth_sessions::created_at.ge(since))
+            .order(auth_sessions::created_at.desc())
+            .limit(limit)
+            .select((
+                auth_sessions::created_at,
+                auth_sessions::realm,
+                auth_sessions::ip,
+                auth_sessions::user_agent,
+                auth_sessions::device_name,
+            ))
+            .all(conn)?;
+    type SignOut = (
+        NaiveDateTime,
+        LogoutReason,
+        Realm,
+        Option<String>,
+        Option<String>,
+    );
+    type Event = (
+        NaiveDateTime,
+        IncidentKind,
+        Severity,
+        Option<Realm>,
+        Option<String>,
+        Option<String>,
+    );
+    let sign_outs: Vec<SignOut> = la::table
+        .filter(la::account_id.eq(account))
+        .filter(la::created_at.ge(since))
+        .order((la::created_at.desc(), la::id.desc()))
+        .limit(limit)
+        .select((
+            la::created_at,
+            la::reason,
+            la::realm,
+            la::ip,
+            la::user_agent,
+        ))
+        .all(conn)?;
+    let incidents: Vec<Event> = si::table
+        .filter(si::account_id.eq(account))
+        .filter(si::created_at.ge(since))
+        .order((si::created_at.desc(), si::id.desc()))
+        .limit(limit)
+        .select((
+            si::created_at,
+            si::kind,
+            si::severity,
+            si::realm,
+            si::ip,
+            si::user_agent,
+        ))
+        .all(conn)?;
+    let mut all: Vec<ActivityEntry> = sign_ins
+        .into_iter()
+        .map(|(at, realm, ip, ua, device)| ActivityEntry {
+            at,
+            what: Activity::SignedIn,
+            realm: Some(realm),
+            ip: Some(ip),
+            user_agent: Some(ua),
+            device_name: device,
+        })
+        .chain(
+            sign_outs
+                .into_iter()
+                .map(|(at, reason, realm, ip, ua)| ActivityEntry {
+                    at,
+                    what: Activity::SignedOut(reason),
+                    realm: Some(realm),
+                    ip,
+                    user_agent: ua,
+                    device_name: None,
+                }),
+        )
+        .chain(
+            incidents
+                .into_iter()
+                .map(|(at, kind, severity, realm, ip, ua)| ActivityEntry {
+                    at,
+                    what: Activity::Incident(kind, severity),
+                    realm,
+                    ip,
+                    user_agent: ua,
+                    device_name: None,
+                }),
+        )
+        .collect();
+    all.sort_by_key(|e| std::cmp::Reverse(e.at));
+    all.truncate(usize::try_from(limit).unwrap_or(0));
+    Ok(all)
+}

@@ -157,6 +157,7 @@ impl BrowserRealm {
             BrowserRealm::User => &[
                 ("/dashboard", "Dashboard"),
                 ("/account/sessions", "Sessions"),
+                ("/account/activity", "Activity"),
                 ("/account/password", "Password"),
                 ("/account/2fa", "Second factor"),
             ],

@@ -367,6 +367,26 @@ pub struct SessionRow {
     pub this_browser: bool,
 }
 
+/// One line of `/account/activity`, in words.
+pub struct ActivityRow {
+    pub at: String,
+    pub what: String,
+    /// `info`, `warning` or `critical` for an incident; empty otherwise.
+    pub severity: &'static str,
+    pub realm: &'static str,
+    pub ip: String,
+    pub browser: String,
+}
+
+#[derive(Template)]
+#[template(path = "activity.html")]
+pub struct ActivityPage {
+    pub chrome: Chrome,
+    pub rows: Vec<ActivityRow>,
+    pub days: i64,
+    pub limit: i64,
+}
+
 #[derive(Template)]
 #[template(path = "sessions.html")]
 pub struct SessionsPage<'a> {

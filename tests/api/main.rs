@@ -6,6 +6,7 @@
 pub const BACKEND: realmgate::db::Backend = realmgate::db::Backend::Sqlite;
 
 mod abuse;
+mod activity;
 mod admin_audit;
 mod api_client;
 mod api_input;

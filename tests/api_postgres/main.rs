@@ -10,6 +10,8 @@ pub const BACKEND: realmgate::db::Backend = realmgate::db::Backend::Postgres;
 
 #[path = "../api/abuse.rs"]
 mod abuse;
+#[path = "../api/activity.rs"]
+mod activity;
 #[path = "../api/admin_audit.rs"]
 mod admin_audit;
 #[path = "../api/api_client.rs"]

@@ -641,15 +641,17 @@ async fn open(state: &Services, o: Opening) -> AppResult<SignInOutcome> {
         idle_expires_at: new.idle_expires_at,
         absolute_expires_at: new.absolute_expires_at,
     };
+    // SPEC §17: a browser new to the account gets the account a notice, unless turned off.
+    let notice = state.config.mail.new_device.then(|| state.writer.clone());
+    let wake = notice.is_some();
     let opened = db::block(&state.pool, move |conn| {
         Ok(conn.write_transaction(|conn| {
             open_session(
                 conn,
                 &new,
-                subject.as_ref(),
-                &earlier_secrets,
+                (subject.as_ref(), &earlier_secrets),
                 single,
-                &client,
+                (&client, notice.as_ref()),
                 now,
             )
         })?)
@@ -657,6 +659,9 @@ async fn open(state: &Services, o: Opening) -> AppResult<SignInOutcome> {
     .await?;
     if !opened {
         return Ok(SignInOutcome::Blocked);
+    }
+    if wake {
+        state.outbox.wake();
     }
     log::info!(target: "security", "sign-in realm={} account={account_id}", realm.as_str());
     Ok(SignInOutcome::SignedIn {
@@ -685,14 +690,14 @@ struct PendingSession {
 }
 
 /// The write half of a sign-in, in one transaction. `false` when the single-session policy
-/// blocks it.
+/// blocks it. With `notice`, a browser that never signed in to the account (no known-browsers
+/// row for its device cookie and this email) writes the account's new-device mail.
 fn open_session(
     conn: &mut Conn,
     new: &PendingSession,
-    subject: Option<&Subject>,
-    earlier_secrets: &[SessionSecret],
+    (subject, earlier_secrets): (Option<&Subject>, &[SessionSecret]),
     single: SingleSession,
-    client: &ClientInfo,
+    (client, notice): (&ClientInfo, Option<&crate::app::outbox::Writer>),
     now: NaiveDateTime,
 ) -> diesel::QueryResult<bool> {
     let floods = new.floods;
@@ -706,7 +711,9 @@ fn open_session(
         conn,
         &Subject::Ip(crate::domain::client::rate_key(client.ip)),
     )?;
+    let mut new_browser = false;
     if let Some(device_hash) = &new.device_hash {
+        new_browser = !lockout::is_known_device(conn, device_hash, &account.email)?;
         lockout::remember_device(conn, device_hash, &account.email, now)?;
     }
 
@@ -752,6 +759,17 @@ fn open_session(
             client,
             now,
         )?;
+    }
+    if let (true, Some(writer)) = (new_browser, notice) {
+        let browser = crate::domain::client::describe_user_agent(&client.user_agent);
+        let mail = crate::app::mail::Mail::new_device(
+            &account.email,
+            now,
+            &client.ip.to_string(),
+            &browser,
+        )
+        .map_err(|e| diesel::result::Error::SerializationError(e.into()))?;
+        writer.mail(conn, &mail, now)?;
     }
     let ip = client.ip.to_string();
     sessions::insert(

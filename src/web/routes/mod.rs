@@ -1,5 +1,6 @@
 //! Every path of SPEC §5 that exists so far, listed once.
 
+mod activity;
 pub mod admin;
 mod assets;
 pub mod client;
@@ -177,6 +178,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/account/sessions")
             .route(user_only(web::get().to(sessions::list)))
+            .wrap(identity_middleware(BrowserRealm::User)),
+    )
+    .service(
+        web::resource("/account/activity")
+            .route(user_only(web::get().to(activity::page)))
             .wrap(identity_middleware(BrowserRealm::User)),
     )
     .service(
