@@ -16,6 +16,7 @@ mod cli;
 mod console;
 mod csrf;
 mod defences;
+mod deployment;
 mod dual_realm;
 mod faults;
 mod floods;
