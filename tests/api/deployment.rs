@@ -100,8 +100,8 @@ fn the_dockerfile_is_multi_stage_non_root_and_checks_its_health() {
     assert!(file.contains("COPY --from=builder /usr/local/bin/realmgate"));
     let user = file
         .lines()
-        .filter_map(|l| l.strip_prefix("USER "))
-        .last()
+        .rev()
+        .find_map(|l| l.strip_prefix("USER "))
         .expect("a USER line");
     assert!(user != "root" && user != "0", "{user}");
     // The runtime stage copies the binary only (templates, migrations and static files are
