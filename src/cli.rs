@@ -42,10 +42,13 @@ enum Command {
     Check,
     /// Development only: create (or reset) a demo user and a demo admin, passwords printed.
     Demo,
-    /// Create a confirmed account.
+    /// Create a confirmed account (a new database is created and migrated first).
     CreateUser {
+        /// The account's email address: what it signs in with, and where its mail goes
+        /// (stored trimmed and lower-cased; unique across organisations).
         #[arg(long)]
         email: String,
+        /// The name shown in the portal's header and the console (1 to 100 characters).
         #[arg(long)]
         name: String,
         /// The organisation (its slug) the account belongs to.
@@ -151,11 +154,16 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Demo => demo(&config),
         Command::Serve => actix_web::rt::System::new().block_on(serve(config)),
         Command::Migrate => {
+            let url = &config.server.database_url;
+            let new = config.server.backend() == db::Backend::Sqlite
+                && !std::path::Path::new(url.trim_start_matches("sqlite://")).exists();
             db::connect_server(&config.server)?;
-            println!(
-                "Database {} is up to date.",
-                crate::domain::config::redact_database_url(&config.server.database_url)
-            );
+            let shown = crate::domain::config::redact_database_url(url);
+            if new {
+                println!("Created the database {shown} and migrated it.");
+            } else {
+                println!("Database {shown} is up to date.");
+            }
             Ok(())
         }
         Command::CreateUser {
@@ -216,14 +224,27 @@ fn demo(config: &Config) -> anyhow::Result<()> {
             match accounts::find_by_email(conn, &email)? {
                 Some(existing) => {
                     accounts::reset_for_demo(conn, existing.id, name, &hash, is_admin, now)?;
+                    // A new password and unlocked: a reset, in the audit's words.
+                    crate::db::admin_actions::AdminActionRow::new(
+                        crate::domain::events::AdminActionKind::SendReset,
+                    )
+                    .account(existing.id, existing.organisation_id)
+                    .details("realmgate demo: password replaced, unlocked")
+                    .record(conn, now)?;
                 }
                 None => {
-                    accounts::insert(
+                    let made = accounts::insert(
                         conn,
                         &accounts::NewAccount::new(email.as_str(), name, &hash, now)
                             .platform_admin(is_admin)
                             .confirmed(now),
                     )?;
+                    crate::db::admin_actions::AdminActionRow::new(
+                        crate::domain::events::AdminActionKind::CreateAccount,
+                    )
+                    .account(made.id, made.organisation_id)
+                    .details("realmgate demo")
+                    .record(conn, now)?;
                 }
             }
             crate::db::lockout::unlock_email(conn, email.as_str())?;
@@ -280,7 +301,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     if config.cookie.key.generated() {
         log::warn!(
             "REALMGATE_SECRET_KEY is not set: using a random key for this run, so a restart \
-             signs everyone out. Set it (64+ bytes, hex or base64) to keep sessions."
+             signs everyone out and mail still waiting in the outbox cannot be sent after it. \
+             Set it (64+ bytes, hex or base64) to keep both."
         );
     }
     let bootstrap_email = config.admin.bootstrap_email.clone();
@@ -322,10 +344,25 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         ),
         _ => String::new(),
     };
+    let mail = match &state.config.mail.transport {
+        crate::domain::config::MailSetting::File(dir) => {
+            format!(
+                "  mail:          not sent; written to {}/ (REALMGATE_MAIL)\n",
+                dir.display()
+            )
+        }
+        crate::domain::config::MailSetting::Log => {
+            "  mail:          not sent; written to the log (REALMGATE_MAIL)\n".to_owned()
+        }
+        crate::domain::config::MailSetting::Smtp(_) => String::new(),
+    };
     say(&format!(
-        "Realmgate is serving on {base}/\n  user sign-in:  {base}/login\n  admin console: {base}/admin/login\n{metrics}"
+        "Realmgate is serving on {base}/\n  user sign-in:  {base}/login\n  admin console: {base}/admin/login\n{metrics}{mail}"
     ));
     app.run_until_stopped().await?;
+    // The worker finishes the row in hand and stops; rows left pending wait for the next start.
+    let outbox = state.outbox.clone();
+    let _ = tokio::task::spawn_blocking(move || outbox.stop()).await;
     // A graceful stop leaves: the next start counts only the instances still running.
     if let Some(heartbeat) = heartbeat {
         heartbeat.stop().await;

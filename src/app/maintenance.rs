@@ -17,9 +17,9 @@ use crate::domain::realm::Realm;
 const BATCH: i64 = 500;
 
 /// Revokes every live session (of one realm, or every realm) with `reason`, each with its
-/// logout activity, in batches. With `audited` (`realmgate sessions clear`), the last batch's
-/// transaction also writes the `sessions_clear` audit row with the total (SPEC §17). Returns
-/// how many ended.
+/// logout activity, in batches. With `audited` (`realmgate sessions clear`), the first batch's
+/// transaction writes the `sessions_clear` audit row, so no batch commits unaudited, and the
+/// last one completes it with the total (SPEC §17). Returns how many ended.
 pub fn clear_sessions(
     conn: &mut Conn,
     realm: Option<Realm>,
@@ -28,19 +28,29 @@ pub fn clear_sessions(
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
     let mut total = 0;
+    let mut audit_row = None;
+    let what = format!(
+        "realmgate sessions clear: realm={}",
+        realm.map_or("all", Realm::as_str)
+    );
     loop {
         let (ended, last) = conn.write_transaction(|conn| {
+            if audited && audit_row.is_none() {
+                audit_row = Some(
+                    AdminActionRow::new(AdminActionKind::SessionsClear)
+                        .details(format!("{what} (started)"))
+                        .record_returning(conn, now)?,
+                );
+            }
             let rows = housekeeping::live_sessions(conn, realm, now, BATCH)?;
             sessions::revoke_each(conn, &rows, reason, None, now)?;
             let last = rows.len() < BATCH as usize;
-            if last && audited {
-                AdminActionRow::new(AdminActionKind::SessionsClear)
-                    .details(format!(
-                        "realmgate sessions clear: realm={} ended={}",
-                        realm.map_or("all", Realm::as_str),
-                        total + rows.len()
-                    ))
-                    .record(conn, now)?;
+            if let (true, Some(id)) = (last, audit_row) {
+                crate::db::admin_actions::set_details(
+                    conn,
+                    id,
+                    &format!("{what} ended={}", total + rows.len()),
+                )?;
             }
             Ok::<_, diesel::result::Error>((rows.len(), last))
         })?;
@@ -226,36 +236,40 @@ pub fn spawn_heartbeat(
 pub struct Liveness {
     last: std::sync::Arc<std::sync::atomic::AtomicI64>,
     within: Duration,
+    clock: crate::domain::clock::Clock,
 }
 
 impl Liveness {
-    /// Alive from now, for `within` after each beat.
-    pub fn new(within: Duration) -> Self {
+    /// Alive from now, for `within` after each beat. A loop that never starts counts as alive
+    /// for its first `within`.
+    pub fn new(within: Duration, clock: crate::domain::clock::Clock) -> Self {
+        let now = clock.now().and_utc().timestamp();
         Self {
-            last: std::sync::Arc::new(std::sync::atomic::AtomicI64::new(unix_now())),
+            last: std::sync::Arc::new(std::sync::atomic::AtomicI64::new(now)),
             within,
+            clock,
         }
     }
 
     /// The cleanup's: two intervals and a minute, so one slow round is not an outage.
-    pub fn for_cleanup(config: &Config) -> Self {
+    pub fn for_cleanup(config: &Config, clock: crate::domain::clock::Clock) -> Self {
         let every = config.housekeeping.cleanup_interval;
-        Self::new(every.saturating_mul(2) + Duration::from_secs(60))
+        Self::new(every.saturating_mul(2) + Duration::from_secs(60), clock)
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now().and_utc().timestamp()
     }
 
     pub fn beat(&self) {
         self.last
-            .store(unix_now(), std::sync::atomic::Ordering::Relaxed);
+            .store(self.now(), std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn alive(&self) -> bool {
-        let age = unix_now() - self.last.load(std::sync::atomic::Ordering::Relaxed);
+        let age = self.now() - self.last.load(std::sync::atomic::Ordering::Relaxed);
         age <= i64::try_from(self.within.as_secs()).unwrap_or(i64::MAX)
     }
-}
-
-fn unix_now() -> i64 {
-    chrono::Utc::now().timestamp()
 }
 
 /// Runs `cleanup` every `REALMGATE_CLEANUP_INTERVAL` as a task of the current thread's

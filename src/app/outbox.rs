@@ -42,8 +42,10 @@ pub const RESET_REQUESTS_PER_IP: u32 = 20;
 /// How often the worker looks for due rows when nobody woke it (rows of other instances,
 /// retries coming due).
 const POLL: Duration = Duration::from_secs(1);
-/// How long a claimed row is the worker's: past it, another worker may take it.
-const LEASE: Duration = Duration::from_secs(120);
+/// How long a claimed row is the worker's: past it, another worker may take it. Far longer
+/// than one delivery may take (each SMTP step has 20 s); instances' clocks must agree to well
+/// within it (NTP), as the session timeouts already need.
+const LEASE: Duration = Duration::from_secs(600);
 /// The worker counts as alive while it beat this recently (`/readyz`): longer than one SMTP
 /// delivery may take.
 const STALE_AFTER: Duration = Duration::from_secs(90);
@@ -290,14 +292,14 @@ fn round(ctx: &WorkerContext) -> anyhow::Result<bool> {
         Ok(()) => {}
         Err(Failure::Permanent(why)) => {
             log::error!("outbox: row {} failed for good: {why}", row.id);
-            outbox::mark_failed(&mut conn, row.id, attempt, &why, now)?;
+            outbox::mark_failed(&mut conn, &row, attempt, &why, now)?;
         }
         Err(Failure::Retry(why)) if attempt >= ctx.attempts as i32 => {
             log::error!(
                 "outbox: row {} failed after {attempt} attempts, giving up: {why}",
                 row.id
             );
-            outbox::mark_failed(&mut conn, row.id, attempt, &why, now)?;
+            outbox::mark_failed(&mut conn, &row, attempt, &why, now)?;
         }
         Err(Failure::Retry(why)) => {
             let wait = backoff(ctx.retry_base, attempt);
@@ -307,7 +309,7 @@ fn round(ctx: &WorkerContext) -> anyhow::Result<bool> {
                 ctx.attempts,
                 humantime::format_duration(wait)
             );
-            outbox::retry_later(&mut conn, row.id, attempt, after(now, wait), &why)?;
+            outbox::retry_later(&mut conn, &row, attempt, after(now, wait), &why)?;
         }
     }
     Ok(true)
@@ -344,7 +346,7 @@ fn send(ctx: &WorkerContext, conn: &mut Conn, row: &Claimed, attempt: i32) -> Re
     ctx.transport
         .send(&mail)
         .map_err(|e| Failure::Retry(e.to_string()))?;
-    outbox::mark_sent(conn, row.id, attempt, ctx.clock.now())?;
+    outbox::mark_sent(conn, row, attempt, ctx.clock.now())?;
     Ok(())
 }
 
@@ -356,7 +358,7 @@ fn done_with(
     attempt: i32,
     now: NaiveDateTime,
 ) -> Result<(), DieselError> {
-    if outbox::mark_sent(conn, row.id, attempt, now)? {
+    if outbox::mark_sent(conn, row, attempt, now)? {
         Ok(())
     } else {
         Err(DieselError::RollbackTransaction)

@@ -64,6 +64,11 @@ impl<'a> AdminActionRow<'a> {
     }
 
     pub fn record(self, conn: &mut Conn, now: NaiveDateTime) -> QueryResult<()> {
+        self.record_returning(conn, now).map(drop)
+    }
+
+    /// `record`, returning the row's id (to complete its details later: `set_details`).
+    pub fn record_returning(self, conn: &mut Conn, now: NaiveDateTime) -> QueryResult<i32> {
         log::info!(
             target: "audit",
             "admin action={} actor={} account={} session={} organisation={}",
@@ -85,9 +90,17 @@ impl<'a> AdminActionRow<'a> {
                 admin_actions::details.eq(self.details),
                 admin_actions::created_at.eq(now),
             ))
-            .exec(conn)
-            .map(drop)
+            .returning(admin_actions::id)
+            .one(conn)
     }
+}
+
+/// Completes the details of a row written at the start of a change done in batches.
+pub fn set_details(conn: &mut Conn, id: i32, details: &str) -> QueryResult<()> {
+    diesel::update(admin_actions::table.find(id))
+        .set(admin_actions::details.eq(details))
+        .exec(conn)
+        .map(drop)
 }
 
 /// Deletes at most `limit` rows older than `before` (the cleanup, after

@@ -2,7 +2,7 @@
 //! them, claimed by a worker under a lease, and marked sent or failed. What a payload holds and
 //! how it is sealed is `app::outbox`'s business; here it is an opaque string.
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDateTime, Timelike as _};
 use diesel::prelude::*;
 
 use super::schema::outbox;
@@ -60,10 +60,13 @@ pub fn insert(
         .one(conn)
 }
 
-/// A row a worker holds until `claimed_until`.
+/// A row a worker holds until `lease` (its `claimed_until`): every mark below is made only
+/// while the row still carries that lease, so a worker whose lease ran out (and whose row
+/// another took) cannot finish it too.
 #[derive(Debug)]
 pub struct Claimed {
     pub id: i32,
+    pub lease: NaiveDateTime,
     pub kind: Option<Kind>,
     pub payload: Option<String>,
     /// Attempts made before this one.
@@ -78,6 +81,9 @@ pub fn claim_next(
     now: NaiveDateTime,
     lease_until: NaiveDateTime,
 ) -> QueryResult<Option<Claimed>> {
+    // Whole seconds: the lease is compared for equality later, and each backend keeps its own
+    // precision of a timestamp.
+    let lease_until = lease_until.with_nanosecond(0).unwrap_or(lease_until);
     let free = outbox::claimed_until
         .is_null()
         .or(outbox::claimed_until.le(now));
@@ -109,6 +115,7 @@ pub fn claim_next(
                 .one(conn)?;
             return Ok(Some(Claimed {
                 id,
+                lease: lease_until,
                 kind: Kind::parse(&kind),
                 payload,
                 attempts,
@@ -118,10 +125,15 @@ pub fn claim_next(
     Ok(None)
 }
 
-/// Marks a held row sent and empties its payload; false when it was no longer pending (it
-/// can then never be sent again, SPEC §17).
-pub fn mark_sent(conn: &mut Conn, id: i32, attempts: i32, now: NaiveDateTime) -> QueryResult<bool> {
-    diesel::update(outbox::table.find(id).filter(outbox::state.eq(PENDING)))
+/// Marks a held row sent and empties its payload; false when it was no longer this worker's
+/// (done by another, or its lease taken over). A row marked sent is never sent again.
+pub fn mark_sent(
+    conn: &mut Conn,
+    row: &Claimed,
+    attempts: i32,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    diesel::update(held(row))
         .set((
             outbox::state.eq(SENT),
             outbox::payload.eq(None::<String>),
@@ -134,15 +146,32 @@ pub fn mark_sent(conn: &mut Conn, id: i32, attempts: i32, now: NaiveDateTime) ->
         .map(|n| n == 1)
 }
 
+/// The row while it is still pending under `row`'s lease.
+#[allow(clippy::type_complexity)]
+fn held(
+    row: &Claimed,
+) -> diesel::dsl::Filter<
+    diesel::dsl::Filter<
+        diesel::dsl::Find<outbox::table, i32>,
+        diesel::dsl::Eq<outbox::state, &'static str>,
+    >,
+    diesel::dsl::Eq<outbox::claimed_until, Option<NaiveDateTime>>,
+> {
+    outbox::table
+        .find(row.id)
+        .filter(outbox::state.eq(PENDING))
+        .filter(outbox::claimed_until.eq(Some(row.lease)))
+}
+
 /// Puts a held row back, due at `next_at`, with why this attempt failed.
 pub fn retry_later(
     conn: &mut Conn,
-    id: i32,
+    row: &Claimed,
     attempts: i32,
     next_at: NaiveDateTime,
     error: &str,
 ) -> QueryResult<()> {
-    diesel::update(outbox::table.find(id).filter(outbox::state.eq(PENDING)))
+    diesel::update(held(row))
         .set((
             outbox::attempts.eq(attempts),
             outbox::next_attempt_at.eq(next_at),
@@ -156,12 +185,12 @@ pub fn retry_later(
 /// Gives up on a held row: failed, payload emptied (its link dies with it).
 pub fn mark_failed(
     conn: &mut Conn,
-    id: i32,
+    row: &Claimed,
     attempts: i32,
     error: &str,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
-    diesel::update(outbox::table.find(id).filter(outbox::state.eq(PENDING)))
+    diesel::update(held(row))
         .set((
             outbox::state.eq(FAILED),
             outbox::payload.eq(None::<String>),

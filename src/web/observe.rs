@@ -114,7 +114,9 @@ pub async fn request(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let id = RequestId::from_header(req.headers().get(&REQUEST_ID).map(|v| v.as_bytes()));
-    let span = tracing::info_span!("request", request_id = id.as_str());
+    // At ERROR level: a span is filtered as events are, and this one must stand around the
+    // warnings and errors of a portal run with RUST_LOG=warn too.
+    let span = tracing::error_span!("request", request_id = id.as_str());
     // The method as asked: `edge` answers HEAD as GET and rewrites it below.
     let method = req.method().clone();
     let started = std::time::Instant::now();

@@ -108,7 +108,7 @@ impl AppState {
             attempts: config.mail.attempts,
             retry_base: config.mail.retry_base,
         })?;
-        let cleanup = crate::app::maintenance::Liveness::for_cleanup(&config);
+        let cleanup = crate::app::maintenance::Liveness::for_cleanup(&config, clock.clone());
         Ok(Self {
             services: Services {
                 cleanup,

@@ -217,8 +217,17 @@ async fn a_claimed_row_is_one_workers_until_its_lease_ends() {
         again.id, id,
         "a worker that died loses its row when the lease ends"
     );
-    assert!(outbox::mark_sent(&mut conn, id, 1, later).unwrap());
-    assert!(!outbox::mark_sent(&mut conn, id, 2, later).unwrap());
+    // The first worker, back from a long stall, can no longer finish (or re-queue) the row.
+    assert!(!outbox::mark_sent(&mut conn, &first, 1, later).unwrap());
+    outbox::retry_later(&mut conn, &first, 1, later, "stale").unwrap();
+    assert!(outbox::mark_sent(&mut conn, &again, 1, later).unwrap());
+    assert!(!outbox::mark_sent(&mut conn, &again, 2, later).unwrap());
+    let (state, error): (String, Option<String>) = ob::table
+        .find(id)
+        .select((ob::state, ob::last_error))
+        .first(&mut conn)
+        .unwrap();
+    assert_eq!((state.as_str(), error), ("sent", None));
     assert!(
         outbox::claim_next(&mut conn, later + chrono::Duration::days(1), later)
             .unwrap()
@@ -226,8 +235,8 @@ async fn a_claimed_row_is_one_workers_until_its_lease_ends() {
     );
 }
 
-/// SPEC §17: kill the server (SIGKILL) with mail and sign-ups queued, start it again, and
-/// every message arrives exactly once.
+/// SPEC §17: kill the server (SIGKILL) while it holds a message in mid-delivery and with a
+/// sign-up queued; start it again, and every message arrives exactly once.
 #[test]
 fn killed_with_work_queued_a_restart_delivers_everything_once() {
     use realmgate::app::outbox::Writer;
@@ -236,7 +245,8 @@ fn killed_with_work_queued_a_restart_delivers_everything_once() {
     let db = TestDatabase::new(dir.path(), "crash");
     let pool = realmgate::db::connect(&db.url).unwrap();
     let key = hex::decode(TEST_KEY).unwrap();
-    let smtp = Smtp::start(Mode::Down);
+    // A server that takes the connection and never answers: the first delivery hangs.
+    let smtp = Smtp::start(Mode::Hang);
     let url = smtp.url();
     let settings = [
         ("REALMGATE_MAIL", url.as_str()),
@@ -264,8 +274,8 @@ fn killed_with_work_queued_a_restart_delivers_everything_once() {
     };
     {
         let mut conn = pool.get().unwrap();
-        // What two sign-up requests (one of an address that has an account) and a reset
-        // request wrote, as the request path writes it.
+        // What two sign-up requests (one of an address that has an account by then) and a
+        // reset request wrote, as the request path writes it.
         sign_up(&mut conn, "first@example.com");
         sign_up(&mut conn, "first@example.com");
         let reset = Email::parse("first@example.com").unwrap();
@@ -278,27 +288,36 @@ fn killed_with_work_queued_a_restart_delivers_everything_once() {
         conn.write_transaction(|conn| writer.reset_request(conn, &reset, &client, now))
             .unwrap();
     }
-    // The first instance carries out the work; its mail cannot leave (the server is down).
+    // The first instance carries out the work and hangs delivering the first of its three
+    // mails: that row is claimed, under a lease, when the process is killed.
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
         let all = rows(&mut pool.get().unwrap());
-        let mails = all.iter().filter(|r| r.4 == "mail" && r.1 >= 1).count();
         let work_done = all
             .iter()
             .filter(|r| r.4 != "mail" && r.0 == "sent")
             .count();
-        // The second sign-up of the address may find the account: a notice, not a second
-        // confirmation. Either way, three mails.
-        if work_done == 3 && mails == 3 {
+        let mails = all.iter().filter(|r| r.4 == "mail").count();
+        let claimed: i64 = ob::table
+            .filter(ob::claimed_until.is_not_null())
+            .count()
+            .get_result(&mut pool.get().unwrap())
+            .unwrap();
+        if work_done == 3 && mails == 3 && claimed == 1 && smtp.connections() >= 1 {
             break;
         }
         assert!(std::time::Instant::now() < deadline, "{all:?}");
         std::thread::sleep(Duration::from_millis(100));
     }
-    // SIGKILL, and a sign-up that committed just before it, not yet carried out.
     first.child.kill().unwrap();
     first.child.wait().unwrap();
+    // A sign-up that committed just before the kill, not yet carried out.
     sign_up(&mut pool.get().unwrap(), "second@example.com");
+    // The dead worker's lease runs out (ten minutes; moved back here rather than waited for).
+    diesel::update(ob::table.filter(ob::claimed_until.is_not_null()))
+        .set(ob::claimed_until.eq(chrono::Utc::now().naive_utc() - chrono::Duration::seconds(1)))
+        .execute(&mut pool.get().unwrap())
+        .unwrap();
     smtp.set_mode(Mode::Accept);
     let _second = start();
     let messages = smtp.wait_for(4, 60);

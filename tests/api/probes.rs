@@ -38,6 +38,20 @@ async fn livez_and_readyz_answer_and_readyz_names_a_stopped_worker() {
         )
         .await;
     assert_eq!(other.status, 400, "the Host check still holds elsewhere");
+    // A cleanup loop that has not gone round for longer than two intervals: not ready.
+    app.clock
+        .danger_advance(std::time::Duration::from_secs(3600));
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status, 503);
+    let body: serde_json::Value = serde_json::from_str(&ready.body).unwrap();
+    assert_eq!(body["cleanup"], "stopped");
+    assert_eq!(body["outbox"], "ok");
+    app.state.cleanup.beat();
+    assert_eq!(
+        app.get("/readyz").await.status,
+        200,
+        "a beat and it is back"
+    );
     app.state.outbox.stop();
     let ready = app.get("/readyz").await;
     assert_eq!(ready.status, 503);

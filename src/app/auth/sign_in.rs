@@ -711,11 +711,6 @@ fn open_session(
         conn,
         &Subject::Ip(crate::domain::client::rate_key(client.ip)),
     )?;
-    let mut new_browser = false;
-    if let Some(device_hash) = &new.device_hash {
-        new_browser = !lockout::is_known_device(conn, device_hash, &account.email)?;
-        lockout::remember_device(conn, device_hash, &account.email, now)?;
-    }
 
     // SECURITY: no session fixation. The browser's earlier session of this realm ends and the
     // new one has a secret the browser has never held.
@@ -759,6 +754,13 @@ fn open_session(
             client,
             now,
         )?;
+    }
+    // Only a sign-in that goes through makes its browser known (and so a blocked attempt
+    // neither skips nor sends the notice).
+    let mut new_browser = false;
+    if let Some(device_hash) = &new.device_hash {
+        new_browser = !lockout::is_known_device(conn, device_hash, &account.email)?;
+        lockout::remember_device(conn, device_hash, &account.email, now)?;
     }
     if let (true, Some(writer)) = (new_browser, notice) {
         let browser = crate::domain::client::describe_user_agent(&client.user_agent);
