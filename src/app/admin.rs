@@ -169,9 +169,13 @@ pub fn act(
             AdminAction::SendReset => {
                 let expires = crate::domain::clock::after(now, reset_ttl);
                 let token = tokens::issue(conn, id, Purpose::Reset, now, expires)?;
-                let mail =
-                    Mail::reset_by_admin(&account.email, writer.origin(), token.expose(), false)
-                        .map_err(|e| diesel::result::Error::SerializationError(e.into()))?;
+                let mail = Mail::reset_by_admin(
+                    &account.email,
+                    writer.origin(),
+                    token.expose(),
+                    reset_ttl,
+                )
+                .map_err(|e| diesel::result::Error::SerializationError(e.into()))?;
                 writer.mail(conn, &mail, now)?;
             }
             AdminAction::ResetTwoFactor => {
@@ -204,8 +208,8 @@ pub fn create_account(
         let account = accounts::insert(conn, new)?;
         if let Some((writer, ttl)) = invite {
             let expires = crate::domain::clock::after(now, ttl);
-            let token = tokens::issue(conn, account.id, Purpose::Reset, now, expires)?;
-            let mail = Mail::reset_by_admin(&account.email, writer.origin(), token.expose(), true)
+            let token = tokens::issue(conn, account.id, Purpose::Invite, now, expires)?;
+            let mail = Mail::invitation(&account.email, writer.origin(), token.expose(), ttl)
                 .map_err(|e| diesel::result::Error::SerializationError(e.into()))?;
             writer.mail(conn, &mail, now)?;
         }

@@ -28,6 +28,23 @@ impl fmt::Display for Problem {
     }
 }
 
+/// A SQLite path with no file yet, in an existing folder this process may write to.
+fn will_be_created(url: &str) -> bool {
+    if crate::db::Backend::of(url) != crate::db::Backend::Sqlite {
+        return false;
+    }
+    let path = std::path::Path::new(url.trim_start_matches("sqlite://"));
+    let folder = match path.parent() {
+        Some(p) if p.as_os_str().is_empty() => std::path::Path::new("."),
+        Some(p) => p,
+        None => return false,
+    };
+    !path.exists()
+        && std::fs::metadata(folder)
+            .map(|m| m.is_dir() && !m.permissions().readonly())
+            .unwrap_or(false)
+}
+
 /// What the start's parse cannot see in a `REALMGATE_MAIL` URL that lettre accepts: mail (and
 /// the mail account's password) sent unencrypted, and parameters that do nothing. SECURITY: no
 /// line quotes the URL, which holds the password.
@@ -180,6 +197,13 @@ pub fn run(get: impl Fn(&str) -> Option<String>) -> Vec<Problem> {
     // Opened as it is: `check` must not create a mistyped database or migrate a live one.
     let opened = crate::db::open_existing(&config.server.database_url);
     match opened {
+        // A fresh deployment: no file yet, in a folder where the first start can make it.
+        Err(_) if will_be_created(&config.server.database_url) => {
+            problems.push(Problem::Warning(format!(
+                "REALMGATE_DATABASE_URL: the database {} does not exist yet; the first start will create it",
+                config.server.database_url
+            )))
+        }
         Err(e) => problems.push(Problem::Error(format!(
             "REALMGATE_DATABASE_URL: cannot open the database: {e}"
         ))),
@@ -310,14 +334,28 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_database_is_an_error_and_is_not_created() {
+    fn a_database_not_made_yet_is_a_warning_and_is_not_created() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("typo.db");
+        let path = dir.path().join("fresh.db");
         let out = run(|k| (k == "REALMGATE_DATABASE_URL").then(|| path.display().to_string()));
+        let line = out
+            .iter()
+            .map(ToString::to_string)
+            .find(|l| l.contains("REALMGATE_DATABASE_URL"))
+            .unwrap();
+        assert!(
+            line.starts_with("warning: REALMGATE_DATABASE_URL: the database")
+                && line.ends_with("does not exist yet; the first start will create it"),
+            "{line}"
+        );
+        assert!(!out.iter().any(Problem::is_error), "{out:?}");
+        assert!(!path.exists(), "check created the database");
+        // A folder that is not there cannot hold it: an error.
+        let nowhere = dir.path().join("no-such-folder/typo.db");
+        let out = run(|k| (k == "REALMGATE_DATABASE_URL").then(|| nowhere.display().to_string()));
         assert!(out
             .iter()
             .any(|p| p.to_string().starts_with("error: REALMGATE_DATABASE_URL")));
-        assert!(!path.exists(), "check created the database");
     }
 
     #[test]

@@ -64,7 +64,8 @@ macro_rules! mail_kind {
 mail_kind!(SignUpNotice, SignUpNoticeHtml, "mail/sign_up_notice.txt", "mail/sign_up_notice.html" { origin: String });
 mail_kind!(ConfirmAddress, ConfirmAddressHtml, "mail/confirm_address.txt", "mail/confirm_address.html" { url: String, hours: u64 });
 mail_kind!(ResetRequested, ResetRequestedHtml, "mail/reset_requested.txt", "mail/reset_requested.html" { url: String, minutes: u64 });
-mail_kind!(AdminReset, AdminResetHtml, "mail/admin_reset.txt", "mail/admin_reset.html" { url: String, welcome: bool });
+mail_kind!(AdminReset, AdminResetHtml, "mail/admin_reset.txt", "mail/admin_reset.html" { url: String, minutes: u64 });
+mail_kind!(Invitation, InvitationHtml, "mail/invitation.txt", "mail/invitation.html" { url: String, days: u64 });
 mail_kind!(PasswordNotice, PasswordNoticeHtml, "mail/password_notice.txt", "mail/password_notice.html" { what: String, at: String, ip: String });
 mail_kind!(NewDevice, NewDeviceHtml, "mail/new_device.txt", "mail/new_device.html" { at: String, ip: String, browser: String });
 mail_kind!(TestMessage, TestMessageHtml, "mail/test.txt", "mail/test.html" { origin: String, at: String });
@@ -138,24 +139,35 @@ impl Mail {
         Self::new(to, "Reset your Realmgate password", parts, Some(token))
     }
 
-    /// A reset link an admin sent: for a new account (`welcome`) or an existing one.
+    /// A reset link an admin sent for an existing account.
     pub fn reset_by_admin(
         to: &str,
         origin: &str,
         token: &str,
-        welcome: bool,
+        ttl: std::time::Duration,
     ) -> anyhow::Result<Self> {
         let parts = AdminReset {
             url: format!("{origin}/password/reset/{token}"),
-            welcome,
+            minutes: ttl.as_secs().div_ceil(60),
         }
         .render_both();
-        let subject = if welcome {
-            "Your Realmgate account"
-        } else {
-            "Reset your Realmgate password"
-        };
-        Self::new(to, subject, parts, Some(token))
+        Self::new(to, "Reset your Realmgate password", parts, Some(token))
+    }
+
+    /// An account an admin made without a password: welcome, and choose one
+    /// (`REALMGATE_INVITE_TTL`).
+    pub fn invitation(
+        to: &str,
+        origin: &str,
+        token: &str,
+        ttl: std::time::Duration,
+    ) -> anyhow::Result<Self> {
+        let parts = Invitation {
+            url: format!("{origin}/password/reset/{token}"),
+            days: ttl.as_secs().div_ceil(86_400),
+        }
+        .render_both();
+        Self::new(to, "Welcome to Realmgate", parts, Some(token))
     }
 
     /// "Your password was changed": time and IP, and no link that signs anyone in.
@@ -427,11 +439,11 @@ mod tests {
                 Some("/password/reset/TOK"),
             ),
             (
-                Mail::reset_by_admin("a@b.example", origin, "TOK", true).unwrap(),
+                Mail::invitation("a@b.example", origin, "TOK", ttl * 168).unwrap(),
                 Some("/password/reset/TOK"),
             ),
             (
-                Mail::reset_by_admin("a@b.example", origin, "TOK", false).unwrap(),
+                Mail::reset_by_admin("a@b.example", origin, "TOK", ttl).unwrap(),
                 Some("/password/reset/TOK"),
             ),
             (
@@ -480,6 +492,14 @@ mod tests {
             "the HTML part escapes what it shows"
         );
         assert!(device.text.contains("2026-12-02 10:30 UTC"));
+        let invite = Mail::invitation("a@b.example", origin, "TOK", ttl * 168).unwrap();
+        assert_eq!(invite.subject, "Welcome to Realmgate");
+        assert!(invite.text.contains("for 7 days"), "{}", invite.text);
+        let words = invite.text.replace("/password/reset/", "/");
+        assert!(
+            !words.to_lowercase().contains("reset"),
+            "an invitation is not worded as a reset"
+        );
     }
 
     #[test]

@@ -11,7 +11,12 @@ use crate::domain::ids::AccountId;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Purpose {
+    /// A password reset link.
     Reset,
+    /// An account an admin made without a password: its link to choose one (issue 17). It is a
+    /// reset link in every rule (single use, voided by every credential event, SPEC §8); only
+    /// its wording and its lifetime (`REALMGATE_INVITE_TTL`) differ.
+    Invite,
     Confirm,
 }
 
@@ -19,7 +24,17 @@ impl Purpose {
     const fn as_str(self) -> &'static str {
         match self {
             Purpose::Reset => "reset",
+            Purpose::Invite => "invite",
             Purpose::Confirm => "confirm",
+        }
+    }
+
+    /// The stored purposes a link of this purpose is one of: a password link is a reset link
+    /// or an invitation, alike for use and for voiding.
+    const fn family(self) -> &'static [&'static str] {
+        match self {
+            Purpose::Reset | Purpose::Invite => &["reset", "invite"],
+            Purpose::Confirm => &["confirm"],
         }
     }
 }
@@ -58,7 +73,7 @@ pub fn void_all(
     diesel::update(
         email_tokens::table
             .filter(email_tokens::account_id.eq(account_id))
-            .filter(email_tokens::purpose.eq(purpose.as_str()))
+            .filter(email_tokens::purpose.eq_any(purpose.family()))
             .filter(email_tokens::used_at.is_null()),
     )
     .set(email_tokens::used_at.eq(now))
@@ -102,13 +117,26 @@ pub fn peek(
     email_tokens::table
         .inner_join(accounts::table)
         .filter(email_tokens::token_hash.eq(crypto::sha256_hex(token)))
-        .filter(email_tokens::purpose.eq(purpose.as_str()))
+        .filter(email_tokens::purpose.eq_any(purpose.family()))
         .filter(email_tokens::used_at.is_null())
         .filter(email_tokens::expires_at.gt(now))
         .filter(accounts::is_active.eq(true))
         .select(email_tokens::account_id)
         .one(conn)
         .optional()
+}
+
+/// Whether a good password link is an invitation (for its pages' wording).
+pub fn is_invite(conn: &mut Conn, token: &str) -> QueryResult<bool> {
+    if !well_formed(token) {
+        return Ok(false);
+    }
+    diesel::select(diesel::dsl::exists(
+        email_tokens::table
+            .filter(email_tokens::token_hash.eq(crypto::sha256_hex(token)))
+            .filter(email_tokens::purpose.eq(Purpose::Invite.as_str())),
+    ))
+    .one(conn)
 }
 
 /// Uses the token up with one conditional update, so two tabs racing with the same link

@@ -402,6 +402,9 @@ pub struct Signup {
 #[derive(Clone, Debug)]
 pub struct Reset {
     pub token_ttl: Duration,
+    /// `REALMGATE_INVITE_TTL`: how long the link of an account an admin made without a
+    /// password works.
+    pub invite_ttl: Duration,
 }
 
 /// The periodic cleanup and what happens to sessions at start.
@@ -828,6 +831,7 @@ impl Config {
             },
             reset: Reset {
                 token_ttl: duration("REALMGATE_RESET_TOKEN_TTL", "1h"),
+                invite_ttl: duration("REALMGATE_INVITE_TTL", "7d"),
             },
             mail: MailSettings {
                 transport: mail,

@@ -59,6 +59,6 @@ impl FlashMessageStore for SessionFlashStore {
 
 pub fn framework() -> FlashMessagesFramework {
     FlashMessagesFramework::builder(SessionFlashStore)
-        .minimum_level(Level::Info)
+        .minimum_level(Level::Debug)
         .build()
 }

@@ -51,6 +51,8 @@ impl Chrome {
     pub fn new(header: Option<HeaderUser>, incoming: &IncomingFlashMessages) -> Self {
         let flashes = incoming
             .iter()
+            // `Debug` flashes carry data for a form (`routes::login::PREFILL`), not words.
+            .filter(|m| m.level() != Level::Debug)
             .map(|m| Flash {
                 level: match m.level() {
                     Level::Error => "error",
@@ -95,7 +97,7 @@ pub struct ErrorPage<'a> {
 #[template(path = "login.html")]
 pub struct LoginPage<'a> {
     pub chrome: Chrome,
-    pub heading: &'static str,
+    pub heading: String,
     pub action: &'static str,
     pub is_admin: bool,
     pub show_remember_me: bool,
@@ -103,6 +105,27 @@ pub struct LoginPage<'a> {
     pub next: &'a str,
     pub csrf_token: &'a str,
     pub error: Option<&'a str>,
+    /// The refusal was a lockout: say that a reset unlocks, with the link.
+    pub locked: bool,
+    /// The email is known (typed before, or just confirmed): the cursor goes to the password.
+    pub focus_password: bool,
+    /// `REALMGATE_SIGNUP`: the "Create an account" link.
+    pub signup: bool,
+    /// Who is signed in to this realm already, when someone is.
+    pub who: Option<SignedInAs>,
+    /// An admin confirming their password: the email is theirs, not a field.
+    pub confirming: bool,
+}
+
+/// The person already signed in to a realm whose sign-in page they opened.
+pub struct SignedInAs {
+    pub name: String,
+    pub email: String,
+    pub home_path: &'static str,
+    pub home_label: &'static str,
+    pub logout_action: &'static str,
+    /// The admin realm: the page asks for the password again (re-authentication).
+    pub confirm: bool,
 }
 
 #[derive(Template)]
@@ -313,6 +336,10 @@ pub struct NoticePage<'a> {
     pub chrome: Chrome,
     pub heading: &'a str,
     pub message: &'a str,
+    /// A second line (the address written to).
+    pub detail: Option<String>,
+    /// In development with a `file:` mailer: where the mail went instead.
+    pub mail_note: Option<String>,
 }
 
 #[derive(Template)]
@@ -333,6 +360,9 @@ pub struct ResetRequestPage<'a> {
     pub csrf_token: &'a str,
     pub error: Option<&'a str>,
     pub sent: Option<&'a str>,
+    /// The address the request was for, once sent.
+    pub sent_to: &'a str,
+    pub mail_note: Option<String>,
 }
 
 #[derive(Template)]
@@ -340,6 +370,8 @@ pub struct ResetRequestPage<'a> {
 pub struct ResetConfirmPage<'a> {
     pub chrome: Chrome,
     pub email: &'a str,
+    /// An invitation (an account an admin made): its own words.
+    pub invite: bool,
     pub csrf_token: &'a str,
     pub error: Option<&'a str>,
 }

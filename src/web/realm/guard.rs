@@ -63,6 +63,58 @@ impl<R: RealmKind> FromRequest for SignedIn<R> {
     }
 }
 
+/// Who is signed in to realm `R` in this browser, as the guard would decide it, without any of
+/// its writes (no last-seen, no revocation, no incident): for a public page that shows the
+/// signed-in person a way on (the sign-in page). The session cookie only; a remember cookie
+/// alone is restored by the guard on a signed-in page, not here.
+pub async fn peek<R: RealmKind>(
+    req: &HttpRequest,
+    state: &AppState,
+) -> Result<Option<SignedIn<R>>, AppError> {
+    let realm = R::REALM;
+    let session = req.get_session();
+    let keys = super::RealmSession::of(&session, realm);
+    let Some(secret) = keys.secret() else {
+        return Ok(None);
+    };
+    let claim = Claim::Account(keys.claimed_account());
+    let client = client_info(req, &state.config.server.trusted_proxies);
+    let policy = AccessPolicy {
+        realm: realm.into(),
+        timeouts: state.config.realms.get(realm).clone(),
+        remember_me: state.config.cookie.remember_me,
+    };
+    let now = state.clock.now();
+    let hash = secret.hash();
+    let found = db::block(&state.pool, move |conn| {
+        let Some((row, account, organisation)) =
+            crate::db::sessions::find_by_secret_with_account(conn, realm.into(), &hash)?
+        else {
+            return Ok(None);
+        };
+        let decision = crate::app::auth::access::decide(
+            &row,
+            Some(&account),
+            organisation.is_active,
+            claim,
+            &client,
+            &policy,
+            now,
+        );
+        Ok(decision
+            .refusal
+            .is_none()
+            .then_some((row, account, organisation)))
+    })
+    .await?;
+    Ok(found.map(|(session, account, organisation)| SignedIn {
+        account,
+        session,
+        organisation,
+        _realm: PhantomData,
+    }))
+}
+
 /// The guard as route middleware: `route.wrap(from_fn(guard::<UserRealm, ()>))`, with the
 /// page's own reads as `P`.
 pub async fn guard<R: RealmKind, P: PageData>(

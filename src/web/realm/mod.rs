@@ -5,7 +5,7 @@
 mod guard;
 mod session;
 
-pub use guard::{guard, PageData, SignedIn, SESSION_ENDED};
+pub use guard::{guard, peek, PageData, SignedIn, SESSION_ENDED};
 pub use session::{Pending, RealmSession};
 
 pub use crate::domain::realm::{BrowserRealm, Realm};

@@ -16,7 +16,7 @@ use crate::web::csrf;
 use crate::web::form::{CsrfField, CsrfForm};
 use crate::web::realm::{BrowserRealm, Pending, RealmKind, RealmSession};
 use crate::web::startup::AppState;
-use crate::web::templates::{self, Chrome, LoginPage};
+use crate::web::templates::{self, Chrome, LoginPage, SignedInAs};
 
 pub const INVALID_CREDENTIALS: &str = "Invalid email or password.";
 pub const OPEN_ELSEWHERE: &str = "Your account is open on another device.";
@@ -61,45 +61,126 @@ impl std::fmt::Debug for LoginForm {
     }
 }
 
+/// What a sign-in page shows besides the realm's form.
+#[derive(Default)]
+pub struct Shown<'a> {
+    pub email: &'a str,
+    pub next: &'a str,
+    pub error: Option<&'a str>,
+    /// A lockout: the page says that a reset unlocks.
+    pub locked: bool,
+    /// Someone is signed in to this realm already.
+    pub who: Option<SignedInAs>,
+    /// In place of the realm's heading (an admin confirming a named action).
+    pub heading: Option<String>,
+}
+
 pub fn page(
+    state: &AppState,
     realm: BrowserRealm,
     chrome: Chrome,
     status: StatusCode,
-    email: &str,
-    next: &str,
     csrf_token: &str,
-    error: Option<&str>,
+    shown: Shown<'_>,
 ) -> AppResult<HttpResponse> {
+    let confirming = shown.who.as_ref().is_some_and(|w| w.confirm);
     let page = LoginPage {
         chrome,
-        heading: realm.sign_in_heading(),
+        heading: shown
+            .heading
+            .unwrap_or_else(|| realm.sign_in_heading().to_owned()),
         action: realm.login_path(),
         is_admin: realm == BrowserRealm::Admin,
-        show_remember_me: realm.persists(),
-        email,
-        next: &safe_next(realm, next).unwrap_or_default(),
+        show_remember_me: realm.persists() && !confirming,
+        email: shown.email,
+        next: &safe_next(realm, shown.next).unwrap_or_default(),
         csrf_token,
-        error,
+        error: shown.error,
+        locked: shown.locked,
+        focus_password: !shown.email.is_empty() || confirming,
+        signup: state.config.signup.enabled,
+        who: shown.who,
+        confirming,
     };
     Ok(html(status, templates::render(&page)?))
 }
 
+/// A flash of this prefix (at `Debug`, which no page shows) carries an address for the next
+/// sign-in form to fill in: after a confirmed address, that address (SPEC §5 keeps the
+/// redirect to a bare `/login`).
+pub const PREFILL: &str = "prefill-email:";
+
+pub fn prefill(email: &str) {
+    actix_web_flash_messages::FlashMessage::new(
+        format!("{PREFILL}{email}"),
+        actix_web_flash_messages::Level::Debug,
+    )
+    .send();
+}
+
 pub async fn form<R: RealmKind>(
+    req: HttpRequest,
     session: Session,
+    state: web::Data<AppState>,
     flashes: IncomingFlashMessages,
     query: web::Query<LoginQuery>,
 ) -> AppResult<HttpResponse> {
     let realm = R::REALM;
-    let token = csrf::token(&session, realm)?;
-    page(
-        realm,
-        Chrome::new(None, &flashes),
-        StatusCode::OK,
-        "",
-        &query.next,
-        &token,
-        None,
-    )
+    let prefilled = flashes
+        .iter()
+        .filter(|m| m.level() == actix_web_flash_messages::Level::Debug)
+        .find_map(|m| m.content().strip_prefix(PREFILL))
+        .unwrap_or_default()
+        .to_owned();
+    // Someone signed in to this realm who opens its sign-in page sees who, and a way on; an
+    // admin sees the password confirmation of the console (SPEC §5's re-authentication).
+    match crate::web::realm::peek::<R>(&req, &state).await? {
+        Some(signed) => {
+            let (name, email) = (signed.account.name.clone(), signed.account.email.clone());
+            let page = super::SignedPage::build(signed, &session, &flashes)?;
+            let admin = realm == BrowserRealm::Admin;
+            let who = SignedInAs {
+                name,
+                email,
+                home_path: realm.home_path(),
+                home_label: if admin {
+                    "Continue to the console"
+                } else {
+                    "Continue to your dashboard"
+                },
+                logout_action: realm.logout_path(),
+                confirm: admin,
+            };
+            self::page(
+                &state,
+                realm,
+                page.chrome,
+                StatusCode::OK,
+                &page.csrf_token,
+                Shown {
+                    next: &query.next,
+                    heading: admin.then(|| "Confirm your password".to_owned()),
+                    who: Some(who),
+                    ..Shown::default()
+                },
+            )
+        }
+        None => {
+            let token = csrf::token(&session, realm)?;
+            self::page(
+                &state,
+                realm,
+                Chrome::new(None, &flashes),
+                StatusCode::OK,
+                &token,
+                Shown {
+                    email: &prefilled,
+                    next: &query.next,
+                    ..Shown::default()
+                },
+            )
+        }
+    }
 }
 
 pub async fn submit<R: RealmKind>(
@@ -122,7 +203,7 @@ pub async fn submit<R: RealmKind>(
         None,
     )
     .await?;
-    let again = |status: StatusCode, message: &str| {
+    let again = |status: StatusCode, message: &str, locked: bool| {
         let token = csrf::token(&session, realm)?;
         // SECURITY: a password typed into the email field is not shown back.
         let looks_like_email = form.email.contains('@')
@@ -134,13 +215,18 @@ pub async fn submit<R: RealmKind>(
             ""
         };
         page(
+            &state,
             realm,
             Chrome::anonymous(),
             status,
-            shown_email,
-            &form.next,
             &token,
-            Some(message),
+            Shown {
+                email: shown_email,
+                next: &form.next,
+                error: Some(message),
+                locked,
+                ..Shown::default()
+            },
         )
     };
     let (secret, account_id, device) = match outcome {
@@ -149,12 +235,12 @@ pub async fn submit<R: RealmKind>(
         | SignInOutcome::PasswordChangeRequired
         | SignInOutcome::TwoFactorRequired
         | SignInOutcome::InvalidCode => {
-            return again(StatusCode::UNAUTHORIZED, INVALID_CREDENTIALS)
+            return again(StatusCode::UNAUTHORIZED, INVALID_CREDENTIALS, false)
         }
-        SignInOutcome::Blocked => return again(StatusCode::CONFLICT, OPEN_ELSEWHERE),
+        SignInOutcome::Blocked => return again(StatusCode::CONFLICT, OPEN_ELSEWHERE, false),
         SignInOutcome::Locked { retry_after_secs } => {
             let message = locked_message(retry_after_secs);
-            let mut res = again(StatusCode::TOO_MANY_REQUESTS, &message)?;
+            let mut res = again(StatusCode::TOO_MANY_REQUESTS, &message, true)?;
             res.headers_mut().insert(
                 actix_web::http::header::RETRY_AFTER,
                 actix_web::http::header::HeaderValue::from(retry_after_secs),

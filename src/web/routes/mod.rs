@@ -305,6 +305,19 @@ impl<R: RealmKind> SignedPage<R> {
     }
 }
 
+/// SPEC §17's hint for a developer: in development with a `file:` mailer, where mail went.
+pub fn mail_note(state: &crate::web::startup::AppState) -> Option<String> {
+    match &state.config.mail.transport {
+        crate::domain::config::MailSetting::File(dir) if state.config.is_development() => {
+            Some(format!(
+                "Development: mail is not sent but written to the folder {}/ on the server (REALMGATE_MAIL).",
+                dir.display()
+            ))
+        }
+        _ => None,
+    }
+}
+
 /// Percent-encodes a query value (everything but unreserved characters).
 pub fn encode_query_value(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());

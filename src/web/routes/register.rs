@@ -136,6 +136,7 @@ pub async fn submit(
     // writes one outbox row either way, in the transaction that counts it, and the worker
     // does the rest (a link or a notice, only to the mailbox). SPEC §8, §17.
     let writer = state.writer.clone();
+    let shown = email.as_str().to_owned();
     let allowed = db::block(&state.pool, move |conn| {
         Ok(conn.write_transaction(|conn| {
             if !rates::hit(conn, RateKind::SignupPerIp, &ip, limit, now)? {
@@ -154,6 +155,10 @@ pub async fn submit(
         chrome: Chrome::anonymous(),
         heading: "Check your email",
         message: CHECK_EMAIL,
+        detail: Some(format!(
+            "We wrote to {shown}. The link in it works for 24 hours; if nothing arrives, look in the spam folder or sign up again."
+        )),
+        mail_note: super::mail_note(&state),
     };
     Ok(html(StatusCode::OK, templates::render(&page)?))
 }
@@ -180,23 +185,25 @@ pub async fn confirm(
     let confirmed = db::block(&state.pool, move |conn| {
         // A link that is no link takes no write lock.
         if tokens::peek(conn, &token, tokens::Purpose::Confirm, now)?.is_none() {
-            return Ok(false);
+            return Ok(None);
         }
         Ok(conn.write_transaction(|conn| {
             let Some(id) = tokens::consume(conn, &token, tokens::Purpose::Confirm, now)? else {
-                return Ok::<_, diesel::result::Error>(false);
+                return Ok::<_, diesel::result::Error>(None);
             };
             accounts::confirm_email(conn, id, now)?;
-            Ok(true)
+            Ok(accounts::find(conn, id)?.map(|a| a.email))
         })?)
     })
     .await?;
-    if !confirmed {
+    let Some(email) = confirmed else {
         return Err(AppError::BadRequest(
             "This confirmation link is not valid, was already used, or has expired. Sign in, or sign up again to get a new one."
                 .into(),
         ));
-    }
+    };
+    // The sign-in form fills the address in (the redirect stays a bare `/login`, SPEC §5).
+    super::login::prefill(&email);
     FlashMessage::success(CONFIRMED).send();
     Ok(see_other("/login"))
 }

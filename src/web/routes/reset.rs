@@ -25,6 +25,8 @@ use crate::web::templates::{self, Chrome, ResetConfirmPage, ResetRequestPage};
 
 pub const SENT: &str = "If an account exists for that address, a reset link has been sent.";
 pub const DONE: &str = "Your password has been reset. Please sign in.";
+/// An invitation's end: the account's first password.
+pub const CHOSEN: &str = "Your password is set. Please sign in.";
 const TOKEN_KEY: &str = "reset.token";
 
 #[derive(Deserialize)]
@@ -71,15 +73,17 @@ fn request_page(
     status: StatusCode,
     email: &str,
     error: Option<&str>,
-    sent: Option<&str>,
+    sent: Option<&AppState>,
 ) -> AppResult<HttpResponse> {
     let token = csrf::token(session, BrowserRealm::User)?;
     let page = ResetRequestPage {
         chrome,
-        email,
+        email: if sent.is_some() { "" } else { email },
         csrf_token: &token,
         error,
-        sent,
+        sent: sent.map(|_| SENT),
+        sent_to: if sent.is_some() { email } else { "" },
+        mail_note: sent.and_then(super::mail_note),
     };
     Ok(html(status, templates::render(&page)?))
 }
@@ -122,6 +126,7 @@ pub async fn request(
     let ip = crate::domain::client::rate_key(client.ip);
     let now = state.clock.now();
     let writer = state.writer.clone();
+    let shown = email.as_str().to_owned();
     let open = db::block(&state.pool, move |conn| {
         Ok(conn.write_transaction(|conn| {
             let open = rates::hit(
@@ -147,9 +152,9 @@ pub async fn request(
         &session,
         Chrome::anonymous(),
         StatusCode::OK,
-        "",
+        &shown,
         None,
-        Some(SENT),
+        Some(&state),
     )
 }
 
@@ -175,8 +180,12 @@ pub async fn follow_link(
     Ok(see_other("/password/reset/confirm"))
 }
 
-/// The account the token in `reset.*` belongs to, while the token is still good.
-async fn pending(session: &Session, state: &AppState) -> AppResult<(String, accounts::Account)> {
+/// The account the token in `reset.*` belongs to, while the token is still good, and whether
+/// the link is an invitation.
+async fn pending(
+    session: &Session,
+    state: &AppState,
+) -> AppResult<(String, accounts::Account, bool)> {
     let token = session
         .get::<String>(TOKEN_KEY)
         .ok()
@@ -184,27 +193,31 @@ async fn pending(session: &Session, state: &AppState) -> AppResult<(String, acco
         .ok_or_else(invalid_link)?;
     let now = state.clock.now();
     let checked = token.clone();
-    let account = db::block(&state.pool, move |conn| {
+    let (account, invite) = db::block(&state.pool, move |conn| {
         match tokens::peek(conn, &checked, Purpose::Reset, now)? {
-            Some(id) => Ok(accounts::find(conn, id)?),
+            Some(id) => Ok(accounts::find(conn, id)?
+                .map(|a| (a, tokens::is_invite(conn, &checked)))
+                .map(|(a, invite)| invite.map(|i| (a, i)))
+                .transpose()?),
             None => Ok(None),
         }
     })
     .await?
     .ok_or_else(invalid_link)?;
-    Ok((token, account))
+    Ok((token, account, invite))
 }
 
 fn confirm_page(
     session: &Session,
     status: StatusCode,
-    email: &str,
+    (email, invite): (&str, bool),
     error: Option<&str>,
 ) -> AppResult<HttpResponse> {
     let token = csrf::token(session, BrowserRealm::User)?;
     let page = ResetConfirmPage {
         chrome: Chrome::anonymous(),
         email,
+        invite,
         csrf_token: &token,
         error,
     };
@@ -212,8 +225,8 @@ fn confirm_page(
 }
 
 pub async fn confirm_form(session: Session, state: web::Data<AppState>) -> AppResult<HttpResponse> {
-    let (_, account) = pending(&session, &state).await?;
-    confirm_page(&session, StatusCode::OK, &account.email, None)
+    let (_, account, invite) = pending(&session, &state).await?;
+    confirm_page(&session, StatusCode::OK, (&account.email, invite), None)
 }
 
 pub async fn confirm(
@@ -222,13 +235,13 @@ pub async fn confirm(
     state: web::Data<AppState>,
     CsrfForm(form, _): CsrfForm<UserRealm, ConfirmForm>,
 ) -> AppResult<HttpResponse> {
-    let (token, account) = pending(&session, &state).await?;
+    let (token, account, invite) = pending(&session, &state).await?;
     // A refused password leaves the token unused, so the person can try again.
     if form.new_password != form.new_password_confirm {
         return confirm_page(
             &session,
             StatusCode::BAD_REQUEST,
-            &account.email,
+            (&account.email, invite),
             Some("The two passwords do not match."),
         );
     }
@@ -239,7 +252,7 @@ pub async fn confirm(
             return confirm_page(
                 &session,
                 StatusCode::BAD_REQUEST,
-                &account.email,
+                (&account.email, invite),
                 Some(&message),
             )
         }
@@ -270,6 +283,7 @@ pub async fn confirm(
     state.outbox.wake();
     // Only the reset flow's own keys: anyone signed in to this browser stays signed in.
     session.remove(TOKEN_KEY);
-    FlashMessage::success(DONE).send();
+    super::login::prefill(&account.email);
+    FlashMessage::success(if invite { CHOSEN } else { DONE }).send();
     Ok(see_other("/login"))
 }

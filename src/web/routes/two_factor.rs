@@ -66,17 +66,24 @@ fn code_page(
 }
 
 /// The realm's sign-in form again (the pending sign-in is over), with why.
-fn sign_in_again(session: &Session, realm: BrowserRealm, message: &str) -> AppResult<HttpResponse> {
+fn sign_in_again(
+    state: &AppState,
+    session: &Session,
+    realm: BrowserRealm,
+    message: &str,
+) -> AppResult<HttpResponse> {
     RealmSession::of(session, realm).clear_pending();
     let token = csrf::token(session, realm)?;
     login::page(
+        state,
         realm,
         Chrome::anonymous(),
         StatusCode::UNAUTHORIZED,
-        "",
-        "",
         &token,
-        Some(message),
+        login::Shown {
+            error: Some(message),
+            ..login::Shown::default()
+        },
     )
 }
 
@@ -115,7 +122,7 @@ pub async fn code_submit<R: RealmKind>(
     let keys = RealmSession::of(&session, realm);
     let now = state.clock.now().and_utc().timestamp();
     let Some(mut pending) = keys.pending().filter(|p| p.until > now) else {
-        return sign_in_again(&session, realm, EXPIRED);
+        return sign_in_again(&state, &session, realm, EXPIRED);
     };
     let (caller, remembered) = login::browser_caller(&req, &session, &state, realm, client);
     let step = second_step(
@@ -161,19 +168,21 @@ pub async fn code_submit<R: RealmKind>(
             keys.clear_pending();
             let token = csrf::token(&session, realm)?;
             login::page(
+                &state,
                 realm,
                 Chrome::anonymous(),
                 StatusCode::CONFLICT,
-                "",
-                "",
                 &token,
-                Some(OPEN_ELSEWHERE),
+                login::Shown {
+                    error: Some(OPEN_ELSEWHERE),
+                    ..login::Shown::default()
+                },
             )
         }
         SecondStep::Wrong => {
             pending.wrong = pending.wrong.saturating_add(1);
             if pending.wrong >= MAX_WRONG {
-                return sign_in_again(&session, realm, TOO_MANY);
+                return sign_in_again(&state, &session, realm, TOO_MANY);
             }
             keys.set_pending(&pending)?;
             again(StatusCode::UNAUTHORIZED, INVALID_CODE)
@@ -189,7 +198,7 @@ pub async fn code_submit<R: RealmKind>(
             );
             Ok(res)
         }
-        SecondStep::Refused => sign_in_again(&session, realm, INVALID_CREDENTIALS),
+        SecondStep::Refused => sign_in_again(&state, &session, realm, INVALID_CREDENTIALS),
     }
 }
 

@@ -251,7 +251,7 @@ pub async fn create(
             .await?
     };
     let now = state.clock.now();
-    let ttl = state.config.reset.token_ttl;
+    let ttl = state.config.reset.invite_ttl;
     let is_admin = form.is_admin == "on";
     let new_email = email.clone();
     let writer = state.writer.clone();
@@ -285,7 +285,15 @@ pub async fn create(
         return refuse("An account with that email already exists.");
     }
     state.outbox.wake();
-    FlashMessage::success(format!("Account {email} created.")).send();
+    let how = if with_password {
+        "They choose a new password when they first sign in.".to_owned()
+    } else {
+        format!(
+            "An invitation to choose a password was mailed to {email}; its link works for {}.",
+            humantime::format_duration(ttl)
+        )
+    };
+    FlashMessage::success(format!("Account {email} created. {how}")).send();
     Ok(see_other(LIST))
 }
 
