@@ -22,7 +22,9 @@
 
   function show(seconds) {
     var minutes = Math.max(1, Math.ceil(seconds / 60));
-    text.textContent = "Your session will expire in " + minutes + (minutes === 1 ? " minute." : " minutes.");
+    var words = "Your session will expire in " + minutes + (minutes === 1 ? " minute." : " minutes.");
+    // A live region speaks when its text changes: only a new minute is news.
+    if (text.textContent !== words) text.textContent = words;
     notice.hidden = false;
   }
 

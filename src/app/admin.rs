@@ -95,6 +95,78 @@ impl AdminAction {
         }
     }
 
+    /// Whether the console asks to confirm it first (issue 17): what cannot be undone by one
+    /// more click ends sessions or removes a factor.
+    pub const fn destructive(self) -> bool {
+        matches!(
+            self,
+            Self::Deactivate | Self::LogoutEverywhere | Self::ResetTwoFactor
+        )
+    }
+
+    /// The verb, for "Confirm your password to {verb} {email}".
+    pub const fn verb(self) -> &'static str {
+        match self {
+            Self::Deactivate => "deactivate",
+            Self::Activate => "activate",
+            Self::Unlock => "unlock",
+            Self::LogoutEverywhere => "sign out everywhere",
+            Self::SendReset => "send a reset link to",
+            Self::ResetTwoFactor => "remove the second factor of",
+        }
+    }
+
+    /// The confirmation page's heading, button and what will happen.
+    pub fn confirmation(self, email: &str) -> (String, &'static str, &'static [&'static str]) {
+        match self {
+            Self::Deactivate => (
+                format!("Deactivate {email}?"),
+                "Deactivate",
+                &[
+                    "Every session of the account ends at once, in every realm: browsers and apps.",
+                    "Nobody can sign in to it until an admin activates it again.",
+                    "Its pending password links stop working.",
+                ],
+            ),
+            Self::Activate => (
+                format!("Activate {email}?"),
+                "Activate",
+                &["The account can sign in again with its password."],
+            ),
+            Self::Unlock => (
+                format!("Unlock {email}?"),
+                "Unlock",
+                &["Its failed sign-ins are forgotten: it can sign in at once."],
+            ),
+            Self::LogoutEverywhere => (
+                format!("Sign {email} out everywhere?"),
+                "Sign out everywhere",
+                &[
+                    "Every session of the account ends on its next request, in every realm: browsers and apps.",
+                    "Its pending password links stop working.",
+                    "It can sign in again with its password.",
+                ],
+            ),
+            Self::SendReset => (
+                format!("Send a reset link to {email}?"),
+                "Send the link",
+                &[
+                    "A single-use link to choose a new password is mailed to the address.",
+                    "Nothing changes until it is used; then every session of the account ends.",
+                ],
+            ),
+            Self::ResetTwoFactor => (
+                format!("Remove the second factor of {email}?"),
+                "Remove the second factor",
+                &[
+                    "Its authenticator app's codes and its recovery codes stop working.",
+                    "Every session of the account ends, in every realm.",
+                    "It signs in with its password alone until it sets up a new factor.",
+                ],
+            ),
+        }
+    }
+
     /// What the flash message says once it is done.
     pub fn done(self, email: &str) -> String {
         match self {

@@ -74,10 +74,54 @@ impl Window {
     }
 }
 
-/// Rows of one page, and whether another page follows.
+/// Rows of one page, whether another page follows, and (for the filtered lists) how many
+/// match in all.
 pub struct Paged<T> {
     pub rows: Vec<T>,
     pub has_next: bool,
+    pub total: Option<Total>,
+}
+
+/// How many rows a filter matches: exact up to `COUNT_LIMIT`, past it "more than": an exact
+/// count of millions of incidents would read every one of them on every page view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Total {
+    Exactly(i64),
+    MoreThan(i64),
+}
+
+pub const COUNT_LIMIT: i64 = 10_000;
+
+impl Total {
+    fn of(counted: usize) -> Self {
+        let n = i64::try_from(counted).unwrap_or(i64::MAX);
+        if n > COUNT_LIMIT {
+            Total::MoreThan(COUNT_LIMIT)
+        } else {
+            Total::Exactly(n)
+        }
+    }
+}
+
+impl std::fmt::Display for Total {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let thousands = |n: i64| {
+            let digits = n.to_string();
+            let mut out = String::new();
+            for (i, c) in digits.chars().enumerate() {
+                if i > 0 && (digits.len() - i) % 3 == 0 {
+                    out.push(',');
+                }
+                out.push(c);
+            }
+            out
+        };
+        match self {
+            Total::Exactly(1) => f.write_str("1 result"),
+            Total::Exactly(n) => write!(f, "{} results", thousands(*n)),
+            Total::MoreThan(n) => write!(f, "more than {} results", thousands(*n)),
+        }
+    }
 }
 
 fn paged<T>(mut rows: Vec<T>, window: Window) -> Paged<T> {
@@ -85,7 +129,36 @@ fn paged<T>(mut rows: Vec<T>, window: Window) -> Paged<T> {
     if has_next {
         rows.truncate(PAGE_SIZE as usize);
     }
-    Paged { rows, has_next }
+    Paged {
+        rows,
+        has_next,
+        total: None,
+    }
+}
+
+/// `paged`, with the filter's bounded count.
+fn counted<T>(rows: Vec<T>, window: Window, matching: usize) -> Paged<T> {
+    Paged {
+        total: Some(Total::of(matching)),
+        ..paged(rows, window)
+    }
+}
+
+/// Account ids to addresses, for the lists that show an account by its email.
+pub fn emails_of(
+    conn: &mut Conn,
+    ids: impl IntoIterator<Item = AccountId>,
+) -> QueryResult<std::collections::HashMap<AccountId, String>> {
+    let ids: Vec<AccountId> = ids.into_iter().collect();
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    Ok(accounts::table
+        .filter(accounts::id.eq_any(ids))
+        .select((accounts::id, accounts::email))
+        .load::<(AccountId, String)>(conn)?
+        .into_iter()
+        .collect())
 }
 
 #[derive(Queryable, Debug)]
@@ -276,6 +349,7 @@ pub struct IncidentRow {
     pub user_agent: Option<String>,
     pub details: Option<String>,
     pub organisation: Option<String>,
+    pub email: Option<String>,
 }
 
 pub fn incidents(
@@ -286,38 +360,44 @@ pub fn incidents(
 ) -> QueryResult<Paged<IncidentRow>> {
     use security_incidents as si;
     let (limit, offset) = window.limit_offset();
-    let mut query = si::table.left_join(organisations::table).into_boxed();
-    let (organisation, no_platform) = reach.limits();
-    if let Some(o) = organisation {
-        query = query.filter(si::organisation_id.eq(o));
-    }
-    if no_platform {
-        query = query.filter(
-            si::account_id
-                .is_null()
-                .or(si::account_id.ne_all(platform_admins())),
-        );
-    }
-    if let Some(kind) = &f.kind {
-        query = query.filter(si::kind.eq(kind.clone()));
-    }
-    if let Some(severity) = &f.severity {
-        query = query.filter(si::severity.eq(severity.clone()));
-    }
-    if let Some(realm) = &f.realm {
-        query = query.filter(si::realm.eq(realm.clone()));
-    }
-    match f.account {
-        None => {}
-        Some(Some(id)) => query = query.filter(si::account_id.eq(id)),
-        Some(None) => return Ok(paged(Vec::new(), window)),
-    }
-    if let Some(from) = f.from {
-        query = query.filter(si::created_at.ge(day_start(from)));
-    }
-    if let Some(to) = f.to.and_then(|d| d.succ_opt()) {
-        query = query.filter(si::created_at.lt(day_start(to)));
-    }
+    let filtered = || {
+        let mut query = si::table.left_join(organisations::table).into_boxed();
+        let (organisation, no_platform) = reach.limits();
+        if let Some(o) = organisation {
+            query = query.filter(si::organisation_id.eq(o));
+        }
+        if no_platform {
+            query = query.filter(
+                si::account_id
+                    .is_null()
+                    .or(si::account_id.ne_all(platform_admins())),
+            );
+        }
+        if let Some(kind) = &f.kind {
+            query = query.filter(si::kind.eq(kind.clone()));
+        }
+        if let Some(severity) = &f.severity {
+            query = query.filter(si::severity.eq(severity.clone()));
+        }
+        if let Some(realm) = &f.realm {
+            query = query.filter(si::realm.eq(realm.clone()));
+        }
+        match f.account {
+            None => {}
+            Some(Some(id)) => query = query.filter(si::account_id.eq(id)),
+            Some(None) => return None,
+        }
+        if let Some(from) = f.from {
+            query = query.filter(si::created_at.ge(day_start(from)));
+        }
+        if let Some(to) = f.to.and_then(|d| d.succ_opt()) {
+            query = query.filter(si::created_at.lt(day_start(to)));
+        }
+        Some(query)
+    };
+    let Some(query) = filtered() else {
+        return Ok(counted(Vec::new(), window, 0));
+    };
     let rows = query
         .order((si::created_at.desc(), si::id.desc()))
         .limit(limit)
@@ -334,9 +414,24 @@ pub fn incidents(
             si::user_agent,
             si::details,
             organisations::slug.nullable(),
+            // Filled below: a join with accounts would meet `platform_admins()`'s own.
+            diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>("NULL"),
         ))
         .load(conn)?;
-    Ok(paged(rows, window))
+    let mut rows: Vec<IncidentRow> = rows;
+    // An export is the rows as they are; a page shows each account by its address.
+    if matches!(window, Window::Export) {
+        return Ok(paged(rows, window));
+    }
+    let emails = emails_of(conn, rows.iter().filter_map(|r| r.account_id))?;
+    for row in &mut rows {
+        row.email = row.account_id.and_then(|a| emails.get(&a).cloned());
+    }
+    let matching = filtered()
+        .map(|q| q.select(si::id).limit(COUNT_LIMIT + 1).load::<i32>(conn))
+        .transpose()?
+        .map_or(0, |ids| ids.len());
+    Ok(counted(rows, window, matching))
 }
 
 #[derive(Queryable, Debug)]
@@ -350,6 +445,7 @@ pub struct LogoutRow {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub organisation: Option<String>,
+    pub email: Option<String>,
 }
 
 pub fn logouts(
@@ -360,35 +456,41 @@ pub fn logouts(
 ) -> QueryResult<Paged<LogoutRow>> {
     use logout_activity as la;
     let (limit, offset) = window.limit_offset();
-    let mut query = la::table.left_join(organisations::table).into_boxed();
-    let (organisation, no_platform) = reach.limits();
-    if let Some(o) = organisation {
-        query = query.filter(la::organisation_id.eq(o));
-    }
-    if no_platform {
-        query = query.filter(
-            la::account_id
-                .is_null()
-                .or(la::account_id.ne_all(platform_admins())),
-        );
-    }
-    if let Some(reason) = &f.kind {
-        query = query.filter(la::reason.eq(reason.clone()));
-    }
-    if let Some(realm) = &f.realm {
-        query = query.filter(la::realm.eq(realm.clone()));
-    }
-    match f.account {
-        None => {}
-        Some(Some(id)) => query = query.filter(la::account_id.eq(id)),
-        Some(None) => return Ok(paged(Vec::new(), window)),
-    }
-    if let Some(from) = f.from {
-        query = query.filter(la::created_at.ge(day_start(from)));
-    }
-    if let Some(to) = f.to.and_then(|d| d.succ_opt()) {
-        query = query.filter(la::created_at.lt(day_start(to)));
-    }
+    let filtered = || {
+        let mut query = la::table.left_join(organisations::table).into_boxed();
+        let (organisation, no_platform) = reach.limits();
+        if let Some(o) = organisation {
+            query = query.filter(la::organisation_id.eq(o));
+        }
+        if no_platform {
+            query = query.filter(
+                la::account_id
+                    .is_null()
+                    .or(la::account_id.ne_all(platform_admins())),
+            );
+        }
+        if let Some(reason) = &f.kind {
+            query = query.filter(la::reason.eq(reason.clone()));
+        }
+        if let Some(realm) = &f.realm {
+            query = query.filter(la::realm.eq(realm.clone()));
+        }
+        match f.account {
+            None => {}
+            Some(Some(id)) => query = query.filter(la::account_id.eq(id)),
+            Some(None) => return None,
+        }
+        if let Some(from) = f.from {
+            query = query.filter(la::created_at.ge(day_start(from)));
+        }
+        if let Some(to) = f.to.and_then(|d| d.succ_opt()) {
+            query = query.filter(la::created_at.lt(day_start(to)));
+        }
+        Some(query)
+    };
+    let Some(query) = filtered() else {
+        return Ok(counted(Vec::new(), window, 0));
+    };
     let rows = query
         .order((la::created_at.desc(), la::id.desc()))
         .limit(limit)
@@ -403,9 +505,24 @@ pub fn logouts(
             la::ip,
             la::user_agent,
             organisations::slug.nullable(),
+            // Filled below: a join with accounts would meet `platform_admins()`'s own.
+            diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>("NULL"),
         ))
         .load(conn)?;
-    Ok(paged(rows, window))
+    let mut rows: Vec<LogoutRow> = rows;
+    // An export is the rows as they are; a page shows each account by its address.
+    if matches!(window, Window::Export) {
+        return Ok(paged(rows, window));
+    }
+    let emails = emails_of(conn, rows.iter().filter_map(|r| r.account_id))?;
+    for row in &mut rows {
+        row.email = row.account_id.and_then(|a| emails.get(&a).cloned());
+    }
+    let matching = filtered()
+        .map(|q| q.select(la::id).limit(COUNT_LIMIT + 1).load::<i32>(conn))
+        .transpose()?
+        .map_or(0, |ids| ids.len());
+    Ok(counted(rows, window, matching))
 }
 
 #[derive(Queryable, Debug)]
@@ -420,6 +537,9 @@ pub struct AdminActionEntry {
     pub user_agent: Option<String>,
     pub details: Option<String>,
     pub organisation: Option<String>,
+    /// Filled after the read, on a page (not in an export).
+    pub actor_email: Option<String>,
+    pub target_email: Option<String>,
 }
 
 /// Who did an audited action, as the reader may know it.
@@ -458,37 +578,44 @@ pub fn admin_actions(
 ) -> QueryResult<Paged<AdminActionEntry>> {
     use admin_actions as aa;
     let (limit, offset) = window.limit_offset();
-    let mut query = aa::table.left_join(organisations::table).into_boxed();
     let (organisation, no_platform) = reach.limits();
-    if let Some(o) = organisation {
-        query = query.filter(aa::organisation_id.eq(o));
-    }
-    if no_platform {
-        query = query.filter(
-            aa::target_account_id
-                .is_null()
-                .or(aa::target_account_id.ne_all(platform_admins())),
-        );
-    }
-    if let Some(action) = &f.kind {
-        query = query.filter(aa::action.eq(action.clone()));
-    }
-    match f.account {
-        None => {}
-        Some(Some(id)) => query = query.filter(aa::target_account_id.eq(id)),
-        Some(None) => return Ok(paged(Vec::new(), window)),
-    }
-    match f.actor {
-        None => {}
-        Some(Some(id)) => query = query.filter(aa::actor_account_id.eq(id)),
-        Some(None) => return Ok(paged(Vec::new(), window)),
-    }
-    if let Some(from) = f.from {
-        query = query.filter(aa::created_at.ge(day_start(from)));
-    }
-    if let Some(to) = f.to.and_then(|d| d.succ_opt()) {
-        query = query.filter(aa::created_at.lt(day_start(to)));
-    }
+    let filtered = || {
+        let mut query = aa::table.left_join(organisations::table).into_boxed();
+        if let Some(o) = organisation {
+            query = query.filter(aa::organisation_id.eq(o));
+        }
+        if no_platform {
+            query = query.filter(
+                aa::target_account_id
+                    .is_null()
+                    .or(aa::target_account_id.ne_all(platform_admins())),
+            );
+        }
+        if let Some(action) = &f.kind {
+            query = query.filter(aa::action.eq(action.clone()));
+        }
+        match f.account {
+            None => {}
+            Some(Some(id)) => query = query.filter(aa::target_account_id.eq(id)),
+            Some(None) => return None,
+        }
+        match f.actor {
+            None => {}
+            Some(Some(id)) => query = query.filter(aa::actor_account_id.eq(id)),
+            Some(None) => return None,
+        }
+        if let Some(from) = f.from {
+            query = query.filter(aa::created_at.ge(day_start(from)));
+        }
+        if let Some(to) = f.to.and_then(|d| d.succ_opt()) {
+            query = query.filter(aa::created_at.lt(day_start(to)));
+        }
+        Some(query)
+    };
+    let Some(query) = filtered() else {
+        return Ok(counted(Vec::new(), window, 0));
+    };
+    let none = || diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>("NULL");
     let mut rows: Vec<AdminActionEntry> = query
         .order((aa::created_at.desc(), aa::id.desc()))
         .limit(limit)
@@ -504,6 +631,8 @@ pub fn admin_actions(
             aa::user_agent,
             aa::details,
             organisations::slug.nullable(),
+            none(),
+            none(),
         ))
         .load(conn)?;
     if no_platform {
@@ -523,7 +652,23 @@ pub fn admin_actions(
             }
         }
     }
-    Ok(paged(rows, window))
+    if matches!(window, Window::Export) {
+        return Ok(paged(rows, window));
+    }
+    let ids = rows
+        .iter()
+        .flat_map(|r| [r.actor_account_id, r.target_account_id])
+        .flatten();
+    let emails = emails_of(conn, ids)?;
+    for row in &mut rows {
+        row.actor_email = row.actor_account_id.and_then(|a| emails.get(&a).cloned());
+        row.target_email = row.target_account_id.and_then(|a| emails.get(&a).cloned());
+    }
+    let matching = filtered()
+        .map(|q| q.select(aa::id).limit(COUNT_LIMIT + 1).load::<i32>(conn))
+        .transpose()?
+        .map_or(0, |ids| ids.len());
+    Ok(counted(rows, window, matching))
 }
 
 /// Rows of `table` created in [from, until), counted per UTC day, within `scope`. The day of a

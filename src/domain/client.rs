@@ -99,8 +99,14 @@ pub fn describe_device(
 
 /// "Firefox on Linux": the browser in words, for the sessions page.
 pub fn describe_user_agent(ua: &str) -> String {
+    // Most specific first: iOS browsers and Samsung Internet carry "Safari/" and "Chrome/" too.
     let browser = [
+        ("EdgiOS/", "Edge"),
+        ("EdgA/", "Edge"),
         ("Edg/", "Edge"),
+        ("CriOS/", "Chrome"),
+        ("FxiOS/", "Firefox"),
+        ("SamsungBrowser/", "Samsung Internet"),
         ("OPR/", "Opera"),
         ("Firefox/", "Firefox"),
         ("Chromium/", "Chromium"),
@@ -132,6 +138,21 @@ pub fn describe_user_agent(ua: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ios_browsers_and_samsung_internet_are_named() {
+        for (ua, named) in [
+            ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/120.0.6099.119 Mobile/15E148 Safari/604.1", "Chrome on iOS"),
+            ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) FxiOS/121.0 Mobile/15E148 Safari/605.1.15", "Firefox on iOS"),
+            ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) EdgiOS/120.0.2210.126 Mobile/15E148 Safari/605.1.15", "Edge on iOS"),
+            ("Mozilla/5.0 (iPad; CPU OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/120.0 Mobile/15E148 Safari/604.1", "Chrome on iPadOS"),
+            ("Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/23.0 Chrome/115.0.0.0 Mobile Safari/537.36", "Samsung Internet on Android"),
+            ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1", "Safari on iOS"),
+            ("Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36 EdgA/120.0.2210.115", "Edge on Android"),
+        ] {
+            assert_eq!(describe_user_agent(ua), named, "{ua}");
+        }
+    }
 
     #[test]
     fn user_agents_in_words() {

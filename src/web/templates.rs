@@ -196,6 +196,9 @@ pub struct UserListRow {
 #[template(path = "admin_users.html")]
 pub struct AdminUsersPage<'a> {
     pub chrome: Chrome,
+    /// The admin's sign-in is recent enough to act (SPEC §5): the quick actions post at once;
+    /// otherwise each goes to its page, which asks for the password first.
+    pub fresh: bool,
     pub q: &'a str,
     /// A platform admin: every organisation, its column and filter.
     pub platform: bool,
@@ -269,6 +272,8 @@ pub struct AuditShown {
     pub platform: bool,
     pub from: String,
     pub to: String,
+    /// "N results" (bounded), or empty for an unfiltered export.
+    pub total: String,
 }
 
 #[derive(Template)]
@@ -276,6 +281,7 @@ pub struct AuditShown {
 pub struct AdminIncidentsPage {
     pub chrome: Chrome,
     pub shown: AuditShown,
+    pub kinds: [crate::domain::events::IncidentKind; 22],
     pub rows: Vec<crate::db::reports::IncidentRow>,
     pub pager: crate::web::routes::admin::Pager,
     pub csv_href: String,
@@ -286,9 +292,25 @@ pub struct AdminIncidentsPage {
 pub struct AdminLogoutsPage {
     pub chrome: Chrome,
     pub shown: AuditShown,
+    pub reasons: [crate::domain::events::LogoutReason; 18],
     pub rows: Vec<crate::db::reports::LogoutRow>,
     pub pager: crate::web::routes::admin::Pager,
     pub csv_href: String,
+}
+
+/// The console's confirmation of one action (issue 17): what it is, what will happen, one
+/// button that does it and a way back.
+#[derive(Template)]
+#[template(path = "admin_confirm.html")]
+pub struct AdminConfirmPage {
+    pub chrome: Chrome,
+    pub heading: String,
+    pub consequences: Vec<String>,
+    /// The action's POST route.
+    pub action: String,
+    pub button: &'static str,
+    pub cancel: &'static str,
+    pub csrf_token: String,
 }
 
 #[derive(Template)]
@@ -427,4 +449,78 @@ pub struct SessionsPage<'a> {
     pub csrf_token: &'a str,
     /// The account's second factor is on (SPEC §15).
     pub two_factor: bool,
+}
+
+/// A moment as the lists show it (issue 17): how long ago, with the exact UTC time on hover
+/// and for machines. Its `Display` is a `<time>` element made of digits and fixed words only,
+/// so templates may print it `|safe`.
+pub struct When(pub chrono::NaiveDateTime);
+
+impl std::fmt::Display for When {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let t = self.0;
+        write!(
+            f,
+            r#"<time datetime="{}" title="{} UTC">{}</time>"#,
+            t.format("%Y-%m-%dT%H:%M:%SZ"),
+            t.format("%Y-%m-%d %H:%M:%S"),
+            ago(t, chrono::Utc::now().naive_utc())
+        )
+    }
+}
+
+/// "just now", "5 minutes ago", "3 hours ago", "2 days ago", then the date. A time ahead of
+/// `now` (clocks a little apart) is "just now".
+pub fn ago(t: chrono::NaiveDateTime, now: chrono::NaiveDateTime) -> String {
+    let secs = (now - t).num_seconds();
+    let plural = |n: i64, unit: &str| {
+        if n == 1 {
+            format!("1 {unit} ago")
+        } else {
+            format!("{n} {unit}s ago")
+        }
+    };
+    match secs {
+        s if s < 60 => "just now".to_owned(),
+        s if s < 3600 => plural(s / 60, "minute"),
+        s if s < 86_400 => plural(s / 3600, "hour"),
+        s if s < 30 * 86_400 => plural(s / 86_400, "day"),
+        _ => t.format("%Y-%m-%d").to_string(),
+    }
+}
+
+/// `.when()` on a row's time, in templates: `{{ r.created_at.when()|safe }}`.
+pub trait Moment {
+    fn when(&self) -> When;
+}
+
+impl Moment for chrono::NaiveDateTime {
+    fn when(&self) -> When {
+        When(*self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn moments_read_as_how_long_ago_with_the_utc_time_beside() {
+        let now = chrono::NaiveDate::from_ymd_opt(2026, 12, 2)
+            .unwrap()
+            .and_hms_opt(12, 0, 0)
+            .unwrap();
+        let at = |secs: i64| now - chrono::Duration::seconds(secs);
+        assert_eq!(ago(at(5), now), "just now");
+        assert_eq!(ago(at(-30), now), "just now");
+        assert_eq!(ago(at(60), now), "1 minute ago");
+        assert_eq!(ago(at(180), now), "3 minutes ago");
+        assert_eq!(ago(at(7200), now), "2 hours ago");
+        assert_eq!(ago(at(86_400 * 3), now), "3 days ago");
+        assert_eq!(ago(at(86_400 * 40), now), "2026-10-23");
+        let html = When(at(0)).to_string();
+        assert!(html.starts_with(
+            r#"<time datetime="2026-12-02T12:00:00Z" title="2026-12-02 12:00:00 UTC">"#
+        ));
+    }
 }

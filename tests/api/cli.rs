@@ -1023,3 +1023,37 @@ fn serve_opens_the_metrics_listener_when_asked() {
     let _ = server.kill();
     let _ = server.wait();
 }
+
+/// Issue 17: the small things a first run meets.
+#[test]
+fn migrate_says_it_created_the_database_and_create_user_explains_its_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("first.db").to_str().unwrap().to_owned();
+    let (ok, out, _) = run(&db, &["migrate"], &[]);
+    assert!(ok);
+    assert!(
+        out.starts_with("Created the database ") && out.trim_end().ends_with("and migrated it."),
+        "{out}"
+    );
+    let (ok, out, _) = run(&db, &["migrate"], &[]);
+    assert!(ok && out.contains("is up to date."), "{out}");
+    let (ok, out, _) = run(&db, &["create-user", "--help"], &[]);
+    assert!(ok);
+    assert!(
+        out.contains("--email <EMAIL>") && out.contains("what it signs in with"),
+        "{out}"
+    );
+    assert!(
+        out.contains("--name <NAME>") && out.contains("The name shown"),
+        "{out}"
+    );
+    // `check` before the first start: the database is to be made, a warning and exit 0.
+    let fresh = dir.path().join("not-yet.db").to_str().unwrap().to_owned();
+    let (ok, out, _) = run(&fresh, &["check"], &[]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("warning: REALMGATE_DATABASE_URL: the database"),
+        "{out}"
+    );
+    assert!(!std::path::Path::new(&fresh).exists());
+}

@@ -196,3 +196,44 @@ fn the_nginx_example_terminates_tls_and_names_the_matching_settings() {
     assert!(conf.contains("REALMGATE_PUBLIC_URL=https://"));
     assert!(conf.contains("proxy_pass http://127.0.0.1:8080"));
 }
+
+/// Issue 17: the README and the docs stand on their own. Every relative link points at a file
+/// in the repository, none outside it, and the contract they cite is `docs/reference.md`.
+#[test]
+fn the_docs_refer_only_to_files_in_the_repository() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut docs = vec![root.join("README.md")];
+    for entry in std::fs::read_dir(root.join("docs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "md") {
+            docs.push(path);
+        }
+    }
+    assert!(root.join("docs/reference.md").is_file());
+    for doc in docs {
+        let text = std::fs::read_to_string(&doc).unwrap();
+        let name = doc.display();
+        assert!(
+            !text.contains("SPEC"),
+            "{name} cites a contract outside the repository"
+        );
+        for link in text.split("](").skip(1) {
+            let target = link.split(')').next().unwrap().split('#').next().unwrap();
+            if target.is_empty() || target.contains("://") || target.starts_with("mailto:") {
+                continue;
+            }
+            let resolved = doc.parent().unwrap().join(target);
+            assert!(
+                resolved.exists(),
+                "{name} links to {target}, which is not in the repository"
+            );
+            assert!(
+                resolved
+                    .canonicalize()
+                    .unwrap()
+                    .starts_with(root.canonicalize().unwrap()),
+                "{name} links outside the repository: {target}"
+            );
+        }
+    }
+}

@@ -31,6 +31,7 @@ mod organisations;
 #[path = "../common/outbox.rs"]
 mod outbox;
 mod pages;
+mod pages_ux;
 mod password;
 mod probes;
 mod request_ids;

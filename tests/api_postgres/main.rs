@@ -54,6 +54,8 @@ mod organisations;
 mod outbox;
 #[path = "../api/pages.rs"]
 mod pages;
+#[path = "../api/pages_ux.rs"]
+mod pages_ux;
 #[path = "../api/password.rs"]
 mod password;
 #[path = "../api/probes.rs"]

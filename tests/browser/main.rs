@@ -315,10 +315,12 @@ async fn t4_2_revoke_from_sessions_page() {
     b.finish().await;
 }
 
+/// A console action on the demo user, through its confirmation page (issue 17).
 async fn admin_acts_on_user(b: &Browser, p: &Portal, action: &str) {
     b.go(&p.url("/admin/users")).await;
-    let css = format!("tr[data-email='{USER}'] form[action$='/{action}'] button");
+    let css = format!("tr[data-email='{USER}'] a[href$='/{action}']");
     b.click(&css).await;
+    b.click("form.actions button[type=submit]").await;
     assert_eq!(b.path().await, "/admin/users");
 }
 
@@ -494,7 +496,7 @@ async fn screenshots_of_the_main_pages() {
     admin_in(&b, &p).await;
     // Something for the console to show.
     b.sign_in(&p, "/login", "nobody@example.com", "wrong").await;
-    admin_in(&b, &p).await;
+    b.go(&p.url("/admin")).await;
     b.screenshot("admin-dashboard").await;
     b.go(&p.url("/admin/users")).await;
     b.screenshot("admin-users").await;
@@ -595,5 +597,171 @@ async fn t8_2_user_second_step_keeps_admin() {
     assert_eq!(b.path().await, "/dashboard");
     b.switch(&admin_tab).await;
     assert!(still_signed_in(&b, &p, "/admin").await);
+    b.finish().await;
+}
+
+// 9. Pages a first-time user and admin meet (issue 17)
+
+#[actix_web::test]
+async fn t9_1_sign_in_links_and_the_signed_in_cue() {
+    let (p, b) = setup!(&[]);
+    b.go(&p.url("/login")).await;
+    b.click("a[href='/password/reset']").await;
+    assert_eq!(b.path().await, "/password/reset");
+    b.go(&p.url("/login")).await;
+    b.click("a[href='/register']").await;
+    assert_eq!(b.path().await, "/register");
+    b.go(&p.url("/admin/login")).await;
+    assert!(b.text().await.contains("Forgot your password?"));
+    user_in(&b, &p).await;
+    // Back at the sign-in page, signed in: who, and the way on.
+    b.go(&p.url("/login")).await;
+    let text = b.text().await;
+    assert!(text.contains("You are signed in as Demo User"), "{text}");
+    b.click("a.button[href='/dashboard']").await;
+    assert_eq!(b.path().await, "/dashboard");
+    b.finish().await;
+}
+
+#[actix_web::test]
+async fn t9_2_reauthentication_carries_the_deactivation_through_a_confirmation() {
+    let (p, b) = setup!(&[("REALMGATE_ADMIN_REAUTH", "1s")]);
+    admin_in(&b, &p).await;
+    actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
+    b.go(&p.url("/admin/users")).await;
+    let row = format!("tr[data-email='{USER}'] a[href$='/deactivate']");
+    b.click(&row).await;
+    let text = b.text().await;
+    assert!(
+        text.contains(&format!("Confirm your password to deactivate {USER}")),
+        "{text}"
+    );
+    assert!(
+        text.contains("Signed in as Demo Admin"),
+        "the console's header is kept: {text}"
+    );
+    b.screenshot("admin-reauthenticate").await;
+    b.fill("#password", &p.admin_password).await;
+    b.click("form.stack button[type=submit]").await;
+    let text = b.text().await;
+    assert!(text.contains(&format!("Deactivate {USER}?")), "{text}");
+    assert!(text.contains("Every session of the account ends at once"));
+    b.screenshot("admin-confirm").await;
+    b.client.set_window_size(390, 844).await.unwrap();
+    assert!(!b.overflows().await, "the confirmation fits a phone");
+    b.screenshot("admin-confirm-phone").await;
+    b.client.set_window_size(1280, 900).await.unwrap();
+    b.click("form.actions button[type=submit]").await;
+    assert_eq!(b.path().await, "/admin/users");
+    assert!(b.text().await.contains(&format!("{USER} is deactivated")));
+    b.finish().await;
+}
+
+#[actix_web::test]
+async fn t9_3_an_invitation_reads_as_one() {
+    let (p, b) = setup!(&[]);
+    admin_in(&b, &p).await;
+    b.go(&p.url("/admin/users")).await;
+    b.fill("#new-email", "ivy@example.com").await;
+    b.fill("#new-name", "Ivy Invited").await;
+    b.click("section.narrow-left button[type=submit]").await;
+    assert!(b
+        .text()
+        .await
+        .contains("An invitation to choose a password was mailed to ivy@example.com"));
+    let mail = p.mail(1);
+    assert!(mail.contains("Subject: Welcome to Realmgate"), "{mail}");
+    let start = mail.find("http://").unwrap();
+    let link = mail[start..].split_whitespace().next().unwrap().to_owned();
+    b.go(&link).await;
+    assert!(b.text().await.contains("Welcome: choose your password"));
+    b.finish().await;
+}
+
+#[actix_web::test]
+async fn t9_4_the_dark_scheme_follows_the_system() {
+    let Some(b) = Browser::start_with(&["--force-dark-mode"]).await else {
+        return;
+    };
+    let p = Portal::start(&[]);
+    b.go(&p.url("/login")).await;
+    let dark = b
+        .eval("return matchMedia('(prefers-color-scheme: dark)').matches;")
+        .await;
+    assert_eq!(
+        dark,
+        serde_json::Value::Bool(true),
+        "Chromium reports a dark system"
+    );
+    let background = b
+        .eval("return getComputedStyle(document.body).backgroundColor;")
+        .await;
+    assert_eq!(background, "rgb(17, 20, 24)", "the page is dark");
+    b.screenshot("sign-in-dark").await;
+    admin_in(&b, &p).await;
+    let bar = b
+        .eval("return getComputedStyle(document.querySelector('.chart rect.series-0')).fill;")
+        .await;
+    assert_eq!(bar, "rgb(127, 166, 255)", "the chart is repainted too");
+    b.screenshot("admin-dashboard-dark").await;
+    b.finish().await;
+}
+
+/// Every console page, the sessions and activity pages and the sign-in, at desktop and phone
+/// width: none needs sideways scrolling. Saved under target/screenshots/ to look at.
+#[actix_web::test]
+async fn t9_5_no_page_overflows_at_desktop_or_phone_width() {
+    let (p, b) = setup!(&[]);
+    b.go(&p.url("/login")).await;
+    b.sign_in(&p, "/login", "nobody@example.com", "wrong").await;
+    user_in(&b, &p).await;
+    b.new_tab().await;
+    admin_in(&b, &p).await;
+    // Something in every list.
+    b.go(&p.url("/admin/users")).await;
+    b.click(&format!(
+        "tr[data-email='{USER}'] a[href$='/logout-everywhere']"
+    ))
+    .await;
+    b.click("form.actions button[type=submit]").await;
+    let pages = [
+        ("/login", "sign-in"),
+        ("/admin", "admin-dashboard"),
+        ("/admin/users", "admin-users"),
+        ("/admin/sessions", "admin-sessions"),
+        ("/admin/incidents", "admin-incidents"),
+        (
+            "/admin/incidents?kind=session_mismatch",
+            "admin-incidents-empty",
+        ),
+        ("/admin/logouts", "admin-logouts"),
+        ("/admin/audit", "admin-audit"),
+        ("/admin/organisations", "admin-organisations"),
+        ("/admin/login", "admin-confirm-password"),
+    ];
+    for (width, height, suffix) in [(1280, 900, ""), (390, 844, "-phone")] {
+        b.client.set_window_size(width, height).await.unwrap();
+        for (path, name) in pages {
+            b.go(&p.url(path)).await;
+            assert!(!b.overflows().await, "{path} overflows at {width} px");
+            b.screenshot(&format!("{name}{suffix}")).await;
+        }
+    }
+    // The user's own pages, in the first tab's realm.
+    b.sign_in(&p, "/login", USER, &p.user_password).await;
+    for (width, height, suffix) in [(1280, 900, ""), (390, 844, "-phone")] {
+        b.client.set_window_size(width, height).await.unwrap();
+        for (path, name) in [
+            ("/dashboard", "dashboard"),
+            ("/account/sessions", "sessions"),
+            ("/account/activity", "activity"),
+        ] {
+            b.go(&p.url(path)).await;
+            assert!(!b.overflows().await, "{path} overflows at {width} px");
+            b.screenshot(&format!("{name}{suffix}")).await;
+        }
+    }
+    b.go(&p.url("/admin/incidents?kind=session_mismatch")).await;
+    assert!(b.text().await.contains("No incidents match these filters."));
     b.finish().await;
 }

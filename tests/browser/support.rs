@@ -142,6 +142,11 @@ impl Browser {
     /// `None` (with one loud line) when Chromium or chromedriver is missing, except on CI,
     /// where a missing browser fails the run.
     pub async fn start() -> Option<Browser> {
+        Self::start_with(&[]).await
+    }
+
+    /// `start`, with more Chromium switches (`--force-dark-mode`, say).
+    pub async fn start_with(extra: &[&str]) -> Option<Browser> {
         if !installed("chromedriver") || !(installed("chromium") || installed("chromium-browser")) {
             if std::env::var("CI").as_deref() == Ok("true") {
                 panic!("CI=true but chromium/chromedriver are missing: apt-get install -y chromium chromium-driver");
@@ -160,17 +165,28 @@ impl Browser {
             .spawn()
             .unwrap();
         let profile = tempfile::tempdir().unwrap();
+        let args: Vec<String> = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
+            "--disable-features=Translate,OptimizationHints,MediaRouter",
+            "--window-size=1280,900",
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .chain([format!("--user-data-dir={}", profile.path().display())])
+        .chain(extra.iter().map(|a| a.to_string()))
+        .collect();
         let caps = json!({
             "goog:chromeOptions": {
                 "binary": if installed("chromium") { "/usr/bin/chromium" } else { "/usr/bin/chromium-browser" },
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--disable-background-networking", "--disable-component-update",
-                    "--disable-sync", "--no-first-run", "--disable-quic",
-                    "--disable-features=Translate,OptimizationHints,MediaRouter",
-                    "--window-size=1280,900",
-                    format!("--user-data-dir={}", profile.path().display()),
-                ]
+                "args": args
             }
         });
         let caps = caps.as_object().unwrap().clone();
@@ -284,6 +300,24 @@ impl Browser {
 
     pub async fn switch(&self, tab: &fantoccini::wd::WindowHandle) {
         self.client.switch_to_window(tab.clone()).await.unwrap();
+    }
+
+    /// Whether the page is wider than the window: something would need sideways scrolling.
+    pub async fn overflows(&self) -> bool {
+        self.client
+            .execute(
+                "return document.documentElement.scrollWidth > window.innerWidth + 1;",
+                vec![],
+            )
+            .await
+            .unwrap()
+            .as_bool()
+            .unwrap()
+    }
+
+    /// Runs `js` (which must `return` a value) in the page.
+    pub async fn eval(&self, js: &str) -> serde_json::Value {
+        self.client.execute(js, vec![]).await.unwrap()
     }
 
     /// Saves a PNG of the current page under `target/screenshots/`.

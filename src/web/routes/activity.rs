@@ -46,7 +46,7 @@ pub async fn page(
                 (_, None) => String::new(),
             };
             ActivityRow {
-                at: e.at.format("%Y-%m-%d %H:%M").to_string(),
+                at: crate::web::templates::When(e.at).to_string(),
                 what,
                 severity,
                 realm: e.realm.map_or("", Realm::as_str),

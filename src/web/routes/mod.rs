@@ -98,11 +98,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             )
             .service(
                 web::resource("/users/{id}/{action}")
+                    .route(admin_only(web::get().to(admin::confirm_user_action)))
                     .route(admin_only(web::post().to(admin::user_action))),
             )
             .service(web::resource("/sessions").route(admin_only(web::get().to(admin::sessions))))
             .service(
                 web::resource("/sessions/{id}/revoke")
+                    .route(admin_only(web::get().to(admin::confirm_revoke_session)))
                     .route(admin_only(web::post().to(admin::revoke_session))),
             )
             .service(

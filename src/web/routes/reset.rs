@@ -263,7 +263,8 @@ pub async fn confirm(
     let floods = state.config.lockout.incidents_per_ip;
     let resetting = account.clone();
     let audit_client = client.clone();
-    let notice = Mail::password_notice(&account.email, "reset", now, &client.ip.to_string())?;
+    let what = if invite { "set" } else { "reset" };
+    let notice = Mail::password_notice(&account.email, what, now, &client.ip.to_string())?;
     let writer = state.writer.clone();
     let done = db::block(&state.pool, move |conn| {
         Ok(account::complete_reset(

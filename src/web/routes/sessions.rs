@@ -18,9 +18,7 @@ use crate::web::cookies;
 use crate::web::form::{CsrfForm, CsrfOnly};
 use crate::web::realm::{BrowserRealm, RealmSession, SignedIn, UserRealm};
 use crate::web::startup::AppState;
-use crate::web::templates::{self, SessionRow, SessionsPage};
-
-const TIME_FORMAT: &str = "%Y-%m-%d %H:%M";
+use crate::web::templates::{self, SessionRow, SessionsPage, When};
 
 pub async fn list(
     req: HttpRequest,
@@ -48,8 +46,8 @@ pub async fn list(
             current: s.id == signed.session.id,
             this_browser: held.contains(&s.secret_hash),
             browser: describe_device(s.realm, s.device_name.as_deref(), &s.user_agent),
-            created: s.created_at.format(TIME_FORMAT).to_string(),
-            last_seen: s.last_seen_at.format(TIME_FORMAT).to_string(),
+            created: When(s.created_at).to_string(),
+            last_seen: When(s.last_seen_at).to_string(),
             remembered: s.remember,
             id: s.id,
             realm: s.realm,

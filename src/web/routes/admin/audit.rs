@@ -141,6 +141,7 @@ impl AuditList for IncidentRow {
         templates::render(&AdminIncidentsPage {
             chrome,
             shown,
+            kinds: crate::domain::events::IncidentKind::ALL,
             rows,
             pager,
             csv_href,
@@ -202,6 +203,7 @@ impl AuditList for LogoutRow {
         templates::render(&AdminLogoutsPage {
             chrome,
             shown,
+            reasons: crate::domain::events::LogoutReason::ALL,
             rows,
             pager,
             csv_href,
@@ -347,6 +349,7 @@ async fn list<L: AuditList>(
         platform: scope.is_platform(),
         from: opt(&query.from),
         to: opt(&query.to),
+        total: found.total.map(|t| t.to_string()).unwrap_or_default(),
     };
     // In the order the form lists them, for the pager's and the CSV link's query strings.
     let params: Vec<(&str, &str)> = L::FILTERS

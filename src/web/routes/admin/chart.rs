@@ -1,5 +1,7 @@
 //! The dashboard's 7-day chart, drawn server-side as inline SVG (no script, CSP-clean). It
-//! holds numbers and fixed labels only, never text from a request.
+//! holds numbers and fixed labels only, never text from a request. Colours come from the
+//! stylesheet's classes, so the dark scheme repaints it; the legend is HTML beside the SVG, so
+//! it keeps a readable size on a phone, where the drawing shrinks.
 
 use chrono::NaiveDate;
 
@@ -9,10 +11,11 @@ const LEFT: i64 = 44;
 const RIGHT: i64 = 12;
 const TOP: i64 = 36;
 const BOTTOM: i64 = 36;
+/// Each series' label and its colour class (`static/style.css`).
 const SERIES: [(&str, &str); 3] = [
-    ("Sign-ins", "#2454d6"),
-    ("Sign-outs", "#8a94a3"),
-    ("Incidents", "#d2691e"),
+    ("Sign-ins", "series-0"),
+    ("Sign-outs", "series-1"),
+    ("Incidents", "series-2"),
 ];
 
 pub fn svg(days: &[(NaiveDate, i64, i64, i64)]) -> String {
@@ -37,22 +40,20 @@ pub fn svg(days: &[(NaiveDate, i64, i64, i64)]) -> String {
     let plot_w = W - LEFT - RIGHT;
     let plot_h = H - TOP - BOTTOM;
     let y = |v: i64| TOP + plot_h - v * plot_h / top;
-    let mut out = format!(
-        r#"<svg class="chart" viewBox="0 0 {W} {H}" role="img" aria-labelledby="chart-title" xmlns="http://www.w3.org/2000/svg"><title id="chart-title">Sign-ins, sign-outs and incidents per day, last 7 days</title>"#
-    );
-    // Legend.
-    for (i, (label, color)) in SERIES.iter().enumerate() {
-        let x = LEFT + i as i64 * 120;
+    let mut out = String::from(r#"<ul class="chart-legend">"#);
+    for (label, class) in SERIES {
         out.push_str(&format!(
-            r##"<rect x="{x}" y="8" width="12" height="12" fill="{color}"/><text x="{}" y="19" font-size="12" fill="#1b1f24">{label}</text>"##,
-            x + 18
+            r#"<li><span class="swatch {class}" aria-hidden="true"></span>{label}</li>"#
         ));
     }
+    out.push_str(&format!(
+        r#"</ul><svg class="chart" viewBox="0 0 {W} {H}" role="img" aria-labelledby="chart-title" xmlns="http://www.w3.org/2000/svg"><title id="chart-title">Sign-ins, sign-outs and incidents per day, last 7 days</title>"#
+    ));
     // Axis and grid: 0, half, top.
     for v in [0, top / 2, top] {
         let yy = y(v);
         out.push_str(&format!(
-            r##"<line x1="{LEFT}" y1="{yy}" x2="{}" y2="{yy}" stroke="#dde1e6"/><text x="{}" y="{}" font-size="11" text-anchor="end" fill="#5b6470">{v}</text>"##,
+            r##"<line x1="{LEFT}" y1="{yy}" x2="{}" y2="{yy}" class="chart-grid"/><text x="{}" y="{}" font-size="11" text-anchor="end" class="chart-text">{v}</text>"##,
             W - RIGHT,
             LEFT - 6,
             yy + 4
@@ -62,17 +63,17 @@ pub fn svg(days: &[(NaiveDate, i64, i64, i64)]) -> String {
     let bar = (slot - 16) / 3;
     for (i, (day, a, b, c)) in days.iter().enumerate() {
         let x0 = LEFT + i as i64 * slot + 8;
-        for (j, (value, (label, color))) in [a, b, c].iter().zip(SERIES).enumerate() {
+        for (j, (value, (label, class))) in [a, b, c].iter().zip(SERIES).enumerate() {
             let x = x0 + j as i64 * bar;
             let yy = y(**value);
             out.push_str(&format!(
-                r#"<rect x="{x}" y="{yy}" width="{}" height="{}" fill="{color}"><title>{label}: {value}</title></rect>"#,
+                r#"<rect x="{x}" y="{yy}" width="{}" height="{}" class="{class}"><title>{label}: {value}</title></rect>"#,
                 bar - 2,
                 TOP + plot_h - yy
             ));
         }
         out.push_str(&format!(
-            r##"<text x="{}" y="{}" font-size="11" text-anchor="middle" fill="#5b6470">{}</text>"##,
+            r##"<text x="{}" y="{}" font-size="11" text-anchor="middle" class="chart-text">{}</text>"##,
             x0 + (slot - 16) / 2,
             H - BOTTOM + 16,
             day.format("%b %d")
@@ -93,7 +94,13 @@ mod tests {
             .map(|i| (d + chrono::Duration::days(i), i, 1, 0))
             .collect();
         let s = svg(&days);
-        assert_eq!(s.matches("<rect").count(), 3 + 21, "legend + bars");
+        assert_eq!(s.matches("<rect").count(), 21, "a bar per series and day");
+        assert_eq!(
+            s.matches("class=\"swatch").count(),
+            3,
+            "the legend, in HTML"
+        );
+        assert!(!s.contains("fill=\"#"), "colours come from the stylesheet");
         assert!(s.contains("Sign-ins") && s.contains("Incidents"));
         assert!(s.contains("Nov 30"));
         assert!(

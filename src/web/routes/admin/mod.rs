@@ -3,11 +3,13 @@
 
 mod audit;
 mod chart;
+mod confirm;
 mod organisations;
 mod sessions;
 mod users;
 
 pub use audit::{admin_actions, incidents, logouts};
+pub use confirm::{session_revoke as confirm_revoke_session, user_action as confirm_user_action};
 pub use organisations::{
     act as organisation_action, create as create_organisation, list as organisations_list,
     platform_only,

@@ -16,10 +16,9 @@ use crate::web::form::CsrfOnly;
 use crate::web::realm::{AdminRealm, Realm};
 use crate::web::routes::{html, see_other, SignedPage};
 use crate::web::startup::AppState;
-use crate::web::templates::{self, AdminSessionRow, AdminSessionsPage};
+use crate::web::templates::{self, AdminSessionRow, AdminSessionsPage, When};
 
 const LIST: &str = "/admin/sessions";
-const TIME: &str = "%Y-%m-%d %H:%M";
 
 #[derive(Deserialize)]
 pub struct SessionsQuery {
@@ -88,8 +87,8 @@ pub async fn list(
         .map(|s| AdminSessionRow {
             current: s.id == signed.session.id,
             browser: describe_device(s.realm, s.device_name.as_deref(), &s.user_agent),
-            created: s.created_at.format(TIME).to_string(),
-            last_seen: s.last_seen_at.format(TIME).to_string(),
+            created: When(s.created_at).to_string(),
+            last_seen: When(s.last_seen_at).to_string(),
             id: s.id,
             realm: s.realm,
             account_id: s.account_id,

@@ -20,7 +20,7 @@ use crate::web::realm::{AdminRealm, SignedIn};
 use crate::web::routes::register::checked_password;
 use crate::web::routes::{html, see_other, SignedPage};
 use crate::web::startup::AppState;
-use crate::web::templates::{self, AdminUsersPage, UserListRow};
+use crate::web::templates::{self, AdminUsersPage, UserListRow, When};
 
 const LIST: &str = "/admin/users";
 
@@ -118,13 +118,14 @@ async fn render(
             confirmed: a.confirmed.is_some(),
             locked,
             created: a.created_at.format("%Y-%m-%d").to_string(),
-            last_login: a.last_login_at.map_or_else(
-                || "never".to_owned(),
-                |t| t.format("%Y-%m-%d %H:%M").to_string(),
-            ),
+            last_login: a
+                .last_login_at
+                .map_or_else(|| "never".to_owned(), |t| When(t).to_string()),
         })
         .collect();
+    let fresh = super::confirm::fresh(&signed, state);
     let page = AdminUsersPage {
+        fresh,
         chrome,
         q: &q,
         platform: scope.is_platform(),
@@ -300,8 +301,8 @@ pub async fn create(
 /// `{id}/{action}` of `/admin/users/{id}/{action}`. An id that is not a number, or an action
 /// not on the list, is as unknown as an id not in the table: the 404, whatever the form holds.
 pub struct Target {
-    id: AccountId,
-    action: AdminAction,
+    pub id: AccountId,
+    pub action: AdminAction,
 }
 
 impl FromRequest for Target {
