@@ -11,6 +11,7 @@
   var home = body.getAttribute("data-home");
   var notice = document.getElementById("expiry-notice");
   var text = document.getElementById("expiry-text");
+  var live = document.getElementById("expiry-live");
   var button = document.getElementById("expiry-extend");
   var WARN_SECONDS = 120;
   var timer = null;
@@ -23,8 +24,10 @@
   function show(seconds) {
     var minutes = Math.max(1, Math.ceil(seconds / 60));
     var words = "Your session will expire in " + minutes + (minutes === 1 ? " minute." : " minutes.");
-    // A live region speaks when its text changes: only a new minute is news.
+    // The live region is always in the page (a hidden one may not be heard when it appears)
+    // and speaks when its text changes: only a new minute is news.
     if (text.textContent !== words) text.textContent = words;
+    if (live && live.textContent !== words) live.textContent = words;
     notice.hidden = false;
   }
 
@@ -43,6 +46,7 @@
           schedule(Math.min(15, left));
         } else {
           notice.hidden = true;
+          if (live) live.textContent = "";
           schedule(Math.min(60, left - WARN_SECONDS));
         }
       })

@@ -95,15 +95,6 @@ impl AdminAction {
         }
     }
 
-    /// Whether the console asks to confirm it first (issue 17): what cannot be undone by one
-    /// more click ends sessions or removes a factor.
-    pub const fn destructive(self) -> bool {
-        matches!(
-            self,
-            Self::Deactivate | Self::LogoutEverywhere | Self::ResetTwoFactor
-        )
-    }
-
     /// The verb, for "Confirm your password to {verb} {email}".
     pub const fn verb(self) -> &'static str {
         match self {

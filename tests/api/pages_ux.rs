@@ -201,8 +201,35 @@ async fn re_authentication_carries_the_action_through_and_destruction_is_confirm
     // The list's quick actions now go through their pages too.
     let list = app.get("/admin/users").await.body;
     assert!(list.contains(&format!(r#"href="/admin/users/{bob}/send-reset""#)));
-    // Confirming the password comes back to the action, one click away.
+    // A mistyped password keeps the console's page, not the bare sign-in form.
     let token = page.csrf_token();
+    let wrong = app
+        .post(
+            "/admin/login",
+            &[
+                ("email", "staff@example.com"),
+                ("password", "not my password at all"),
+                ("next", &next),
+                ("csrf_token", &token),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, 401);
+    assert!(
+        wrong.body.contains("<h1>Confirm your password</h1>"),
+        "{}",
+        wrong.body
+    );
+    assert!(wrong.body.contains("Invalid email or password."));
+    assert!(
+        wrong.body.contains(r#"href="/admin/users""#),
+        "the console's header"
+    );
+    assert!(wrong
+        .body
+        .contains(&format!(r#"name="next" value="{next}""#)));
+    // Confirming the password comes back to the action, one click away.
+    let token = wrong.csrf_token();
     let res = app
         .post(
             "/admin/login",
@@ -265,13 +292,16 @@ async fn revoking_a_session_in_the_console_is_confirmed_first() {
         )
         .await;
     assert_redirect_to(&res, "/admin/sessions");
-    assert_eq!(
-        app.get(&format!("/admin/sessions/{session}/revoke"))
-            .await
-            .status,
-        404,
-        "gone now"
-    );
+    // Over already: back to the list, with no unknown-id incident.
+    let before = app.incidents("unauthorized_access").len();
+    let again = app.get(&format!("/admin/sessions/{session}/revoke")).await;
+    assert_redirect_to(&again, "/admin/sessions");
+    assert_eq!(app.incidents("unauthorized_access").len(), before);
+    assert!(app
+        .get("/admin/sessions")
+        .await
+        .body
+        .contains("That session has already ended."));
 }
 
 #[actix_web::test]
@@ -293,7 +323,7 @@ async fn an_invitation_is_worded_as_one_and_lasts_its_own_time() {
     assert_redirect_to(&res, "/admin/users");
     let list = app.get("/admin/users").await.body;
     assert!(
-        list.contains("Account ivy@example.com created. An invitation to choose a password was mailed to ivy@example.com; its link works for 7days."),
+        list.contains("Account ivy@example.com created. An invitation to choose a password was mailed to ivy@example.com; its link works for 7 days."),
         "{list}"
     );
     let mails = app.wait_for_mails(1).await;
@@ -417,4 +447,53 @@ async fn lists_say_how_many_match_and_when_none_do() {
         .body
         .contains(r#"<ul class="chart-legend">"#));
     let _ = diesel::sql_query("SELECT 1").execute(&mut app.db());
+}
+
+/// An invitation is a password link in every rule: a credential event voids it.
+#[actix_web::test]
+async fn an_invitation_dies_with_a_credential_event() {
+    let app = spawn().await;
+    app.sign_in_admin().await;
+    for (n, (email, then)) in [
+        ("a@example.com", "logout-everywhere"),
+        ("b@example.com", "deactivate"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let token = app.get("/admin/users").await.csrf_token();
+        let res = app
+            .post(
+                "/admin/users",
+                &[
+                    ("email", email),
+                    ("name", "Invited"),
+                    ("password", ""),
+                    ("csrf_token", &token),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, 303);
+        let mails = app.wait_for_mails(n + 1).await;
+        let mail = mails
+            .iter()
+            .find(|m| m.contains(&format!("To: {email}")))
+            .unwrap();
+        let link = TestApp::<()>::link_in(mail);
+        let id: i32 = realmgate::db::schema::accounts::table
+            .filter(realmgate::db::schema::accounts::email.eq(email))
+            .select(realmgate::db::schema::accounts::id)
+            .first(&mut app.db())
+            .unwrap();
+        let token = app
+            .get(&format!("/admin/users/{id}/{then}"))
+            .await
+            .csrf_token();
+        assert_redirect_to(&app.admin_act(id, then, &token).await, "/admin/users");
+        assert_eq!(
+            app.get(&link).await.status,
+            400,
+            "{then} voids the invitation"
+        );
+    }
 }

@@ -625,9 +625,10 @@ async fn t9_1_sign_in_links_and_the_signed_in_cue() {
 
 #[actix_web::test]
 async fn t9_2_reauthentication_carries_the_deactivation_through_a_confirmation() {
-    let (p, b) = setup!(&[("REALMGATE_ADMIN_REAUTH", "1s")]);
+    // Long enough that the confirmed sign-in stays fresh through the screenshots below.
+    let (p, b) = setup!(&[("REALMGATE_ADMIN_REAUTH", "6s")]);
     admin_in(&b, &p).await;
-    actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
+    actix_web::rt::time::sleep(Duration::from_millis(6500)).await;
     b.go(&p.url("/admin/users")).await;
     let row = format!("tr[data-email='{USER}'] a[href$='/deactivate']");
     b.click(&row).await;

@@ -302,11 +302,12 @@ impl Browser {
         self.client.switch_to_window(tab.clone()).await.unwrap();
     }
 
-    /// Whether the page is wider than the window: something would need sideways scrolling.
+    /// Whether the page is wider than the window, or a table wider than its box: something
+    /// would need sideways scrolling.
     pub async fn overflows(&self) -> bool {
         self.client
             .execute(
-                "return document.documentElement.scrollWidth > window.innerWidth + 1;",
+                "return document.documentElement.scrollWidth > window.innerWidth + 1 || [...document.querySelectorAll('.table-wrap')].some(w => w.scrollWidth > w.clientWidth + 1);",
                 vec![],
             )
             .await

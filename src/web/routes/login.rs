@@ -134,7 +134,15 @@ pub async fn form<R: RealmKind>(
         .to_owned();
     // Someone signed in to this realm who opens its sign-in page sees who, and a way on; an
     // admin sees the password confirmation of the console (SPEC §5's re-authentication).
-    match crate::web::realm::peek::<R>(&req, &state).await? {
+    // SPEC I6: the sign-in page always renders; a database that cannot say who is signed in
+    // leaves the plain form.
+    let signed = crate::web::realm::peek::<R>(&req, &state)
+        .await
+        .unwrap_or_else(|e| {
+            log::warn!("sign-in page: cannot tell who is signed in: {e:?}");
+            None
+        });
+    match signed {
         Some(signed) => {
             let (name, email) = (signed.account.name.clone(), signed.account.email.clone());
             let page = super::SignedPage::build(signed, &session, &flashes)?;
@@ -191,6 +199,17 @@ pub async fn submit<R: RealmKind>(
     CsrfForm(form, _): CsrfForm<R, LoginForm>,
 ) -> AppResult<HttpResponse> {
     let realm = R::REALM;
+    // An admin confirming their password (signed in already): a refusal keeps the console's
+    // page, not the bare sign-in form.
+    let confirming = if realm == BrowserRealm::Admin {
+        crate::web::realm::peek::<R>(&req, &state)
+            .await
+            .ok()
+            .flatten()
+            .filter(|s| s.account.email == form.email.trim().to_lowercase())
+    } else {
+        None
+    };
     let (browser, remembered) = browser_caller(&req, &session, &state, realm, client);
     let remember_me = form.remember_me == "on";
     let outcome = sign_in(
@@ -204,6 +223,32 @@ pub async fn submit<R: RealmKind>(
     )
     .await?;
     let again = |status: StatusCode, message: &str, locked: bool| {
+        if let Some(signed) = confirming.clone() {
+            let who = SignedInAs {
+                name: signed.account.name.clone(),
+                email: signed.account.email.clone(),
+                home_path: realm.home_path(),
+                home_label: "Continue to the console",
+                logout_action: realm.logout_path(),
+                confirm: true,
+            };
+            let page = super::SignedPage::build_quiet(signed, &session)?;
+            return self::page(
+                &state,
+                realm,
+                page.chrome,
+                status,
+                &page.csrf_token,
+                Shown {
+                    next: &form.next,
+                    error: Some(message),
+                    locked,
+                    who: Some(who),
+                    heading: Some("Confirm your password".to_owned()),
+                    ..Shown::default()
+                },
+            );
+        }
         let token = csrf::token(&session, realm)?;
         // SECURITY: a password typed into the email field is not shown back.
         let looks_like_email = form.email.contains('@')

@@ -278,31 +278,51 @@ impl<R: RealmKind> SignedPage<R> {
         session: &actix_session::Session,
         flashes: &IncomingFlashMessages,
     ) -> crate::app::error::AppResult<Self> {
-        {
-            let realm = R::REALM;
-            let csrf_token = csrf::token(session, realm)?;
-            let mut nav = realm.nav().to_vec();
-            if realm == BrowserRealm::Admin && signed.account.is_platform_admin {
-                nav.insert(nav.len() - 2, ("/admin/organisations", "Organisations"));
-            }
-            let header = HeaderUser {
-                realm: realm.as_str(),
-                realm_title: realm.title(),
-                login_path: realm.login_path(),
-                home_path: realm.home_path(),
-                nav,
-                name: signed.account.name.clone(),
-                email: signed.account.email.clone(),
-                logout_action: realm.logout_path(),
-                csrf_token: csrf_token.clone(),
-                organisation: (realm == BrowserRealm::Admin && !signed.account.is_platform_admin)
-                    .then(|| signed.organisation.name.clone()),
-            };
-            Ok(Self {
-                signed,
-                chrome: Chrome::new(Some(header), flashes),
-                csrf_token,
-            })
+        let csrf_token = csrf::token(session, R::REALM)?;
+        let header = Self::header(&signed, &csrf_token);
+        Ok(Self {
+            signed,
+            chrome: Chrome::new(Some(header), flashes),
+            csrf_token,
+        })
+    }
+
+    /// `build` for an answer to a form post, which shows no waiting flash.
+    pub fn build_quiet(
+        signed: SignedIn<R>,
+        session: &actix_session::Session,
+    ) -> crate::app::error::AppResult<Self> {
+        let csrf_token = csrf::token(session, R::REALM)?;
+        let header = Self::header(&signed, &csrf_token);
+        Ok(Self {
+            signed,
+            chrome: Chrome {
+                header: Some(header),
+                flashes: Vec::new(),
+            },
+            csrf_token,
+        })
+    }
+
+    /// The realm's header and menu for `signed`.
+    fn header(signed: &SignedIn<R>, csrf_token: &str) -> HeaderUser {
+        let realm = R::REALM;
+        let mut nav = realm.nav().to_vec();
+        if realm == BrowserRealm::Admin && signed.account.is_platform_admin {
+            nav.insert(nav.len() - 2, ("/admin/organisations", "Organisations"));
+        }
+        HeaderUser {
+            realm: realm.as_str(),
+            realm_title: realm.title(),
+            login_path: realm.login_path(),
+            home_path: realm.home_path(),
+            nav,
+            name: signed.account.name.clone(),
+            email: signed.account.email.clone(),
+            logout_action: realm.logout_path(),
+            csrf_token: csrf_token.to_owned(),
+            organisation: (realm == BrowserRealm::Admin && !signed.account.is_platform_admin)
+                .then(|| signed.organisation.name.clone()),
         }
     }
 }

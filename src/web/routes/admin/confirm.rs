@@ -125,10 +125,10 @@ pub async fn session_revoke(
     let now = state.clock.now();
     let found = db::block(&state.pool, move |conn| {
         let found = match sessions::find(conn, &id)? {
-            Some(row) if row.revoked_at.is_none() => accounts::find(conn, row.account_id)?
+            Some(row) => accounts::find(conn, row.account_id)?
                 .filter(|a| scope.covers(a.organisation_id, a.is_platform_admin))
                 .map(|a| (row, a)),
-            _ => None,
+            None => None,
         };
         if found.is_none() {
             let by = Acting {
@@ -146,6 +146,11 @@ pub async fn session_revoke(
     let Some((row, account)) = found else {
         return Err(AppError::NotFound);
     };
+    if row.revoked_at.is_some() {
+        // In reach and over already (another admin, or the account itself, ended it).
+        actix_web_flash_messages::FlashMessage::info("That session has already ended.").send();
+        return Ok(crate::web::routes::see_other("/admin/sessions"));
+    }
     if !fresh(&page.signed, &state) {
         let what = format!("sign out a session of {}", account.email);
         return reauthenticate(&state, page, what, req.path());

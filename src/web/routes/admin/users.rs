@@ -289,9 +289,14 @@ pub async fn create(
     let how = if with_password {
         "They choose a new password when they first sign in.".to_owned()
     } else {
+        let secs = ttl.as_secs();
+        let lasts = match secs {
+            s if s % 86_400 == 0 && s / 86_400 == 1 => "1 day".to_owned(),
+            s if s % 86_400 == 0 => format!("{} days", s / 86_400),
+            _ => humantime::format_duration(ttl).to_string(),
+        };
         format!(
-            "An invitation to choose a password was mailed to {email}; its link works for {}.",
-            humantime::format_duration(ttl)
+            "An invitation to choose a password was mailed to {email}; its link works for {lasts}."
         )
     };
     FlashMessage::success(format!("Account {email} created. {how}")).send();
