@@ -55,22 +55,42 @@ fn platform_admins() -> _ {
 }
 
 pub const PAGE_SIZE: i64 = 25;
-/// A CSV export holds at most this many rows.
-pub const EXPORT_LIMIT: i64 = 100_000;
 
-/// `page` (1-based) of at most `PAGE_SIZE`, or the export window.
+/// `page` (1-based) of at most `PAGE_SIZE`, or one batch of an export: the `size` rows after
+/// `after` (the last row sent, newest first), found by its key rather than by an offset, so a
+/// late batch costs what the first does. An export is never cut; the first batch also counts
+/// every row it will hold (the file's name says how many).
 #[derive(Clone, Copy, Debug)]
 pub enum Window {
     Page(i64),
-    Export,
+    Batch {
+        after: Option<(NaiveDateTime, i32)>,
+        size: i64,
+    },
 }
 
 impl Window {
     fn limit_offset(self) -> (i64, i64) {
         match self {
             Window::Page(p) => (PAGE_SIZE + 1, (p.max(1) - 1) * PAGE_SIZE),
-            Window::Export => (EXPORT_LIMIT, 0),
+            Window::Batch { size, .. } => (size, 0),
         }
+    }
+
+    fn after(self) -> Option<(NaiveDateTime, i32)> {
+        match self {
+            Window::Batch { after, .. } => after,
+            Window::Page(_) => None,
+        }
+    }
+
+    fn is_batch(self) -> bool {
+        matches!(self, Window::Batch { .. })
+    }
+
+    /// The first batch of an export: the one that counts the whole.
+    fn is_first_batch(self) -> bool {
+        matches!(self, Window::Batch { after: None, .. })
     }
 }
 
@@ -134,6 +154,24 @@ fn paged<T>(mut rows: Vec<T>, window: Window) -> Paged<T> {
         has_next,
         total: None,
     }
+}
+
+/// An export's batch; the first also carries the exact count of the whole export.
+fn exported<T>(
+    rows: Vec<T>,
+    window: Window,
+    count: impl FnOnce() -> QueryResult<i64>,
+) -> QueryResult<Paged<T>> {
+    let total = if window.is_first_batch() {
+        Some(Total::Exactly(count()?))
+    } else {
+        None
+    };
+    Ok(Paged {
+        rows,
+        has_next: false,
+        total,
+    })
 }
 
 /// `paged`, with the filter's bounded count.
@@ -318,7 +356,7 @@ pub fn live_sessions(
 }
 
 /// Filters shared by the incident and logout lists.
-#[derive(Default, Debug)]
+#[derive(Default, Debug, Clone)]
 pub struct Filters {
     /// Incident kind, or logout reason.
     pub kind: Option<String>,
@@ -398,6 +436,14 @@ pub fn incidents(
     let Some(query) = filtered() else {
         return Ok(counted(Vec::new(), window, 0));
     };
+    let query = match window.after() {
+        Some((t, id)) => query.filter(
+            si::created_at
+                .lt(t)
+                .or(si::created_at.eq(t).and(si::id.lt(id))),
+        ),
+        None => query,
+    };
     let rows = query
         .order((si::created_at.desc(), si::id.desc()))
         .limit(limit)
@@ -420,8 +466,10 @@ pub fn incidents(
         .load(conn)?;
     let mut rows: Vec<IncidentRow> = rows;
     // An export is the rows as they are; a page shows each account by its address.
-    if matches!(window, Window::Export) {
-        return Ok(paged(rows, window));
+    if window.is_batch() {
+        return exported(rows, window, || {
+            filtered().map_or(Ok(0), |q| q.count().get_result::<i64>(conn))
+        });
     }
     let emails = emails_of(conn, rows.iter().filter_map(|r| r.account_id))?;
     for row in &mut rows {
@@ -491,6 +539,14 @@ pub fn logouts(
     let Some(query) = filtered() else {
         return Ok(counted(Vec::new(), window, 0));
     };
+    let query = match window.after() {
+        Some((t, id)) => query.filter(
+            la::created_at
+                .lt(t)
+                .or(la::created_at.eq(t).and(la::id.lt(id))),
+        ),
+        None => query,
+    };
     let rows = query
         .order((la::created_at.desc(), la::id.desc()))
         .limit(limit)
@@ -511,8 +567,10 @@ pub fn logouts(
         .load(conn)?;
     let mut rows: Vec<LogoutRow> = rows;
     // An export is the rows as they are; a page shows each account by its address.
-    if matches!(window, Window::Export) {
-        return Ok(paged(rows, window));
+    if window.is_batch() {
+        return exported(rows, window, || {
+            filtered().map_or(Ok(0), |q| q.count().get_result::<i64>(conn))
+        });
     }
     let emails = emails_of(conn, rows.iter().filter_map(|r| r.account_id))?;
     for row in &mut rows {
@@ -615,6 +673,14 @@ pub fn admin_actions(
     let Some(query) = filtered() else {
         return Ok(counted(Vec::new(), window, 0));
     };
+    let query = match window.after() {
+        Some((t, id)) => query.filter(
+            aa::created_at
+                .lt(t)
+                .or(aa::created_at.eq(t).and(aa::id.lt(id))),
+        ),
+        None => query,
+    };
     let none = || diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>("NULL");
     let mut rows: Vec<AdminActionEntry> = query
         .order((aa::created_at.desc(), aa::id.desc()))
@@ -652,8 +718,10 @@ pub fn admin_actions(
             }
         }
     }
-    if matches!(window, Window::Export) {
-        return Ok(paged(rows, window));
+    if window.is_batch() {
+        return exported(rows, window, || {
+            filtered().map_or(Ok(0), |q| q.count().get_result::<i64>(conn))
+        });
     }
     let ids = rows
         .iter()

@@ -12,28 +12,29 @@ pub fn cell(raw: &str) -> String {
     format!("\"{}\"", neutral.replace('"', "\"\""))
 }
 
-pub fn document(header_row: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> String {
-    let mut out = String::new();
-    let line = |cells: Vec<String>| {
-        let mut l = cells.iter().map(|c| cell(c)).collect::<Vec<_>>().join(",");
-        l.push_str("\r\n");
-        l
-    };
-    out.push_str(&line(header_row.iter().map(|s| s.to_string()).collect()));
-    for row in rows {
-        out.push_str(&line(row));
-    }
-    out
+/// One CSV line, its cells quoted and neutralised, ending in CRLF.
+pub fn line(cells: impl IntoIterator<Item = String>) -> String {
+    let mut l = cells
+        .into_iter()
+        .map(|c| cell(&c))
+        .collect::<Vec<_>>()
+        .join(",");
+    l.push_str("\r\n");
+    l
 }
 
-pub fn attachment(filename: &str, body: String) -> HttpResponse {
+/// A CSV attachment whose body arrives in pieces (an export of any size).
+pub fn streamed<S>(filename: &str, body: S) -> HttpResponse
+where
+    S: futures_util::Stream<Item = Result<actix_web::web::Bytes, actix_web::Error>> + 'static,
+{
     HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((
             header::CONTENT_DISPOSITION,
             format!("attachment; filename=\"{filename}\""),
         ))
-        .body(body)
+        .streaming(body)
 }
 
 #[cfg(test)]
@@ -49,7 +50,6 @@ mod tests {
             assert!(cell(lead).starts_with("\"'"), "{lead:?}");
         }
         assert_eq!(cell(""), "\"\"");
-        let doc = document(&["a", "b"], vec![vec!["1".into(), "x,y".into()]]);
-        assert_eq!(doc, "\"a\",\"b\"\r\n\"1\",\"x,y\"\r\n");
+        assert_eq!(line(["1".into(), "x,y".into()]), "\"1\",\"x,y\"\r\n");
     }
 }

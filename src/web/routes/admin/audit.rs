@@ -67,6 +67,8 @@ trait AuditList: Sized + Send + 'static {
         window: Window,
     ) -> diesel::QueryResult<Paged<Self>>;
     fn csv_row(self) -> Vec<String>;
+    /// The row's place in the newest-first order: where the next export batch starts.
+    fn key(&self) -> (chrono::NaiveDateTime, i32);
     fn render(
         chrome: Chrome,
         shown: AuditShown,
@@ -77,6 +79,10 @@ trait AuditList: Sized + Send + 'static {
 }
 
 impl AuditList for IncidentRow {
+    fn key(&self) -> (chrono::NaiveDateTime, i32) {
+        (self.created_at, self.id)
+    }
+
     const PATH: &'static str = "/admin/incidents";
     const CSV_FILE: &'static str = "incidents.csv";
     const CSV_HEADER: &'static [&'static str] = &[
@@ -150,6 +156,10 @@ impl AuditList for IncidentRow {
 }
 
 impl AuditList for LogoutRow {
+    fn key(&self) -> (chrono::NaiveDateTime, i32) {
+        (self.created_at, self.id)
+    }
+
     const PATH: &'static str = "/admin/logouts";
     const CSV_FILE: &'static str = "logouts.csv";
     const CSV_HEADER: &'static [&'static str] = &[
@@ -212,6 +222,10 @@ impl AuditList for LogoutRow {
 }
 
 impl AuditList for AdminActionEntry {
+    fn key(&self) -> (chrono::NaiveDateTime, i32) {
+        (self.created_at, self.id)
+    }
+
     const PATH: &'static str = "/admin/audit";
     const CSV_FILE: &'static str = "admin-audit.csv";
     const CSV_HEADER: &'static [&'static str] = &[
@@ -318,22 +332,14 @@ async fn list<L: AuditList>(
     let page = page_number(query.page)?;
     let scope = super::scope_of(&signed.account);
     let (reach, f) = filters(&state, scope, &query, empty_to_none(L::kind(&query))).await?;
-    let window = if csv_wanted {
-        Window::Export
-    } else {
-        Window::Page(page)
-    };
+    if csv_wanted {
+        return export::<L>(&state, reach, f, &query).await;
+    }
+    let window = Window::Page(page);
     let found = db::block(&state.pool, move |conn| {
         Ok(L::load(conn, reach, &f, window)?)
     })
     .await?;
-    if csv_wanted {
-        let rows = found.rows.into_iter().map(L::csv_row);
-        return Ok(csv::attachment(
-            L::CSV_FILE,
-            csv::document(L::CSV_HEADER, rows),
-        ));
-    }
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();
     let shown = AuditShown {
         kind: opt(L::kind(&query)),
@@ -373,6 +379,118 @@ async fn list<L: AuditList>(
     let csv_href = csv_link(L::PATH, &params);
     let body = L::render(chrome, shown, found.rows, pager, csv_href)?;
     Ok(html(StatusCode::OK, body))
+}
+
+/// Rows an export reads per trip to the database: its memory stays that of one batch however
+/// many rows the file holds.
+const EXPORT_BATCH: i64 = 1_000;
+
+/// The whole export, never cut, streamed: the first batch (with the exact count, for the
+/// file's name), then each next one after the last row sent, by key. A client that goes away
+/// stops it at the next batch.
+async fn export<L: AuditList>(
+    state: &AppState,
+    reach: Reach,
+    f: Filters,
+    query: &AuditQuery,
+) -> AppResult<HttpResponse> {
+    let batch = |after| Window::Batch {
+        after,
+        size: EXPORT_BATCH,
+    };
+    let first_filters = f.clone();
+    let first = db::block(&state.pool, move |conn| {
+        Ok(L::load(conn, reach, &first_filters, batch(None))?)
+    })
+    .await?;
+    let total = match first.total {
+        Some(reports::Total::Exactly(n)) | Some(reports::Total::MoreThan(n)) => n,
+        None => 0,
+    };
+    let name = export_name::<L>(query, total);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<web::Bytes, actix_web::Error>>(4);
+    let pool = state.pool.clone();
+    actix_web::rt::spawn(async move {
+        let mut chunk = csv::line(L::CSV_HEADER.iter().map(|h| h.to_string()));
+        let mut rows = first.rows;
+        loop {
+            let full = rows.len() as i64 == EXPORT_BATCH;
+            let last = rows.last().map(L::key);
+            for row in rows {
+                chunk.push_str(&csv::line(L::csv_row(row)));
+            }
+            if tx
+                .send(Ok(web::Bytes::from(std::mem::take(&mut chunk))))
+                .await
+                .is_err()
+            {
+                return; // the client went away
+            }
+            let (true, Some(after)) = (full, last) else {
+                return;
+            };
+            let f = f.clone();
+            let next = db::block(&pool, move |conn| {
+                Ok(L::load(conn, reach, &f, batch(Some(after)))?)
+            })
+            .await;
+            match next {
+                Ok(found) if !found.rows.is_empty() => rows = found.rows,
+                Ok(_) => return,
+                Err(e) => {
+                    // Headers are sent: the file ends short, and the log says why.
+                    log::error!("export failed part-way: {e}");
+                    let _ = tx
+                        .send(Err(actix_web::error::ErrorInternalServerError(
+                            "export failed",
+                        )))
+                        .await;
+                    return;
+                }
+            }
+        }
+    });
+    let body = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    Ok(csv::streamed(&name, body))
+}
+
+/// `incidents-kind-login_failed-from-2026-11-01-1234-rows.csv`: what it holds, by its name.
+fn export_name<L: AuditList>(query: &AuditQuery, rows: i64) -> String {
+    let stem = L::CSV_FILE.trim_end_matches(".csv");
+    let mut name = stem.to_owned();
+    for (key, value) in [
+        (L::FILTERS[0], L::kind(query)),
+        ("severity", &query.severity),
+        ("realm", &query.realm),
+        ("actor", &query.actor),
+        ("account", &query.account),
+        ("organisation", &query.organisation),
+        ("from", &query.from),
+        ("to", &query.to),
+    ] {
+        let Some(value) = value.as_deref().map(str::trim).filter(|v| !v.is_empty()) else {
+            continue;
+        };
+        if !L::FILTERS.contains(&key) {
+            continue;
+        }
+        // Only what a file name may hold, everywhere: anything else becomes `_`.
+        let safe: String = value
+            .chars()
+            .take(64)
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@') {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        name.push_str(&format!("-{key}-{safe}"));
+    }
+    format!("{name}-{rows}-rows.csv")
 }
 
 async fn filters(
