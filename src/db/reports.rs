@@ -63,6 +63,12 @@ pub const PAGE_SIZE: i64 = 25;
 #[derive(Clone, Copy, Debug)]
 pub enum Window {
     Page(i64),
+    /// Page `page`, found as the rows after `after` (the last row of the page before), by
+    /// key: a late page costs what the first does, where an OFFSET reads every row before it.
+    PageAfter {
+        page: i64,
+        after: (NaiveDateTime, i32),
+    },
     Batch {
         after: Option<(NaiveDateTime, i32)>,
         size: i64,
@@ -73,6 +79,7 @@ impl Window {
     fn limit_offset(self) -> (i64, i64) {
         match self {
             Window::Page(p) => (PAGE_SIZE + 1, (p.max(1) - 1) * PAGE_SIZE),
+            Window::PageAfter { .. } => (PAGE_SIZE + 1, 0),
             Window::Batch { size, .. } => (size, 0),
         }
     }
@@ -80,6 +87,7 @@ impl Window {
     fn after(self) -> Option<(NaiveDateTime, i32)> {
         match self {
             Window::Batch { after, .. } => after,
+            Window::PageAfter { after, .. } => Some(after),
             Window::Page(_) => None,
         }
     }
@@ -145,7 +153,7 @@ impl std::fmt::Display for Total {
 }
 
 fn paged<T>(mut rows: Vec<T>, window: Window) -> Paged<T> {
-    let has_next = matches!(window, Window::Page(_)) && rows.len() as i64 > PAGE_SIZE;
+    let has_next = !window.is_batch() && rows.len() as i64 > PAGE_SIZE;
     if has_next {
         rows.truncate(PAGE_SIZE as usize);
     }

@@ -37,6 +37,8 @@ pub struct AuditQuery {
     from: Option<String>,
     to: Option<String>,
     page: Option<i64>,
+    /// The last row of the page before (`admin::cursor`): the page read by key.
+    after: Option<String>,
     format: Option<String>,
 }
 
@@ -335,7 +337,13 @@ async fn list<L: AuditList>(
     if csv_wanted {
         return export::<L>(&state, reach, f, &query).await;
     }
-    let window = Window::Page(page);
+    let window = match empty_to_none(&query.after) {
+        Some(raw) => Window::PageAfter {
+            page,
+            after: super::parse_cursor(&raw)?,
+        },
+        None => Window::Page(page),
+    };
     let found = db::block(&state.pool, move |conn| {
         Ok(L::load(conn, reach, &f, window)?)
     })
@@ -375,7 +383,10 @@ async fn list<L: AuditList>(
             (name, value.as_str())
         })
         .collect();
-    let pager = Pager::new(L::PATH, &params, page, found.has_next);
+    let next = found
+        .has_next
+        .then(|| found.rows.last().and_then(|r| super::cursor(r.key())));
+    let pager = Pager::with_next_after(L::PATH, &params, page, next);
     let csv_href = csv_link(L::PATH, &params);
     let body = L::render(chrome, shown, found.rows, pager, csv_href)?;
     Ok(html(StatusCode::OK, body))

@@ -191,21 +191,52 @@ pub struct Pager {
 
 impl Pager {
     fn new(path: &str, params: &[(&str, &str)], page: i64, has_next: bool) -> Self {
-        let href = |p: i64| {
+        Self::with_next_after(path, params, page, has_next.then_some(None))
+    }
+
+    /// `new` for a list read by key: `next` is `Some(after)` when a page follows, `after` the
+    /// cursor of this page's last row (none: the next page by its number).
+    fn with_next_after(
+        path: &str,
+        params: &[(&str, &str)],
+        page: i64,
+        next: Option<Option<String>>,
+    ) -> Self {
+        let href = |p: i64, after: Option<&str>| {
             let mut query: Vec<String> = params
                 .iter()
                 .filter(|(_, v)| !v.is_empty())
                 .map(|(k, v)| format!("{k}={}", encode_query_value(v)))
                 .collect();
+            if let Some(after) = after {
+                query.push(format!("after={after}"));
+            }
             query.push(format!("page={p}"));
             format!("{path}?{}", query.join("&"))
         };
         Self {
             page,
-            prev: (page > 1).then(|| href(page - 1)),
-            next: has_next.then(|| href(page + 1)),
+            prev: (page > 1).then(|| href(page - 1, None)),
+            next: next.map(|after| href(page + 1, after.as_deref())),
         }
     }
+}
+
+/// A key-paged list's cursor, `{nanoseconds since 1970}.{id}` of the last row shown.
+pub fn cursor((at, id): (NaiveDateTime, i32)) -> Option<String> {
+    at.and_utc()
+        .timestamp_nanos_opt()
+        .map(|nanos| format!("{nanos}.{id}"))
+}
+
+/// `cursor`'s inverse; a malformed one is a 400.
+fn parse_cursor(raw: &str) -> AppResult<(NaiveDateTime, i32)> {
+    let bad = || AppError::BadRequest("The page link is not one the portal made.".into());
+    let (nanos, id) = raw.split_once('.').ok_or_else(bad)?;
+    let nanos: i64 = nanos.parse().map_err(|_| bad())?;
+    let id: i32 = id.parse().map_err(|_| bad())?;
+    let at = chrono::DateTime::from_timestamp_nanos(nanos).naive_utc();
+    Ok((at, id))
 }
 
 fn empty_to_none(raw: &Option<String>) -> Option<String> {
