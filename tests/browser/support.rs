@@ -321,12 +321,24 @@ impl Browser {
         self.client.execute(js, vec![]).await.unwrap()
     }
 
-    /// Saves a PNG of the current page under `target/screenshots/`.
+    /// Saves a PNG of the current page under `target/screenshots/`. Chromium refuses a capture
+    /// that a navigation interrupts ("aborted by navigation"; seen once on CI while a page was
+    /// still settling): it is tried again, a moment later, up to three times.
     pub async fn screenshot(&self, name: &str) {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
         std::fs::create_dir_all(&dir).unwrap();
-        let png = self.client.screenshot().await.unwrap();
-        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+        let mut last = None;
+        for _ in 0..3 {
+            match self.client.screenshot().await {
+                Ok(png) => {
+                    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+                    return;
+                }
+                Err(e) => last = Some(e),
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(500)).await;
+        }
+        panic!("screenshot {name}: {last:?}");
     }
 }
 
