@@ -703,6 +703,70 @@ mod tests {
         );
     }
 
+    /// Issue 18: the audit lists' key pages, (created_at, id) newest first after a key, search
+    /// the `created_at` index from the key (its rowid is the id), with no sort of the matches.
+    #[test]
+    fn the_audit_lists_key_pages_read_the_time_index_in_order() {
+        #[derive(diesel::QueryableByName)]
+        struct Plan {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            detail: String,
+        }
+        use crate::db::reports::{self, Filters, Reach, Window};
+        use crate::domain::organisation::Scope;
+        let (mut conn, seen) = recording();
+        let now = chrono::Utc::now().naive_utc();
+        let window = Window::PageAfter {
+            page: 5000,
+            after: (now, 1_000_000),
+        };
+        let reach = Reach::of(Scope::Platform);
+        let f = Filters::default();
+        let mut plans = Vec::new();
+        for (index, run) in [
+            (
+                "security_incidents_created",
+                &mut (|c: &mut Conn| reports::incidents(c, reach, &f, window).map(drop))
+                    as &mut dyn FnMut(&mut Conn) -> diesel::QueryResult<()>,
+            ),
+            ("logout_activity_created", &mut |c: &mut Conn| {
+                reports::logouts(c, reach, &f, window).map(drop)
+            }),
+            ("admin_actions_created", &mut |c: &mut Conn| {
+                reports::admin_actions(c, reach, &f, window).map(drop)
+            }),
+        ] {
+            seen.lock().unwrap().clear();
+            run(&mut conn).unwrap();
+            // The page's own read is the first statement (the bounded count comes after).
+            let sql = seen.lock().unwrap().first().cloned().unwrap();
+            let sql = sql.split(" -- binds:").next().unwrap().to_owned();
+            let Conn::Sqlite(sqlite) = &mut conn else {
+                unreachable!()
+            };
+            let plan: Vec<Plan> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
+                .load(sqlite)
+                .unwrap();
+            let details: Vec<String> = plan.into_iter().map(|p| p.detail).collect();
+            assert!(
+                details.iter().any(|d| d.contains(index)),
+                "{index}: {details:?}"
+            );
+            assert!(
+                !details.iter().any(|d| d.contains("TEMP B-TREE")),
+                "{index}: sorted the matches: {details:?}"
+            );
+            // A search from the key, not a scan from the newest row.
+            assert!(
+                details.iter().any(|d| d.starts_with("SEARCH")
+                    && d.contains(index)
+                    && d.contains("created_at<?")),
+                "{index}: {details:?}"
+            );
+            plans.push(details);
+        }
+    }
+
     /// The queries every page view runs must not bind a LIMIT (see the module comment): with
     /// one, SQLite re-parses them on every execution.
     #[test]

@@ -445,11 +445,11 @@ pub fn incidents(
         return Ok(counted(Vec::new(), window, 0));
     };
     let query = match window.after() {
-        Some((t, id)) => query.filter(
-            si::created_at
-                .lt(t)
-                .or(si::created_at.eq(t).and(si::id.lt(id))),
-        ),
+        // `created_at <= t` on its own, so the time index is searched from the key on (an OR
+        // alone makes SQLite scan it from the newest row).
+        Some((t, id)) => query
+            .filter(si::created_at.le(t))
+            .filter(si::created_at.lt(t).or(si::id.lt(id))),
         None => query,
     };
     let rows = query
@@ -548,11 +548,11 @@ pub fn logouts(
         return Ok(counted(Vec::new(), window, 0));
     };
     let query = match window.after() {
-        Some((t, id)) => query.filter(
-            la::created_at
-                .lt(t)
-                .or(la::created_at.eq(t).and(la::id.lt(id))),
-        ),
+        // `created_at <= t` on its own, so the time index is searched from the key on (an OR
+        // alone makes SQLite scan it from the newest row).
+        Some((t, id)) => query
+            .filter(la::created_at.le(t))
+            .filter(la::created_at.lt(t).or(la::id.lt(id))),
         None => query,
     };
     let rows = query
@@ -682,11 +682,11 @@ pub fn admin_actions(
         return Ok(counted(Vec::new(), window, 0));
     };
     let query = match window.after() {
-        Some((t, id)) => query.filter(
-            aa::created_at
-                .lt(t)
-                .or(aa::created_at.eq(t).and(aa::id.lt(id))),
-        ),
+        // `created_at <= t` on its own, so the time index is searched from the key on (an OR
+        // alone makes SQLite scan it from the newest row).
+        Some((t, id)) => query
+            .filter(aa::created_at.le(t))
+            .filter(aa::created_at.lt(t).or(aa::id.lt(id))),
         None => query,
     };
     let none = || diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>("NULL");

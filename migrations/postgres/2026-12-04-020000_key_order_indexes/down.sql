@@ -1,0 +1,2 @@
+DROP INDEX logout_activity_created_id;
+DROP INDEX security_incidents_created_id;
