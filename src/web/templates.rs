@@ -6,7 +6,7 @@ use askama::Template;
 
 use crate::db::reports::Actor;
 use crate::domain::ids::{AccountId, SessionId};
-use crate::domain::realm::Realm;
+use crate::domain::realm::{BrowserRealm, Realm};
 
 pub const HTML: &str = "text/html; charset=utf-8";
 
@@ -118,6 +118,7 @@ pub struct LoginPage<'a> {
 }
 
 /// The person already signed in to a realm whose sign-in page they opened.
+#[derive(Clone)]
 pub struct SignedInAs {
     pub name: String,
     pub email: String,
@@ -126,6 +127,26 @@ pub struct SignedInAs {
     pub logout_action: &'static str,
     /// The admin realm: the page asks for the password again (re-authentication).
     pub confirm: bool,
+}
+
+impl SignedInAs {
+    /// `name` and `email` signed in to `realm`: the admin realm's page is the console's
+    /// password confirmation, the user realm's a way on to the dashboard.
+    pub fn of(realm: BrowserRealm, name: &str, email: &str) -> Self {
+        let admin = realm == BrowserRealm::Admin;
+        Self {
+            name: name.to_owned(),
+            email: email.to_owned(),
+            home_path: realm.home_path(),
+            home_label: if admin {
+                "Continue to the console"
+            } else {
+                "Continue to your dashboard"
+            },
+            logout_action: realm.logout_path(),
+            confirm: admin,
+        }
+    }
 }
 
 #[derive(Template)]

@@ -144,11 +144,11 @@ fn serve_creates_the_bootstrap_admin_and_prints_its_password_once() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
     let started = Instant::now();
     let mut lines = Vec::new();
     let mut port = None;
-    for line in stdout.lines() {
+    for line in stdout.by_ref() {
         let line = line.unwrap();
         if let Some(rest) = line.strip_prefix("Realmgate is serving on http://127.0.0.1:") {
             port = rest.trim_end_matches('/').parse::<u16>().ok();
@@ -161,6 +161,13 @@ fn serve_creates_the_bootstrap_admin_and_prints_its_password_once() {
         );
     }
     let port = port.expect("serve printed its address");
+    // Issue 17: in development the banner says where mail goes instead of out.
+    let banner: Vec<String> = stdout.by_ref().take(3).map(Result::unwrap).collect();
+    assert!(
+        banner.iter().any(|l| l.trim_start()
+            == "mail:          not sent; written to mail-outbox/ (REALMGATE_MAIL)"),
+        "{banner:?}"
+    );
     let response = crate::instances::get(port, "/healthz");
     child.kill().unwrap();
     let mut stderr = String::new();

@@ -373,3 +373,57 @@ fn killed_with_work_queued_a_restart_delivers_everything_once() {
         .unwrap();
     assert_eq!(made, 2, "one account per address");
 }
+
+/// Issue 16: the periodic cleanup deletes outbox rows finished before the retention, and the
+/// admin audit of then, and keeps what is pending however old.
+#[actix_web::test]
+async fn the_cleanup_deletes_spent_outbox_rows_and_old_audit_after_the_retention() {
+    use realmgate::db::schema::admin_actions as aa;
+    let app = spawn_with(&[("REALMGATE_RETENTION", "30d")]).await;
+    app.state.outbox.stop();
+    let now = app.clock.now();
+    let old = now - chrono::Duration::days(40);
+    let mut conn = app.db();
+    for (state, finished) in [
+        ("sent", Some(old)),
+        ("failed", Some(old)),
+        ("sent", Some(now)),
+        ("pending", None),
+    ] {
+        diesel::insert_into(ob::table)
+            .values((
+                ob::kind.eq("mail"),
+                ob::recipient.eq("a@b.example"),
+                ob::subject.eq(state),
+                ob::state.eq(state),
+                ob::attempts.eq(1),
+                ob::next_attempt_at.eq(old),
+                ob::created_at.eq(old),
+                ob::finished_at.eq(finished),
+            ))
+            .execute(&mut conn)
+            .unwrap();
+    }
+    for at in [old, now] {
+        diesel::insert_into(aa::table)
+            .values((aa::action.eq("sessions_clear"), aa::created_at.eq(at)))
+            .execute(&mut conn)
+            .unwrap();
+    }
+    realmgate::app::maintenance::cleanup(&mut conn, &app.state.config, now).unwrap();
+    let left: Vec<(String, Option<chrono::NaiveDateTime>)> = ob::table
+        .order(ob::id)
+        .select((ob::state, ob::finished_at))
+        .load(&mut conn)
+        .unwrap();
+    assert_eq!(
+        left.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(),
+        ["sent", "pending"],
+        "the old sent and failed rows are gone; the recent one and the pending one stay"
+    );
+    // The recent row stays (PostgreSQL keeps microseconds: compared by age, not equality).
+    let audit: Vec<chrono::NaiveDateTime> =
+        aa::table.select(aa::created_at).load(&mut conn).unwrap();
+    assert_eq!(audit.len(), 1);
+    assert!(now - audit[0] < chrono::Duration::seconds(1));
+}

@@ -361,7 +361,10 @@ async fn an_invitation_is_worded_as_one_and_lasts_its_own_time() {
         .await;
     assert_redirect_to(&res, "/login");
     let login = app.get("/login").await.body;
-    assert!(login.contains("Your password is set. Please sign in."));
+    assert!(
+        login.contains("Your password has been reset. Please sign in."),
+        "SPEC §8's words, kept for an invitation's completion"
+    );
     assert!(login.contains(r#"value="ivy@example.com""#));
     // An invitation past REALMGATE_INVITE_TTL is dead, like a reset link past its hour. (The
     // admin's own sign-in idled out meanwhile.)
@@ -496,4 +499,39 @@ async fn an_invitation_dies_with_a_credential_event() {
             "{then} voids the invitation"
         );
     }
+}
+
+/// Issue 17 point 6: the change-password form says its rules before typing and ties a refusal
+/// to its fields; the expiry notice speaks through a polite live region that is always there.
+#[actix_web::test]
+async fn forms_say_their_rules_and_the_expiry_notice_is_polite() {
+    let app = spawn().await;
+    app.sign_in_user().await;
+    let form = app.get("/account/password").await.body;
+    assert!(form.contains(r#"<p id="password-rules" class="muted small">At least 12 characters"#));
+    assert!(form.contains(r#"aria-describedby="password-rules""#));
+    let res = app.change_password(PASSWORD, "short").await;
+    assert_eq!(res.status, 400);
+    assert!(res.body.contains(r#"id="password-error""#));
+    assert!(res
+        .body
+        .contains(r#"aria-describedby="password-rules password-error""#));
+    assert!(res.body.contains(r#"aria-invalid="true""#));
+    // The notice: a status region, polite, present (empty) on every signed-in page.
+    let page = app.get("/dashboard").await.body;
+    assert!(page.contains(r#"<p id="expiry-live" class="visually-hidden" role="status" aria-live="polite" aria-atomic="true"></p>"#));
+    assert!(
+        !page.contains(r#"role="alert" hidden"#),
+        "not re-announced as an alert"
+    );
+    let reset = app.get("/password/reset").await;
+    let token = reset.csrf_token();
+    let bad = app
+        .post(
+            "/password/reset",
+            &[("email", "not an address"), ("csrf_token", &token)],
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains(r#"aria-describedby="reset-error""#));
 }

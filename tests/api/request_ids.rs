@@ -115,3 +115,51 @@ async fn an_incident_row_names_the_request_that_caused_it() {
         .unwrap();
     assert_eq!(reset.as_deref(), Some("reset-req-7"));
 }
+
+/// Issue 16: an incident's log line is at its severity's level, in key=value words (no Rust
+/// debug text), and a sign-in refused while locked is in the log too.
+#[actix_web::test]
+async fn incidents_log_at_their_level_as_key_value_and_locked_refusals_are_logged() {
+    let app = crate::helpers::spawn().await;
+    // An address of this test's own, to find its lines among every test's.
+    app.peer.set("198.51.100.213:4000".parse().unwrap());
+    let ip = "ip=198.51.100.213";
+    app.create_account("lock@example.com", "Lou", false).await;
+    for _ in 0..6 {
+        app.sign_in("/login", "lock@example.com", "wrong password here")
+            .await;
+    }
+    let locked = app
+        .sign_in("/login", "lock@example.com", "wrong password here")
+        .await;
+    assert_eq!(locked.status, 429);
+    let mine: Vec<String> = crate::helpers::logs()
+        .into_iter()
+        .filter(|l| l.contains(ip))
+        .collect();
+    let line = |kind: &str| {
+        mine.iter()
+            .find(|l| l.contains(&format!("incident kind={kind} ")))
+            .unwrap_or_else(|| panic!("no {kind} line in {mine:?}"))
+            .clone()
+    };
+    let failed = line("login_failed");
+    assert!(failed.starts_with("INFO security: "), "{failed}");
+    assert!(
+        failed.contains("severity=info realm=user account="),
+        "{failed}"
+    );
+    let lock = line("account_locked");
+    assert!(lock.starts_with("WARN security: "), "{lock}");
+    for l in &mine {
+        assert!(
+            !l.contains("Some(") && !l.contains("None"),
+            "debug text: {l}"
+        );
+    }
+    assert!(
+        mine.iter()
+            .any(|l| l.starts_with("WARN security: sign-in refused while locked realm=user")),
+        "{mine:?}"
+    );
+}

@@ -144,21 +144,9 @@ pub async fn form<R: RealmKind>(
         });
     match signed {
         Some(signed) => {
-            let (name, email) = (signed.account.name.clone(), signed.account.email.clone());
+            let who = SignedInAs::of(realm, &signed.account.name, &signed.account.email);
+            let admin = who.confirm;
             let page = super::SignedPage::build(signed, &session, &flashes)?;
-            let admin = realm == BrowserRealm::Admin;
-            let who = SignedInAs {
-                name,
-                email,
-                home_path: realm.home_path(),
-                home_label: if admin {
-                    "Continue to the console"
-                } else {
-                    "Continue to your dashboard"
-                },
-                logout_action: realm.logout_path(),
-                confirm: admin,
-            };
             self::page(
                 &state,
                 realm,
@@ -224,14 +212,7 @@ pub async fn submit<R: RealmKind>(
     .await?;
     let again = |status: StatusCode, message: &str, locked: bool| {
         if let Some(signed) = confirming.clone() {
-            let who = SignedInAs {
-                name: signed.account.name.clone(),
-                email: signed.account.email.clone(),
-                home_path: realm.home_path(),
-                home_label: "Continue to the console",
-                logout_action: realm.logout_path(),
-                confirm: true,
-            };
+            let who = SignedInAs::of(realm, &signed.account.name, &signed.account.email);
             let page = super::SignedPage::build_quiet(signed, &session)?;
             return self::page(
                 &state,

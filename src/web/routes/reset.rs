@@ -24,9 +24,9 @@ use crate::web::startup::AppState;
 use crate::web::templates::{self, Chrome, ResetConfirmPage, ResetRequestPage};
 
 pub const SENT: &str = "If an account exists for that address, a reset link has been sent.";
+/// SPEC §8's words, for an invitation's completion too: the contract quotes them for every
+/// completed password link, and outside tests rely on them.
 pub const DONE: &str = "Your password has been reset. Please sign in.";
-/// An invitation's end: the account's first password.
-pub const CHOSEN: &str = "Your password is set. Please sign in.";
 const TOKEN_KEY: &str = "reset.token";
 
 #[derive(Deserialize)]
@@ -285,6 +285,6 @@ pub async fn confirm(
     // Only the reset flow's own keys: anyone signed in to this browser stays signed in.
     session.remove(TOKEN_KEY);
     super::login::prefill(&account.email);
-    FlashMessage::success(if invite { CHOSEN } else { DONE }).send();
+    FlashMessage::success(DONE).send();
     Ok(see_other("/login"))
 }

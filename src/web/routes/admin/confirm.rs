@@ -31,14 +31,11 @@ fn reauthenticate(
     what: String,
     back: &str,
 ) -> AppResult<HttpResponse> {
-    let who = SignedInAs {
-        name: page.signed.account.name.clone(),
-        email: page.signed.account.email.clone(),
-        home_path: BrowserRealm::Admin.home_path(),
-        home_label: "Continue to the console",
-        logout_action: BrowserRealm::Admin.logout_path(),
-        confirm: true,
-    };
+    let who = SignedInAs::of(
+        BrowserRealm::Admin,
+        &page.signed.account.name,
+        &page.signed.account.email,
+    );
     login::page(
         state,
         BrowserRealm::Admin,
@@ -54,6 +51,42 @@ fn reauthenticate(
     )
 }
 
+/// Who asks, as the unknown-id incident needs it on the blocking thread (SPEC §14: an id out
+/// of reach or unknown writes the same incident as the POST route would).
+struct Asker {
+    admin: crate::domain::ids::AccountId,
+    scope: crate::domain::organisation::Scope,
+    route: String,
+    floods: u32,
+}
+
+impl Asker {
+    fn new(req: &HttpRequest, page: &SignedPage<AdminRealm>, state: &AppState) -> Self {
+        Self {
+            admin: page.signed.account.id,
+            scope: super::scope_of(&page.signed.account),
+            route: format!("GET {}", req.path()),
+            floods: state.config.lockout.incidents_per_ip,
+        }
+    }
+
+    fn out_of_reach(
+        &self,
+        conn: &mut crate::db::Conn,
+        client: &ClientInfo,
+        now: chrono::NaiveDateTime,
+    ) -> diesel::QueryResult<()> {
+        Acting {
+            admin: self.admin,
+            scope: self.scope,
+            client,
+            floods: self.floods,
+            route: &self.route,
+        }
+        .out_of_reach(conn, now)
+    }
+}
+
 /// `GET /admin/users/{id}/{action}`.
 pub async fn user_action(
     req: HttpRequest,
@@ -63,26 +96,14 @@ pub async fn user_action(
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
     let (id, action) = (target.id, target.action);
-    let scope = super::scope_of(&page.signed.account);
-    let route = format!("GET {}", req.path());
-    let (admin_id, floods) = (
-        page.signed.account.id,
-        state.config.lockout.incidents_per_ip,
-    );
+    let asker = Asker::new(&req, &page, &state);
     let now = state.clock.now();
     // The same read, and the same incident, whether the account is missing or out of reach.
     let found = db::block(&state.pool, move |conn| {
         let found = accounts::find(conn, id)?
-            .filter(|a| scope.covers(a.organisation_id, a.is_platform_admin));
+            .filter(|a| asker.scope.covers(a.organisation_id, a.is_platform_admin));
         if found.is_none() {
-            let by = Acting {
-                admin: admin_id,
-                scope,
-                client: &client,
-                floods,
-                route: &route,
-            };
-            by.out_of_reach(conn, now)?;
+            asker.out_of_reach(conn, &client, now)?;
         }
         Ok(found)
     })
@@ -116,29 +137,17 @@ pub async fn session_revoke(
     state: web::Data<AppState>,
 ) -> AppResult<HttpResponse> {
     let id = id.into_inner();
-    let scope = super::scope_of(&page.signed.account);
-    let route = format!("GET {}", req.path());
-    let (admin_id, floods) = (
-        page.signed.account.id,
-        state.config.lockout.incidents_per_ip,
-    );
+    let asker = Asker::new(&req, &page, &state);
     let now = state.clock.now();
     let found = db::block(&state.pool, move |conn| {
         let found = match sessions::find(conn, &id)? {
             Some(row) => accounts::find(conn, row.account_id)?
-                .filter(|a| scope.covers(a.organisation_id, a.is_platform_admin))
+                .filter(|a| asker.scope.covers(a.organisation_id, a.is_platform_admin))
                 .map(|a| (row, a)),
             None => None,
         };
         if found.is_none() {
-            let by = Acting {
-                admin: admin_id,
-                scope,
-                client: &client,
-                floods,
-                route: &route,
-            };
-            by.out_of_reach(conn, now)?;
+            asker.out_of_reach(conn, &client, now)?;
         }
         Ok(found)
     })

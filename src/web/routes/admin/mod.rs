@@ -136,9 +136,7 @@ where
             let state = req
                 .app_data::<web::Data<AppState>>()
                 .ok_or_else(|| AppError::Internal(anyhow::anyhow!("AppState missing")))?;
-            let fresh_until =
-                crate::domain::clock::after(admin.session.created_at, state.config.admin.reauth);
-            if state.clock.now() > fresh_until {
+            if !confirm::fresh(&admin, state) {
                 FlashMessage::warning("Please confirm your password.").send();
                 let back = format!(
                     "/admin/login?next={}",
