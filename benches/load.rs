@@ -32,6 +32,8 @@ type Http = Client<HttpConnector, Full<Bytes>>;
 
 #[path = "../tests/common/nginx.rs"]
 mod nginx;
+#[path = "load/scale.rs"]
+mod scale;
 use nginx::free_port;
 
 struct Options {
@@ -50,6 +52,9 @@ struct Options {
     instances: usize,
     /// `--api`: the api realm's run.
     api: bool,
+    /// `--scale`: the portal after a year (`scale.rs`); `--fraction D` seeds 1/D of it.
+    scale: bool,
+    fraction: i64,
 }
 
 fn options() -> Options {
@@ -63,6 +68,8 @@ fn options() -> Options {
         postgres: false,
         instances: 1,
         api: false,
+        scale: false,
+        fraction: 1,
     };
     let args: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -80,6 +87,12 @@ fn options() -> Options {
                 i += 1;
                 continue;
             }
+            "--scale" => {
+                o.scale = true;
+                i += 1;
+                continue;
+            }
+            "--fraction" => o.fraction = value().expect("--fraction D") as i64,
             "--database" => {
                 o.postgres = match args.get(i + 1).map(String::as_str) {
                     Some("postgres") => true,
@@ -1082,6 +1095,11 @@ fn main() {
     let o = options();
     if o.api {
         api_run(&o);
+        return;
+    }
+    if o.scale {
+        // Its own phases are shorter: some forty pages are measured one after another.
+        scale::run(o.postgres, o.fraction, o.seconds.min(5));
         return;
     }
     let admins = 4;

@@ -288,10 +288,7 @@ fn sessions(config: &Config, action: SessionsCommand) -> anyhow::Result<()> {
         }
         SessionsCommand::Cleanup => {
             let r = maintenance::cleanup(&mut conn, config, now)?;
-            println!(
-                "Ended {} expired session(s); deleted {} token(s), {} counter(s), {} row(s) past retention.",
-                r.sessions_ended, r.tokens_deleted, r.counters_deleted, r.old_rows_deleted
-            );
+            println!("{r}.");
         }
     }
     Ok(())

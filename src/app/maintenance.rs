@@ -67,6 +67,63 @@ pub struct CleanupReport {
     pub tokens_deleted: usize,
     pub counters_deleted: usize,
     pub old_rows_deleted: usize,
+    /// The longest any one batch held the write lock (its transaction, commit included):
+    /// page views that write wait at most this long behind the cleanup.
+    pub longest_batch: Duration,
+    pub batches: usize,
+}
+
+impl CleanupReport {
+    /// Whether the round changed anything (an idle round is not logged).
+    pub fn did_work(&self) -> bool {
+        self.sessions_ended + self.tokens_deleted + self.counters_deleted + self.old_rows_deleted
+            > 0
+    }
+
+    /// Runs one batch as its own write transaction, timing it.
+    fn batch<T>(
+        &mut self,
+        conn: &mut Conn,
+        step: impl FnOnce(&mut Conn) -> QueryResult<T>,
+    ) -> QueryResult<T> {
+        let started = std::time::Instant::now();
+        let out = conn.write_transaction(step);
+        self.longest_batch = self.longest_batch.max(started.elapsed());
+        self.batches += 1;
+        out
+    }
+
+    /// Repeats `step` (each run its own batch) until a run deletes less than a batch.
+    fn batched(
+        &mut self,
+        conn: &mut Conn,
+        mut step: impl FnMut(&mut Conn) -> QueryResult<usize>,
+    ) -> QueryResult<usize> {
+        let mut total = 0;
+        loop {
+            let n = self.batch(conn, &mut step)?;
+            total += n;
+            if n < BATCH as usize {
+                return Ok(total);
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for CleanupReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Ended {} expired session(s); deleted {} token(s), {} counter(s), {} row(s) past \
+             retention; {} batch(es), the longest holding the write lock {} ms",
+            self.sessions_ended,
+            self.tokens_deleted,
+            self.counters_deleted,
+            self.old_rows_deleted,
+            self.batches,
+            self.longest_batch.as_millis()
+        )
+    }
 }
 
 /// One full cleanup pass.
@@ -74,13 +131,13 @@ pub fn cleanup(conn: &mut Conn, config: &Config, now: NaiveDateTime) -> QueryRes
     let mut report = CleanupReport::default();
     // Sessions past their bounds end with the reason their bound gives, and logout activity.
     loop {
-        let ended = conn.write_transaction(|conn| {
+        let ended = report.batch(conn, |conn| {
             let rows = housekeeping::expired_sessions(conn, now, BATCH)?;
             for row in &rows {
                 let reason = row.expiry(now).unwrap_or(LogoutReason::IdleTimeout);
                 sessions::revoke(conn, row, reason, None, now)?;
             }
-            Ok::<_, diesel::result::Error>(rows.len())
+            Ok(rows.len())
         })?;
         report.sessions_ended += ended;
         if ended < BATCH as usize {
@@ -88,24 +145,24 @@ pub fn cleanup(conn: &mut Conn, config: &Config, now: NaiveDateTime) -> QueryRes
         }
     }
     // Spent or expired mail tokens.
-    report.tokens_deleted = batched(conn, |conn| {
+    report.tokens_deleted = report.batched(conn, |conn| {
         housekeeping::delete_spent_tokens(conn, now, BATCH)
     })?;
     // Failure counters whose window and lock are over, and rate events older than an hour.
-    report.counters_deleted = batched(conn, |conn| {
+    report.counters_deleted = report.batched(conn, |conn| {
         lockout::delete_stale(conn, &config.lockout, now, BATCH)
     })?;
     let hour_ago = now - chrono::Duration::hours(1);
     // A rotated-away secret is recognised for an hour: long enough for any request another
     // tab had on its way; after that it is simply unknown.
-    report.counters_deleted += batched(conn, |conn| {
+    report.counters_deleted += report.batched(conn, |conn| {
         sessions::forget_rotated_before(conn, hour_ago, BATCH)
     })?;
     // Flood counters matter only for their own minute; an hour's worth is kept to read.
-    report.counters_deleted += batched(conn, |conn| {
+    report.counters_deleted += report.batched(conn, |conn| {
         crate::db::audit::delete_incident_counts_before(conn, hour_ago, BATCH)
     })?;
-    report.counters_deleted += batched(conn, |conn| {
+    report.counters_deleted += report.batched(conn, |conn| {
         housekeeping::delete_rate_events_before(conn, hour_ago, BATCH)
     })?;
     // Past the retention: incidents, logout activity, revoked sessions, browsers that have
@@ -113,43 +170,28 @@ pub fn cleanup(conn: &mut Conn, config: &Config, now: NaiveDateTime) -> QueryRes
     let retention =
         chrono::Duration::from_std(config.housekeeping.retention).unwrap_or(chrono::Duration::MAX);
     if let Some(cutoff) = now.checked_sub_signed(retention) {
-        report.old_rows_deleted += batched(conn, |conn| {
+        report.old_rows_deleted += report.batched(conn, |conn| {
             housekeeping::delete_incidents_before(conn, cutoff, BATCH)
         })?;
-        report.old_rows_deleted += batched(conn, |conn| {
+        report.old_rows_deleted += report.batched(conn, |conn| {
             housekeeping::delete_logouts_before(conn, cutoff, BATCH)
         })?;
-        report.old_rows_deleted += batched(conn, |conn| {
+        report.old_rows_deleted += report.batched(conn, |conn| {
             housekeeping::delete_revoked_sessions_before(conn, cutoff, BATCH)
         })?;
-        report.old_rows_deleted += batched(conn, |conn| {
+        report.old_rows_deleted += report.batched(conn, |conn| {
             lockout::forget_devices_unused_since(conn, cutoff, BATCH)
         })?;
         // Outbox rows sent or failed (their payloads were emptied when they finished), and
         // the admin audit.
-        report.old_rows_deleted += batched(conn, |conn| {
+        report.old_rows_deleted += report.batched(conn, |conn| {
             crate::db::outbox::delete_finished_before(conn, cutoff, BATCH)
         })?;
-        report.old_rows_deleted += batched(conn, |conn| {
+        report.old_rows_deleted += report.batched(conn, |conn| {
             crate::db::admin_actions::delete_before(conn, cutoff, BATCH)
         })?;
     }
     Ok(report)
-}
-
-/// Repeats `step` (each run its own transaction) until a run deletes less than a batch.
-fn batched(
-    conn: &mut Conn,
-    mut step: impl FnMut(&mut Conn) -> QueryResult<usize>,
-) -> QueryResult<usize> {
-    let mut total = 0;
-    loop {
-        let n = conn.write_transaction(&mut step)?;
-        total += n;
-        if n < BATCH as usize {
-            return Ok(total);
-        }
-    }
 }
 
 /// What a start did about sessions (SPEC §9, §16).
@@ -299,9 +341,7 @@ pub fn spawn_cleanup_loop(
             .await;
             alive.beat();
             match outcome {
-                Ok(Ok(report)) if report != CleanupReport::default() => {
-                    log::info!("cleanup: {report:?}")
-                }
+                Ok(Ok(report)) if report.did_work() => log::info!("cleanup: {report}"),
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => log::warn!("cleanup failed: {e:#}"),
                 Err(e) => log::warn!("cleanup could not run: {e}"),

@@ -99,6 +99,12 @@ async fn cleanup_ends_a_dead_session_with_its_logout_activity() {
     app.clock.danger_advance(Duration::from_secs(6));
     let report = maintenance::cleanup(&mut app.db(), &app.state.config, app.clock.now()).unwrap();
     assert_eq!(report.sessions_ended, 1);
+    // Each batch is timed: the longest is what a writer waits behind the cleanup at most.
+    assert!(
+        report.batches > 0 && report.longest_batch > Duration::ZERO,
+        "{report:?}"
+    );
+    assert!(report.to_string().starts_with("Ended 1 expired session(s);"), "{report}");
     assert_eq!(
         app.sessions_of(user),
         vec![("user".into(), Some("idle_timeout".into()))]
