@@ -130,17 +130,29 @@ impl std::fmt::Display for CleanupReport {
 pub fn cleanup(conn: &mut Conn, config: &Config, now: NaiveDateTime) -> QueryResult<CleanupReport> {
     let mut report = CleanupReport::default();
     // Sessions past their bounds end with the reason their bound gives, and logout activity.
+    // Each batch is found before its transaction, outside the write lock: on a registry of
+    // 200,000 rows the search costs more than the batch's writes (321 ms held, in the scale
+    // run, when it ran inside). In the lock each row is read again and ended only if it is
+    // still unrevoked and expired: a request may have moved its idle bound since.
     loop {
+        let found: Vec<_> = housekeeping::expired_sessions(conn, now, BATCH)?
+            .into_iter()
+            .map(|row| row.id)
+            .collect();
         let ended = report.batch(conn, |conn| {
-            let rows = housekeeping::expired_sessions(conn, now, BATCH)?;
-            for row in &rows {
-                let reason = row.expiry(now).unwrap_or(LogoutReason::IdleTimeout);
-                sessions::revoke(conn, row, reason, None, now)?;
+            let mut ended = 0;
+            for row in housekeeping::unrevoked_among(conn, &found)? {
+                if let Some(reason) = row.expiry(now) {
+                    sessions::revoke(conn, &row, reason, None, now)?;
+                    ended += 1;
+                }
             }
-            Ok(rows.len())
+            Ok(ended)
         })?;
         report.sessions_ended += ended;
-        if ended < BATCH as usize {
+        // A batch that ended none (every row found was touched or ended since) ends the search
+        // too, so a disagreement between the search and `expiry` cannot loop.
+        if found.len() < BATCH as usize || ended == 0 {
             break;
         }
     }

@@ -10,6 +10,7 @@ use super::schema::{
     auth_sessions, email_tokens, logout_activity, rate_events, security_incidents,
 };
 use super::sessions::AuthSession;
+use crate::domain::ids::SessionId;
 use crate::domain::realm::Realm;
 
 /// Up to `limit` live sessions, of one realm or all.
@@ -48,6 +49,18 @@ pub fn expired_sessions(
                 .or(auth_sessions::absolute_expires_at.le(now)),
         )
         .limit(limit)
+        .select(super::sessions::columns())
+        .all(conn)
+}
+
+/// Those of `ids` not yet revoked, read again inside the batch's transaction.
+pub fn unrevoked_among(conn: &mut Conn, ids: &[SessionId]) -> QueryResult<Vec<AuthSession>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    auth_sessions::table
+        .filter(auth_sessions::id.eq_any(ids))
+        .filter(auth_sessions::revoked_at.is_null())
         .select(super::sessions::columns())
         .all(conn)
 }

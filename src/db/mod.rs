@@ -767,6 +767,66 @@ mod tests {
         }
     }
 
+    /// The severity and reason filters read their own index in the list's order: no walk of
+    /// the time index past the other rows, no sort (issue 18).
+    #[test]
+    fn the_severity_and_reason_filters_read_their_own_index_in_order() {
+        #[derive(diesel::QueryableByName)]
+        struct Plan {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            detail: String,
+        }
+        use crate::db::reports::{self, Filters, Reach, Window};
+        use crate::domain::organisation::Scope;
+        let (mut conn, seen) = recording();
+        let reach = Reach::of(Scope::Platform);
+        let severity = Filters {
+            severity: Some("critical".into()),
+            ..Filters::default()
+        };
+        let reason = Filters {
+            kind: Some("absolute_timeout".into()),
+            ..Filters::default()
+        };
+        for (index, run) in [
+            (
+                "security_incidents_severity",
+                &mut (|c: &mut Conn| {
+                    reports::incidents(c, reach, &severity, Window::Page(1)).map(drop)
+                }) as &mut dyn FnMut(&mut Conn) -> diesel::QueryResult<()>,
+            ),
+            ("logout_activity_reason", &mut |c: &mut Conn| {
+                reports::logouts(c, reach, &reason, Window::Page(1)).map(drop)
+            }),
+        ] {
+            seen.lock().unwrap().clear();
+            run(&mut conn).unwrap();
+            // The page's read, then its bounded count: both by the filter's index.
+            let statements = seen.lock().unwrap().clone();
+            assert!(statements.len() >= 2, "{statements:?}");
+            for sql in &statements[..2] {
+                let sql = sql.split(" -- binds:").next().unwrap().to_owned();
+                let Conn::Sqlite(sqlite) = &mut conn else {
+                    unreachable!()
+                };
+                let plan: Vec<Plan> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
+                    .load(sqlite)
+                    .unwrap();
+                let details: Vec<String> = plan.into_iter().map(|p| p.detail).collect();
+                assert!(
+                    details
+                        .iter()
+                        .any(|d| d.starts_with("SEARCH") && d.contains(index)),
+                    "{index}: {details:?}"
+                );
+                assert!(
+                    !details.iter().any(|d| d.contains("TEMP B-TREE")),
+                    "{index}: sorted the matches: {details:?}"
+                );
+            }
+        }
+    }
+
     /// The queries every page view runs must not bind a LIMIT (see the module comment): with
     /// one, SQLite re-parses them on every execution.
     #[test]

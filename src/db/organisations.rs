@@ -85,20 +85,32 @@ pub fn list_with_counts(
         .order(organisations::slug)
         .select(columns())
         .all(conn)?;
-    let mut out = Vec::with_capacity(all.len());
-    for org in all {
-        let accounts_n = accounts::table
-            .filter(accounts::organisation_id.eq(org.id))
-            .count()
-            .one(conn)?;
-        let live = auth_sessions::table
-            .inner_join(accounts::table)
-            .filter(super::sessions::live(now))
-            .filter(accounts::organisation_id.eq(org.id))
-            .count()
-            .one(conn)?;
-        out.push((org, accounts_n, live));
-    }
+    // Two grouped counts, not two counts per organisation: with 50 organisations that was
+    // 100 statements, each joining every live session (7.7 s a view in the scale run).
+    let accounts_by: std::collections::HashMap<OrganisationId, i64> = accounts::table
+        .group_by(accounts::organisation_id)
+        .select((accounts::organisation_id, diesel::dsl::count_star()))
+        .all(conn)?
+        .into_iter()
+        .collect();
+    let live_by: std::collections::HashMap<OrganisationId, i64> = auth_sessions::table
+        .inner_join(accounts::table)
+        .filter(super::sessions::live(now))
+        .group_by(accounts::organisation_id)
+        .select((accounts::organisation_id, diesel::dsl::count_star()))
+        .all(conn)?
+        .into_iter()
+        .collect();
+    let out = all
+        .into_iter()
+        .map(|org| {
+            let n = |by: &std::collections::HashMap<OrganisationId, i64>| {
+                by.get(&org.id).copied().unwrap_or(0)
+            };
+            let (a, l) = (n(&accounts_by), n(&live_by));
+            (org, a, l)
+        })
+        .collect();
     Ok(out)
 }
 

@@ -104,7 +104,12 @@ async fn cleanup_ends_a_dead_session_with_its_logout_activity() {
         report.batches > 0 && report.longest_batch > Duration::ZERO,
         "{report:?}"
     );
-    assert!(report.to_string().starts_with("Ended 1 expired session(s);"), "{report}");
+    assert!(
+        report
+            .to_string()
+            .starts_with("Ended 1 expired session(s);"),
+        "{report}"
+    );
     assert_eq!(
         app.sessions_of(user),
         vec![("user".into(), Some("idle_timeout".into()))]
