@@ -301,17 +301,25 @@ pub fn live_api_devices(
     accounts: &[AccountId],
     now: NaiveDateTime,
 ) -> QueryResult<Vec<(AccountId, SessionId, Option<String>)>> {
-    auth_sessions::table
+    // The realm is checked here, not in SQL: with `realm = 'api'` in the query SQLite chose the
+    // live-by-realm index and read every live api session to find these 25 accounts' (208 ms
+    // a view of the account list with 25,000 of them); without it, it reads them by account.
+    let rows: Vec<(AccountId, SessionId, Option<String>, Realm)> = auth_sessions::table
         .filter(live(now))
-        .filter(auth_sessions::realm.eq(Realm::Api))
         .filter(auth_sessions::account_id.eq_any(accounts))
         .order(auth_sessions::created_at.desc())
         .select((
             auth_sessions::account_id,
             auth_sessions::id,
             auth_sessions::device_name,
+            auth_sessions::realm,
         ))
-        .all(conn)
+        .all(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter(|r| r.3 == Realm::Api)
+        .map(|(account, id, device, _)| (account, id, device))
+        .collect())
 }
 
 /// The session with its account, in one statement (the console's revoke checks the account's
