@@ -566,6 +566,7 @@ fn key_before_page(raw: &mut Raw, table: &str, page: i64) -> String {
     let id = raw.number(&format!(
         "SELECT CAST(id AS BIGINT) AS n FROM {table} ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET {offset}"
     ));
+    assert!(id > 0, "{table} has a row {offset} back");
     format!("{at}.{id}")
 }
 
@@ -630,8 +631,15 @@ pub fn run(postgres: bool, fraction: i64, seconds: u64) {
     let account_id = raw.number(
         "SELECT CAST(id AS BIGINT) AS n FROM accounts WHERE email = 'person4242@scale.example'",
     );
-    let incidents_key = key_before_page(&mut raw, "security_incidents", 5000);
-    let logouts_key = key_before_page(&mut raw, "logout_activity", 5000);
+    // The deep pages: the 5,000th (3,000th of the sessions), or the last one at a --fraction.
+    let deep = |rows: i64, page: i64| page.min(rows / 25).max(2);
+    let (inc_page, log_page) = (deep(counts.incidents, 5000), deep(counts.logouts, 5000));
+    let (acc_page, ses_page) = (
+        deep(counts.accounts, 5000),
+        deep(counts.live_sessions, 3000),
+    );
+    let incidents_key = key_before_page(&mut raw, "security_incidents", inc_page);
+    let logouts_key = key_before_page(&mut raw, "logout_activity", log_page);
     let audit_key = key_before_page(&mut raw, "admin_actions", 5000.min(counts.audit / 25));
     let audit_page = 5000.min(counts.audit / 25);
     let day = (chrono::Utc::now() - chrono::Duration::days(100))
@@ -661,8 +669,8 @@ pub fn run(postgres: bool, fraction: i64, seconds: u64) {
             "/admin/users?organisation=org-7".into(),
         ),
         (
-            "accounts, page 5,000".into(),
-            "/admin/users?page=5000".into(),
+            format!("accounts, page {acc_page}"),
+            format!("/admin/users?page={acc_page}"),
         ),
         ("sessions".into(), "/admin/sessions".into()),
         (
@@ -674,8 +682,8 @@ pub fn run(postgres: bool, fraction: i64, seconds: u64) {
             format!("/admin/sessions?account={account_id}"),
         ),
         (
-            "sessions, page 3,000".into(),
-            "/admin/sessions?page=3000".into(),
+            format!("sessions, page {ses_page}"),
+            format!("/admin/sessions?page={ses_page}"),
         ),
         ("incidents".into(), "/admin/incidents".into()),
         (
@@ -699,12 +707,12 @@ pub fn run(postgres: bool, fraction: i64, seconds: u64) {
             "/admin/incidents?organisation=org-7".into(),
         ),
         (
-            "incidents, page 5,000 by Next".into(),
-            format!("/admin/incidents?page=5000&after={incidents_key}"),
+            format!("incidents, page {inc_page} by Next"),
+            format!("/admin/incidents?page={inc_page}&after={incidents_key}"),
         ),
         (
-            "incidents, page 5,000 typed".into(),
-            "/admin/incidents?page=5000".into(),
+            format!("incidents, page {inc_page} typed"),
+            format!("/admin/incidents?page={inc_page}"),
         ),
         ("sign-outs".into(), "/admin/logouts".into()),
         (
@@ -721,12 +729,12 @@ pub fn run(postgres: bool, fraction: i64, seconds: u64) {
             format!("/admin/logouts?from={day}&to={day}"),
         ),
         (
-            "sign-outs, page 5,000 by Next".into(),
-            format!("/admin/logouts?page=5000&after={logouts_key}"),
+            format!("sign-outs, page {log_page} by Next"),
+            format!("/admin/logouts?page={log_page}&after={logouts_key}"),
         ),
         (
-            "sign-outs, page 5,000 typed".into(),
-            "/admin/logouts?page=5000".into(),
+            format!("sign-outs, page {log_page} typed"),
+            format!("/admin/logouts?page={log_page}"),
         ),
         ("audit".into(), "/admin/audit".into()),
         ("audit, action".into(), "/admin/audit?action=unlock".into()),
