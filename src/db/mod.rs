@@ -767,29 +767,34 @@ mod tests {
         }
     }
 
-    /// The account list's api devices are read by account, not by walking every live api
-    /// session (issue 18's scale run: 208 ms a view with 25,000 of them).
-    #[test]
-    fn the_account_lists_devices_are_read_by_account() {
+    /// SQLite's plan of a recorded statement, one line per step.
+    fn plan_of(conn: &mut Conn, recorded: &str) -> Vec<String> {
         #[derive(diesel::QueryableByName)]
         struct Plan {
             #[diesel(sql_type = diesel::sql_types::Text)]
             detail: String,
         }
+        let sql = recorded.split(" -- binds:").next().unwrap_or(recorded);
+        let Conn::Sqlite(sqlite) = conn else {
+            unreachable!()
+        };
+        let plan: Vec<Plan> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
+            .load(sqlite)
+            .unwrap();
+        plan.into_iter().map(|p| p.detail).collect()
+    }
+
+    /// The account list's api devices are read by account, not by walking every live api
+    /// session (issue 18's scale run: 208 ms a view with 25,000 of them).
+    #[test]
+    fn the_account_lists_devices_are_read_by_account() {
         use crate::domain::ids::AccountId;
         let (mut conn, seen) = recording();
         let now = chrono::Utc::now().naive_utc();
         crate::db::sessions::live_api_devices(&mut conn, &[AccountId(1), AccountId(2)], now)
             .unwrap();
         let sql = seen.lock().unwrap().first().cloned().unwrap();
-        let sql = sql.split(" -- binds:").next().unwrap().to_owned();
-        let Conn::Sqlite(sqlite) = &mut conn else {
-            unreachable!()
-        };
-        let plan: Vec<Plan> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
-            .load(sqlite)
-            .unwrap();
-        let details: Vec<String> = plan.into_iter().map(|p| p.detail).collect();
+        let details = plan_of(&mut conn, &sql);
         assert!(
             details
                 .iter()
@@ -802,11 +807,6 @@ mod tests {
     /// the time index past the other rows, no sort (issue 18).
     #[test]
     fn the_severity_and_reason_filters_read_their_own_index_in_order() {
-        #[derive(diesel::QueryableByName)]
-        struct Plan {
-            #[diesel(sql_type = diesel::sql_types::Text)]
-            detail: String,
-        }
         use crate::db::reports::{self, Filters, Reach, Window};
         use crate::domain::organisation::Scope;
         let (mut conn, seen) = recording();
@@ -836,14 +836,7 @@ mod tests {
             let statements = seen.lock().unwrap().clone();
             assert!(statements.len() >= 2, "{statements:?}");
             for sql in &statements[..2] {
-                let sql = sql.split(" -- binds:").next().unwrap().to_owned();
-                let Conn::Sqlite(sqlite) = &mut conn else {
-                    unreachable!()
-                };
-                let plan: Vec<Plan> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
-                    .load(sqlite)
-                    .unwrap();
-                let details: Vec<String> = plan.into_iter().map(|p| p.detail).collect();
+                let details = plan_of(&mut conn, sql);
                 assert!(
                     details
                         .iter()
