@@ -55,6 +55,9 @@ struct Options {
     /// `--scale`: the portal after a year (`scale.rs`); `--fraction D` seeds 1/D of it.
     scale: bool,
     fraction: i64,
+    /// `--seed-only`: seed the year, print where the database is, keep it and stop (to read
+    /// query plans against it with `sqlite3`).
+    seed_only: bool,
 }
 
 fn options() -> Options {
@@ -70,6 +73,7 @@ fn options() -> Options {
         api: false,
         scale: false,
         fraction: 1,
+        seed_only: false,
     };
     let args: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -93,6 +97,7 @@ fn options() -> Options {
                 continue;
             }
             "--fraction" => o.fraction = value().expect("--fraction D") as i64,
+            "--seed-only" => o.seed_only = true,
             "--database" => {
                 o.postgres = match args.get(i + 1).map(String::as_str) {
                     Some("postgres") => true,
@@ -1099,7 +1104,7 @@ fn main() {
     }
     if o.scale {
         // Its own phases are shorter: some forty pages are measured one after another.
-        scale::run(o.postgres, o.fraction, o.seconds.min(5));
+        scale::run(o.postgres, o.fraction, o.seconds.min(5), o.seed_only);
         return;
     }
     let admins = 4;

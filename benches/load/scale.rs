@@ -1,4 +1,4 @@
-//! `cargo bench --bench load -- --scale [--database postgres] [--fraction D] [--seconds S]`:
+//! `cargo bench --bench load -- --scale [--database postgres] [--fraction D] [--seconds S] [--seed-only]`:
 //! the portal after a year (issue 18). It seeds, straight into the database with one
 //! generated `INSERT … SELECT` per table, 1,000,000 accounts in 50 organisations, 100,000 live
 //! sessions across the realms, 5,000,000 incidents and 1,000,000 sign-outs spread over a year
@@ -570,7 +570,8 @@ fn key_before_page(raw: &mut Raw, table: &str, page: i64) -> String {
     format!("{at}.{id}")
 }
 
-pub fn run(postgres: bool, fraction: i64, seconds: u64) {
+pub fn run(postgres: bool, fraction: i64, seconds: u64, seed_only: bool) {
+    assert!(!(seed_only && postgres), "--seed-only is for SQLite");
     let counts = Counts::divided_by(fraction.max(1));
     let dir = tempfile::tempdir().unwrap();
     let database = Database::new(dir.path(), postgres);
@@ -623,6 +624,11 @@ pub fn run(postgres: bool, fraction: i64, seconds: u64) {
     let steps = seed_year(&mut raw, &counts, &hash, &now);
     let seed_seconds = seeding.elapsed().as_secs_f64();
     let size_seeded = raw.size(&url);
+    if seed_only {
+        eprintln!("scale: seeded in {seed_seconds:.0} s; the database is {url}");
+        let _kept = dir.keep();
+        return;
+    }
 
     let server = Running::start(dir.path(), &url, &[]);
     let base = server.base.clone();
