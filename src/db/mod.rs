@@ -697,7 +697,7 @@ mod tests {
         assert!(
             plan.iter().any(|p| p
                 .detail
-                .contains("COVERING INDEX auth_sessions_live_by_realm")),
+                .contains("COVERING INDEX auth_sessions_live_realm_seen")),
             "{:?}",
             plan.iter().map(|p| &p.detail).collect::<Vec<_>>()
         );
@@ -848,6 +848,73 @@ mod tests {
                     "{index}: sorted the matches: {details:?}"
                 );
             }
+        }
+    }
+
+    /// The console's session list reads the live sessions' last-seen indexes in its order (no
+    /// sort of every live session), and a typed page finds its key in an index alone; so do
+    /// the audit lists' and the account list's typed pages (issue 18).
+    #[test]
+    fn the_lists_and_their_typed_pages_read_indexes_in_order() {
+        use crate::db::reports::{self, Filters, Reach, Window};
+        use crate::domain::ids::AccountId;
+        use crate::domain::organisation::Scope;
+        let (mut conn, seen) = recording();
+        let now = chrono::Utc::now().naive_utc();
+        let reach = Reach::of(Scope::Platform);
+        let f = Filters::default();
+        let sessions = |realm, window: Window<reports::SeenKey>| {
+            move |c: &mut Conn| {
+                reports::live_sessions(c, reach, realm, None, now, window.clone()).map(drop)
+            }
+        };
+        type Read = Box<dyn Fn(&mut Conn) -> diesel::QueryResult<()>>;
+        let cases: Vec<(&str, &str, Read)> = vec![
+            (
+                "sessions",
+                "INDEX auth_sessions_live_seen",
+                Box::new(sessions(None, Window::Page(1))),
+            ),
+            (
+                "sessions of a realm",
+                "INDEX auth_sessions_live_realm_seen",
+                Box::new(sessions(Some(Realm::Api), Window::Page(1))),
+            ),
+            (
+                "sessions, typed page",
+                "COVERING INDEX auth_sessions_live_seen",
+                Box::new(sessions(None, Window::Page(3000))),
+            ),
+            (
+                "incidents, typed page",
+                "COVERING INDEX security_incidents_created",
+                Box::new(move |c: &mut Conn| {
+                    reports::incidents(c, reach, &f, Window::Page(5000)).map(drop)
+                }),
+            ),
+            (
+                // By the table's own order (its rowid is the id): no index is narrower.
+                "accounts, typed page",
+                "SCAN accounts",
+                Box::new(move |c: &mut Conn| {
+                    reports::accounts(c, reach, "", Window::<AccountId>::Page(5000)).map(drop)
+                }),
+            ),
+        ];
+        for (what, index, run) in cases {
+            seen.lock().unwrap().clear();
+            run(&mut conn).unwrap();
+            // The page's own read, or a typed page's key, is the first statement.
+            let sql = seen.lock().unwrap().first().cloned().unwrap();
+            let details = plan_of(&mut conn, &sql);
+            assert!(
+                details.iter().any(|d| d.contains(index)),
+                "{what}: {details:?}"
+            );
+            assert!(
+                !details.iter().any(|d| d.contains("TEMP B-TREE")),
+                "{what}: sorted the matches: {details:?}"
+            );
         }
     }
 

@@ -312,6 +312,13 @@ async fn send_reset_mails_a_link() {
     assert!(mails[0].contains("To: user@example.com") && mails[0].contains("/password/reset/"));
 }
 
+fn ids_in(body: &str) -> Vec<&str> {
+    body.split("data-account-id=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect()
+}
+
 #[actix_web::test]
 async fn the_user_list_searches_and_pages() {
     let app = spawn().await;
@@ -326,9 +333,30 @@ async fn the_user_list_searches_and_pages() {
     }
     let page1 = app.get("/admin/users").await;
     assert_eq!(page1.body.matches("data-account-id=").count(), 25);
-    assert!(page1.body.contains(r#"href="/admin/users?page=2""#));
+    // "Next" carries the last account's id, so the next page starts there by key.
+    let last = page1
+        .body
+        .rsplit("data-account-id=\"")
+        .next()
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    let next = format!("/admin/users?after={last}&page=2");
+    assert!(
+        page1.body.contains(&next.replace('&', "&#38;")),
+        "{}",
+        page1.body
+    );
+    let by_key = app.get(&next).await;
+    assert_eq!(by_key.body.matches("data-account-id=").count(), 6);
+    // A typed page number reaches the same rows.
     let page2 = app.get("/admin/users?page=2").await;
     assert_eq!(page2.body.matches("data-account-id=").count(), 6);
+    assert_eq!(ids_in(&page2.body), ids_in(&by_key.body));
+    let past = app.get("/admin/users?page=9").await;
+    assert_eq!(past.status, 200);
+    assert_eq!(past.body.matches("data-account-id=").count(), 0);
+    assert_eq!(app.get("/admin/users?after=abc&page=2").await.status, 400);
     let found = app.get("/admin/users?q=person1").await;
     assert_eq!(found.body.matches("data-account-id=").count(), 10);
     assert!(found.body.contains(r#"data-email="person15@example.com""#));
@@ -635,4 +663,79 @@ async fn next_pages_are_found_by_key_and_show_every_row_once() {
         let res = app.get(&format!("/admin/incidents?after={bad}")).await;
         assert_eq!(res.status, 400, "{bad}");
     }
+}
+
+/// Issue 18: the session list is in last-seen order, its "Next" link starts the next page after
+/// the last row's key, and a typed page number reaches the same rows.
+#[actix_web::test]
+async fn the_session_list_pages_by_last_seen() {
+    let app = spawn().await;
+    app.sign_in_admin().await;
+    let user = app
+        .create_account("pager@example.com", "Pat Pager", false)
+        .await;
+    let now = chrono::Utc::now().naive_utc();
+    let at = |minutes: i64| {
+        (now + chrono::Duration::minutes(minutes))
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string()
+    };
+    {
+        // 30 live app sessions seen a minute apart, straight into the registry.
+        let mut conn = app.db();
+        for i in 1..=30 {
+            diesel::RunQueryDsl::execute(
+                diesel::sql_query(format!(
+                    "INSERT INTO auth_sessions (id, secret_hash, account_id, realm, remember, \
+                     created_at, last_seen_at, idle_expires_at, absolute_expires_at, ip, \
+                     user_agent, device_name) VALUES ('pager-{i:02}', 'pager-secret-{i:02}', \
+                     {user}, 'api', FALSE, '{seen}', '{seen}', '{later}', '{later}', \
+                     '127.0.0.1', 'app', 'Phone {i:02}')",
+                    seen = at(-i),
+                    later = at(24 * 60),
+                )),
+                &mut *conn,
+            )
+            .unwrap();
+        }
+    }
+    let sessions_in = |body: &str| -> Vec<String> {
+        body.split("data-session-id=\"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .filter(|id| id.starts_with("pager-"))
+            .map(str::to_owned)
+            .collect()
+    };
+    let page1 = app.get("/admin/sessions?realm=api").await;
+    assert_eq!(page1.status, 200);
+    let first = sessions_in(&page1.body);
+    let expected: Vec<String> = (1..=25).map(|i| format!("pager-{i:02}")).collect();
+    assert_eq!(first, expected, "last seen first");
+    let next = page1
+        .body
+        .split("href=\"")
+        .filter_map(|rest| rest.split('"').next())
+        .find(|href| href.contains("after="))
+        .map(|href| href.replace("&#38;", "&"))
+        .unwrap_or_else(|| panic!("no Next link by key: {}", page1.body));
+    assert!(
+        next.contains("realm=api") && next.contains("page=2"),
+        "{next}"
+    );
+    let by_key = app.get(&next).await;
+    let rest: Vec<String> = (26..=30).map(|i| format!("pager-{i:02}")).collect();
+    assert_eq!(sessions_in(&by_key.body), rest);
+    let typed = app.get("/admin/sessions?realm=api&page=2").await;
+    assert_eq!(sessions_in(&typed.body), rest);
+    assert_eq!(
+        app.get("/admin/sessions?after=123.not%20an%20id&page=2")
+            .await
+            .status,
+        400
+    );
+    assert_eq!(
+        app.get("/admin/sessions?after=abc&page=2").await.status,
+        400
+    );
 }

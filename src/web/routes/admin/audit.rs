@@ -340,7 +340,7 @@ async fn list<L: AuditList>(
     let window = match empty_to_none(&query.after) {
         Some(raw) => Window::PageAfter {
             page,
-            after: super::parse_cursor(&raw)?,
+            after: super::parse_cursor(&raw, |id| id.parse::<i32>().ok())?,
         },
         None => Window::Page(page),
     };

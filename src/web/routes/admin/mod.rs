@@ -97,13 +97,13 @@ pub async fn dashboard(
             .format("%Y-%m-%d %H:%M")
             .to_string(),
         accounts: o.accounts,
-        user_sessions: o.user_sessions,
-        admin_sessions: o.admin_sessions,
-        api_sessions: o.api_sessions,
-        incidents_info: o.incidents_info,
-        incidents_warning: o.incidents_warning,
-        incidents_critical: o.incidents_critical,
-        sign_outs: o.sign_outs,
+        user_sessions: o.user_sessions.figure(),
+        admin_sessions: o.admin_sessions.figure(),
+        api_sessions: o.api_sessions.figure(),
+        incidents_info: o.incidents_info.figure(),
+        incidents_warning: o.incidents_warning.figure(),
+        incidents_critical: o.incidents_critical.figure(),
+        sign_outs: o.sign_outs.figure(),
         outbox: o.outbox,
         chart_svg: chart::svg(&o.days),
     };
@@ -188,12 +188,8 @@ pub struct Pager {
 }
 
 impl Pager {
-    fn new(path: &str, params: &[(&str, &str)], page: i64, has_next: bool) -> Self {
-        Self::with_next_after(path, params, page, has_next.then_some(None))
-    }
-
-    /// `new` for a list read by key: `next` is `Some(after)` when a page follows, `after` the
-    /// cursor of this page's last row (none: the next page by its number).
+    /// `next` is `Some(after)` when a page follows, `after` the key of this page's last row
+    /// (none: the next page by its number).
     fn with_next_after(
         path: &str,
         params: &[(&str, &str)],
@@ -221,18 +217,18 @@ impl Pager {
 }
 
 /// A key-paged list's cursor, `{nanoseconds since 1970}.{id}` of the last row shown.
-pub fn cursor((at, id): (NaiveDateTime, i32)) -> Option<String> {
+pub fn cursor<I: std::fmt::Display>((at, id): (NaiveDateTime, I)) -> Option<String> {
     at.and_utc()
         .timestamp_nanos_opt()
         .map(|nanos| format!("{nanos}.{id}"))
 }
 
-/// `cursor`'s inverse; a malformed one is a 400.
-fn parse_cursor(raw: &str) -> AppResult<(NaiveDateTime, i32)> {
+/// `cursor`'s inverse, the id read by `id`; a malformed one is a 400.
+fn parse_cursor<I>(raw: &str, id: impl FnOnce(&str) -> Option<I>) -> AppResult<(NaiveDateTime, I)> {
     let bad = || AppError::BadRequest("The page link is not one the portal made.".into());
-    let (nanos, id) = raw.split_once('.').ok_or_else(bad)?;
+    let (nanos, rest) = raw.split_once('.').ok_or_else(bad)?;
     let nanos: i64 = nanos.parse().map_err(|_| bad())?;
-    let id: i32 = id.parse().map_err(|_| bad())?;
+    let id = id(rest).ok_or_else(bad)?;
     let at = chrono::DateTime::from_timestamp_nanos(nanos).naive_utc();
     Ok((at, id))
 }

@@ -26,6 +26,8 @@ pub struct SessionsQuery {
     account: Option<String>,
     organisation: Option<String>,
     page: Option<i64>,
+    /// The last session of the page before (the "Next" link's key).
+    after: Option<String>,
 }
 
 pub async fn list(
@@ -38,6 +40,13 @@ pub async fn list(
     query: web::Query<SessionsQuery>,
 ) -> AppResult<HttpResponse> {
     let page = page_number(query.page)?;
+    let window = match empty_to_none(&query.after) {
+        Some(raw) => Window::PageAfter {
+            page,
+            after: super::parse_cursor(&raw, session_id)?,
+        },
+        None => Window::Page(page),
+    };
     let realm =
         match empty_to_none(&query.realm) {
             None => None,
@@ -58,12 +67,7 @@ pub async fn list(
         };
         let account = reports::resolve_account(conn, scope, &account_filter)?;
         Ok(Ok(reports::live_sessions(
-            conn,
-            reach,
-            realm,
-            account,
-            now,
-            Window::Page(page),
+            conn, reach, realm, account, now, window,
         )?))
     })
     .await??;
@@ -71,7 +75,13 @@ pub async fn list(
         .filter(|_| scope.is_platform())
         .unwrap_or_default();
     let realm_str = realm.map_or("", Realm::as_str);
-    let pager = Pager::new(
+    let next = found.has_next.then(|| {
+        found
+            .rows
+            .last()
+            .and_then(|s| super::cursor((s.last_seen_at, &s.id)))
+    });
+    let pager = Pager::with_next_after(
         LIST,
         &[
             ("realm", realm_str),
@@ -79,7 +89,7 @@ pub async fn list(
             ("organisation", &organisation),
         ],
         page,
-        found.has_next,
+        next,
     );
     let rows = found
         .rows
@@ -109,6 +119,15 @@ pub async fn list(
         csrf_token: &token,
     };
     Ok(html(StatusCode::OK, templates::render(&page)?))
+}
+
+/// A session id as the portal makes them (base64url), in a "Next" link's key.
+fn session_id(raw: &str) -> Option<SessionId> {
+    let made = (1..=64).contains(&raw.len())
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    made.then(|| SessionId::from(raw.to_owned()))
 }
 
 pub async fn revoke(

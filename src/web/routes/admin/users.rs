@@ -29,6 +29,8 @@ pub struct UsersQuery {
     q: Option<String>,
     organisation: Option<String>,
     page: Option<i64>,
+    /// The last account of the page before (the "Next" link's key).
+    after: Option<String>,
 }
 
 pub async fn list(
@@ -37,12 +39,21 @@ pub async fn list(
     query: web::Query<UsersQuery>,
 ) -> AppResult<HttpResponse> {
     let number = page_number(query.page)?;
+    let window = match super::empty_to_none(&query.after) {
+        Some(raw) => Window::PageAfter {
+            page: number,
+            after: raw.parse::<i32>().map(AccountId).map_err(|_| {
+                AppError::BadRequest("The page link is not one the portal made.".into())
+            })?,
+        },
+        None => Window::Page(number),
+    };
     let q = query.q.clone().unwrap_or_default();
     let organisation = super::empty_to_none(&query.organisation);
     render(
         page,
         &state,
-        (q, organisation, number),
+        (q, organisation, window),
         StatusCode::OK,
         None,
     )
@@ -57,7 +68,7 @@ async fn render(
         csrf_token: token,
     }: SignedPage<AdminRealm>,
     state: &AppState,
-    (q, organisation, page): (String, Option<String>, i64),
+    (q, organisation, window): (String, Option<String>, Window<AccountId>),
     status: StatusCode,
     error: Option<&str>,
 ) -> AppResult<HttpResponse> {
@@ -70,7 +81,7 @@ async fn render(
             Ok(reach) => reach,
             Err(e) => return Ok(Err(e)),
         };
-        let found = reports::accounts(conn, reach, &search, Window::Page(page))?;
+        let found = reports::accounts(conn, reach, &search, window)?;
         let locked = found
             .rows
             .iter()
@@ -86,11 +97,18 @@ async fn render(
     let organisation = organisation
         .filter(|_| scope.is_platform())
         .unwrap_or_default();
-    let pager = Pager::new(
+    let page = match window {
+        Window::Page(p) | Window::PageAfter { page: p, .. } => p,
+        Window::Batch { .. } => 1,
+    };
+    let next = found
+        .has_next
+        .then(|| found.rows.last().map(|a| a.id.to_string()));
+    let pager = Pager::with_next_after(
         LIST,
         &[("q", &q), ("organisation", &organisation)],
         page,
-        found.has_next,
+        next,
     );
     let rows = found
         .rows
@@ -151,7 +169,14 @@ async fn refused(
         .await
         .map_err(|e| AppError::Internal(anyhow::anyhow!("flash: {e}")))?;
     let page = SignedPage::build(admin, &req.get_session(), &flashes)?;
-    render(page, state, (String::new(), None, 1), status, Some(message)).await
+    render(
+        page,
+        state,
+        (String::new(), None, Window::Page(1)),
+        status,
+        Some(message),
+    )
+    .await
 }
 
 #[derive(Deserialize)]
