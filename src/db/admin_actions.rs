@@ -105,11 +105,20 @@ pub fn set_details(conn: &mut Conn, id: i32, details: &str) -> QueryResult<()> {
 
 /// Deletes at most `limit` rows older than `before` (the cleanup, after
 /// `REALMGATE_RETENTION`); how many.
-pub fn delete_before(conn: &mut Conn, before: NaiveDateTime, limit: i64) -> QueryResult<usize> {
-    let ids: Vec<i32> = admin_actions::table
+pub fn before(conn: &mut Conn, before: NaiveDateTime, limit: i64) -> QueryResult<Vec<i32>> {
+    admin_actions::table
         .filter(admin_actions::created_at.lt(before))
         .select(admin_actions::id)
         .limit(limit)
-        .all(conn)?;
-    diesel::delete(admin_actions::table.filter(admin_actions::id.eq_any(&ids))).exec(conn)
+        .all(conn)
+}
+
+/// Deletes those of `ids` from before `before`; how many.
+pub fn delete(conn: &mut Conn, ids: &[i32], before: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(
+        admin_actions::table
+            .filter(admin_actions::id.eq_any(ids))
+            .filter(admin_actions::created_at.lt(before)),
+    )
+    .exec(conn)
 }

@@ -93,44 +93,71 @@ pub fn delete_rate_events_before(
     diesel::delete(rate_events::table.filter(rate_events::id.eq_any(&ids))).exec(conn)
 }
 
-/// Deletes up to `limit` incidents from before `before` (retention); how many.
-pub fn delete_incidents_before(
+/// Up to `limit` incidents from before `before` (retention), found outside the write lock.
+pub fn incidents_before(
     conn: &mut Conn,
     before: NaiveDateTime,
     limit: i64,
-) -> QueryResult<usize> {
-    let ids: Vec<i32> = security_incidents::table
+) -> QueryResult<Vec<i32>> {
+    security_incidents::table
         .filter(security_incidents::created_at.lt(before))
         .select(security_incidents::id)
         .limit(limit)
-        .all(conn)?;
-    diesel::delete(security_incidents::table.filter(security_incidents::id.eq_any(&ids))).exec(conn)
+        .all(conn)
 }
 
-/// Deletes up to `limit` logout activity rows from before `before` (retention); how many.
-pub fn delete_logouts_before(
-    conn: &mut Conn,
-    before: NaiveDateTime,
-    limit: i64,
-) -> QueryResult<usize> {
-    let ids: Vec<i32> = logout_activity::table
+/// Deletes those of `ids` still from before `before`; how many.
+pub fn delete_incidents(conn: &mut Conn, ids: &[i32], before: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(
+        security_incidents::table
+            .filter(security_incidents::id.eq_any(ids))
+            .filter(security_incidents::created_at.lt(before)),
+    )
+    .exec(conn)
+}
+
+/// Up to `limit` logout activity rows from before `before` (retention).
+pub fn logouts_before(conn: &mut Conn, before: NaiveDateTime, limit: i64) -> QueryResult<Vec<i32>> {
+    logout_activity::table
         .filter(logout_activity::created_at.lt(before))
         .select(logout_activity::id)
         .limit(limit)
-        .all(conn)?;
-    diesel::delete(logout_activity::table.filter(logout_activity::id.eq_any(&ids))).exec(conn)
+        .all(conn)
 }
 
-/// Deletes up to `limit` sessions revoked before `before` (retention); how many.
-pub fn delete_revoked_sessions_before(
+/// Deletes those of `ids` still from before `before`; how many.
+pub fn delete_logouts(conn: &mut Conn, ids: &[i32], before: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(
+        logout_activity::table
+            .filter(logout_activity::id.eq_any(ids))
+            .filter(logout_activity::created_at.lt(before)),
+    )
+    .exec(conn)
+}
+
+/// Up to `limit` sessions revoked before `before` (retention).
+pub fn revoked_sessions_before(
     conn: &mut Conn,
     before: NaiveDateTime,
     limit: i64,
-) -> QueryResult<usize> {
-    let ids: Vec<String> = auth_sessions::table
+) -> QueryResult<Vec<SessionId>> {
+    auth_sessions::table
         .filter(auth_sessions::revoked_at.lt(before))
         .select(auth_sessions::id)
         .limit(limit)
-        .all(conn)?;
-    diesel::delete(auth_sessions::table.filter(auth_sessions::id.eq_any(&ids))).exec(conn)
+        .all(conn)
+}
+
+/// Deletes those of `ids` revoked before `before`; how many.
+pub fn delete_revoked_sessions(
+    conn: &mut Conn,
+    ids: &[SessionId],
+    before: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::delete(
+        auth_sessions::table
+            .filter(auth_sessions::id.eq_any(ids))
+            .filter(auth_sessions::revoked_at.lt(before)),
+    )
+    .exec(conn)
 }

@@ -186,6 +186,16 @@ impl Conn {
         F: FnOnce(&mut Conn) -> Result<T, E>,
         E: From<diesel::result::Error>,
     {
+        self.write_transaction_held(f).map(|(value, _)| value)
+    }
+
+    /// `write_transaction`, with how long it held the write lock: from the lock taken (a wait
+    /// for it is not counted) to the commit done.
+    pub fn write_transaction_held<T, E, F>(&mut self, f: F) -> Result<(T, std::time::Duration), E>
+    where
+        F: FnOnce(&mut Conn) -> Result<T, E>,
+        E: From<diesel::result::Error>,
+    {
         match self {
             Conn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
             Conn::Postgres(c) => {
@@ -200,10 +210,11 @@ impl Conn {
                 }
             }
         }
+        let held = std::time::Instant::now();
         match f(self) {
             Ok(value) => {
                 per_backend!(self, |c| AnsiTransactionManager::commit_transaction(c))?;
-                Ok(value)
+                Ok((value, held.elapsed()))
             }
             Err(e) => {
                 // The caller's error is the one worth answering with; a failed rollback (the
@@ -215,6 +226,33 @@ impl Conn {
                 }
                 Err(e)
             }
+        }
+    }
+
+    /// Runs `f` with SQLite's automatic WAL checkpoint off on this connection, for a run of
+    /// write batches that checkpoint between them (`checkpoint`): a checkpoint run by a commit
+    /// copies the WAL into the file (hundreds of ms after a large batch) before that commit
+    /// returns. Other connections keep checkpointing as before. Nothing on PostgreSQL.
+    pub fn without_auto_checkpoint<T>(
+        &mut self,
+        f: impl FnOnce(&mut Conn) -> diesel::QueryResult<T>,
+    ) -> diesel::QueryResult<T> {
+        if let Conn::Sqlite(c) = self {
+            c.batch_execute("PRAGMA wal_autocheckpoint = 0")?;
+        }
+        let out = f(self);
+        if let Conn::Sqlite(c) = self {
+            // SQLite's default, as every other connection has it.
+            c.batch_execute("PRAGMA wal_autocheckpoint = 1000")?;
+        }
+        out
+    }
+
+    /// A passive WAL checkpoint (it waits for no reader or writer), outside any transaction.
+    pub fn checkpoint(&mut self) -> diesel::QueryResult<()> {
+        match self {
+            Conn::Sqlite(c) => c.batch_execute("PRAGMA wal_checkpoint(PASSIVE)"),
+            Conn::Postgres(_) => Ok(()),
         }
     }
 
@@ -916,6 +954,63 @@ mod tests {
                 "{what}: sorted the matches: {details:?}"
             );
         }
+    }
+
+    /// The cleanup's revoke tests expiry in its own `UPDATE`: a row whose idle bound a request
+    /// moved after the cleanup read it stays live, with no logout activity.
+    #[test]
+    fn the_cleanups_revoke_leaves_a_row_touched_since_it_was_read() {
+        let (mut conn, _) = recording();
+        let now = chrono::Utc::now().naive_utc();
+        let account = accounts::insert(
+            &mut conn,
+            &accounts::NewAccount::new("a@example.com", "A", "x", now).confirmed(now),
+        )
+        .unwrap();
+        let hour = chrono::Duration::hours(1);
+        for id in ["touched", "idle"] {
+            sessions::insert(
+                &mut conn,
+                &sessions::NewSession {
+                    id: &SessionId::from(id.to_owned()),
+                    secret_hash: &SecretHash(id.into()),
+                    account_id: account.id,
+                    realm: Realm::User,
+                    remember: false,
+                    created_at: now - hour * 2,
+                    last_seen_at: now - hour * 2,
+                    idle_expires_at: now - hour,
+                    absolute_expires_at: now + hour,
+                    ip: "127.0.0.1",
+                    user_agent: "test",
+                    device_name: None,
+                },
+            )
+            .unwrap();
+        }
+        // Read as the cleanup reads them: both expired.
+        let read = |conn: &mut Conn, id: &str| {
+            sessions::find(conn, &SessionId::from(id.to_owned()))
+                .unwrap()
+                .unwrap()
+        };
+        let (touched, idle) = (read(&mut conn, "touched"), read(&mut conn, "idle"));
+        // A request's touch lands before the cleanup's revoke.
+        assert!(sessions::touch_if_live(&mut conn, &touched.id, now, now + hour).unwrap());
+        let reason = crate::domain::events::LogoutReason::IdleTimeout;
+        assert!(!sessions::revoke_expired(&mut conn, &touched, reason, now).unwrap());
+        assert!(sessions::revoke_expired(&mut conn, &idle, reason, now).unwrap());
+        assert!(read(&mut conn, "touched").revoked_at.is_none());
+        assert!(read(&mut conn, "idle").revoked_at.is_some());
+        let Conn::Sqlite(c) = &mut conn else {
+            unreachable!()
+        };
+        use diesel::QueryDsl as _;
+        let logged: i64 = schema::logout_activity::table
+            .count()
+            .get_result(c)
+            .unwrap();
+        assert_eq!(logged, 1, "one sign-out, the idle one's");
     }
 
     /// The queries every page view runs must not bind a LIMIT (see the module comment): with

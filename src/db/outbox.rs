@@ -250,15 +250,24 @@ pub fn list_open(conn: &mut Conn, limit: i64) -> QueryResult<Vec<Listed>> {
 
 /// Deletes at most `limit` rows sent or failed before `before` (the cleanup, after
 /// `REALMGATE_RETENTION`); how many.
-pub fn delete_finished_before(
+pub fn finished_before(
     conn: &mut Conn,
     before: NaiveDateTime,
     limit: i64,
-) -> QueryResult<usize> {
-    let ids: Vec<i32> = outbox::table
+) -> QueryResult<Vec<i32>> {
+    outbox::table
         .filter(outbox::finished_at.lt(before))
         .select(outbox::id)
         .limit(limit)
-        .all(conn)?;
-    diesel::delete(outbox::table.filter(outbox::id.eq_any(&ids))).exec(conn)
+        .all(conn)
+}
+
+/// Deletes those of `ids` finished before `before`; how many.
+pub fn delete_finished(conn: &mut Conn, ids: &[i32], before: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(
+        outbox::table
+            .filter(outbox::id.eq_any(ids))
+            .filter(outbox::finished_at.lt(before)),
+    )
+    .exec(conn)
 }

@@ -131,6 +131,46 @@ pub fn revoke(
         auth_sessions::revoke_reason.eq(reason),
     ))
     .exec(conn)?;
+    logged_if_ended(conn, session, reason, client, now, changed)
+}
+
+/// `revoke` for the cleanup: only while the row is still past a bound by `now`, tested in the
+/// `UPDATE` itself. A last-seen touch that committed first (it takes no write lock on
+/// PostgreSQL) moved the idle bound, and the row is left live; one that comes after finds it
+/// revoked.
+pub fn revoke_expired(
+    conn: &mut Conn,
+    session: &AuthSession,
+    reason: LogoutReason,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let changed = diesel::update(
+        auth_sessions::table
+            .find(&session.id)
+            .filter(auth_sessions::revoked_at.is_null())
+            .filter(
+                auth_sessions::idle_expires_at
+                    .le(now)
+                    .or(auth_sessions::absolute_expires_at.le(now)),
+            ),
+    )
+    .set((
+        auth_sessions::revoked_at.eq(now),
+        auth_sessions::revoke_reason.eq(reason),
+    ))
+    .exec(conn)?;
+    logged_if_ended(conn, session, reason, None, now, changed)
+}
+
+/// Writes the logout activity of a revoke that changed the row; whether it did.
+fn logged_if_ended(
+    conn: &mut Conn,
+    session: &AuthSession,
+    reason: LogoutReason,
+    client: Option<&ClientInfo>,
+    now: NaiveDateTime,
+    changed: usize,
+) -> QueryResult<bool> {
     if changed == 1 {
         record_logout(
             conn,
