@@ -674,7 +674,7 @@ async fn the_session_list_pages_by_last_seen() {
     let user = app
         .create_account("pager@example.com", "Pat Pager", false)
         .await;
-    let now = chrono::Utc::now().naive_utc();
+    let now = app.clock.now();
     let at = |minutes: i64| {
         (now + chrono::Duration::minutes(minutes))
             .format("%Y-%m-%d %H:%M:%S")
@@ -737,5 +737,54 @@ async fn the_session_list_pages_by_last_seen() {
     assert_eq!(
         app.get("/admin/sessions?after=abc&page=2").await.status,
         400
+    );
+}
+
+/// Issue 18: the dashboard counts live sessions up to 10,000 and then says "10,000+", rather
+/// than reading every live row on every view; a small figure stays exact.
+#[actix_web::test]
+async fn the_dashboard_bounds_its_live_session_figures() {
+    use realmgate::db::schema::auth_sessions as s;
+    let app = spawn().await;
+    app.sign_in_admin().await;
+    let user = app
+        .create_account("many@example.com", "Manny Many", false)
+        .await;
+    let now = app.clock.now();
+    let later = now + chrono::Duration::hours(1);
+    let mut conn = app.db();
+    conn.transaction(|conn| {
+        for i in 0..10_001 {
+            diesel::insert_into(s::table)
+                .values((
+                    s::id.eq(format!("many-{i:05}")),
+                    s::secret_hash.eq(format!("many-secret-{i:05}")),
+                    s::account_id.eq(user),
+                    s::realm.eq("user"),
+                    s::remember.eq(false),
+                    s::created_at.eq(now),
+                    s::last_seen_at.eq(now),
+                    s::idle_expires_at.eq(later),
+                    s::absolute_expires_at.eq(later),
+                    s::ip.eq("127.0.0.1"),
+                    s::user_agent.eq("test"),
+                ))
+                .execute(conn)?;
+        }
+        Ok::<_, diesel::result::Error>(())
+    })
+    .unwrap();
+    drop(conn);
+    let page = app.get("/admin").await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body
+            .contains(r#"data-stat="user-sessions">10,000+</span>"#),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains(r#"data-stat="admin-sessions">1</span>"#),
+        "the admin's own session, exactly"
     );
 }
