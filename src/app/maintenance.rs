@@ -109,9 +109,7 @@ impl CleanupReport {
             }
         }
     }
-}
 
-impl CleanupReport {
     /// Deletes in batches whose rows are found before each batch's transaction, a read outside
     /// the write lock, and deleted by id inside it (`delete` checks the condition again), until
     /// a search finds less than a batch.

@@ -241,11 +241,15 @@ impl Conn {
             c.batch_execute("PRAGMA wal_autocheckpoint = 0")?;
         }
         let out = f(self);
-        if let Conn::Sqlite(c) = self {
-            // SQLite's default, as every other connection has it.
-            c.batch_execute("PRAGMA wal_autocheckpoint = 1000")?;
-        }
-        out
+        // Restored whatever `f` returned (SQLite's default, as every other connection has
+        // it); `f`'s own error is the one answered.
+        let restored = match self {
+            Conn::Sqlite(c) => c.batch_execute("PRAGMA wal_autocheckpoint = 1000"),
+            Conn::Postgres(_) => Ok(()),
+        };
+        let value = out?;
+        restored?;
+        Ok(value)
     }
 
     /// A passive WAL checkpoint (it waits for no reader or writer), outside any transaction.

@@ -81,7 +81,7 @@ pub enum Window<K = TimeKey> {
     },
 }
 
-impl<K: Clone> Window<K> {
+impl<K> Window<K> {
     fn limit(&self) -> i64 {
         match self {
             Window::Batch { size, .. } => *size,
@@ -156,6 +156,14 @@ impl Total {
             Total::Exactly(n)
         }
     }
+
+    /// A dashboard's figure: the number as it is, or `10,000+` past the bound.
+    pub fn figure(&self) -> String {
+        match self {
+            Total::Exactly(n) => n.to_string(),
+            Total::MoreThan(n) => format!("{}+", thousands(*n)),
+        }
+    }
 }
 
 /// `10000` as `10,000`.
@@ -171,16 +179,6 @@ fn thousands(n: i64) -> String {
     out
 }
 
-impl Total {
-    /// A dashboard's figure: the number as it is, or `10,000+` past the bound.
-    pub fn figure(&self) -> String {
-        match self {
-            Total::Exactly(n) => n.to_string(),
-            Total::MoreThan(n) => format!("{}+", thousands(*n)),
-        }
-    }
-}
-
 impl std::fmt::Display for Total {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -191,7 +189,7 @@ impl std::fmt::Display for Total {
     }
 }
 
-fn paged<T, K: Clone>(mut rows: Vec<T>, window: &Window<K>) -> Paged<T> {
+fn paged<T, K>(mut rows: Vec<T>, window: &Window<K>) -> Paged<T> {
     let has_next = !window.is_batch() && rows.len() as i64 > PAGE_SIZE;
     if has_next {
         rows.truncate(PAGE_SIZE as usize);
@@ -204,7 +202,7 @@ fn paged<T, K: Clone>(mut rows: Vec<T>, window: &Window<K>) -> Paged<T> {
 }
 
 /// An export's batch; the first also carries the exact count of the whole export.
-fn exported<T, K: Clone>(
+fn exported<T, K>(
     rows: Vec<T>,
     window: &Window<K>,
     count: impl FnOnce() -> QueryResult<i64>,
@@ -222,7 +220,7 @@ fn exported<T, K: Clone>(
 }
 
 /// `paged`, with the filter's bounded count.
-fn counted<T, K: Clone>(rows: Vec<T>, window: &Window<K>, matching: usize) -> Paged<T> {
+fn counted<T, K>(rows: Vec<T>, window: &Window<K>, matching: usize) -> Paged<T> {
     Paged {
         total: Some(Total::of(matching)),
         ..paged(rows, window)
@@ -935,7 +933,7 @@ pub fn admin_actions(
                 aa::user_agent,
                 aa::details,
                 aa::organisation_id,
-                diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>("NULL"),
+                none(),
                 none(),
                 none(),
             ))
