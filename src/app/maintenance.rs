@@ -164,25 +164,15 @@ fn cleanup_batches(
     // Sessions past their bounds end with the reason their bound gives, and logout activity.
     // Each batch is found before its transaction, outside the write lock: on a registry of
     // 200,000 rows the search costs more than the batch's writes (321 ms held, in the scale
-    // run, when it ran inside). In the lock each row is read again and ended only if it is
-    // still unrevoked and expired, tested in the revoke's own `UPDATE`: a request may have
+    // run, when it ran inside). In the lock a row is ended only if it is still
+    // unrevoked and expired, tested in the revoke's own `UPDATE`: a request may have
     // moved its idle bound since (on PostgreSQL a last-seen touch takes no write lock).
     loop {
         let found: Vec<_> = housekeeping::expired_sessions(conn, now, BATCH)?
             .into_iter()
             .map(|row| row.id)
             .collect();
-        let ended = report.batch(conn, |conn| {
-            let mut ended = 0;
-            for row in housekeeping::unrevoked_among(conn, &found)? {
-                if let Some(reason) = row.expiry(now) {
-                    if sessions::revoke_expired(conn, &row, reason, now)? {
-                        ended += 1;
-                    }
-                }
-            }
-            Ok(ended)
-        })?;
+        let ended = report.batch(conn, |conn| sessions::end_expired(conn, &found, now))?;
         report.sessions_ended += ended;
         // A batch that ended none (every row found was touched or ended since) ends the search
         // too, so a disagreement between the search and `expiry` cannot loop.

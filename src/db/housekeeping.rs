@@ -53,18 +53,6 @@ pub fn expired_sessions(
         .all(conn)
 }
 
-/// Those of `ids` not yet revoked, read again inside the batch's transaction.
-pub fn unrevoked_among(conn: &mut Conn, ids: &[SessionId]) -> QueryResult<Vec<AuthSession>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    auth_sessions::table
-        .filter(auth_sessions::id.eq_any(ids))
-        .filter(auth_sessions::revoked_at.is_null())
-        .select(super::sessions::columns())
-        .all(conn)
-}
-
 /// Deletes up to `limit` used or expired mail tokens; how many.
 pub fn delete_spent_tokens(conn: &mut Conn, now: NaiveDateTime, limit: i64) -> QueryResult<usize> {
     let ids: Vec<i32> = email_tokens::table

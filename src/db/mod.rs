@@ -575,7 +575,7 @@ mod tests {
     use diesel::RunQueryDsl as _;
 
     use super::*;
-    use crate::domain::ids::{SecretHash, SessionId};
+    use crate::domain::ids::{OrganisationId, SecretHash, SessionId};
     use crate::domain::realm::Realm;
 
     /// A lost connection and a lock wait past `lock_timeout` are 503s (retry later), not
@@ -972,7 +972,7 @@ mod tests {
         )
         .unwrap();
         let hour = chrono::Duration::hours(1);
-        for id in ["touched", "idle"] {
+        for (id, absolute) in [("touched", hour), ("idle", hour), ("both", -hour)] {
             sessions::insert(
                 &mut conn,
                 &sessions::NewSession {
@@ -984,7 +984,7 @@ mod tests {
                     created_at: now - hour * 2,
                     last_seen_at: now - hour * 2,
                     idle_expires_at: now - hour,
-                    absolute_expires_at: now + hour,
+                    absolute_expires_at: now + absolute,
                     ip: "127.0.0.1",
                     user_agent: "test",
                     device_name: None,
@@ -1001,20 +1001,44 @@ mod tests {
         let (touched, idle) = (read(&mut conn, "touched"), read(&mut conn, "idle"));
         // A request's touch lands before the cleanup's revoke.
         assert!(sessions::touch_if_live(&mut conn, &touched.id, now, now + hour).unwrap());
-        let reason = crate::domain::events::LogoutReason::IdleTimeout;
-        assert!(!sessions::revoke_expired(&mut conn, &touched, reason, now).unwrap());
-        assert!(sessions::revoke_expired(&mut conn, &idle, reason, now).unwrap());
+        let ids = [
+            touched.id.clone(),
+            idle.id.clone(),
+            "both".to_owned().into(),
+        ];
+        assert_eq!(sessions::end_expired(&mut conn, &ids, now).unwrap(), 2);
+        // Again: nothing is ended twice.
+        assert_eq!(sessions::end_expired(&mut conn, &ids, now).unwrap(), 0);
         assert!(read(&mut conn, "touched").revoked_at.is_none());
-        assert!(read(&mut conn, "idle").revoked_at.is_some());
+        use crate::domain::events::LogoutReason;
+        assert_eq!(
+            read(&mut conn, "idle").revoke_reason,
+            Some(LogoutReason::IdleTimeout)
+        );
+        // Past both bounds: the absolute one wins.
+        assert_eq!(
+            read(&mut conn, "both").revoke_reason,
+            Some(LogoutReason::AbsoluteTimeout)
+        );
         let Conn::Sqlite(c) = &mut conn else {
             unreachable!()
         };
         use diesel::QueryDsl as _;
-        let logged: i64 = schema::logout_activity::table
-            .count()
-            .get_result(c)
+        use schema::logout_activity as la;
+        let mut logged: Vec<(Option<String>, String, Option<OrganisationId>)> = la::table
+            .select((la::session_id, la::reason, la::organisation_id))
+            .load(c)
             .unwrap();
-        assert_eq!(logged, 1, "one sign-out, the idle one's");
+        logged.sort_by(|a, b| a.0.cmp(&b.0));
+        let org = Some(account.organisation_id);
+        assert_eq!(
+            logged,
+            [
+                (Some("both".into()), "absolute_timeout".into(), org),
+                (Some("idle".into()), "idle_timeout".into(), org),
+            ],
+            "one sign-out each for the two ended, with the account's organisation"
+        );
     }
 
     /// The queries every page view runs must not bind a LIMIT (see the module comment): with
