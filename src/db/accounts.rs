@@ -149,10 +149,6 @@ pub fn admin_exists(conn: &mut Conn) -> QueryResult<bool> {
     .one(conn)
 }
 
-pub fn count(conn: &mut Conn) -> QueryResult<i64> {
-    accounts::table.count().one(conn)
-}
-
 pub fn record_sign_in(
     conn: &mut Conn,
     id: AccountId,

@@ -11,6 +11,7 @@
 pub mod accounts;
 pub mod admin_actions;
 pub mod audit;
+pub mod counters;
 pub mod housekeeping;
 pub mod instances;
 pub mod lockout;
@@ -824,6 +825,53 @@ mod tests {
             .load(sqlite)
             .unwrap();
         plan.into_iter().map(|p| p.detail).collect()
+    }
+
+    /// Issue 18: the console's figures read the kept counters and the backlog of expired
+    /// unrevoked sessions from the expiry indexes; no statement reads the registry or the
+    /// accounts through (each was a scan of 100,000 sessions or 1,000,000 accounts a view).
+    #[test]
+    fn the_console_figures_read_counters_and_the_expiry_indexes() {
+        use crate::domain::ids::OrganisationId;
+        use crate::domain::organisation::Scope;
+        let (mut conn, seen) = recording();
+        let now = chrono::Utc::now().naive_utc();
+        crate::db::counters::figures(&mut conn, Scope::Platform, now).unwrap();
+        crate::db::counters::figures(&mut conn, Scope::Organisation(OrganisationId(1)), now)
+            .unwrap();
+        crate::db::counters::by_organisation(&mut conn, now).unwrap();
+        let statements = seen.lock().unwrap().clone();
+        assert_eq!(statements.len(), 3, "one statement each");
+        for sql in statements {
+            let details = plan_of(&mut conn, &sql);
+            // `owner` and `s` are the statements' names for accounts and sessions.
+            for table in ["auth_sessions", "accounts", "owner", "s"] {
+                assert!(
+                    !details
+                        .iter()
+                        .any(|d| d.starts_with(&format!("SCAN {table} "))
+                            || d == &format!("SCAN {table}")),
+                    "read every row of {table}: {details:?}"
+                );
+            }
+            assert!(
+                !details.iter().any(|d| d.contains("live_realm_seen")),
+                "the backlog from the expiry indexes, not the list's: {details:?}"
+            );
+            assert!(
+                !details
+                    .iter()
+                    .any(|d| d.ends_with("accounts_organisation (organisation_id=?)")),
+                "platform admins by their own index, not the organisation's accounts: \
+                 {details:?}"
+            );
+            for index in ["auth_sessions_open_idle", "auth_sessions_open_absolute"] {
+                assert!(
+                    details.iter().any(|d| d.contains(index)),
+                    "the backlog from {index}: {details:?}"
+                );
+            }
+        }
     }
 
     /// The account list's api devices are read by account, not by walking every live api

@@ -157,17 +157,17 @@ impl Total {
         }
     }
 
-    /// A dashboard's figure: the number as it is, or `10,000+` past the bound.
+    /// A dashboard's figure: the number (`9,999`), or `10,000+` past the bound.
     pub fn figure(&self) -> String {
         match self {
-            Total::Exactly(n) => n.to_string(),
+            Total::Exactly(n) => thousands(*n),
             Total::MoreThan(n) => format!("{}+", thousands(*n)),
         }
     }
 }
 
 /// `10000` as `10,000`.
-fn thousands(n: i64) -> String {
+pub fn thousands(n: i64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -1066,15 +1066,12 @@ fn bounded<T>(read: QueryResult<Vec<T>>) -> QueryResult<Total> {
     read.map(|rows| Total::of(rows.len()))
 }
 
-/// Figures of the console's front page. The accounts are counted exactly; the live sessions
-/// and the last 24 hours' figures are bounded counts ("10,000+" past `COUNT_LIMIT`): an exact
-/// count of 60,000 live sessions read them all on every view.
+/// Figures of the console's front page. The accounts and live sessions are exact, from kept
+/// counters (`counters`); the last 24 hours' figures are bounded counts ("10,000+" past
+/// `COUNT_LIMIT`).
 #[derive(Clone)]
 pub struct Overview {
-    pub accounts: i64,
-    pub user_sessions: Total,
-    pub admin_sessions: Total,
-    pub api_sessions: Total,
+    pub figures: super::counters::Figures,
     pub incidents_info: Total,
     pub incidents_warning: Total,
     pub incidents_critical: Total,
@@ -1114,36 +1111,7 @@ pub fn overview(conn: &mut Conn, scope: Scope, now: NaiveDateTime) -> QueryResul
         }
         bounded(q.select(la::id).limit(COUNT_LIMIT + 1).load::<i32>(conn))
     };
-    // Read from the live-by-realm index alone (its expiry column is the one selected).
-    let live = |conn: &mut Conn, realm: Realm| match scope {
-        Scope::Platform => bounded(
-            auth_sessions::table
-                .filter(super::sessions::live(now))
-                .filter(auth_sessions::realm.eq(realm))
-                .select(auth_sessions::idle_expires_at)
-                .limit(COUNT_LIMIT + 1)
-                .load::<NaiveDateTime>(conn),
-        ),
-        Scope::Organisation(o) => bounded(
-            auth_sessions::table
-                .inner_join(accounts::table)
-                .filter(super::sessions::live(now))
-                .filter(auth_sessions::realm.eq(realm))
-                .filter(accounts::organisation_id.eq(o))
-                .filter(accounts::is_platform_admin.eq(false))
-                .select(auth_sessions::idle_expires_at)
-                .limit(COUNT_LIMIT + 1)
-                .load::<NaiveDateTime>(conn),
-        ),
-    };
-    let accounts_n = match scope {
-        Scope::Platform => super::accounts::count(conn)?,
-        Scope::Organisation(o) => accounts::table
-            .filter(accounts::organisation_id.eq(o))
-            .filter(accounts::is_platform_admin.eq(false))
-            .count()
-            .one(conn)?,
-    };
+    let figures = super::counters::figures(conn, scope, now)?;
     // One statement per table for the 7-day chart, not one per table and day: on PostgreSQL
     // each statement is a round trip.
     let first = now.date() - chrono::Duration::days(6);
@@ -1161,10 +1129,7 @@ pub fn overview(conn: &mut Conn, scope: Scope, now: NaiveDateTime) -> QueryResul
         })
         .collect();
     Ok(Overview {
-        accounts: accounts_n,
-        user_sessions: live(conn, Realm::User)?,
-        admin_sessions: live(conn, Realm::Admin)?,
-        api_sessions: live(conn, Realm::Api)?,
+        figures,
         incidents_info: severity(conn, Severity::Info)?,
         incidents_warning: severity(conn, Severity::Warning)?,
         incidents_critical: severity(conn, Severity::Critical)?,

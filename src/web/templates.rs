@@ -180,7 +180,7 @@ pub struct AdminDashboardPage<'a> {
     pub name: &'a str,
     pub email: &'a str,
     pub since: String,
-    pub accounts: i64,
+    pub accounts: String,
     pub user_sessions: String,
     pub admin_sessions: String,
     pub api_sessions: String,

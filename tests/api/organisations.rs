@@ -869,3 +869,129 @@ async fn sign_up_puts_new_accounts_in_the_sign_up_organisation() {
         .unwrap();
     assert_eq!(org, acme);
 }
+
+/// Issue 18: the console's counters (kept by triggers) agree with a count of the rows after
+/// what the portal does to accounts and sessions: sign-ins in every realm, sign-outs, tokens,
+/// sign-out everywhere, a move to another organisation, expiry and the cleanup, and the
+/// retention deleting revoked rows. The dashboard and the organisations page read them.
+#[actix_web::test]
+async fn the_kept_counters_agree_with_the_rows() {
+    use realmgate::db::counters;
+    use realmgate::db::schema::auth_sessions as s;
+    use realmgate::domain::ids::OrganisationId;
+    use realmgate::domain::organisation::Scope;
+    let app = spawn().await;
+    let c = two_companies(&app).await;
+    assert_redirect_to(
+        &app.sign_in("/admin/login", "staff@example.com", PASSWORD)
+            .await,
+        "/admin",
+    );
+    app.token_for("u1@acme.example", "tablet").await;
+    let token = app.csrf("/admin/users").await;
+    let res = app
+        .post(
+            &format!("/admin/users/{}/logout-everywhere", c.globex_user),
+            &[("csrf_token", &token)],
+        )
+        .await;
+    assert_eq!(res.status, 303);
+    move_to(&app, c.acme_admin, c.globex);
+
+    let check = |now: chrono::NaiveDateTime, when: &str| {
+        let mut conn = app.db();
+        let live = |org: Option<i32>, realm: Option<&str>, platform: Option<bool>| -> i64 {
+            let mut q = s::table
+                .inner_join(a::table)
+                .filter(s::revoked_at.is_null())
+                .filter(s::idle_expires_at.gt(now))
+                .filter(s::absolute_expires_at.gt(now))
+                .into_boxed();
+            if let Some(o) = org {
+                q = q.filter(a::organisation_id.eq(o));
+            }
+            if let Some(r) = realm {
+                q = q.filter(s::realm.eq(r.to_owned()));
+            }
+            if let Some(p) = platform {
+                q = q.filter(a::is_platform_admin.eq(p));
+            }
+            q.count().get_result(&mut app.db()).unwrap()
+        };
+        let accounts = |org: Option<i32>, platform: Option<bool>| -> i64 {
+            let mut q = a::table.into_boxed();
+            if let Some(o) = org {
+                q = q.filter(a::organisation_id.eq(o));
+            }
+            if let Some(p) = platform {
+                q = q.filter(a::is_platform_admin.eq(p));
+            }
+            q.count().get_result(&mut app.db()).unwrap()
+        };
+        let all = counters::figures(&mut conn, Scope::Platform, now).unwrap();
+        assert_eq!(
+            (
+                all.accounts,
+                all.user_sessions,
+                all.admin_sessions,
+                all.api_sessions
+            ),
+            (
+                accounts(None, None),
+                live(None, Some("user"), None),
+                live(None, Some("admin"), None),
+                live(None, Some("api"), None)
+            ),
+            "the platform's figures, {when}"
+        );
+        let by = counters::by_organisation(&mut conn, now).unwrap();
+        for org in [1, c.acme, c.globex] {
+            let f = counters::figures(&mut conn, Scope::Organisation(OrganisationId(org)), now)
+                .unwrap();
+            assert_eq!(
+                (
+                    f.accounts,
+                    f.user_sessions,
+                    f.admin_sessions,
+                    f.api_sessions
+                ),
+                (
+                    accounts(Some(org), Some(false)),
+                    live(Some(org), Some("user"), Some(false)),
+                    live(Some(org), Some("admin"), Some(false)),
+                    live(Some(org), Some("api"), Some(false))
+                ),
+                "organisation {org}'s figures, {when}"
+            );
+            assert_eq!(
+                by.get(&OrganisationId(org)).copied().unwrap_or_default(),
+                (accounts(Some(org), None), live(Some(org), None, None)),
+                "organisation {org} on the organisations page, {when}"
+            );
+        }
+    };
+    let now = app.clock.now();
+    check(now, "after the sign-ins");
+    assert!(
+        counters::figures(&mut app.db(), Scope::Platform, now)
+            .unwrap()
+            .api_sessions
+            >= 2,
+        "the check counts something"
+    );
+    // A day on: every browser session is past its idle bound, not yet ended.
+    let later = now + chrono::Duration::days(1);
+    check(later, "with the browser sessions past their bounds");
+    realmgate::app::maintenance::cleanup(&mut app.db(), &app.state.config, later).unwrap();
+    check(later, "after the cleanup ended them");
+    // Past the retention: the revoked rows are deleted.
+    let far = now + chrono::Duration::days(400);
+    realmgate::app::maintenance::cleanup(&mut app.db(), &app.state.config, far).unwrap();
+    let revoked_before: i64 = s::table
+        .filter(s::revoked_at.lt(far))
+        .count()
+        .get_result(&mut app.db())
+        .unwrap();
+    assert_eq!(revoked_before, 0, "the retention deleted the revoked rows");
+    check(far, "after the retention");
+}

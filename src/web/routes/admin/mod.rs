@@ -96,10 +96,10 @@ pub async fn dashboard(
             .created_at
             .format("%Y-%m-%d %H:%M")
             .to_string(),
-        accounts: o.accounts,
-        user_sessions: o.user_sessions.figure(),
-        admin_sessions: o.admin_sessions.figure(),
-        api_sessions: o.api_sessions.figure(),
+        accounts: reports::thousands(o.figures.accounts),
+        user_sessions: reports::thousands(o.figures.user_sessions),
+        admin_sessions: reports::thousands(o.figures.admin_sessions),
+        api_sessions: reports::thousands(o.figures.api_sessions),
         incidents_info: o.incidents_info.figure(),
         incidents_warning: o.incidents_warning.figure(),
         incidents_critical: o.incidents_critical.figure(),

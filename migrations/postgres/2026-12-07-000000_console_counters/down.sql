@@ -1,0 +1,15 @@
+DROP INDEX accounts_platform_admins;
+DROP INDEX auth_sessions_open_absolute;
+DROP INDEX auth_sessions_open_idle;
+DROP TRIGGER session_counts_delete ON auth_sessions;
+DROP TRIGGER session_counts_revoke ON auth_sessions;
+DROP TRIGGER session_counts_insert ON auth_sessions;
+DROP FUNCTION session_counts_changed();
+DROP FUNCTION session_counts_inserted();
+DROP TRIGGER account_counts_delete ON accounts;
+DROP TRIGGER account_counts_move ON accounts;
+DROP TRIGGER account_counts_insert ON accounts;
+DROP FUNCTION account_counts_changed();
+DROP FUNCTION account_counts_inserted();
+DROP TABLE session_counts;
+DROP TABLE account_counts;

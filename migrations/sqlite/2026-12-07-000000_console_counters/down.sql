@@ -1,0 +1,12 @@
+DROP INDEX accounts_platform_admins;
+DROP INDEX auth_sessions_open_absolute;
+DROP INDEX auth_sessions_open_idle;
+DROP TRIGGER session_counts_delete;
+DROP TRIGGER session_counts_unrevoke;
+DROP TRIGGER session_counts_revoke;
+DROP TRIGGER session_counts_insert;
+DROP TABLE session_counts;
+DROP TRIGGER account_counts_delete;
+DROP TRIGGER account_counts_move;
+DROP TRIGGER account_counts_insert;
+DROP TABLE account_counts;
