@@ -874,6 +874,56 @@ mod tests {
         }
     }
 
+    /// Issue 18: a search whose next 2,000 accounts do not fill its page reads its matches
+    /// from the trigram index (`accounts_search`), not by a scan of every account; one of two
+    /// characters (no trigram) does not try it.
+    #[test]
+    fn a_sparse_account_search_reads_the_trigram_index() {
+        use crate::db::reports::{self, Reach, Window};
+        use crate::domain::organisation::Scope;
+        let (mut conn, seen) = recording();
+        let Conn::Sqlite(c) = &mut conn else {
+            unreachable!()
+        };
+        c.batch_execute(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2100) \
+             INSERT INTO accounts (email, name, password_hash, is_admin, is_active, \
+             must_change_password, created_at) SELECT 'p' || i || '@example.com', 'P ' || i, \
+             'x', 0, 1, 0, '2026-01-01 00:00:00' FROM n",
+        )
+        .unwrap();
+        let search = |conn: &mut Conn, q: &str| {
+            seen.lock().unwrap().clear();
+            let found =
+                reports::accounts(conn, Reach::of(Scope::Platform), q, Window::Page(1)).unwrap();
+            (found.rows.len(), seen.lock().unwrap().clone())
+        };
+        let (found, statements) = search(&mut conn, "p2099@");
+        assert_eq!(found, 1);
+        let indexed = statements
+            .iter()
+            .find(|s| s.contains("accounts_search MATCH"))
+            .unwrap_or_else(|| panic!("no statement read the index: {statements:?}"));
+        let details = plan_of(&mut conn, indexed);
+        assert!(
+            details
+                .iter()
+                .any(|d| d.contains("VIRTUAL TABLE INDEX") && d.contains("accounts_search")),
+            "{details:?}"
+        );
+        assert!(
+            details
+                .iter()
+                .any(|d| d.contains("SEARCH accounts USING INTEGER PRIMARY KEY")),
+            "the matches' rows by id, not a scan: {details:?}"
+        );
+        let (_, statements) = search(&mut conn, "p2");
+        assert!(
+            !statements.iter().any(|s| s.contains("accounts_search")),
+            "{statements:?}"
+        );
+    }
+
     /// The account list's api devices are read by account, not by walking every live api
     /// session (issue 18's scale run: 208 ms a view with 25,000 of them).
     #[test]

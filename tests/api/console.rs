@@ -366,6 +366,20 @@ async fn the_user_list_searches_and_pages() {
         0,
         "LIKE wildcards are literal"
     );
+    // A name is found whatever the case typed, on both backends (PostgreSQL's LIKE is
+    // case-sensitive).
+    app.create_account("jo@example.com", "Jo Smith", false)
+        .await;
+    for q in ["Smith", "smith", "JO SM"] {
+        let found = app
+            .get(&format!("/admin/users?q={}", q.replace(' ', "+")))
+            .await;
+        assert!(
+            found.body.contains(r#"data-email="jo@example.com""#),
+            "{q}: {}",
+            found.body
+        );
+    }
     assert_eq!(app.get("/admin/users?page=0").await.status, 400);
     assert_eq!(app.get("/admin/users?page=abc").await.status, 400);
 }
@@ -831,5 +845,86 @@ async fn the_dashboards_live_figures_are_exact_and_leave_out_what_has_ended() {
     assert_eq!(
         figure(&page.body, "user-sessions").as_deref(),
         Some("10,000")
+    );
+}
+
+/// Issue 18: a search reads the next 2,000 accounts in id order first; when they do not fill
+/// its page, the trigram index answers (FTS5 on SQLite, pg_trgm on PostgreSQL). Either way the
+/// rows are the same: every account whose address or name holds the text, in any case, in id
+/// order, paged by key. Names changed after are found by their new text.
+#[actix_web::test]
+async fn a_search_past_the_first_accounts_is_answered_from_the_index() {
+    use realmgate::db::schema::accounts as a;
+    let app = spawn().await;
+    app.sign_in_admin().await;
+    let now = app.clock.now();
+    let row = |email: String, name: String| {
+        (
+            a::email.eq(email),
+            a::name.eq(name),
+            a::password_hash.eq("x"),
+            a::is_admin.eq(false),
+            a::is_platform_admin.eq(false),
+            a::email_confirmed_at.eq(Some(now)),
+            a::created_at.eq(now),
+        )
+    };
+    // 2,500 accounts; the few that hold "needle" come after the first 2,000, and one more
+    // than a page holds "haystack" among the first ones.
+    let rows = (0..2_500).map(|i| match i {
+        2_100 => row(format!("finder{i}@example.com"), "Nat Needle".into()),
+        2_200 => row(format!("needle{i}@example.com"), "Ned".into()),
+        2_300 => row(format!("x{i}@NEEDLEWORK.example"), "Nora".into()),
+        i if i % 10 == 0 && i < 300 => row(format!("h{i}@example.com"), format!("Haystack {i}")),
+        _ => row(format!("person{i}@example.com"), format!("Person {i}")),
+    });
+    app.db()
+        .transaction(|conn| {
+            for values in rows {
+                diesel::insert_into(a::table).values(values).execute(conn)?;
+            }
+            Ok::<_, diesel::result::Error>(())
+        })
+        .unwrap();
+    let emails = |body: &str| -> Vec<String> {
+        body.split(r#"data-email=""#)
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .map(str::to_owned)
+            .collect()
+    };
+    let found = app.get("/admin/users?q=NeEdLe").await;
+    assert_eq!(found.status, 200);
+    assert_eq!(
+        emails(&found.body),
+        [
+            "finder2100@example.com",
+            "needle2200@example.com",
+            "x2300@NEEDLEWORK.example"
+        ]
+    );
+    // A search many match fills its pages from the first accounts, and pages by key.
+    let first = app.get("/admin/users?q=haystack").await;
+    assert_eq!(emails(&first.body).len(), 25);
+    let next = app.get("/admin/users?q=haystack&page=2").await;
+    assert_eq!(
+        emails(&next.body),
+        [250, 260, 270, 280, 290].map(|i| format!("h{i}@example.com")),
+        "30 in all"
+    );
+    // Two characters make no trigram: found by reading on.
+    let short = app.get("/admin/users?q=k.").await;
+    assert_eq!(emails(&short.body), ["x2300@NEEDLEWORK.example"]);
+    // A rename is searched by its new text, and no longer by its old.
+    diesel::update(a::table.filter(a::email.eq("finder2100@example.com")))
+        .set(a::name.eq("Nat Thimble"))
+        .execute(&mut app.db())
+        .unwrap();
+    let found = app.get("/admin/users?q=thimble").await;
+    assert_eq!(emails(&found.body), ["finder2100@example.com"]);
+    let found = app.get("/admin/users?q=needle").await;
+    assert_eq!(
+        emails(&found.body),
+        ["needle2200@example.com", "x2300@NEEDLEWORK.example"]
     );
 }
