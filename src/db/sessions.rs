@@ -147,10 +147,15 @@ pub fn revoke(
 
 /// Ends those of `ids` that are still unrevoked and past a bound, with the reason the bound
 /// gives, and writes their logout activity; how many ended. Set-based for the cleanup's write
-/// lock: one `UPDATE … RETURNING` per reason, one read of the accounts' organisations and one
-/// multi-row insert, where a row at a time was 1,500 statements a batch (1,973 ms held on
-/// PostgreSQL in the scale run). The bounds are tested in the `UPDATE` itself, so a session a
-/// request touched since the cleanup found it stays.
+/// lock: one read of the rows, one `UPDATE … RETURNING` per reason, one read of the accounts'
+/// organisations and one multi-row insert, where a row at a time was 1,500 statements a batch.
+///
+/// The bounds are read again here, inside the lock, and tested in Rust, so a session a request
+/// touched since the cleanup found it stays; on PostgreSQL the read locks the rows (`FOR
+/// UPDATE`), so a touch waits for this commit and then finds the row revoked. Every statement
+/// names rows by id alone: with a bound in the `UPDATE`, PostgreSQL's planner took the expiry
+/// index's range (its statistics said nothing had expired) and tested the 500 ids against every
+/// expired row, 1 to 2 s a batch.
 pub fn end_expired(conn: &mut Conn, ids: &[SessionId], now: NaiveDateTime) -> QueryResult<usize> {
     use super::schema::logout_activity as la;
     if ids.is_empty() {
@@ -161,28 +166,46 @@ pub fn end_expired(conn: &mut Conn, ids: &[SessionId], now: NaiveDateTime) -> Qu
             .filter(auth_sessions::id.eq_any(ids))
             .filter(auth_sessions::revoked_at.is_null())
     };
-    let ended_by = |reason| {
-        (
+    let bounds = (
+        auth_sessions::id,
+        auth_sessions::idle_expires_at,
+        auth_sessions::absolute_expires_at,
+    );
+    let rows: Vec<(SessionId, NaiveDateTime, NaiveDateTime)> = match conn {
+        Conn::Postgres(c) => unrevoked().select(bounds).for_update().load(c)?,
+        Conn::Sqlite(c) => unrevoked().select(bounds).load(c)?,
+    };
+    // As `AuthSession::expiry`: the absolute bound wins when both have passed.
+    let (mut absolute_ids, mut idle_ids) = (Vec::new(), Vec::new());
+    for (id, idle, absolute) in rows {
+        if now >= absolute {
+            absolute_ids.push(id);
+        } else if now >= idle {
+            idle_ids.push(id);
+        }
+    }
+    let mut end = |ids: &[SessionId], reason: LogoutReason| {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        diesel::update(
+            auth_sessions::table
+                .filter(auth_sessions::id.eq_any(ids))
+                .filter(auth_sessions::revoked_at.is_null()),
+        )
+        .set((
             auth_sessions::revoked_at.eq(now),
             auth_sessions::revoke_reason.eq(reason),
-        )
+        ))
+        .returning((
+            auth_sessions::id,
+            auth_sessions::account_id,
+            auth_sessions::realm,
+        ))
+        .all::<(SessionId, AccountId, Realm)>(conn)
     };
-    let ended_fields = (
-        auth_sessions::id,
-        auth_sessions::account_id,
-        auth_sessions::realm,
-    );
-    // The absolute bound first: it wins when both have passed (`AuthSession::expiry`).
-    let absolute: Vec<(SessionId, AccountId, Realm)> =
-        diesel::update(unrevoked().filter(auth_sessions::absolute_expires_at.le(now)))
-            .set(ended_by(LogoutReason::AbsoluteTimeout))
-            .returning(ended_fields)
-            .all(conn)?;
-    let idle: Vec<(SessionId, AccountId, Realm)> =
-        diesel::update(unrevoked().filter(auth_sessions::idle_expires_at.le(now)))
-            .set(ended_by(LogoutReason::IdleTimeout))
-            .returning(ended_fields)
-            .all(conn)?;
+    let absolute = end(&absolute_ids, LogoutReason::AbsoluteTimeout)?;
+    let idle = end(&idle_ids, LogoutReason::IdleTimeout)?;
     let ended: Vec<_> = absolute
         .into_iter()
         .map(|row| (row, LogoutReason::AbsoluteTimeout))
