@@ -924,6 +924,34 @@ mod tests {
         );
     }
 
+    /// Issue 18: a typed page of the account list finds its start in the ids' own index, not
+    /// by walking the table's rows in rowid order.
+    #[test]
+    fn a_typed_account_page_walks_the_ids_index() {
+        use crate::db::reports::{self, Reach, Window};
+        use crate::domain::organisation::Scope;
+        let (mut conn, seen) = recording();
+        reports::accounts(
+            &mut conn,
+            Reach::of(Scope::Platform),
+            "",
+            Window::Page(5000),
+        )
+        .unwrap();
+        let statements = seen.lock().unwrap().clone();
+        let walk = statements
+            .iter()
+            .find(|s| s.contains("OFFSET"))
+            .unwrap_or_else(|| panic!("no walk to the page's start: {statements:?}"));
+        let details = plan_of(&mut conn, walk);
+        assert!(
+            details
+                .iter()
+                .any(|d| d.contains("COVERING INDEX accounts_ids")),
+            "{details:?}"
+        );
+    }
+
     /// The account list's api devices are read by account, not by walking every live api
     /// session (issue 18's scale run: 208 ms a view with 25,000 of them).
     #[test]
