@@ -206,6 +206,11 @@ fn cleanup_batches(
     report.counters_deleted += report.batched(conn, |conn| {
         housekeeping::delete_rate_events_before(conn, hour_ago, BATCH)
     })?;
+    // The chart's per-day rows past its seven days (a few hundred a day).
+    let week_ago = now.date() - chrono::Duration::days(8);
+    report.counters_deleted += report.batch(conn, |conn| {
+        crate::db::counters::forget_chart_days_before(conn, week_ago)
+    })?;
     // Past the retention: incidents, logout activity, revoked sessions, browsers that have
     // not signed in since, finished outbox rows and the admin audit.
     let retention =

@@ -159,3 +159,17 @@ pub fn by_organisation(
         .map(|r| (OrganisationId(r.id), (r.accounts, r.live)))
         .collect())
 }
+
+/// Drops the `chart_days` rows of days before `before` (the chart shows the last seven, and
+/// they are kept only for it); how many.
+pub fn forget_chart_days_before(conn: &mut Conn, before: chrono::NaiveDate) -> QueryResult<usize> {
+    let day = before.format("%Y-%m-%d").to_string();
+    match conn {
+        Conn::Sqlite(c) => diesel::sql_query("DELETE FROM chart_days WHERE day < ?")
+            .bind::<diesel::sql_types::Text, _>(day)
+            .execute(c),
+        Conn::Postgres(c) => diesel::sql_query("DELETE FROM chart_days WHERE day < $1")
+            .bind::<diesel::sql_types::Text, _>(day)
+            .execute(c),
+    }
+}

@@ -928,3 +928,53 @@ async fn a_search_past_the_first_accounts_is_answered_from_the_index() {
         ["needle2200@example.com", "x2300@NEEDLEWORK.example"]
     );
 }
+
+/// Issue 18: the chart's closed days are read from `chart_days`, which triggers fill as the
+/// rows are written; today is counted from the tables. Two days on, what happened on the first
+/// day is in its own bars, and today's hold only today's.
+#[actix_web::test]
+async fn the_charts_closed_days_keep_what_happened_on_them() {
+    let app = spawn().await;
+    app.sign_in_user().await;
+    app.logout("/logout", "/dashboard").await;
+    app.sign_in("/login", "user@example.com", "wrong").await;
+    app.clock
+        .danger_advance(std::time::Duration::from_secs(2 * 86_400));
+    app.sign_in_admin().await;
+    let bars = |body: &str| -> Vec<String> {
+        let titles: Vec<String> = body
+            .split("<title>")
+            .skip(1)
+            .filter_map(|t| t.split("</title>").next())
+            .map(str::to_owned)
+            .collect();
+        titles[titles.len() - 21..].to_vec()
+    };
+    let titles = bars(&app.get("/admin").await.body);
+    let days: Vec<&[String]> = titles.chunks(3).collect();
+    assert_eq!(
+        days[4],
+        ["Sign-ins: 1", "Sign-outs: 1", "Incidents: 1"],
+        "two days ago, a closed day: {titles:?}"
+    );
+    assert_eq!(days[6][0], "Sign-ins: 1", "today: the admin's sign-in");
+    for quiet in [0, 1, 2, 3, 5] {
+        assert_eq!(
+            days[quiet],
+            ["Sign-ins: 0", "Sign-outs: 0", "Incidents: 0"],
+            "day {quiet}: {titles:?}"
+        );
+    }
+    // A closed day is what was written that day: deleting its incident afterwards (as a short
+    // retention would) leaves the day's bar, read from `chart_days`, as it was.
+    diesel::delete(realmgate::db::schema::security_incidents::table)
+        .execute(&mut app.db())
+        .unwrap();
+    let titles = bars(&app.get("/admin").await.body);
+    assert_eq!(titles[14], "Incidents: 1", "{titles:?}");
+    // Past the chart's week, the cleanup drops a day's rows.
+    let later = app.clock.now() + chrono::Duration::days(9);
+    let report =
+        realmgate::app::maintenance::cleanup(&mut app.db(), &app.state.config, later).unwrap();
+    assert!(report.counters_deleted >= 3, "{report:?}");
+}
