@@ -206,11 +206,17 @@ fn cleanup_batches(
     report.counters_deleted += report.batched(conn, |conn| {
         housekeeping::delete_rate_events_before(conn, hour_ago, BATCH)
     })?;
-    // The chart's per-day rows past its seven days (a few hundred a day).
+    // The chart's per-day rows past its seven days, a day a batch.
     let week_ago = now.date() - chrono::Duration::days(8);
-    report.counters_deleted += report.batch(conn, |conn| {
-        crate::db::counters::forget_chart_days_before(conn, week_ago)
-    })?;
+    loop {
+        let n = report.batch(conn, |conn| {
+            crate::db::counters::forget_oldest_chart_day_before(conn, week_ago)
+        })?;
+        report.counters_deleted += n;
+        if n == 0 {
+            break;
+        }
+    }
     // Past the retention: incidents, logout activity, revoked sessions, browsers that have
     // not signed in since, finished outbox rows and the admin audit.
     let retention =

@@ -160,15 +160,24 @@ pub fn by_organisation(
         .collect())
 }
 
-/// Drops the `chart_days` rows of days before `before` (the chart shows the last seven, and
-/// they are kept only for it); how many.
-pub fn forget_chart_days_before(conn: &mut Conn, before: chrono::NaiveDate) -> QueryResult<usize> {
+/// Drops the `chart_days` rows of the oldest day before `before` (the chart shows the last
+/// seven, and they are kept only for it); how many. One day at a time, so a batch stays small:
+/// a few rows per organisation.
+pub fn forget_oldest_chart_day_before(
+    conn: &mut Conn,
+    before: chrono::NaiveDate,
+) -> QueryResult<usize> {
     let day = before.format("%Y-%m-%d").to_string();
+    let text = |p: &str| {
+        format!(
+            "DELETE FROM chart_days WHERE day = (SELECT MIN(day) FROM chart_days WHERE day < {p}1)"
+        )
+    };
     match conn {
-        Conn::Sqlite(c) => diesel::sql_query("DELETE FROM chart_days WHERE day < ?")
+        Conn::Sqlite(c) => diesel::sql_query(text("?"))
             .bind::<diesel::sql_types::Text, _>(day)
             .execute(c),
-        Conn::Postgres(c) => diesel::sql_query("DELETE FROM chart_days WHERE day < $1")
+        Conn::Postgres(c) => diesel::sql_query(text("$"))
             .bind::<diesel::sql_types::Text, _>(day)
             .execute(c),
     }
