@@ -995,3 +995,62 @@ async fn the_kept_counters_agree_with_the_rows() {
     assert_eq!(revoked_before, 0, "the retention deleted the revoked rows");
     check(far, "after the retention");
 }
+
+/// Issue 18, PostgreSQL: a statement that ends many sessions is counted by one trigger call,
+/// not one per row. The row trigger ran a PL/pgSQL upsert for each of a cleanup batch's 250
+/// rows, most of the 400-540 ms that batch held the write lock on the 2-core scale run.
+#[actix_web::test]
+async fn a_batch_of_revokes_is_counted_once_per_statement() {
+    use diesel::connection::SimpleConnection as _;
+    use realmgate::db::schema::auth_sessions as s;
+    use realmgate::db::{sessions, Conn};
+    use realmgate::domain::ids::SessionId;
+    if crate::BACKEND != realmgate::db::Backend::Postgres {
+        return;
+    }
+    #[derive(diesel::QueryableByName)]
+    struct Calls {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        calls: i64,
+    }
+    let app = spawn().await;
+    two_companies(&app).await;
+    for email in ["u1@acme.example", "u2@globex.example"] {
+        for device in ["laptop", "watch", "car"] {
+            app.token_for(email, device).await;
+        }
+    }
+    let mut conn = app.db();
+    let ids: Vec<SessionId> = s::table
+        .filter(s::revoked_at.is_null())
+        .select(s::id)
+        .load::<String>(&mut *conn)
+        .unwrap()
+        .into_iter()
+        .map(SessionId::from)
+        .collect();
+    assert_eq!(ids.len(), 8, "tokens of both companies");
+    let far = app.clock.now() + chrono::Duration::days(400);
+    let (ended, calls) = conn
+        .write_transaction(|conn| {
+            let Conn::Postgres(pg) = &mut *conn else {
+                unreachable!()
+            };
+            pg.batch_execute("SET LOCAL track_functions = 'pl'")?;
+            let ended = sessions::end_expired(conn, &ids, far)?;
+            let Conn::Postgres(pg) = conn else {
+                unreachable!()
+            };
+            let calls: Vec<Calls> = diesel::sql_query(
+                "SELECT CAST(COALESCE(SUM(calls), 0) AS BIGINT) AS calls \
+                 FROM pg_stat_xact_user_functions \
+                 WHERE funcname IN ('session_counts_changed', 'session_counts_updated')",
+            )
+            .load(pg)?;
+            Ok::<_, diesel::result::Error>((ended, calls[0].calls))
+        })
+        .unwrap();
+    assert_eq!(ended, ids.len());
+    // One UPDATE for the absolute bound (every row is past it): one call.
+    assert_eq!(calls, 1, "{} rows ended", ended);
+}
