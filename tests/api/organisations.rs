@@ -997,8 +997,9 @@ async fn the_kept_counters_agree_with_the_rows() {
 }
 
 /// Issue 18, PostgreSQL: a statement that ends many sessions is counted by one trigger call,
-/// not one per row. The row trigger ran a PL/pgSQL upsert for each of a cleanup batch's 250
-/// rows, most of the 400-540 ms that batch held the write lock on the 2-core scale run.
+/// not one per row (the row trigger ran a PL/pgSQL upsert for each of a cleanup batch's 250
+/// rows), and the grouped count is right for a statement spanning organisations, and for an
+/// operator's un-revoke by SQL.
 #[actix_web::test]
 async fn a_batch_of_revokes_is_counted_once_per_statement() {
     use diesel::connection::SimpleConnection as _;
@@ -1053,4 +1054,42 @@ async fn a_batch_of_revokes_is_counted_once_per_statement() {
     assert_eq!(ended, ids.len());
     // One UPDATE for the absolute bound (every row is past it): one call.
     assert_eq!(calls, 1, "{} rows ended", ended);
+
+    // The kept counters against a count of the unrevoked rows, per organisation and realm.
+    #[derive(diesel::QueryableByName, Debug, PartialEq)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        organisation_id: i32,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        realm: String,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let agree = |conn: &mut Conn, when: &str| {
+        let Conn::Postgres(pg) = conn else {
+            unreachable!()
+        };
+        let kept: Vec<Count> = diesel::sql_query(
+            "SELECT organisation_id, realm, unrevoked AS n FROM session_counts              WHERE unrevoked <> 0 ORDER BY 1, 2",
+        )
+        .load(pg)
+        .unwrap();
+        let rows: Vec<Count> = diesel::sql_query(
+            "SELECT a.organisation_id, s.realm, COUNT(*) AS n FROM auth_sessions s              JOIN accounts a ON a.id = s.account_id WHERE s.revoked_at IS NULL              GROUP BY 1, 2 ORDER BY 1, 2",
+        )
+        .load(pg)
+        .unwrap();
+        assert_eq!(kept, rows, "{when}");
+        rows.iter().map(|c| c.n).sum::<i64>()
+    };
+    assert_eq!(agree(&mut conn, "after the batch"), 0);
+    let Conn::Postgres(pg) = &mut *conn else {
+        unreachable!()
+    };
+    pg.batch_execute("UPDATE auth_sessions SET revoked_at = NULL, revoke_reason = NULL")
+        .unwrap();
+    assert!(
+        agree(&mut conn, "after an un-revoke of every row") >= 8,
+        "the un-revoke counted"
+    );
 }

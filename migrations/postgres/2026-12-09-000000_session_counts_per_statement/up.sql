@@ -1,8 +1,8 @@
 -- Issue 18: a revoke is counted per statement, not per row. The row trigger ran one PL/pgSQL
--- call and one upsert for each of a cleanup batch's 250 rows; on the 2-core scale run, with
--- page views taking the CPU, that was most of a batch's 400-540 ms under the write lock (one
--- such 10-buffer upsert alone took 43 ms waiting for the CPU). One grouped upsert from the
--- statement's transition tables does the same count. A trigger with transition tables cannot
+-- call and one upsert for each of a cleanup batch's 250 rows (or a sign-out everywhere's);
+-- one grouped upsert from the statement's transition tables does the same count. (The scale
+-- run's long write-lock holds turned out to be waiting for a CPU, not this work: see
+-- docs/performance.md.) A trigger with transition tables cannot
 -- name columns, so it fires on every UPDATE of the registry; a last-seen touch changes no
 -- revoke, and its statement's join of one old and one new row finds nothing to count.
 DROP TRIGGER session_counts_revoke ON auth_sessions;
