@@ -576,7 +576,7 @@ mod tests {
     use diesel::RunQueryDsl as _;
 
     use super::*;
-    use crate::domain::ids::{OrganisationId, SecretHash, SessionId};
+    use crate::domain::ids::{SecretHash, SessionId};
     use crate::domain::realm::Realm;
 
     /// A lost connection and a lock wait past `lock_timeout` are 503s (retry later), not
@@ -1084,87 +1084,6 @@ mod tests {
                 "{what}: sorted the matches: {details:?}"
             );
         }
-    }
-
-    /// The cleanup's revoke tests expiry in its own `UPDATE`: a row whose idle bound a request
-    /// moved after the cleanup read it stays live, with no logout activity.
-    #[test]
-    fn the_cleanups_revoke_leaves_a_row_touched_since_it_was_read() {
-        let (mut conn, _) = recording();
-        let now = chrono::Utc::now().naive_utc();
-        let account = accounts::insert(
-            &mut conn,
-            &accounts::NewAccount::new("a@example.com", "A", "x", now).confirmed(now),
-        )
-        .unwrap();
-        let hour = chrono::Duration::hours(1);
-        for (id, absolute) in [("touched", hour), ("idle", hour), ("both", -hour)] {
-            sessions::insert(
-                &mut conn,
-                &sessions::NewSession {
-                    id: &SessionId::from(id.to_owned()),
-                    secret_hash: &SecretHash(id.into()),
-                    account_id: account.id,
-                    realm: Realm::User,
-                    remember: false,
-                    created_at: now - hour * 2,
-                    last_seen_at: now - hour * 2,
-                    idle_expires_at: now - hour,
-                    absolute_expires_at: now + absolute,
-                    ip: "127.0.0.1",
-                    user_agent: "test",
-                    device_name: None,
-                },
-            )
-            .unwrap();
-        }
-        // Read as the cleanup reads them: both expired.
-        let read = |conn: &mut Conn, id: &str| {
-            sessions::find(conn, &SessionId::from(id.to_owned()))
-                .unwrap()
-                .unwrap()
-        };
-        let (touched, idle) = (read(&mut conn, "touched"), read(&mut conn, "idle"));
-        // A request's touch lands before the cleanup's revoke.
-        assert!(sessions::touch_if_live(&mut conn, &touched.id, now, now + hour).unwrap());
-        let ids = [
-            touched.id.clone(),
-            idle.id.clone(),
-            "both".to_owned().into(),
-        ];
-        assert_eq!(sessions::end_expired(&mut conn, &ids, now).unwrap(), 2);
-        // Again: nothing is ended twice.
-        assert_eq!(sessions::end_expired(&mut conn, &ids, now).unwrap(), 0);
-        assert!(read(&mut conn, "touched").revoked_at.is_none());
-        use crate::domain::events::LogoutReason;
-        assert_eq!(
-            read(&mut conn, "idle").revoke_reason,
-            Some(LogoutReason::IdleTimeout)
-        );
-        // Past both bounds: the absolute one wins.
-        assert_eq!(
-            read(&mut conn, "both").revoke_reason,
-            Some(LogoutReason::AbsoluteTimeout)
-        );
-        let Conn::Sqlite(c) = &mut conn else {
-            unreachable!()
-        };
-        use diesel::QueryDsl as _;
-        use schema::logout_activity as la;
-        let mut logged: Vec<(Option<String>, String, Option<OrganisationId>)> = la::table
-            .select((la::session_id, la::reason, la::organisation_id))
-            .load(c)
-            .unwrap();
-        logged.sort_by(|a, b| a.0.cmp(&b.0));
-        let org = Some(account.organisation_id);
-        assert_eq!(
-            logged,
-            [
-                (Some("both".into()), "absolute_timeout".into(), org),
-                (Some("idle".into()), "idle_timeout".into(), org),
-            ],
-            "one sign-out each for the two ended, with the account's organisation"
-        );
     }
 
     /// The queries every page view runs must not bind a LIMIT (see the module comment): with

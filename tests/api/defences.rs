@@ -110,6 +110,14 @@ async fn cleanup_ends_a_dead_session_with_its_logout_activity() {
             .starts_with("Ended 1 expired session(s);"),
         "{report}"
     );
+    // The log line names what the longest batch was doing, for an operator reading a long hold.
+    assert!(!report.longest_step.is_empty(), "{report:?}");
+    assert!(
+        report
+            .to_string()
+            .ends_with(&format!("ms ({})", report.longest_step)),
+        "{report}"
+    );
     assert_eq!(
         app.sessions_of(user),
         vec![("user".into(), Some("idle_timeout".into()))]
@@ -126,6 +134,99 @@ async fn cleanup_ends_a_dead_session_with_its_logout_activity() {
     // A second pass finds nothing more.
     let again = maintenance::cleanup(&mut app.db(), &app.state.config, app.clock.now()).unwrap();
     assert_eq!(again.sessions_ended, 0);
+}
+
+/// The cleanup's revoke, in either backend's form (PostgreSQL's one statement, SQLite's read
+/// and an update per reason): a row a request touched after the cleanup found it stays live,
+/// the absolute bound wins when both have passed, a row revoked since keeps its reason, and
+/// each row ended gets one sign-out with its account's organisation.
+#[actix_web::test]
+async fn the_cleanups_revoke_ends_only_what_is_still_expired() {
+    use diesel::prelude::*;
+    use realmgate::db::schema::{accounts as a, auth_sessions as s, logout_activity as la};
+    use realmgate::db::sessions;
+    use realmgate::domain::ids::SessionId;
+    let app = spawn().await;
+    let user = app.sign_in_user().await;
+    for device in ["touched", "idle", "both", "revoked"] {
+        app.token_for("user@example.com", device).await;
+    }
+    let now = app.clock.now();
+    let hour = chrono::Duration::hours(1);
+    let mut conn = app.db();
+    let id_of = |conn: &mut realmgate::db::Conn, device: &str| -> String {
+        s::table
+            .filter(s::device_name.eq(device))
+            .select(s::id)
+            .first(conn)
+            .unwrap()
+    };
+    // (idle bound, absolute bound, revoked) as the batch finds them.
+    for (device, idle, absolute, revoked) in [
+        ("touched", now + hour, now + hour * 2, false),
+        ("idle", now - hour, now + hour, false),
+        ("both", now - hour * 2, now - hour, false),
+        ("revoked", now - hour, now - hour, true),
+    ] {
+        let id = id_of(&mut conn, device);
+        diesel::update(s::table.find(&id))
+            .set((
+                s::idle_expires_at.eq(idle),
+                s::absolute_expires_at.eq(absolute),
+                s::revoked_at.eq(revoked.then_some(now - hour)),
+                s::revoke_reason.eq(revoked.then_some("user_logout")),
+            ))
+            .execute(&mut *conn)
+            .unwrap();
+    }
+    let ids: Vec<SessionId> = ["touched", "idle", "both", "revoked"]
+        .into_iter()
+        .map(|d| SessionId::from(id_of(&mut conn, d)))
+        .collect();
+    let end = |conn: &mut realmgate::db::Conn| {
+        conn.write_transaction(|conn| sessions::end_expired(conn, &ids, now))
+            .unwrap()
+    };
+    assert_eq!(end(&mut conn), 2);
+    assert_eq!(end(&mut conn), 0, "nothing is ended twice");
+    let mut reasons: Vec<(Option<String>, Option<String>)> = s::table
+        .filter(s::account_id.eq(user))
+        .filter(s::device_name.is_not_null())
+        .select((s::device_name, s::revoke_reason))
+        .load(&mut *conn)
+        .unwrap();
+    reasons.sort();
+    let named = |d: &str, r: Option<&str>| (Some(d.to_owned()), r.map(str::to_owned));
+    assert_eq!(
+        reasons,
+        [
+            named("both", Some("absolute_timeout")),
+            named("idle", Some("idle_timeout")),
+            named("revoked", Some("user_logout")),
+            named("touched", None),
+        ]
+    );
+    let organisation: i32 = a::table
+        .find(user)
+        .select(a::organisation_id)
+        .first(&mut *conn)
+        .unwrap();
+    let mut logged: Vec<(Option<String>, String, Option<i32>)> = la::table
+        .select((la::session_id, la::reason, la::organisation_id))
+        .load(&mut *conn)
+        .unwrap();
+    logged.sort();
+    let (both, idle) = (ids[2].as_str().to_owned(), ids[1].as_str().to_owned());
+    let mut expected = vec![
+        (
+            Some(both),
+            "absolute_timeout".to_owned(),
+            Some(organisation),
+        ),
+        (Some(idle), "idle_timeout".to_owned(), Some(organisation)),
+    ];
+    expected.sort();
+    assert_eq!(logged, expected, "one sign-out for each row ended");
 }
 
 #[actix_web::test]
