@@ -58,6 +58,8 @@ struct Running {
     child: Child,
     base: String,
     log: mpsc::Receiver<String>,
+    /// Each cleanup batch's step and write-lock hold (µs) seen so far in the log.
+    batches: RefCell<Vec<(String, u64)>>,
 }
 
 impl Running {
@@ -65,9 +67,9 @@ impl Running {
         let mut cmd = realmgate(dir, url);
         cmd.env("REALMGATE_BIND", "127.0.0.1:0")
             .env("REALMGATE_IP_MAX_FAILURES", "1000000")
-            // The cleanup says what each round did, and how long its longest batch held the
-            // write lock; the rest of the log stays at warnings.
-            .env("RUST_LOG", "warn,realmgate::app::maintenance=info")
+            // The cleanup says what each round did and how long each batch held the write
+            // lock (at debug); the rest of the log stays at warnings.
+            .env("RUST_LOG", "warn,realmgate::app::maintenance=debug")
             .env("REALMGATE_CLEANUP_INTERVAL", "1h")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -92,16 +94,35 @@ impl Running {
                 }
             }
         });
-        Self { child, base, log }
+        Self {
+            child,
+            base,
+            log,
+            batches: RefCell::default(),
+        }
     }
 
     fn pid(&self) -> u32 {
         self.child.id()
     }
 
-    /// The first `cleanup:` line logged since the last call, if one came.
-    fn cleanup_line(&self) -> Option<String> {
-        self.log.try_iter().find(|l| l.contains("cleanup: "))
+    /// The first `cleanup:` line logged since the last call, if one came, with the holds of
+    /// the batches logged before it.
+    fn cleanup_line(&self) -> Option<(String, Vec<(String, u64)>)> {
+        for line in self.log.try_iter() {
+            if let Some(batch) = line.split_once("cleanup batch: ").map(|(_, b)| b) {
+                let step = batch.split(", ").next().unwrap_or("").to_owned();
+                let held = batch
+                    .split_once("held the write lock ")
+                    .and_then(|(_, us)| us.trim_end_matches(" us").parse().ok());
+                if let Some(held) = held {
+                    self.batches.borrow_mut().push((step, held));
+                }
+            } else if line.contains("cleanup: ") {
+                return Some((line, self.batches.take()));
+            }
+        }
+        None
     }
 
     fn stop(mut self) {
@@ -119,6 +140,73 @@ fn current_memory_kib(pid: u32) -> u64 {
                 .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
         })
         .unwrap_or(0)
+}
+
+/// The CPU group the kernel schedules `pid` in: its session's autogroup (when autogroup
+/// scheduling is on) and its cgroups. PostgreSQL starts every backend in a session of its own
+/// (`setsid`), so with autogroup on each backend is a group of its own beside the portal's, and
+/// the cleanup's write-lock holds in this run were 20 times longer (docs/performance.md).
+/// `None` when not on this machine.
+fn cpu_group(pid: u32) -> Option<String> {
+    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let autogroup_on = std::fs::read_to_string("/proc/sys/kernel/sched_autogroup_enabled")
+        .is_ok_and(|s| s.trim() == "1");
+    let autogroup = if autogroup_on {
+        std::fs::read_to_string(format!("/proc/{pid}/autogroup"))
+            .ok()?
+            .split_whitespace()
+            .next()?
+            .to_owned()
+    } else {
+        "autogroup off".to_owned()
+    };
+    // The hierarchy that schedules: cgroup v2's, or v1's `cpu` controller.
+    let cpu = cgroup
+        .lines()
+        .find(|l| {
+            l.starts_with("0::")
+                || l.split(':')
+                    .nth(1)
+                    .is_some_and(|c| c.split(',').any(|c| c == "cpu"))
+        })
+        .unwrap_or("");
+    Some(format!("{autogroup}, cgroup {cpu}"))
+}
+
+/// The spread of a round's write-lock holds against the 50 ms bound, in all and per step: a
+/// single long batch and a round of them call for different fixes.
+fn holds(mut batches: Vec<(String, u64)>) -> serde_json::Value {
+    batches.sort_by_key(|(_, us)| std::cmp::Reverse(*us));
+    let ms = |us: u64| us as f64 / 1000.0;
+    let spread = |held: &[u64]| {
+        let at = |q: f64| {
+            let i = ((held.len() as f64) * (1.0 - q)) as usize;
+            held.get(i).map(|us| ms(*us))
+        };
+        serde_json::json!({
+            "batches": held.len(),
+            "over_50ms": held.iter().filter(|us| **us > 50_000).count(),
+            "p50_ms": at(0.5),
+            "p99_ms": at(0.99),
+            "max_ms": held.first().map(|us| ms(*us)),
+        })
+    };
+    let mut steps = std::collections::BTreeMap::<&str, Vec<u64>>::new();
+    for (step, us) in &batches {
+        steps.entry(step).or_default().push(*us);
+    }
+    let all: Vec<u64> = batches.iter().map(|(_, us)| *us).collect();
+    let mut json = spread(&all);
+    json["steps"] = steps
+        .iter()
+        .map(|(step, held)| (step.to_string(), spread(held)))
+        .collect();
+    json["longest"] = batches
+        .iter()
+        .take(5)
+        .map(|(step, us)| serde_json::json!({"step": step, "ms": ms(*us)}))
+        .collect();
+    json
 }
 
 /// A raw connection of the run's backend, for seeding and for reading sizes.
@@ -634,6 +722,20 @@ pub fn run(postgres: bool, fraction: i64, seconds: u64, seed_only: bool) {
     let base = server.base.clone();
     let pid = server.pid();
     let memory_start = current_memory_kib(pid);
+    // Where the database's backends are scheduled, beside the portal's: part of what the run
+    // measured, on a machine the two share.
+    let groups = postgres.then(|| {
+        let backend = raw.number("SELECT CAST(pg_backend_pid() AS BIGINT) AS n");
+        let (portal, database) = (
+            cpu_group(pid),
+            u32::try_from(backend).ok().and_then(cpu_group),
+        );
+        serde_json::json!({
+            "portal": portal,
+            "database": database,
+            "shared": database.as_ref().map(|d| Some(d) == portal.as_ref()),
+        })
+    });
     let account_id = raw.number(
         "SELECT CAST(id AS BIGINT) AS n FROM accounts WHERE email = 'person4242@scale.example'",
     );
@@ -841,7 +943,7 @@ pub fn run(postgres: bool, fraction: i64, seconds: u64, seed_only: bool) {
         let before = raw.size(&url);
         let server = Running::start(dir.path(), &url, env);
         let started = Instant::now();
-        let line = RefCell::new(None::<String>);
+        let line = RefCell::new(None::<(String, Vec<(String, u64)>)>);
         let finished = || {
             if line.borrow().is_none() {
                 *line.borrow_mut() = server.cleanup_line();
@@ -858,13 +960,21 @@ pub fn run(postgres: bool, fraction: i64, seconds: u64, seed_only: bool) {
             900,
             Some(&finished),
         ));
-        let line = line
+        let (line, batches) = line
             .into_inner()
-            .unwrap_or_else(|| "no cleanup line in 900 s".into());
+            .unwrap_or_else(|| ("no cleanup line in 900 s".into(), Vec::new()));
         server.stop();
         let after = raw.size(&url);
         eprintln!("scale: {line}");
-        (during, line, started.elapsed().as_secs_f64(), before, after)
+        let holds = holds(batches);
+        (
+            during,
+            line,
+            started.elapsed().as_secs_f64(),
+            before,
+            after,
+            holds,
+        )
     };
     let t = Instant::now();
     seed_expired(&mut raw, &counts, &now);
@@ -892,9 +1002,10 @@ pub fn run(postgres: bool, fraction: i64, seconds: u64, seed_only: bool) {
         "exports": exports,
         "memory_mib": { "start": memory_start as f64 / 1024.0, "peak_before_exports": memory_before_exports as f64 / 1024.0, "peak_after_exports": memory_after_exports as f64 / 1024.0 },
         "sign_in": { "count": sign_ins.0.len(), "p50_ms": ms(&sign_ins.0, 0.5), "p99_ms": ms(&sign_ins.0, 0.99), "per_second": sign_ins.0.len() as f64 / sign_ins.1 },
-        "cleanup": { "expired_sessions": counts.expired_sessions, "ended": ended, "log": expiry_round.1, "seconds_from_start": expiry_round.2, "page_views_during": expiry_round.0.json() },
-        "retention": { "retention": "30d", "log": retention_round.1, "seconds_from_start": retention_round.2, "size_mib_before": { "on_disk": retention_round.3.0, "in_use": retention_round.3.1 }, "size_mib_after": { "on_disk": retention_round.4.0, "in_use": retention_round.4.1 }, "incidents_left": incidents_left, "page_views_during": retention_round.0.json() },
+        "cleanup": { "expired_sessions": counts.expired_sessions, "ended": ended, "log": expiry_round.1, "seconds_from_start": expiry_round.2, "page_views_during": expiry_round.0.json(), "holds": expiry_round.5 },
+        "retention": { "retention": "30d", "log": retention_round.1, "seconds_from_start": retention_round.2, "holds": retention_round.5, "size_mib_before": { "on_disk": retention_round.3.0, "in_use": retention_round.3.1 }, "size_mib_after": { "on_disk": retention_round.4.0, "in_use": retention_round.4.1 }, "incidents_left": incidents_left, "page_views_during": retention_round.0.json() },
         "size_mib_seeded": { "on_disk": size_seeded.0, "in_use": size_seeded.1 },
+        "cpu_groups": groups,
     });
     report(&json);
     let name = if postgres {
@@ -918,6 +1029,19 @@ fn report(j: &serde_json::Value) {
         j["database"].as_str().unwrap_or(""),
         j["connections"]
     );
+    let g = &j["cpu_groups"];
+    if !g.is_null() {
+        println!(
+            "CPU groups: {} (portal: {}; database backend: {})",
+            match g["shared"].as_bool() {
+                Some(true) => "the database shares the portal's",
+                Some(false) => "the database is in a group of its own",
+                None => "the database is not on this machine",
+            },
+            g["portal"].as_str().unwrap_or("unknown"),
+            g["database"].as_str().unwrap_or("unknown")
+        );
+    }
     let s = &j["seeded"];
     println!(
         "seeded {} accounts, {} live sessions, {} incidents, {} sign-outs, {} audit rows in {:.0} s",
@@ -988,6 +1112,34 @@ fn report(j: &serde_json::Value) {
         c["expired_sessions"],
         c["log"].as_str().unwrap_or("")
     );
+    for (name, h) in [
+        ("cleanup", &j["cleanup"]["holds"]),
+        ("retention", &j["retention"]["holds"]),
+    ] {
+        let longest: Vec<String> = h["longest"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|b| format!("{:.0} ms {}", f(&b["ms"]), b["step"].as_str().unwrap_or("")))
+            .collect();
+        println!(
+            "{name} holds: {} batches, p50 {:.1} ms, p99 {:.1} ms, {} over 50 ms; longest: {}",
+            h["batches"],
+            f(&h["p50_ms"]),
+            f(&h["p99_ms"]),
+            h["over_50ms"],
+            longest.join(", ")
+        );
+        for (step, s) in h["steps"].as_object().into_iter().flatten() {
+            println!(
+                "  {step:<20} {:>6} batches, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+                s["batches"],
+                f(&s["p50_ms"]),
+                f(&s["p99_ms"]),
+                f(&s["max_ms"])
+            );
+        }
+    }
     let r = &j["retention"];
     println!(
         "retention 30d: {}; size {:.0} MiB on disk / {:.0} MiB in use before, {:.0} / {:.0} after; {} incidents left",
