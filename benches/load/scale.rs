@@ -175,8 +175,15 @@ fn cpu_group(pid: u32) -> Option<String> {
 
 /// The spread of a round's write-lock holds against the 50 ms bound, in all and per step: a
 /// single long batch and a round of them call for different fixes.
-fn holds(mut batches: Vec<(String, u64)>) -> serde_json::Value {
-    batches.sort_by_key(|(_, us)| std::cmp::Reverse(*us));
+fn holds(batches: Vec<(String, u64)>) -> serde_json::Value {
+    // With each batch's place in the round (1 is the first): a first batch that pays for a
+    // cold start and one late in the round are different findings.
+    let mut batches: Vec<(usize, String, u64)> = batches
+        .into_iter()
+        .enumerate()
+        .map(|(i, (step, us))| (i + 1, step, us))
+        .collect();
+    batches.sort_by_key(|(_, _, us)| std::cmp::Reverse(*us));
     let ms = |us: u64| us as f64 / 1000.0;
     let spread = |held: &[u64]| {
         let at = |q: f64| {
@@ -192,10 +199,10 @@ fn holds(mut batches: Vec<(String, u64)>) -> serde_json::Value {
         })
     };
     let mut steps = std::collections::BTreeMap::<&str, Vec<u64>>::new();
-    for (step, us) in &batches {
+    for (_, step, us) in &batches {
         steps.entry(step).or_default().push(*us);
     }
-    let all: Vec<u64> = batches.iter().map(|(_, us)| *us).collect();
+    let all: Vec<u64> = batches.iter().map(|(_, _, us)| *us).collect();
     let mut json = spread(&all);
     json["steps"] = steps
         .iter()
@@ -204,7 +211,7 @@ fn holds(mut batches: Vec<(String, u64)>) -> serde_json::Value {
     json["longest"] = batches
         .iter()
         .take(5)
-        .map(|(step, us)| serde_json::json!({"step": step, "ms": ms(*us)}))
+        .map(|(at, step, us)| serde_json::json!({"step": step, "ms": ms(*us), "batch": at}))
         .collect();
     json
 }
@@ -1120,7 +1127,14 @@ fn report(j: &serde_json::Value) {
             .as_array()
             .into_iter()
             .flatten()
-            .map(|b| format!("{:.0} ms {}", f(&b["ms"]), b["step"].as_str().unwrap_or("")))
+            .map(|b| {
+                format!(
+                    "{:.0} ms {} (batch {})",
+                    f(&b["ms"]),
+                    b["step"].as_str().unwrap_or(""),
+                    b["batch"]
+                )
+            })
             .collect();
         println!(
             "{name} holds: {} batches, p50 {:.1} ms, p99 {:.1} ms, {} over 50 ms; longest: {}",
