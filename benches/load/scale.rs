@@ -115,8 +115,10 @@ impl Running {
                 let held = batch
                     .split_once("held the write lock ")
                     .and_then(|(_, us)| us.trim_end_matches(" us").parse().ok());
-                if let Some(held) = held {
-                    self.batches.borrow_mut().push((step, held));
+                match held {
+                    Some(held) => self.batches.borrow_mut().push((step, held)),
+                    // The spread would be short of a batch without saying so.
+                    None => eprintln!("scale: a cleanup batch line not understood: {line}"),
                 }
             } else if line.contains("cleanup: ") {
                 return Some((line, self.batches.take()));
@@ -145,9 +147,14 @@ fn current_memory_kib(pid: u32) -> u64 {
 /// The CPU group the kernel schedules `pid` in: its session's autogroup (when autogroup
 /// scheduling is on) and its cgroups. PostgreSQL starts every backend in a session of its own
 /// (`setsid`), so with autogroup on each backend is a group of its own beside the portal's, and
-/// the cleanup's write-lock holds in this run were 20 times longer (docs/performance.md).
-/// `None` when not on this machine.
-fn cpu_group(pid: u32) -> Option<String> {
+/// the cleanup's longest write-lock hold in this run was 782 ms against 26 ms with autogroup
+/// off (docs/performance.md). `None` when not on this machine, or when `pid` is not a
+/// PostgreSQL process here (the server's pid from another host or pid namespace).
+fn cpu_group(pid: u32, expect_postgres: bool) -> Option<String> {
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    if expect_postgres && comm.trim() != "postgres" {
+        return None;
+    }
     let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
     let autogroup_on = std::fs::read_to_string("/proc/sys/kernel/sched_autogroup_enabled")
         .is_ok_and(|s| s.trim() == "1");
@@ -198,6 +205,8 @@ fn holds(batches: Vec<(String, u64)>) -> serde_json::Value {
             "max_ms": held.first().map(|us| ms(*us)),
         })
     };
+    // Built from the sorted list, so each step's holds are longest first too, as `spread`
+    // reads them.
     let mut steps = std::collections::BTreeMap::<&str, Vec<u64>>::new();
     for (_, step, us) in &batches {
         steps.entry(step).or_default().push(*us);
@@ -734,8 +743,10 @@ pub fn run(postgres: bool, fraction: i64, seconds: u64, seed_only: bool) {
     let groups = postgres.then(|| {
         let backend = raw.number("SELECT CAST(pg_backend_pid() AS BIGINT) AS n");
         let (portal, database) = (
-            cpu_group(pid),
-            u32::try_from(backend).ok().and_then(cpu_group),
+            cpu_group(pid, false),
+            u32::try_from(backend)
+                .ok()
+                .and_then(|backend| cpu_group(backend, true)),
         );
         serde_json::json!({
             "portal": portal,

@@ -19,8 +19,9 @@ const BATCH: i64 = 500;
 /// Expired sessions ended per batch: each is an update of the row (out of five partial
 /// indexes), a counter, and a logout row with its indexes. At a year's rows, with page views
 /// filling both cores, 250 held the write lock 26 ms at the median and up to 60–69 ms on
-/// PostgreSQL (41 ms on SQLite), the same in one statement as in five: the time is the rows'
-/// work, shared with the page views, not round trips. 100 keeps the longest under 50 ms.
+/// PostgreSQL with the kernel's autogroup off (41 ms on SQLite), the same in one statement as
+/// in five: the time is the rows' work, shared with the page views, not round trips. 100 kept
+/// the longest at 26 ms there. (With autogroup on, no batch size helps: docs/deployment.md.)
 const EXPIRY_BATCH: i64 = 100;
 
 /// Revokes every live session (of one realm, or every realm) with `reason`, each with its
@@ -104,7 +105,7 @@ impl CleanupReport {
             "cleanup batch: {what}, {n} row(s), held the write lock {} us",
             held.as_micros()
         );
-        if held > self.longest_batch {
+        if held > self.longest_batch || self.longest_step.is_empty() {
             self.longest_batch = held;
             self.longest_step = what;
         }
@@ -189,9 +190,9 @@ fn cleanup_batches(
     // Sessions past their bounds end with the reason their bound gives, and logout activity.
     // Each batch is found before its transaction, outside the write lock: on a registry of
     // 200,000 rows the search costs more than the batch's writes (321 ms held, in the scale
-    // run, when it ran inside). In the lock a row is ended only if it is still
-    // unrevoked and expired, tested in the revoke's own `UPDATE`: a request may have
-    // moved its idle bound since (on PostgreSQL a last-seen touch takes no write lock).
+    // run, when it ran inside). In the lock a row is ended only if it is still unrevoked
+    // and expired, its bounds read again there (`FOR UPDATE` on PostgreSQL): a request may
+    // have moved its idle bound since (on PostgreSQL a last-seen touch takes no write lock).
     loop {
         let found: Vec<_> = housekeeping::expired_sessions(conn, now, EXPIRY_BATCH)?
             .into_iter()

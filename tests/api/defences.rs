@@ -136,8 +136,9 @@ async fn cleanup_ends_a_dead_session_with_its_logout_activity() {
     assert_eq!(again.sessions_ended, 0);
 }
 
-/// The cleanup's revoke, in either backend's form (PostgreSQL's one statement, SQLite's read
-/// and an update per reason): a row a request touched after the cleanup found it stays live,
+/// The cleanup's revoke, on both backends (PostgreSQL locks the rows it reads): a row whose
+/// bounds moved after the cleanup's search found it (here: ids handed in that are not expired)
+/// stays live,
 /// the absolute bound wins when both have passed, a row revoked since keeps its reason, and
 /// each row ended gets one sign-out with its account's organisation.
 #[actix_web::test]
