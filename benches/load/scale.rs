@@ -183,44 +183,38 @@ fn cpu_group(pid: u32, expect_postgres: bool) -> Option<String> {
 /// The spread of a round's write-lock holds against the 50 ms bound, in all and per step: a
 /// single long batch and a round of them call for different fixes.
 fn holds(batches: Vec<(String, u64)>) -> serde_json::Value {
-    // With each batch's place in the round (1 is the first): a first batch that pays for a
-    // cold start and one late in the round are different findings.
-    let mut batches: Vec<(usize, String, u64)> = batches
-        .into_iter()
-        .enumerate()
-        .map(|(i, (step, us))| (i + 1, step, us))
-        .collect();
-    batches.sort_by_key(|(_, _, us)| std::cmp::Reverse(*us));
-    let ms = |us: u64| us as f64 / 1000.0;
-    let spread = |held: &[u64]| {
-        let at = |q: f64| {
-            let i = ((held.len() as f64) * (1.0 - q)) as usize;
-            held.get(i).map(|us| ms(*us))
-        };
+    // The run's own histograms, one for the round and one per step.
+    let spread = |h: &Histogram<u64>| {
         serde_json::json!({
-            "batches": held.len(),
-            "over_50ms": held.iter().filter(|us| **us > 50_000).count(),
-            "p50_ms": at(0.5),
-            "p99_ms": at(0.99),
-            "max_ms": held.first().map(|us| ms(*us)),
+            "batches": h.len(),
+            "over_50ms": h.count_between(50_001, u64::MAX),
+            "p50_ms": ms(h, 0.5),
+            "p99_ms": ms(h, 0.99),
+            "max_ms": h.max() as f64 / 1000.0,
         })
     };
-    // Built from the sorted list, so each step's holds are longest first too, as `spread`
-    // reads them.
-    let mut steps = std::collections::BTreeMap::<&str, Vec<u64>>::new();
-    for (_, step, us) in &batches {
-        steps.entry(step).or_default().push(*us);
+    let mut all = histogram();
+    let mut steps = std::collections::BTreeMap::<&str, Histogram<u64>>::new();
+    for (step, us) in &batches {
+        let us = (*us).max(1);
+        let _ = all.record(us);
+        let _ = steps.entry(step).or_insert_with(histogram).record(us);
     }
-    let all: Vec<u64> = batches.iter().map(|(_, _, us)| *us).collect();
     let mut json = spread(&all);
     json["steps"] = steps
         .iter()
-        .map(|(step, held)| (step.to_string(), spread(held)))
+        .map(|(step, h)| (step.to_string(), spread(h)))
         .collect();
-    json["longest"] = batches
+    // With each batch's place in the round (1 is the first): a first batch that pays for a
+    // cold start and one late in the round are different findings.
+    let mut longest: Vec<(usize, &(String, u64))> = batches.iter().enumerate().collect();
+    longest.sort_by_key(|(_, (_, us))| std::cmp::Reverse(*us));
+    json["longest"] = longest
         .iter()
         .take(5)
-        .map(|(at, step, us)| serde_json::json!({"step": step, "ms": ms(*us), "batch": at}))
+        .map(|(i, (step, us))| {
+            serde_json::json!({"step": step, "ms": *us as f64 / 1000.0, "batch": i + 1})
+        })
         .collect();
     json
 }
