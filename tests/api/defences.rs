@@ -136,6 +136,60 @@ async fn cleanup_ends_a_dead_session_with_its_logout_activity() {
     assert_eq!(again.sessions_ended, 0);
 }
 
+/// A backlog larger than a batch is ended whole in one round: batch after batch, each row once,
+/// each with its sign-out (the round stops only at a short batch).
+#[actix_web::test]
+async fn cleanup_ends_a_backlog_of_several_batches_in_one_round() {
+    use diesel::prelude::*;
+    use realmgate::db::schema::{auth_sessions as s, logout_activity as la};
+    let app = spawn().await;
+    let user = app.sign_in_user().await;
+    let now = app.clock.now();
+    let hour = chrono::Duration::hours(1);
+    // Two and a half batches of sessions left idle an hour ago.
+    let backlog = 250;
+    let rows: Vec<_> = (0..backlog)
+        .map(|i| {
+            (
+                s::id.eq(format!("backlog-{i}")),
+                s::secret_hash.eq(format!("backlog-hash-{i}")),
+                s::account_id.eq(user),
+                s::realm.eq("api"),
+                s::remember.eq(false),
+                s::created_at.eq(now - hour * 3),
+                s::last_seen_at.eq(now - hour * 2),
+                s::idle_expires_at.eq(now - hour),
+                s::absolute_expires_at.eq(now + hour),
+                s::ip.eq("127.0.0.1"),
+                s::user_agent.eq("test"),
+            )
+        })
+        .collect();
+    // Through the portal's per-backend runner: a multi-row insert is backend-specific SQL.
+    realmgate::db::Run::exec(diesel::insert_into(s::table).values(&rows), &mut app.db()).unwrap();
+    let report = maintenance::cleanup(&mut app.db(), &app.state.config, now).unwrap();
+    assert_eq!(report.sessions_ended, backlog);
+    let left: i64 = s::table
+        .filter(s::id.like("backlog-%"))
+        .filter(s::revoked_at.is_null())
+        .count()
+        .get_result(&mut *app.db())
+        .unwrap();
+    assert_eq!(left, 0);
+    let logged: i64 = la::table
+        .filter(la::session_id.like("backlog-%"))
+        .filter(la::reason.eq("idle_timeout"))
+        .count()
+        .get_result(&mut *app.db())
+        .unwrap();
+    assert_eq!(logged, backlog as i64, "one sign-out per session");
+    assert_eq!(
+        app.get("/dashboard").await.status,
+        200,
+        "the live session stays"
+    );
+}
+
 /// The cleanup's revoke, on both backends (PostgreSQL locks the rows it reads): a row whose
 /// bounds moved after the cleanup's search found it (here: ids handed in that are not expired)
 /// stays live,
